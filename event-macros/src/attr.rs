@@ -1,0 +1,309 @@
+//! Attribute parsing: `#[event(..)]` strictly (every mistake is an error with a span), `#[serde(..)]`
+//! leniently (only the keys that change a serialized name are read; serde checks the rest).
+
+use proc_macro2::{Span, TokenStream};
+use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, Lit, LitStr, Token};
+
+use crate::case::RenameRule;
+
+/// Collects every error so that all of them are reported in one compile.
+#[derive(Default)]
+pub struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    pub fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    pub fn into_result(self) -> Result<(), syn::Error> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// A string value together with the literal it came from, so errors can point at it.
+#[derive(Clone)]
+pub struct Attr<T> {
+    pub value: T,
+    pub lit: LitStr,
+}
+
+/// `#[event(..)]` on the struct.
+#[derive(Default)]
+pub struct ContainerAttrs {
+    /// The first `#[event]` attribute, where "missing `topic`" errors point.
+    pub first: Option<Span>,
+    pub topic: Option<Attr<String>>,
+    pub key: Option<Attr<String>>,
+    pub event_type: Option<Attr<String>>,
+    pub naming: Option<Attr<RenameRule>>,
+    pub krate: Option<Attr<syn::Path>>,
+}
+
+const CONTAINER_KEYS: &str = "`topic`, `key`, `type`, `naming` or `crate`";
+
+impl ContainerAttrs {
+    pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
+        let mut out = ContainerAttrs::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("event")) {
+            out.first.get_or_insert(attr.span());
+            let result = attr.parse_nested_meta(|meta| {
+                let name = path_name(&meta.path);
+                match name.as_str() {
+                    "topic" => set_once(&mut out.topic, &meta, errors, |lit| Ok(lit.value())),
+                    "key" => set_once(&mut out.key, &meta, errors, |lit| Ok(lit.value())),
+                    "type" => set_once(&mut out.event_type, &meta, errors, |lit| {
+                        if lit.value().is_empty() {
+                            Err(syn::Error::new_spanned(
+                                lit,
+                                "event `type` is empty: give a name such as `type = \"audit.log\"`, or leave `type` out",
+                            ))
+                        } else {
+                            Ok(lit.value())
+                        }
+                    }),
+                    "naming" => set_once(&mut out.naming, &meta, errors, |lit| {
+                        RenameRule::from_str(&lit.value()).ok_or_else(|| {
+                            syn::Error::new_spanned(
+                                lit,
+                                format!(
+                                    "unknown naming convention `{}`, expected one of {}",
+                                    lit.value(),
+                                    RenameRule::expected()
+                                ),
+                            )
+                        })
+                    }),
+                    "crate" => set_once(&mut out.krate, &meta, errors, |lit| {
+                        lit.parse::<syn::Path>().map_err(|_| {
+                            syn::Error::new_spanned(
+                                lit,
+                                format!(
+                                    "`crate` expects a path such as `crate = \"::my_events\"`, found `{}`",
+                                    lit.value()
+                                ),
+                            )
+                        })
+                    }),
+                    _ => {
+                        errors.push(meta.error(format!(
+                            "unknown event attribute `{name}`, expected {CONTAINER_KEYS}"
+                        )));
+                        skip_value(&meta)
+                    }
+                }
+            });
+            if let Err(e) = result {
+                errors.push(e);
+            }
+        }
+        out
+    }
+}
+
+/// `#[event(..)]` on a field.
+#[derive(Default)]
+pub struct FieldEventAttrs {
+    /// `#[event(type)]`: this field's value is the event type header.
+    pub event_type: Option<Span>,
+}
+
+impl FieldEventAttrs {
+    pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
+        let mut out = FieldEventAttrs::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("event")) {
+            let result = attr.parse_nested_meta(|meta| {
+                let name = path_name(&meta.path);
+                if name == "type" && !meta.input.peek(Token![=]) {
+                    if out.event_type.is_some() {
+                        errors.push(meta.error("duplicate event attribute `type`"));
+                    }
+                    out.event_type = Some(meta.path.span());
+                    Ok(())
+                } else {
+                    errors.push(meta.error(format!(
+                        "unknown field attribute `{name}`, expected `#[event(type)]` (this field's value is the event type); \
+                         `topic`, `key`, `naming` and `crate` go on the struct"
+                    )));
+                    skip_value(&meta)
+                }
+            });
+            if let Err(e) = result {
+                errors.push(e);
+            }
+        }
+        out
+    }
+}
+
+/// The parts of `#[serde(..)]` on the struct that decide the serialized field names.
+#[derive(Default)]
+pub struct SerdeContainer {
+    pub rename_all: Option<Attr<Option<RenameRule>>>,
+    /// `tag = "t"` adds a key `t` to a struct's JSON object.
+    pub tag: Option<LitStr>,
+    pub transparent: Option<Span>,
+}
+
+impl SerdeContainer {
+    pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
+        let mut out = SerdeContainer::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("rename_all") {
+                    if let Some(lit) = serialize_side(&meta)? {
+                        let rule = RenameRule::from_str(&lit.value());
+                        if rule.is_none() {
+                            errors.spanned(
+                                &lit,
+                                format!(
+                                    "unknown rename rule `rename_all = \"{}\"`, expected one of {}",
+                                    lit.value(),
+                                    RenameRule::expected()
+                                ),
+                            );
+                        }
+                        out.rename_all = Some(Attr { value: rule, lit });
+                    }
+                    Ok(())
+                } else if meta.path.is_ident("tag") {
+                    out.tag = Some(meta.value()?.parse()?);
+                    Ok(())
+                } else if meta.path.is_ident("transparent") {
+                    out.transparent = Some(meta.path.span());
+                    Ok(())
+                } else {
+                    skip_value(&meta)
+                }
+            });
+            // A malformed serde attribute is serde's to report.
+            drop(result);
+        }
+        out
+    }
+}
+
+/// The parts of `#[serde(..)]` on a field that decide whether and under which name it appears.
+#[derive(Default)]
+pub struct SerdeField {
+    pub rename: Option<LitStr>,
+    pub skip: Option<Span>,
+    pub skip_serializing: Option<Span>,
+    pub skip_serializing_if: Option<Span>,
+    pub flatten: Option<Span>,
+}
+
+impl SerdeField {
+    pub fn parse(attrs: &[Attribute]) -> Self {
+        let mut out = SerdeField::default();
+        for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
+            let result = attr.parse_nested_meta(|meta| {
+                let span = meta.path.span();
+                if meta.path.is_ident("rename") {
+                    if let Some(lit) = serialize_side(&meta)? {
+                        out.rename = Some(lit);
+                    }
+                    return Ok(());
+                }
+                let slot = if meta.path.is_ident("skip") {
+                    &mut out.skip
+                } else if meta.path.is_ident("skip_serializing") {
+                    &mut out.skip_serializing
+                } else if meta.path.is_ident("skip_serializing_if") {
+                    &mut out.skip_serializing_if
+                } else if meta.path.is_ident("flatten") {
+                    &mut out.flatten
+                } else {
+                    return skip_value(&meta);
+                };
+                *slot = Some(span);
+                skip_value(&meta)
+            });
+            drop(result);
+        }
+        out
+    }
+}
+
+/// Reads `name = "x"` or `name(serialize = "x", deserialize = "y")` and returns the serialize side.
+fn serialize_side(meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
+    if meta.input.peek(Token![=]) {
+        return Ok(Some(meta.value()?.parse()?));
+    }
+    let mut found = None;
+    meta.parse_nested_meta(|inner| {
+        if inner.path.is_ident("serialize") {
+            found = Some(inner.value()?.parse()?);
+            Ok(())
+        } else {
+            skip_value(&inner)
+        }
+    })?;
+    Ok(found)
+}
+
+/// Consumes whatever follows a key we do not interpret: `= expr`, `(...)`, or nothing.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+/// Parses `key = "string"` once, reporting a duplicate key or a value of the wrong kind.
+fn set_once<T>(
+    slot: &mut Option<Attr<T>>,
+    meta: &ParseNestedMeta,
+    errors: &mut Errors,
+    convert: impl FnOnce(&LitStr) -> syn::Result<T>,
+) -> syn::Result<()> {
+    let name = path_name(&meta.path);
+    if !meta.input.peek(Token![=]) {
+        errors.push(meta.error(format!(
+            "event attribute `{name}` needs a value: `{name} = \"...\"`"
+        )));
+        return skip_value(meta);
+    }
+    let expr: Expr = meta.value()?.parse()?;
+    let lit = match &expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => lit.clone(),
+        other => {
+            errors.spanned(
+                other,
+                format!("event attribute `{name}` expects a string literal: `{name} = \"...\"`"),
+            );
+            return Ok(());
+        }
+    };
+    if slot.is_some() {
+        errors.push(meta.error(format!("duplicate event attribute `{name}`: give it once")));
+        return Ok(());
+    }
+    match convert(&lit) {
+        Ok(value) => *slot = Some(Attr { value, lit }),
+        Err(e) => errors.push(e),
+    }
+    Ok(())
+}
+
+fn path_name(path: &syn::Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}

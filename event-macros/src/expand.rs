@@ -1,0 +1,93 @@
+//! Writes the impl for a validated struct. Nothing here can fail.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::DeriveInput;
+use syn::spanned::Spanned;
+
+use crate::ast::Input;
+use crate::attr::Errors;
+use crate::fallback;
+use crate::valid::{self, Checked, EventType};
+
+pub fn derive(node: &DeriveInput) -> TokenStream {
+    let mut errors = Errors::default();
+    let input = Input::from_syn(node, &mut errors);
+    let krate = valid::krate(&input);
+    let checked = if input.is_named_struct {
+        valid::validate(&input, &mut errors)
+    } else {
+        None
+    };
+    match (errors.into_result(), checked) {
+        (Ok(()), Some(checked)) => impl_event(&input, &checked, &krate),
+        (Err(error), _) => fallback::expand(node, &krate, error),
+        (Ok(()), None) => fallback::expand(
+            node,
+            &krate,
+            syn::Error::new_spanned(&node.ident, "KafkaEvent could not be derived"),
+        ),
+    }
+}
+
+fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStream {
+    let ident = &input.original.ident;
+    let (impl_generics, ty_generics, where_clause) = input.original.generics.split_for_impl();
+    let private = quote!(#krate::__private);
+
+    let key = checked.key;
+    let key_member = key.ident;
+    let key_ty = key.ty;
+    // Spanned at the field type, so "`Option<Uuid>` cannot be a Kafka event key" points there.
+    let key_bound = quote_spanned!(key_ty.span()=> #key_ty: #private::EventKey);
+
+    let mut predicates: Vec<TokenStream> = where_clause
+        .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
+        .unwrap_or_default();
+    predicates.push(key_bound);
+    if !input.original.generics.params.is_empty() {
+        // Generic events serialize only when their parameters do; serde's derive adds exactly
+        // those bounds, so ask for the outcome rather than repeating them.
+        predicates.push(quote!(#ident #ty_generics: #private::Serialize));
+    }
+
+    let topic = checked.topic;
+    let names = &checked.field_names;
+    let (const_type, type_fn) = match checked.event_type {
+        EventType::None => (quote!(#private::None), TokenStream::new()),
+        EventType::Const(lit) => (quote!(#private::Some(#lit)), TokenStream::new()),
+        EventType::Field(field) => {
+            let member = field.ident;
+            let ty = field.ty;
+            let as_str = quote_spanned!(ty.span()=> <#ty as #private::AsRef<str>>::as_ref);
+            (
+                quote!(#private::None),
+                quote! {
+                    #[inline]
+                    fn event_type(&self) -> #private::Option<&str> {
+                        #private::Some(#as_str(&self.#member))
+                    }
+                },
+            )
+        }
+    };
+
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics #private::KafkaEvent for #ident #ty_generics
+        where
+            #(#predicates,)*
+        {
+            const TOPIC: &'static str = #topic;
+            const FIELD_NAMES: &'static [&'static str] = &[#(#names),*];
+            const EVENT_TYPE: #private::Option<&'static str> = #const_type;
+
+            #[inline]
+            fn key(&self) -> #private::Key<'_> {
+                <#key_ty as #private::EventKey>::to_key(&self.#key_member)
+            }
+
+            #type_fn
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Checks that need several facts at once. Each `check_*` reports into `Errors` and returns what
+//! `expand` needs, so expansion itself cannot fail.
+
+use std::collections::BTreeMap;
+
+use syn::{LitStr, Path, Type};
+
+use crate::ast::{Field, Input, NameSource};
+use crate::attr::Errors;
+
+/// Everything `expand` needs, known to be valid.
+pub struct Checked<'a> {
+    pub topic: &'a LitStr,
+    pub key: &'a Field<'a>,
+    pub field_names: Vec<String>,
+    pub event_type: EventType<'a>,
+}
+
+pub enum EventType<'a> {
+    None,
+    Const(&'a LitStr),
+    Field(&'a Field<'a>),
+}
+
+pub fn validate<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<Checked<'a>> {
+    check_transparent(input, errors);
+    let topic = check_topic(input, errors);
+    let key = check_key(input, errors);
+    let field_names = check_names(input, errors);
+    let event_type = check_event_type(input, errors);
+    Some(Checked {
+        topic: topic?,
+        key: key?,
+        field_names,
+        event_type: event_type?,
+    })
+}
+
+/// The crate path generated code starts from: `::kafka_events` unless `crate = ".."` says otherwise.
+pub fn krate(input: &Input) -> Path {
+    match &input.attrs.krate {
+        Some(path) => path.value.clone(),
+        None => syn::parse_quote!(::kafka_events),
+    }
+}
+
+// `transparent` makes the struct serialize as its one field, which is not a JSON object.
+fn check_transparent(input: &Input, errors: &mut Errors) {
+    if let Some(span) = input.serde.transparent {
+        errors.push(syn::Error::new(
+            span,
+            "KafkaEvent does not support `#[serde(transparent)]`: an event must serialize as a JSON \
+             object with its own fields",
+        ));
+    }
+}
+
+// Kafka's own rule for topic names; checked here so a typo fails the build, not the first send.
+fn check_topic<'a>(input: &'a Input, errors: &mut Errors) -> Option<&'a LitStr> {
+    let Some(topic) = &input.attrs.topic else {
+        errors.push(syn::Error::new(
+            input
+                .attrs
+                .first
+                .unwrap_or_else(|| input.original.ident.span()),
+            "missing event topic: add `#[event(topic = \"audit\", key = \"id\")]` to the struct",
+        ));
+        return None;
+    };
+    match topic_problem(&topic.value) {
+        Some(problem) => {
+            errors.spanned(&topic.lit, problem);
+            None
+        }
+        None => Some(&topic.lit),
+    }
+}
+
+fn topic_problem(topic: &str) -> Option<String> {
+    const MAX: usize = 249;
+    if topic.is_empty() {
+        return Some("topic is empty: a Kafka topic name has 1 to 249 characters".into());
+    }
+    if topic == "." || topic == ".." {
+        return Some(format!(
+            "topic `{topic}` is reserved: Kafka does not allow `.` or `..` as a topic name"
+        ));
+    }
+    if let Some(bad) = topic
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Some(format!(
+            "topic `{topic}` contains {bad:?}: Kafka topic names may only contain ASCII letters, \
+             digits, `.`, `_` and `-`"
+        ));
+    }
+    let len = topic.chars().count();
+    if len > MAX {
+        return Some(format!(
+            "topic is {len} characters long: Kafka topic names have at most {MAX} characters"
+        ));
+    }
+    None
+}
+
+// The key decides the partition and is what consumers dedupe on, so it must be a field that is
+// always present in the JSON, under its own name, and never absent.
+fn check_key<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<&'a Field<'a>> {
+    let Some(key) = &input.attrs.key else {
+        errors.push(syn::Error::new(
+            input
+                .attrs
+                .first
+                .unwrap_or_else(|| input.original.ident.span()),
+            "missing event key: add `key = \"<field>\"` to `#[event(..)]`, naming the field whose \
+             value keys the Kafka record (usually the event id)",
+        ));
+        return None;
+    };
+    let name = key.value.strip_prefix("r#").unwrap_or(&key.value);
+    let Some(field) = input.field_named(name) else {
+        let known: Vec<String> = input
+            .fields
+            .iter()
+            .map(|f| format!("`{}`", f.name))
+            .collect();
+        errors.spanned(
+            &key.lit,
+            format!(
+                "key `{}` is not a field of `{}`; `key` names a field by its Rust name, one of: {}",
+                key.value,
+                input.original.ident,
+                known.join(", ")
+            ),
+        );
+        return None;
+    };
+    let skipped = [
+        (field.serde.skip, "skip"),
+        (field.serde.skip_serializing, "skip_serializing"),
+        (field.serde.skip_serializing_if, "skip_serializing_if"),
+    ];
+    for (span, attr) in skipped {
+        if let Some(span) = span {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "key field `{}` has `#[serde({attr})]`, so the key could be missing from the JSON; \
+                     remove `{attr}` or choose another key field",
+                    field.name
+                ),
+            ));
+            return None;
+        }
+    }
+    if let Some(span) = field.serde.flatten {
+        errors.push(syn::Error::new(
+            span,
+            format!(
+                "key field `{}` is flattened: a key must be one serialized value, not a set of keys; \
+                 remove `flatten` or choose another key field",
+                field.name
+            ),
+        ));
+        return None;
+    }
+    if is_option(field.ty) {
+        errors.spanned(
+            field.ty,
+            format!(
+                "key field `{}` is an `Option`, but a Kafka event key is never absent; make the \
+                 field non-optional (e.g. `Uuid`, `String` or an integer)",
+                field.name
+            ),
+        );
+        return None;
+    }
+    Some(field)
+}
+
+fn is_option(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Option"),
+        Type::Group(group) => is_option(&group.elem),
+        Type::Paren(paren) => is_option(&paren.elem),
+        _ => false,
+    }
+}
+
+// Consumers read these names; the convention and uniqueness are what the Go version only asked
+// for in a comment.
+fn check_names(input: &Input, errors: &mut Errors) -> Vec<String> {
+    let naming = input.naming();
+    let mut names = Vec::with_capacity(input.fields.len() + 1);
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+
+    if let Some(tag) = &input.serde.tag {
+        let value = tag.value();
+        if !naming.follows(&value) {
+            errors.spanned(
+                tag,
+                format!(
+                    "serde tag `{value}` does not follow the {naming} naming convention; use `{}`",
+                    naming.suggest(&value)
+                ),
+            );
+        }
+        seen.insert(value.clone(), "the serde `tag`".into());
+        names.push(value);
+    }
+
+    for field in &input.fields {
+        if let Some(span) = field.serde.flatten {
+            if input
+                .attrs
+                .key
+                .as_ref()
+                .is_some_and(|k| k.value == field.name)
+            {
+                continue; // reported by check_key
+            }
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "field `{}` is flattened: KafkaEvent can't check the names of flattened keys at \
+                     compile time; move those fields into this struct",
+                    field.name
+                ),
+            ));
+            continue;
+        }
+        let Some(json) = field.json_name(&input.serde) else {
+            continue;
+        };
+        if json.value.is_empty() {
+            let target: &dyn quote::ToTokens = match json.source {
+                NameSource::Rename(lit) => lit,
+                _ => field.original,
+            };
+            errors.spanned(
+                target,
+                format!(
+                    "field `{}` is renamed to an empty JSON name; give it a name",
+                    field.name
+                ),
+            );
+            continue;
+        }
+        if !naming.follows(&json.value) {
+            let suggestion = naming.suggest(&json.value);
+            match json.source {
+                NameSource::Ident => errors.spanned(
+                    field.ident,
+                    format!(
+                        "field `{}` does not follow the {naming} naming convention of this event's \
+                         JSON; rename it, or add `#[serde(rename = \"{suggestion}\")]`",
+                        field.name
+                    ),
+                ),
+                NameSource::Rename(lit) => errors.spanned(
+                    lit,
+                    format!(
+                        "JSON name `{}` does not follow the {naming} naming convention; use \
+                         `rename = \"{suggestion}\"`",
+                        json.value
+                    ),
+                ),
+                NameSource::RenameAll(rule, lit) => errors.spanned(
+                    lit,
+                    format!(
+                        "`rename_all = \"{rule}\"` writes field `{}` as `{}`, which does not follow \
+                         the {naming} naming convention; remove `rename_all`, or declare the \
+                         convention with `#[event(naming = \"{rule}\")]`",
+                        field.name, json.value
+                    ),
+                ),
+            }
+        }
+        if let Some(first) = seen.get(&json.value) {
+            errors.spanned(
+                field.original,
+                format!(
+                    "field `{}` serializes as `{}`, the same JSON name as {first}; JSON names must \
+                     be unique, so rename one of them",
+                    field.name, json.value
+                ),
+            );
+            continue;
+        }
+        seen.insert(json.value.clone(), format!("field `{}`", field.name));
+        names.push(json.value);
+    }
+    names
+}
+
+// One source of the event type header: a fixed `type = ".."` or one `#[event(type)]` field.
+fn check_event_type<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<EventType<'a>> {
+    let mut typed = input.fields.iter().filter(|f| f.event.event_type.is_some());
+    let first = typed.next();
+    let mut ok = true;
+    for extra in typed {
+        ok = false;
+        errors.push(syn::Error::new(
+            extra.event.event_type.expect("filtered"),
+            "only one field can carry `#[event(type)]`",
+        ));
+    }
+    match (first, &input.attrs.event_type) {
+        (Some(field), Some(fixed)) => {
+            errors.spanned(
+                &fixed.lit,
+                format!(
+                    "the event type is given twice: by `type = \"{}\"` and by field `{}` with \
+                     `#[event(type)]`; keep one",
+                    fixed.value, field.name
+                ),
+            );
+            None
+        }
+        _ if !ok => None,
+        (Some(field), None) => Some(EventType::Field(field)),
+        (None, Some(fixed)) => Some(EventType::Const(&fixed.lit)),
+        (None, None) => Some(EventType::None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::topic_problem;
+
+    #[test]
+    fn topic_names() {
+        for good in [
+            "audit",
+            "ds.core.config.compliance.1.0.0",
+            "a-b_c.D9",
+            &"x".repeat(249),
+        ] {
+            assert_eq!(topic_problem(good), None, "{good}");
+        }
+        for bad in ["", ".", "..", "a b", "audit!", "ünicode", &"x".repeat(250)] {
+            assert!(topic_problem(bad).is_some(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Runtime of [`kafka-events`](https://docs.rs/kafka-events): the [`KafkaEvent`] trait the derive
+//! implements, the object-safe [`Producer`] trait, the rdkafka backend [`KafkaProducer`], the
+//! in-memory [`MemoryProducer`] for tests, the embedded broker in [`testing`], and ready-made
+//! [`models`]. Depend on `kafka-events`, which re-exports all of it.
+
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+mod error;
+mod event;
+mod kafka;
+mod memory;
+pub mod models;
+mod producer;
+mod record;
+pub mod testing;
+mod topic;
+
+pub use error::{CloseError, ConfigError, EmitError};
+pub use event::{EventKey, KafkaEvent, Key};
+pub use kafka::{KafkaConfig, KafkaProducer};
+pub use kafka_events_macros::KafkaEvent;
+pub use memory::{MemoryProducer, WaitTimeout};
+pub use models::{AuditEntry, AuthEvent, AuthEventType, UsageEvent};
+pub use producer::{CloseFuture, Delivery, Header, Message, Producer, SendFuture, headers};
+pub use record::Record;
+pub use topic::{TopicMap, topic_name_problem};
+
+/// What generated code names. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::event::{EventKey, KafkaEvent, Key};
+    pub use ::core::convert::AsRef;
+    pub use ::core::option::Option::{self, None, Some};
+    pub use ::serde::Serialize;
+}

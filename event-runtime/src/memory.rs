@@ -1,0 +1,199 @@
+//! [`MemoryProducer`]: a [`Producer`] that keeps every record in memory, for your own tests.
+//!
+//! ```
+//! use std::time::Duration;
+//! use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let producer = MemoryProducer::new();
+//! let entry = AuditEntry { http_method: "GET".into(), ..AuditEntry::new() };
+//! tokio::spawn({
+//!     let (producer, entry) = (producer.clone(), entry.clone());
+//!     async move { entry.emit(&producer).await }
+//! });
+//!
+//! let records = producer.wait_for(1, Duration::from_secs(5)).await?;
+//! assert_eq!(records[0].key_str(), Some(entry.id.to_string().as_str()));
+//! assert_eq!(producer.events::<AuditEntry>()?, vec![entry]);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use crate::error::{ConfigError, EmitError};
+use crate::event::KafkaEvent;
+use crate::producer::{CloseFuture, Delivery, Message, Producer, SendFuture, headers};
+use crate::record::Record;
+use crate::topic::TopicMap;
+
+/// Records every message it is sent; clones share the same records.
+///
+/// Every record lands on partition 0 at the next offset of its topic. Logical topics are mapped
+/// like [`KafkaProducer`](crate::KafkaProducer) maps them ([`MemoryProducer::with_topics`]).
+#[derive(Clone, Default)]
+pub struct MemoryProducer {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    arrived: Notify,
+    topics: TopicMap,
+}
+
+#[derive(Default)]
+struct State {
+    records: Vec<Record>,
+    next_offset: BTreeMap<String, i64>,
+    closed: bool,
+}
+
+/// [`MemoryProducer::wait_for`] ran out of time.
+#[derive(Debug, thiserror::Error)]
+#[error("waited {timeout:?} for {expected} records, got {received}")]
+pub struct WaitTimeout {
+    /// How many records were awaited.
+    pub expected: usize,
+    /// How many had arrived.
+    pub received: usize,
+    /// How long it waited.
+    pub timeout: Duration,
+}
+
+impl MemoryProducer {
+    /// A producer that uses logical topics as they are.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A producer that maps logical topics like a configured `KafkaProducer` would.
+    pub fn with_topics(topics: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        Ok(MemoryProducer {
+            shared: Arc::new(Shared {
+                topics: TopicMap::new(topics)?,
+                ..Shared::default()
+            }),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the records half-written.
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every record so far, in the order they were sent.
+    pub fn records(&self) -> Vec<Record> {
+        self.state().records.clone()
+    }
+
+    /// How many records were sent.
+    pub fn len(&self) -> usize {
+        self.state().records.len()
+    }
+
+    /// Whether nothing was sent.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every record.
+    pub fn clear(&self) {
+        let mut state = self.state();
+        state.records.clear();
+        state.next_offset.clear();
+    }
+
+    /// The records on `T`'s topic decoded as `T`. When `T` has a fixed event type, only records
+    /// with that `event-type` header are taken, so events sharing a topic can be told apart;
+    /// otherwise every record on the topic must decode as `T`.
+    pub fn events<T>(&self) -> Result<Vec<T>, serde_json::Error>
+    where
+        T: KafkaEvent + DeserializeOwned,
+    {
+        let topic = self.shared.topics.resolve(T::TOPIC).unwrap_or(T::TOPIC);
+        self.state()
+            .records
+            .iter()
+            .filter(|r| r.topic == topic)
+            .filter(|r| {
+                T::EVENT_TYPE.is_none_or(|t| r.header(headers::EVENT_TYPE) == Some(t.as_bytes()))
+            })
+            .map(Record::decode)
+            .collect()
+    }
+
+    /// Waits until at least `count` records were sent and returns all of them, or fails after
+    /// `timeout`.
+    pub async fn wait_for(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Record>, WaitTimeout> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before looking, so a record arriving in between still wakes us.
+            let arrived = self.shared.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            let received = {
+                let state = self.state();
+                if state.records.len() >= count {
+                    return Ok(state.records.clone());
+                }
+                state.records.len()
+            };
+            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
+                return Err(WaitTimeout {
+                    expected: count,
+                    received,
+                    timeout,
+                });
+            }
+        }
+    }
+}
+
+impl Producer for MemoryProducer {
+    fn send(&self, message: Message) -> SendFuture<'_> {
+        let result = (|| {
+            let topic = self.shared.topics.resolve(&message.topic)?.to_owned();
+            let mut state = self.state();
+            if state.closed {
+                return Err(EmitError::Closed);
+            }
+            let next = state.next_offset.entry(topic.clone()).or_insert(0);
+            let offset = *next;
+            *next += 1;
+            state.records.push(Record {
+                topic: topic.clone(),
+                partition: 0,
+                offset,
+                key: message.key,
+                payload: message.payload,
+                headers: message.headers,
+            });
+            Ok(Delivery {
+                topic,
+                partition: 0,
+                offset,
+            })
+        })();
+        if result.is_ok() {
+            self.shared.arrived.notify_waiters();
+        }
+        Box::pin(std::future::ready(result))
+    }
+
+    fn close(&self, _timeout: Duration) -> CloseFuture<'_> {
+        self.state().closed = true;
+        Box::pin(std::future::ready(Ok(())))
+    }
+}

@@ -1,0 +1,208 @@
+//! Ready-made events with exactly the JSON field names the Go services send: [`AuditEntry`] and
+//! [`AuthEvent`] on the logical topic `audit`, [`UsageEvent`] on `usage`. Each is keyed by its
+//! `id`; timestamps are RFC 3339 in UTC.
+//!
+//! ```
+//! use kafka_events::{AuthEvent, KafkaEvent};
+//!
+//! let event = AuthEvent::login_failure("accounts", "alice@example.com", "bad password");
+//! let json = serde_json::to_value(&event).unwrap();
+//! assert_eq!(json["type"], "login.failure");
+//! assert_eq!(event.event_type(), Some("login.failure"));
+//! assert_eq!(event.key().as_ref(), event.id.to_string().as_bytes());
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::KafkaEvent;
+
+/// One audited request (the Go middleware's `AuditEntry`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
+#[event(crate = "crate", topic = "audit", key = "id", type = "audit.log")]
+pub struct AuditEntry {
+    /// The event id; also the record key.
+    pub id: Uuid,
+    /// The caller's tenant, when known.
+    pub tenant_id: Option<Uuid>,
+    /// The caller (JWT `sub`); empty when anonymous.
+    pub subject: String,
+    /// The token id (JWT `jti`); empty when anonymous.
+    pub jti: String,
+    /// `GET`, `POST`, ...
+    pub http_method: String,
+    /// The first segment of the route (`/users/{id}` → `users`).
+    pub resource: String,
+    /// When the request was handled.
+    pub timestamp: DateTime<Utc>,
+    /// The peer address.
+    pub source_ip: String,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// The service that handled the request.
+    pub service: String,
+    /// The route template, or the path.
+    pub endpoint: String,
+    /// The request URL.
+    pub full_url: String,
+    /// The request body, when it was JSON.
+    pub payload: Option<serde_json::Value>,
+}
+
+impl AuditEntry {
+    /// An entry with a new id, the current time and everything else empty; fill in the rest
+    /// with struct update syntax: `AuditEntry { http_method: "GET".into(), ..AuditEntry::new() }`.
+    pub fn new() -> Self {
+        AuditEntry {
+            id: Uuid::new_v4(),
+            tenant_id: None,
+            subject: String::new(),
+            jti: String::new(),
+            http_method: String::new(),
+            resource: String::new(),
+            timestamp: Utc::now(),
+            source_ip: String::new(),
+            user_agent: String::new(),
+            service: String::new(),
+            endpoint: String::new(),
+            full_url: String::new(),
+            payload: None,
+        }
+    }
+}
+
+impl Default for AuditEntry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether a login succeeded; serialized as `login.success` / `login.failure` and sent as the
+/// event type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AuthEventType {
+    /// `login.success`
+    #[serde(rename = "login.success")]
+    LoginSuccess,
+    /// `login.failure`
+    #[serde(rename = "login.failure")]
+    LoginFailure,
+}
+
+impl AuthEventType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthEventType::LoginSuccess => "login.success",
+            AuthEventType::LoginFailure => "login.failure",
+        }
+    }
+}
+
+impl AsRef<str> for AuthEventType {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A login attempt (the Go package's `AuthEvent`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
+#[event(crate = "crate", topic = "audit", key = "id")]
+pub struct AuthEvent {
+    /// The event id; also the record key.
+    pub id: Uuid,
+    /// The service that authenticated.
+    pub service_name: String,
+    /// `login.success` or `login.failure`; also the event type header.
+    #[event(type)]
+    pub r#type: AuthEventType,
+    /// Who tried to log in.
+    pub subject: String,
+    /// The tenant, when known.
+    pub tenant_id: Option<Uuid>,
+    /// Why the login failed; empty on success.
+    pub error: String,
+    /// The request path.
+    pub path: String,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// The peer address.
+    pub remote_addr: String,
+    /// When it happened.
+    pub timestamp: DateTime<Utc>,
+}
+
+impl AuthEvent {
+    fn new(r#type: AuthEventType, service_name: &str, subject: &str, error: &str) -> Self {
+        AuthEvent {
+            id: Uuid::new_v4(),
+            service_name: service_name.to_owned(),
+            r#type,
+            subject: subject.to_owned(),
+            tenant_id: None,
+            error: error.to_owned(),
+            path: String::new(),
+            user_agent: String::new(),
+            remote_addr: String::new(),
+            timestamp: Utc::now(),
+        }
+    }
+
+    /// A successful login by `subject`.
+    pub fn login_success(service_name: &str, subject: &str) -> Self {
+        Self::new(AuthEventType::LoginSuccess, service_name, subject, "")
+    }
+
+    /// A failed login by `subject`, with the reason.
+    pub fn login_failure(service_name: &str, subject: &str, error: &str) -> Self {
+        Self::new(AuthEventType::LoginFailure, service_name, subject, error)
+    }
+}
+
+/// One billable request (the Go config's `Event.Topic.Usage` stream).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
+#[event(crate = "crate", topic = "usage", key = "id", type = "usage.record")]
+pub struct UsageEvent {
+    /// The event id; also the record key.
+    pub id: Uuid,
+    /// The service that handled the request.
+    pub service: String,
+    /// The caller; empty when anonymous.
+    pub subject: String,
+    /// The caller's tenant, when known.
+    pub tenant_id: Option<Uuid>,
+    /// The route template, or the path.
+    pub endpoint: String,
+    /// When handling started.
+    pub start_time: DateTime<Utc>,
+    /// When handling ended.
+    pub end_time: DateTime<Utc>,
+    /// `end_time - start_time` in milliseconds.
+    pub duration_ms: u64,
+    /// The `X-Owner-ID` header, when sent.
+    pub owner_id: Option<String>,
+    /// The `X-Message` header, when sent.
+    pub message: Option<String>,
+    /// When the event was made.
+    pub timestamp: DateTime<Utc>,
+}
+
+impl UsageEvent {
+    /// A usage record for `service` spanning `start_time..end_time`.
+    pub fn new(service: &str, start_time: DateTime<Utc>, end_time: DateTime<Utc>) -> Self {
+        UsageEvent {
+            id: Uuid::new_v4(),
+            service: service.to_owned(),
+            subject: String::new(),
+            tenant_id: None,
+            endpoint: String::new(),
+            start_time,
+            end_time,
+            duration_ms: (end_time - start_time).num_milliseconds().max(0) as u64,
+            owner_id: None,
+            message: None,
+            timestamp: Utc::now(),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! The [`Producer`] trait: send one record, get its delivery or a typed error; close with a
+//! deadline. It is object-safe, so `Arc<dyn Producer>` works.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kafka_events::{MemoryProducer, Message, Producer};
+//!
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+//! # rt.block_on(async {
+//! let producer: Arc<dyn Producer> = Arc::new(MemoryProducer::new());
+//! let delivery = producer
+//!     .send(Message::new("audit", b"key-1".to_vec(), br#"{"id":"key-1"}"#.to_vec()))
+//!     .await?;
+//! assert_eq!((delivery.topic.as_str(), delivery.offset), ("audit", 0));
+//! producer.close(std::time::Duration::from_secs(1)).await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{CloseError, EmitError};
+
+/// Header names and values this crate writes.
+pub mod headers {
+    /// Always `application/json`.
+    pub const CONTENT_TYPE: &str = "content-type";
+    /// The event type (`#[event(type = "..")]`), when the event has one.
+    pub const EVENT_TYPE: &str = "event-type";
+    /// The value of [`CONTENT_TYPE`].
+    pub const APPLICATION_JSON: &str = "application/json";
+}
+
+/// One record to send: a logical topic, key bytes, a JSON payload and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The logical topic; the producer maps it to a physical one.
+    pub topic: Cow<'static, str>,
+    /// The key bytes.
+    pub key: Vec<u8>,
+    /// The payload (JSON, for events).
+    pub payload: Vec<u8>,
+    /// Record headers, in order.
+    pub headers: Vec<Header>,
+}
+
+impl Message {
+    /// A message without headers.
+    pub fn new(topic: impl Into<Cow<'static, str>>, key: Vec<u8>, payload: Vec<u8>) -> Self {
+        Message {
+            topic: topic.into(),
+            key,
+            payload,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The value of the first header with this name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| h.value.as_ref())
+    }
+}
+
+/// A record header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The header name.
+    pub name: Cow<'static, str>,
+    /// The header value.
+    pub value: Cow<'static, [u8]>,
+}
+
+impl Header {
+    /// A header with owned or borrowed parts.
+    pub fn new(name: impl Into<Cow<'static, str>>, value: impl Into<Vec<u8>>) -> Self {
+        Header {
+            name: name.into(),
+            value: Cow::Owned(value.into()),
+        }
+    }
+
+    /// A header from static strings, without allocating.
+    pub const fn from_static(name: &'static str, value: &'static str) -> Self {
+        Header {
+            name: Cow::Borrowed(name),
+            value: Cow::Borrowed(value.as_bytes()),
+        }
+    }
+}
+
+/// Where the broker stored a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The physical topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset within the partition.
+    pub offset: i64,
+}
+
+/// The future [`Producer::send`] returns.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Delivery, EmitError>> + Send + 'a>>;
+
+/// The future [`Producer::close`] returns.
+pub type CloseFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CloseError>> + Send + 'a>>;
+
+/// Sends records to Kafka (or somewhere that behaves like it, such as
+/// [`MemoryProducer`](crate::MemoryProducer)).
+///
+/// The typed form of the Go package's `Producer` (`Send(ctx, key, value)`, `Close()`): events call
+/// it through [`KafkaEvent::emit`](crate::KafkaEvent::emit).
+pub trait Producer: Send + Sync {
+    /// Sends one record and resolves with its delivery once the broker acknowledged it.
+    fn send(&self, message: Message) -> SendFuture<'_>;
+
+    /// Stops taking records and waits up to `timeout` for those in flight to be delivered.
+    /// Sending after `close` fails with [`EmitError::Closed`].
+    fn close(&self, timeout: Duration) -> CloseFuture<'_>;
+}
+
+macro_rules! forward_producer {
+    ($($ptr:ty),*) => {$(
+        impl<P: Producer + ?Sized> Producer for $ptr {
+            fn send(&self, message: Message) -> SendFuture<'_> {
+                (**self).send(message)
+            }
+
+            fn close(&self, timeout: Duration) -> CloseFuture<'_> {
+                (**self).close(timeout)
+            }
+        }
+    )*};
+}
+
+forward_producer!(&P, Box<P>, Arc<P>);

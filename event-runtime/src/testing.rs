@@ -1,0 +1,315 @@
+//! An in-process Kafka-protocol broker for tests and demos, and a reader to consume topics back.
+//!
+//! [`EmbeddedKafka`] wraps librdkafka's mock cluster: real Kafka protocol over TCP on 127.0.0.1,
+//! no JVM, no container. It does not persist anything and does not dedupe idempotent retries.
+//!
+//! ```
+//! use std::time::Duration;
+//! use kafka_events::testing::{EmbeddedKafka, read_topic};
+//! use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let kafka = EmbeddedKafka::start()?;
+//! kafka.create_topic("audit", 3)?;
+//! let producer = KafkaProducer::new(&kafka.producer_config())?;
+//!
+//! let entry = AuditEntry::new();
+//! let delivery = entry.emit(&producer).await?;
+//!
+//! let records = read_topic(kafka.bootstrap_servers(), "audit", 1, Duration::from_secs(10))?;
+//! assert_eq!(records[0].partition, delivery.partition);
+//! assert_eq!(records[0].decode::<AuditEntry>()?, entry);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message as _};
+use rdkafka::mocking::MockCluster;
+use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+use crate::kafka::KafkaConfig;
+use crate::producer::Header;
+use crate::record::Record;
+
+/// Errors from [`EmbeddedKafka`] and [`read_topic`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestingError {
+    /// The mock cluster could not start.
+    #[error("the embedded broker could not start: {0}")]
+    Start(String),
+    /// The mock cluster rejected an operation.
+    #[error("the embedded broker rejected `{operation}`: {reason}")]
+    Operation {
+        /// What was asked.
+        operation: String,
+        /// What librdkafka said.
+        reason: String,
+    },
+    /// The broker thread has stopped.
+    #[error("the embedded broker has stopped")]
+    Stopped,
+    /// Reading a topic back failed.
+    #[error("reading topic `{topic}` failed: {reason}")]
+    Read {
+        /// The topic.
+        topic: String,
+        /// What librdkafka said.
+        reason: String,
+    },
+}
+
+/// A retriable Produce failure to inject with [`EmbeddedKafka::fail_produce_requests`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProduceFault {
+    /// The partition has no leader for a moment.
+    LeaderNotAvailable,
+    /// The broker timed the request out.
+    RequestTimedOut,
+    /// Too few in-sync replicas for `acks=all`.
+    NotEnoughReplicas,
+    /// The broker drops the connection.
+    Disconnect,
+}
+
+impl ProduceFault {
+    fn code(self) -> RDKafkaRespErr {
+        match self {
+            ProduceFault::LeaderNotAvailable => {
+                RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE
+            }
+            ProduceFault::RequestTimedOut => RDKafkaRespErr::RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+            ProduceFault::NotEnoughReplicas => {
+                RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS
+            }
+            ProduceFault::Disconnect => RDKafkaRespErr::RD_KAFKA_RESP_ERR__TRANSPORT,
+        }
+    }
+}
+
+type Reply = mpsc::Sender<Result<(), TestingError>>;
+
+enum Command {
+    CreateTopic(String, i32, Reply),
+    BrokerDown(i32, Reply),
+    BrokerUp(i32, Reply),
+    FailProduce(Vec<ProduceFault>, Reply),
+}
+
+/// An in-process Kafka-protocol broker (librdkafka's mock cluster) listening on 127.0.0.1.
+///
+/// The mock cluster is not `Send`, so it lives on a thread of its own; this handle is `Send +
+/// Sync` and stops the cluster when dropped.
+pub struct EmbeddedKafka {
+    commands: Mutex<mpsc::Sender<Command>>,
+    bootstrap: String,
+    brokers: i32,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EmbeddedKafka {
+    /// Starts a cluster of one broker.
+    pub fn start() -> Result<Self, TestingError> {
+        Self::with_brokers(1)
+    }
+
+    /// Starts a cluster of `brokers` brokers, with ids `1..=brokers`.
+    pub fn with_brokers(brokers: i32) -> Result<Self, TestingError> {
+        let (commands, inbox) = mpsc::channel::<Command>();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("embedded-kafka".into())
+            .spawn(move || {
+                let cluster = match MockCluster::new(brokers) {
+                    Ok(cluster) => cluster,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(TestingError::Start(e.to_string())));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(cluster.bootstrap_servers()));
+                // Ends when the handle (the only sender) is dropped.
+                for command in inbox {
+                    serve(&cluster, command);
+                }
+            })
+            .map_err(|e| TestingError::Start(e.to_string()))?;
+        let bootstrap = ready_rx.recv().map_err(|_| TestingError::Stopped)??;
+        Ok(EmbeddedKafka {
+            commands: Mutex::new(commands),
+            bootstrap,
+            brokers,
+            thread: Some(thread),
+        })
+    }
+
+    /// The `host:port` list to give clients.
+    pub fn bootstrap_servers(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// A producer configuration pointing at this cluster, with a short delivery timeout suited
+    /// to tests.
+    pub fn producer_config(&self) -> KafkaConfig {
+        KafkaConfig::new([self.bootstrap.clone()]).delivery_timeout(Duration::from_secs(10))
+    }
+
+    /// Creates a topic (replication factor 1).
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), TestingError> {
+        self.call(|reply| Command::CreateTopic(name.to_owned(), partitions, reply))
+    }
+
+    /// Takes broker `id` down: its connections close and it refuses new ones.
+    pub fn broker_down(&self, id: i32) -> Result<(), TestingError> {
+        self.call(|reply| Command::BrokerDown(id, reply))
+    }
+
+    /// Brings broker `id` back up.
+    pub fn broker_up(&self, id: i32) -> Result<(), TestingError> {
+        self.call(|reply| Command::BrokerUp(id, reply))
+    }
+
+    /// Takes every broker down.
+    pub fn all_down(&self) -> Result<(), TestingError> {
+        (1..=self.brokers).try_for_each(|id| self.broker_down(id))
+    }
+
+    /// Brings every broker back up.
+    pub fn all_up(&self) -> Result<(), TestingError> {
+        (1..=self.brokers).try_for_each(|id| self.broker_up(id))
+    }
+
+    /// Makes the next Produce requests fail with these errors, one per request, in order.
+    pub fn fail_produce_requests(&self, faults: &[ProduceFault]) -> Result<(), TestingError> {
+        self.call(|reply| Command::FailProduce(faults.to_vec(), reply))
+    }
+
+    fn call(&self, command: impl FnOnce(Reply) -> Command) -> Result<(), TestingError> {
+        let (reply, answer) = mpsc::channel();
+        self.commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(command(reply))
+            .map_err(|_| TestingError::Stopped)?;
+        answer.recv().map_err(|_| TestingError::Stopped)?
+    }
+}
+
+fn serve<C: rdkafka::ClientContext>(cluster: &MockCluster<'_, C>, command: Command) {
+    let done = |reply: Reply, operation: String, result: Result<(), KafkaError>| {
+        let _ = reply.send(result.map_err(|e| TestingError::Operation {
+            operation,
+            reason: e.to_string(),
+        }));
+    };
+    match command {
+        Command::CreateTopic(name, partitions, reply) => {
+            let result = cluster.create_topic(&name, partitions, 1);
+            done(reply, format!("create topic {name}"), result);
+        }
+        Command::BrokerDown(id, reply) => {
+            done(reply, format!("broker {id} down"), cluster.broker_down(id))
+        }
+        Command::BrokerUp(id, reply) => {
+            done(reply, format!("broker {id} up"), cluster.broker_up(id))
+        }
+        Command::FailProduce(faults, reply) => {
+            let codes: Vec<RDKafkaRespErr> = faults.iter().map(|f| f.code()).collect();
+            cluster.request_errors(RDKafkaApiKey::Produce, &codes);
+            let _ = reply.send(Ok(()));
+        }
+    }
+}
+
+impl Drop for EmbeddedKafka {
+    fn drop(&mut self) {
+        // Dropping the sender ends the thread's loop, which drops the cluster.
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(
+            self.commands.get_mut().unwrap_or_else(|e| e.into_inner()),
+            closed,
+        ));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads `topic` from the beginning of every partition with an independent rdkafka consumer
+/// until `expected` records have arrived or `timeout` has passed, and returns what it read (so
+/// fewer than `expected` means they did not arrive in time). Blocks the calling thread.
+pub fn read_topic(
+    bootstrap_servers: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Result<Vec<Record>, TestingError> {
+    let read_error = |e: KafkaError| TestingError::Read {
+        topic: topic.to_owned(),
+        reason: e.to_string(),
+    };
+    let deadline = Instant::now() + timeout;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap_servers)
+        .set("group.id", "kafka-events-read-topic")
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(read_error)?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(read_error)?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map_or(0, |t| t.partitions().len());
+    if partitions == 0 {
+        return Err(TestingError::Read {
+            topic: topic.to_owned(),
+            reason: "the topic has no partitions (does it exist?)".into(),
+        });
+    }
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        assignment
+            .add_partition_offset(topic, partition as i32, Offset::Beginning)
+            .map_err(read_error)?;
+    }
+    consumer.assign(&assignment).map_err(read_error)?;
+
+    let mut records = Vec::with_capacity(expected);
+    while records.len() < expected {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match consumer.poll(left.min(Duration::from_millis(200))) {
+            Some(Ok(message)) => records.push(Record {
+                topic: message.topic().to_owned(),
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().unwrap_or_default().to_vec(),
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers: message.headers().map_or_else(Vec::new, |headers| {
+                    headers
+                        .iter()
+                        .map(|h| Header::new(h.key.to_owned(), h.value.unwrap_or_default()))
+                        .collect()
+                }),
+            }),
+            Some(Err(e)) => tracing::debug!(error = %e, "read_topic: consumer error"),
+            None => {}
+        }
+    }
+    Ok(records)
+}
