@@ -40,7 +40,9 @@ pub struct Attr<T> {
 #[derive(Default)]
 pub struct ContainerAttrs {
     /// The first `#[event]` attribute, where "missing `topic`" errors point.
-    pub first: Option<Span>,
+    pub first: Option<TokenStream>,
+    /// Every key given, valid or not, so a bad value is not also reported as missing.
+    pub given: Vec<String>,
     pub topic: Option<Attr<String>>,
     pub key: Option<Attr<String>>,
     pub event_type: Option<Attr<String>>,
@@ -54,9 +56,11 @@ impl ContainerAttrs {
     pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
         let mut out = ContainerAttrs::default();
         for attr in attrs.iter().filter(|a| a.path().is_ident("event")) {
-            out.first.get_or_insert(attr.span());
+            out.first
+                .get_or_insert_with(|| quote::ToTokens::to_token_stream(attr));
             let result = attr.parse_nested_meta(|meta| {
                 let name = path_name(&meta.path);
+                out.given.push(name.clone());
                 match name.as_str() {
                     "topic" => set_once(&mut out.topic, &meta, errors, |lit| Ok(lit.value())),
                     "key" => set_once(&mut out.key, &meta, errors, |lit| Ok(lit.value())),
@@ -175,7 +179,7 @@ impl SerdeContainer {
                     }
                     Ok(())
                 } else if meta.path.is_ident("tag") {
-                    out.tag = Some(meta.value()?.parse()?);
+                    out.tag = Some(string_value(&meta)?);
                     Ok(())
                 } else if meta.path.is_ident("transparent") {
                     out.transparent = Some(meta.path.span());
@@ -236,18 +240,32 @@ impl SerdeField {
 /// Reads `name = "x"` or `name(serialize = "x", deserialize = "y")` and returns the serialize side.
 fn serialize_side(meta: &ParseNestedMeta) -> syn::Result<Option<LitStr>> {
     if meta.input.peek(Token![=]) {
-        return Ok(Some(meta.value()?.parse()?));
+        return string_value(meta).map(Some);
     }
     let mut found = None;
     meta.parse_nested_meta(|inner| {
         if inner.path.is_ident("serialize") {
-            found = Some(inner.value()?.parse()?);
+            found = Some(string_value(&inner)?);
             Ok(())
         } else {
             skip_value(&inner)
         }
     })?;
     Ok(found)
+}
+
+/// Reads `= "string"`, also when the literal came through a `macro_rules!` fragment.
+fn string_value(meta: &ParseNestedMeta) -> syn::Result<LitStr> {
+    let mut expr: Expr = meta.value()?.parse()?;
+    while let Expr::Group(group) = expr {
+        expr = *group.expr;
+    }
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Ok(lit),
+        other => Err(syn::Error::new_spanned(other, "expected a string literal")),
+    }
 }
 
 /// Consumes whatever follows a key we do not interpret: `= expr`, `(...)`, or nothing.
@@ -276,7 +294,11 @@ fn set_once<T>(
         )));
         return skip_value(meta);
     }
-    let expr: Expr = meta.value()?.parse()?;
+    let mut expr: Expr = meta.value()?.parse()?;
+    // A literal passed through a `macro_rules!` fragment arrives wrapped in an invisible group.
+    while let Expr::Group(group) = expr {
+        expr = *group.expr;
+    }
     let lit = match &expr {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Str(lit), ..

@@ -38,13 +38,16 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
     let key = checked.key;
     let key_member = key.ident;
     let key_ty = key.ty;
-    // Spanned at the field type, so "`Option<Uuid>` cannot be a Kafka event key" points there.
-    let key_bound = quote_spanned!(key_ty.span()=> #key_ty: #private::EventKey);
+    // Spanned at the field type, so "`f64` cannot be a Kafka event key" points there.
+    let to_key = quote_spanned!(key_ty.span()=> <#key_ty as #private::EventKey>::to_key);
 
     let mut predicates: Vec<TokenStream> = where_clause
         .map(|w| w.predicates.iter().map(|p| quote!(#p)).collect())
         .unwrap_or_default();
-    predicates.push(key_bound);
+    if mentions_type_param(key_ty, &input.original.generics) {
+        // A generic key type is a key only when its parameters say so.
+        predicates.push(quote_spanned!(key_ty.span()=> #key_ty: #private::EventKey));
+    }
     if !input.original.generics.params.is_empty() {
         // Generic events serialize only when their parameters do; serde's derive adds exactly
         // those bounds, so ask for the outcome rather than repeating them.
@@ -84,10 +87,22 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
 
             #[inline]
             fn key(&self) -> #private::Key<'_> {
-                <#key_ty as #private::EventKey>::to_key(&self.#key_member)
+                #to_key(&self.#key_member)
             }
 
             #type_fn
         }
     }
+}
+
+fn mentions_type_param(ty: &syn::Type, generics: &syn::Generics) -> bool {
+    fn walk(tokens: TokenStream, params: &[&syn::Ident]) -> bool {
+        tokens.into_iter().any(|tree| match tree {
+            proc_macro2::TokenTree::Ident(ident) => params.contains(&&ident),
+            proc_macro2::TokenTree::Group(group) => walk(group.stream(), params),
+            _ => false,
+        })
+    }
+    let params: Vec<&syn::Ident> = generics.type_params().map(|p| &p.ident).collect();
+    !params.is_empty() && walk(quote!(#ty), &params)
 }

@@ -58,13 +58,12 @@ fn check_transparent(input: &Input, errors: &mut Errors) {
 // Kafka's own rule for topic names; checked here so a typo fails the build, not the first send.
 fn check_topic<'a>(input: &'a Input, errors: &mut Errors) -> Option<&'a LitStr> {
     let Some(topic) = &input.attrs.topic else {
-        errors.push(syn::Error::new(
-            input
-                .attrs
-                .first
-                .unwrap_or_else(|| input.original.ident.span()),
+        report_missing(
+            input,
+            errors,
+            "topic",
             "missing event topic: add `#[event(topic = \"audit\", key = \"id\")]` to the struct",
-        ));
+        );
         return None;
     };
     match topic_problem(&topic.value) {
@@ -73,6 +72,18 @@ fn check_topic<'a>(input: &'a Input, errors: &mut Errors) -> Option<&'a LitStr> 
             None
         }
         None => Some(&topic.lit),
+    }
+}
+
+/// Points at the `#[event]` attribute, or the struct name when there is none. A key that was
+/// given with a bad value has its own error already.
+fn report_missing(input: &Input, errors: &mut Errors, key: &str, message: &str) {
+    if input.attrs.given.iter().any(|k| k == key) {
+        return;
+    }
+    match &input.attrs.first {
+        Some(attr) => errors.spanned(attr, message),
+        None => errors.spanned(&input.original.ident, message),
     }
 }
 
@@ -108,14 +119,13 @@ fn topic_problem(topic: &str) -> Option<String> {
 // always present in the JSON, under its own name, and never absent.
 fn check_key<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<&'a Field<'a>> {
     let Some(key) = &input.attrs.key else {
-        errors.push(syn::Error::new(
-            input
-                .attrs
-                .first
-                .unwrap_or_else(|| input.original.ident.span()),
+        report_missing(
+            input,
+            errors,
+            "key",
             "missing event key: add `key = \"<field>\"` to `#[event(..)]`, naming the field whose \
              value keys the Kafka record (usually the event id)",
-        ));
+        );
         return None;
     };
     let name = key.value.strip_prefix("r#").unwrap_or(&key.value);

@@ -254,6 +254,19 @@ pub fn read_topic(
     expected: usize,
     timeout: Duration,
 ) -> Result<Vec<Record>, TestingError> {
+    read_topic_until(bootstrap_servers, topic, timeout, |records| {
+        records.len() >= expected
+    })
+}
+
+/// Like [`read_topic`], but stops as soon as `done` returns true for the records read so far
+/// (for a topic that holds older records too), or when `timeout` has passed.
+pub fn read_topic_until(
+    bootstrap_servers: &str,
+    topic: &str,
+    timeout: Duration,
+    mut done: impl FnMut(&[Record]) -> bool,
+) -> Result<Vec<Record>, TestingError> {
     let read_error = |e: KafkaError| TestingError::Read {
         topic: topic.to_owned(),
         reason: e.to_string(),
@@ -287,8 +300,8 @@ pub fn read_topic(
     }
     consumer.assign(&assignment).map_err(read_error)?;
 
-    let mut records = Vec::with_capacity(expected);
-    while records.len() < expected {
+    let mut records = Vec::new();
+    while !done(&records) {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;

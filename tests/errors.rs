@@ -1,0 +1,179 @@
+//! Every way an emit or a configuration can go wrong gives its own typed error, never a panic.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kafka_events::testing::EmbeddedKafka;
+use kafka_events::{
+    AuditEntry, ConfigError, EmitError, KafkaConfig, KafkaEvent, KafkaProducer, MemoryProducer,
+    UsageEvent,
+};
+use serde::Serialize;
+
+/// A configuration and what its error must look like.
+type Case = (KafkaConfig, fn(&ConfigError) -> bool);
+
+#[test]
+fn bad_configs_are_typed_errors_naming_the_field() {
+    let _rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = _rt.enter();
+    let cases: Vec<Case> = vec![
+        (KafkaConfig::default(), |e| {
+            matches!(e, ConfigError::NoBrokers)
+        }),
+        (KafkaConfig::new(["", " "]), |e| {
+            matches!(e, ConfigError::InvalidBroker { .. })
+        }),
+        (
+            KafkaConfig::new(["kafka:9092", "kafka-2"]),
+            |e| matches!(e, ConfigError::InvalidBroker { address, .. } if address == "kafka-2"),
+        ),
+        (
+            KafkaConfig::new(["kafka:70000"]),
+            |e| matches!(e, ConfigError::InvalidBroker { address, .. } if address == "kafka:70000"),
+        ),
+        (
+            KafkaConfig::new(["kafka:9092"]).property("compression.type", "rar"),
+            |e| matches!(e, ConfigError::InvalidProperty { name, value, .. } if name == "compression.type" && value == "rar"),
+        ),
+        (
+            KafkaConfig::new(["kafka:9092"]).property("linger.msec", "5"),
+            |e| matches!(e, ConfigError::InvalidProperty { name, .. } if name == "linger.msec"),
+        ),
+        (
+            KafkaConfig::new(["kafka:9092"]).property("client.id", "x"),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::ReservedProperty {
+                        field: "client_id",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            KafkaConfig::new(["kafka:9092"]).topic("audit", "no spaces please"),
+            |e| matches!(e, ConfigError::InvalidTopic { logical, .. } if logical == "audit"),
+        ),
+    ];
+    for (config, expected) in cases {
+        match KafkaProducer::new(&config) {
+            Ok(_) => panic!("accepted {config:?}"),
+            Err(error) => {
+                assert!(expected(&error), "{config:?} gave {error:?}");
+                assert!(!error.to_string().is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn config_loads_from_json_and_rejects_unknown_keys() {
+    let config: KafkaConfig = serde_json::from_str(
+        r#"{"brokers": ["127.0.0.1:9092"], "topics": {"audit": "ds.audit"}, "delivery_timeout_ms": 5000}"#,
+    )
+    .unwrap();
+    assert_eq!(config.topics["audit"], "ds.audit");
+    assert_eq!(config.delivery_timeout_ms, 5000);
+    let err = serde_json::from_str::<KafkaConfig>(r#"{"brokers": [], "topic": {}}"#).unwrap_err();
+    assert!(err.to_string().contains("unknown field `topic`"), "{err}");
+}
+
+#[derive(Serialize, KafkaEvent)]
+#[event(topic = "audit", key = "id")]
+struct Big {
+    id: u32,
+    blob: String,
+}
+
+#[tokio::test]
+async fn a_message_over_the_size_limit_is_rejected_before_it_leaves() {
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic("audit", 1).unwrap();
+    let producer = KafkaProducer::new(&kafka.producer_config()).unwrap();
+    let big = Big {
+        id: 1,
+        blob: "x".repeat(1_500_000),
+    };
+    let err = big.emit(&producer).await.unwrap_err();
+    assert!(
+        matches!(err, EmitError::MessageTooLarge { size, limit: 1_000_000 } if size > 1_500_000),
+        "{err:?}"
+    );
+    // Within the limit the same producer still delivers.
+    Big {
+        id: 2,
+        blob: "x".repeat(1000),
+    }
+    .emit(&producer)
+    .await
+    .unwrap();
+
+    let strict = KafkaProducer::new(
+        &kafka
+            .producer_config()
+            .property("message.max.bytes", "2000"),
+    )
+    .unwrap();
+    let err = Big {
+        id: 3,
+        blob: "y".repeat(5000),
+    }
+    .emit(&strict)
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, EmitError::MessageTooLarge { limit: 2000, .. }),
+        "{err:?}"
+    );
+}
+
+#[derive(Serialize, KafkaEvent)]
+#[event(topic = "audit", key = "id")]
+struct NotJsonable {
+    id: u32,
+    by_pair: BTreeMap<(u8, u8), String>,
+}
+
+#[tokio::test]
+async fn a_serialization_failure_is_typed_and_sends_nothing() {
+    let producer = MemoryProducer::new();
+    let event = NotJsonable {
+        id: 1,
+        by_pair: [((1, 2), "x".to_owned())].into(),
+    };
+    let err = event.emit(&producer).await.unwrap_err();
+    assert!(matches!(err, EmitError::Serialize(_)), "{err:?}");
+    assert!(err.to_string().contains("key must be a string"), "{err}");
+    assert!(producer.is_empty());
+}
+
+#[tokio::test]
+async fn an_unmapped_topic_is_typed_and_sends_nothing() {
+    let producer =
+        MemoryProducer::with_topics([("audit".to_owned(), "ds.audit".to_owned())].into()).unwrap();
+    AuditEntry::new().emit(&producer).await.unwrap();
+    let now = chrono::Utc::now();
+    let err = UsageEvent::new("svc", now, now)
+        .emit(&producer)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EmitError::UnmappedTopic { topic } if topic == "usage"),
+        "{err}"
+    );
+    assert_eq!(producer.len(), 1);
+    assert_eq!(producer.records()[0].topic, "ds.audit");
+}
+
+#[tokio::test]
+async fn memory_producer_wait_for_times_out_with_counts() {
+    let producer = MemoryProducer::new();
+    AuditEntry::new().emit(&producer).await.unwrap();
+    let err = producer
+        .wait_for(2, Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!((err.expected, err.received), (2, 1));
+}

@@ -1,0 +1,12 @@
+use kafka_events::KafkaEvent;
+use serde::Serialize;
+
+#[derive(Serialize, KafkaEvent)]
+#[event(topic = "audit", key = "id")]
+struct Login {
+    id: u64,
+    #[serde(rename = "")]
+    subject: String,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use kafka_events::KafkaEvent;
+use serde::Serialize;
+
+#[derive(Serialize, KafkaEvent)]
+#[event(
+    topic = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    key = "id"
+)]
+struct Login {
+    id: u64,
+}
+
+fn main() {}
