@@ -37,9 +37,15 @@ pub enum EmitError {
         /// The physical topic.
         topic: String,
     },
+    /// No broker was reachable; the record was taken back from the queue undelivered.
+    #[error("no broker is reachable; the record was not delivered")]
+    Unreachable,
     /// The producer was closed.
     #[error("the producer is closed")]
     Closed,
+    /// The record had to go to the spool, and writing it failed.
+    #[error("the record could not be spooled: {0}")]
+    Spool(#[source] crate::spool::SpoolError),
     /// The broker or client rejected the record for another reason.
     #[error("the record was not delivered: {reason}")]
     Broker {
@@ -91,6 +97,12 @@ pub enum ConfigError {
         /// The typed field that sets it.
         field: &'static str,
     },
+    /// `overflow = "spool"` without a `spool` to write to.
+    #[error("`overflow = \"spool\"` needs a spool: set `spool.dir`")]
+    SpoolRequired,
+    /// The spool could not be opened.
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
     /// The client could not be created from an otherwise valid configuration.
     #[error("the Kafka client could not be created: {reason}")]
     Client {
@@ -99,15 +111,24 @@ pub enum ConfigError {
     },
 }
 
+/// What [`Producer::close`](crate::Producer::close) did with records it could not deliver in time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CloseReport {
+    /// Records moved to the spool, to be replayed by the next producer on it.
+    pub spooled: u64,
+}
+
 /// Why [`Producer::close`](crate::Producer::close) did not finish cleanly.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CloseError {
-    /// Records were still undelivered when the deadline passed.
-    #[error("{undelivered} records were not delivered within {timeout:?}")]
-    Timeout {
-        /// How many records were still in flight.
-        undelivered: usize,
+    /// Records were still undelivered at the deadline and there is no spool: here they are, to
+    /// keep or resend.
+    #[error("{} records were not delivered within {timeout:?}", messages.len())]
+    Undelivered {
+        /// The records, as they were sent.
+        messages: Vec<crate::producer::Message>,
         /// The deadline given to `close`.
         timeout: Duration,
     },

@@ -33,7 +33,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::EmitError;
-use crate::producer::{Header, Message, Producer, SendFuture, headers};
+use crate::producer::{Header, Message, MessageRef, Producer, SendFuture, headers};
 
 /// A typed event with a fixed Kafka topic and key. Derive it with `#[derive(KafkaEvent)]`.
 ///
@@ -86,7 +86,8 @@ pub trait KafkaEvent: Serialize {
     }
 
     /// Serializes the event and sends it, resolving once the broker has acknowledged it (for
-    /// [`KafkaProducer`](crate::KafkaProducer): `acks=all`) or with a typed error.
+    /// [`KafkaProducer`](crate::KafkaProducer): `acks=all`, within its delivery timeout) or with
+    /// a typed error.
     ///
     /// The event is serialized before this returns, so the future does not borrow it.
     fn emit<'p, P>(&self, producer: &'p P) -> SendFuture<'p>
@@ -99,6 +100,65 @@ pub trait KafkaEvent: Serialize {
             Err(error) => Box::pin(std::future::ready(Err(error))),
         }
     }
+
+    /// Serializes the event and hands it to the producer's bounded pipeline without waiting:
+    /// no `.await`, no task. Delivery is handled in the background: failures are logged and
+    /// counted, and with a spool configured the record is kept on disk until the broker takes
+    /// it. An error means the record was not taken (it can't be serialized, its topic is not
+    /// mapped, it is too large, the producer is closed, or the overflow policy refused it).
+    ///
+    /// This is what request middleware calls. The JSON is written into a buffer reused by the
+    /// calling thread, so the only copy per event is the one the producer's queue makes.
+    fn emit_detached<P>(&self, producer: &P) -> Result<(), EmitError>
+    where
+        P: Producer + ?Sized,
+        Self: Sized,
+    {
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buffer) => {
+                buffer.clear();
+                let result = send_detached(self, producer, &mut buffer);
+                // Keep the buffer's capacity for the next event, unless one event was huge.
+                if buffer.capacity() > 1 << 20 {
+                    *buffer = Vec::new();
+                }
+                result
+            }
+            // Re-entered from inside a producer or a Serialize impl: use a fresh buffer.
+            Err(_) => send_detached(self, producer, &mut Vec::new()),
+        })
+    }
+}
+
+fn send_detached<E, P>(event: &E, producer: &P, buffer: &mut Vec<u8>) -> Result<(), EmitError>
+where
+    E: KafkaEvent,
+    P: Producer + ?Sized,
+{
+    serde_json::to_writer(&mut *buffer, event).map_err(EmitError::Serialize)?;
+    let key = event.key();
+    let content_type = (headers::CONTENT_TYPE, headers::APPLICATION_JSON.as_bytes());
+    let with_type;
+    let only_content_type;
+    let message_headers: &[(&str, &[u8])] = match event.event_type() {
+        Some(event_type) => {
+            with_type = [content_type, (headers::EVENT_TYPE, event_type.as_bytes())];
+            &with_type
+        }
+        None => {
+            only_content_type = [content_type];
+            &only_content_type
+        }
+    };
+    producer.send_detached(MessageRef {
+        topic: E::TOPIC,
+        key: key.as_bytes(),
+        payload: buffer,
+        headers: message_headers,
+    })
 }
 
 /// The bytes of an event key, borrowed from the event or formatted into an inline buffer (UUIDs

@@ -13,17 +13,23 @@ mod memory;
 pub mod models;
 mod producer;
 mod record;
+mod spool;
+mod stats;
 pub mod testing;
 mod topic;
 
-pub use error::{CloseError, ConfigError, EmitError};
+pub use error::{CloseError, CloseReport, ConfigError, EmitError};
 pub use event::{EventKey, KafkaEvent, Key};
-pub use kafka::{KafkaConfig, KafkaProducer};
+pub use kafka::{KafkaConfig, KafkaProducer, OverflowPolicy};
 pub use kafka_events_macros::KafkaEvent;
 pub use memory::{MemoryProducer, WaitTimeout};
 pub use models::{AuditEntry, AuthEvent, AuthEventType, UsageEvent};
-pub use producer::{CloseFuture, Delivery, Header, Message, Producer, SendFuture, headers};
+pub use producer::{
+    CloseFuture, Delivery, Header, Message, MessageRef, Producer, SendFuture, headers,
+};
 pub use record::Record;
+pub use spool::{FsyncPolicy, SpoolConfig, SpoolError, SpoolRecovery};
+pub use stats::DeliveryStats;
 pub use topic::{TopicMap, topic_name_problem};
 
 /// What generated code names. Not public API.

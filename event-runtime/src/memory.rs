@@ -27,9 +27,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
+use crate::error::CloseReport;
 use crate::error::{ConfigError, EmitError};
 use crate::event::KafkaEvent;
-use crate::producer::{CloseFuture, Delivery, Message, Producer, SendFuture, headers};
+use crate::producer::{
+    CloseFuture, Delivery, Header, Message, MessageRef, Producer, SendFuture, headers,
+};
 use crate::record::Record;
 use crate::topic::TopicMap;
 
@@ -161,39 +164,55 @@ impl MemoryProducer {
     }
 }
 
+impl MemoryProducer {
+    fn record(&self, message: Message) -> Result<Delivery, EmitError> {
+        let topic = self.shared.topics.resolve(&message.topic)?.to_owned();
+        let mut state = self.state();
+        if state.closed {
+            return Err(EmitError::Closed);
+        }
+        let next = state.next_offset.entry(topic.clone()).or_insert(0);
+        let offset = *next;
+        *next += 1;
+        state.records.push(Record {
+            topic: topic.clone(),
+            partition: 0,
+            offset,
+            key: message.key,
+            payload: message.payload,
+            headers: message.headers,
+        });
+        drop(state);
+        self.shared.arrived.notify_waiters();
+        Ok(Delivery {
+            topic,
+            partition: 0,
+            offset,
+        })
+    }
+}
+
 impl Producer for MemoryProducer {
     fn send(&self, message: Message) -> SendFuture<'_> {
-        let result = (|| {
-            let topic = self.shared.topics.resolve(&message.topic)?.to_owned();
-            let mut state = self.state();
-            if state.closed {
-                return Err(EmitError::Closed);
-            }
-            let next = state.next_offset.entry(topic.clone()).or_insert(0);
-            let offset = *next;
-            *next += 1;
-            state.records.push(Record {
-                topic: topic.clone(),
-                partition: 0,
-                offset,
-                key: message.key,
-                payload: message.payload,
-                headers: message.headers,
-            });
-            Ok(Delivery {
-                topic,
-                partition: 0,
-                offset,
-            })
-        })();
-        if result.is_ok() {
-            self.shared.arrived.notify_waiters();
-        }
-        Box::pin(std::future::ready(result))
+        Box::pin(std::future::ready(self.record(message)))
+    }
+
+    fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+        self.record(Message {
+            topic: message.topic.to_owned().into(),
+            key: message.key.to_vec(),
+            payload: message.payload.to_vec(),
+            headers: message
+                .headers
+                .iter()
+                .map(|(name, value)| Header::new(name.to_string(), value.to_vec()))
+                .collect(),
+        })
+        .map(drop)
     }
 
     fn close(&self, _timeout: Duration) -> CloseFuture<'_> {
         self.state().closed = true;
-        Box::pin(std::future::ready(Ok(())))
+        Box::pin(std::future::ready(Ok(CloseReport::default())))
     }
 }

@@ -23,7 +23,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{CloseError, EmitError};
+use crate::error::{CloseError, CloseReport, EmitError};
 
 /// Header names and values this crate writes.
 pub mod headers {
@@ -49,6 +49,21 @@ pub struct Message {
 }
 
 impl Message {
+    /// Calls `f` with a borrowed view of this message.
+    pub fn with_ref<R>(&self, f: impl FnOnce(MessageRef<'_>) -> R) -> R {
+        let headers: Vec<(&str, &[u8])> = self
+            .headers
+            .iter()
+            .map(|h| (h.name.as_ref(), h.value.as_ref()))
+            .collect();
+        f(MessageRef {
+            topic: &self.topic,
+            key: &self.key,
+            payload: &self.payload,
+            headers: &headers,
+        })
+    }
+
     /// A message without headers.
     pub fn new(topic: impl Into<Cow<'static, str>>, key: Vec<u8>, payload: Vec<u8>) -> Self {
         Message {
@@ -66,6 +81,20 @@ impl Message {
             .find(|h| h.name == name)
             .map(|h| h.value.as_ref())
     }
+}
+
+/// A borrowed view of a record, for [`Producer::send_detached`]: nothing is copied until the
+/// producer copies it into its queue.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageRef<'a> {
+    /// The logical topic.
+    pub topic: &'a str,
+    /// The key bytes.
+    pub key: &'a [u8],
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Header names and values, in order.
+    pub headers: &'a [(&'a str, &'a [u8])],
 }
 
 /// A record header.
@@ -110,7 +139,8 @@ pub struct Delivery {
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Delivery, EmitError>> + Send + 'a>>;
 
 /// The future [`Producer::close`] returns.
-pub type CloseFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CloseError>> + Send + 'a>>;
+pub type CloseFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<CloseReport, CloseError>> + Send + 'a>>;
 
 /// Sends records to Kafka (or somewhere that behaves like it, such as
 /// [`MemoryProducer`](crate::MemoryProducer)).
@@ -118,11 +148,18 @@ pub type CloseFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CloseError>> +
 /// The typed form of the Go package's `Producer` (`Send(ctx, key, value)`, `Close()`): events call
 /// it through [`KafkaEvent::emit`](crate::KafkaEvent::emit).
 pub trait Producer: Send + Sync {
-    /// Sends one record and resolves with its delivery once the broker acknowledged it.
+    /// Sends one record and resolves with its delivery once the broker acknowledged it, or
+    /// with an error once the delivery deadline has passed.
     fn send(&self, message: Message) -> SendFuture<'_>;
 
-    /// Stops taking records and waits up to `timeout` for those in flight to be delivered.
-    /// Sending after `close` fails with [`EmitError::Closed`].
+    /// Hands one record to the producer's bounded pipeline and returns at once. The outcome is
+    /// handled in the background (logged, counted, and for [`KafkaProducer`](crate::KafkaProducer)
+    /// spooled when it fails); an error here means the record was not taken.
+    fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError>;
+
+    /// Stops taking records and waits up to `timeout` for those in flight; what is still
+    /// undelivered then is spooled or handed back in the error. Sending after `close` fails
+    /// with [`EmitError::Closed`].
     fn close(&self, timeout: Duration) -> CloseFuture<'_>;
 }
 
@@ -131,6 +168,10 @@ macro_rules! forward_producer {
         impl<P: Producer + ?Sized> Producer for $ptr {
             fn send(&self, message: Message) -> SendFuture<'_> {
                 (**self).send(message)
+            }
+
+            fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+                (**self).send_detached(message)
             }
 
             fn close(&self, timeout: Duration) -> CloseFuture<'_> {

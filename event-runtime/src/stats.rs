@@ -1,0 +1,84 @@
+//! Delivery counters, readable at any time with [`KafkaProducer::stats`](crate::KafkaProducer::stats).
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// A snapshot of what a producer did with the records it was given.
+///
+/// Every record handed over is eventually counted once in `delivered`, `spooled` (then
+/// `replayed` once the broker took it), or `dropped`; `failed` and `retried` count attempts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryStats {
+    /// Records handed to librdkafka's queue (sends, detached sends and replays).
+    pub enqueued: u64,
+    /// Records the broker acknowledged.
+    pub delivered: u64,
+    /// Delivery attempts that failed (the record was then spooled, returned or dropped).
+    pub failed: u64,
+    /// Spooled records sent again after a replay attempt failed.
+    pub retried: u64,
+    /// Records written to the spool.
+    pub spooled: u64,
+    /// Spooled records the broker acknowledged.
+    pub replayed: u64,
+    /// Records given up: the overflow policy dropped them, or they failed with nowhere to go.
+    pub dropped: u64,
+    /// Records in librdkafka's queue or awaiting acknowledgement now.
+    pub queue_depth: u64,
+    /// Records in the spool now (being replayed or waiting to be).
+    pub spool_depth: u64,
+    /// Acknowledged records whose latency was measured.
+    pub latency_samples: u64,
+    /// Mean time from enqueue to acknowledgement, in milliseconds.
+    pub latency_mean_ms: u64,
+    /// Longest time from enqueue to acknowledgement, in milliseconds.
+    pub latency_max_ms: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub enqueued: AtomicU64,
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub retried: AtomicU64,
+    pub spooled: AtomicU64,
+    pub replayed: AtomicU64,
+    pub dropped: AtomicU64,
+    latency_samples: AtomicU64,
+    latency_sum_ms: AtomicU64,
+    latency_max_ms: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn latency(&self, ms: u64) {
+        self.latency_samples.fetch_add(1, Relaxed);
+        self.latency_sum_ms.fetch_add(ms, Relaxed);
+        self.latency_max_ms.fetch_max(ms, Relaxed);
+    }
+
+    pub fn snapshot(&self, queue_depth: u64, spool_depth: u64) -> DeliveryStats {
+        let samples = self.latency_samples.load(Relaxed);
+        DeliveryStats {
+            enqueued: self.enqueued.load(Relaxed),
+            delivered: self.delivered.load(Relaxed),
+            failed: self.failed.load(Relaxed),
+            retried: self.retried.load(Relaxed),
+            spooled: self.spooled.load(Relaxed),
+            replayed: self.replayed.load(Relaxed),
+            dropped: self.dropped.load(Relaxed),
+            queue_depth,
+            spool_depth,
+            latency_samples: samples,
+            latency_mean_ms: self
+                .latency_sum_ms
+                .load(Relaxed)
+                .checked_div(samples)
+                .unwrap_or(0),
+            latency_max_ms: self.latency_max_ms.load(Relaxed),
+        }
+    }
+}

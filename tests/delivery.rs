@@ -1,0 +1,227 @@
+//! Detached delivery on the embedded broker: the bounded queue, the overflow policies, the
+//! spool, replay, and close.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kafka_events::testing::{EmbeddedKafka, read_topic};
+use kafka_events::{
+    AuditEntry, CloseError, EmitError, KafkaConfig, KafkaEvent, KafkaProducer, OverflowPolicy,
+    Producer, SpoolConfig,
+};
+
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn start() -> EmbeddedKafka {
+    let kafka = EmbeddedKafka::start().expect("embedded broker starts");
+    kafka.create_topic("audit", 3).unwrap();
+    kafka
+}
+
+/// A config that notices the broker coming back quickly.
+fn config(kafka: &EmbeddedKafka) -> KafkaConfig {
+    kafka
+        .producer_config()
+        .delivery_timeout(Duration::from_secs(2))
+        .property("reconnect.backoff.max.ms", "200")
+}
+
+fn ids_read(kafka: &EmbeddedKafka, expected: usize) -> (BTreeSet<String>, usize) {
+    let records = read_topic(kafka.bootstrap_servers(), "audit", expected, READ_TIMEOUT).unwrap();
+    let total = records.len();
+    (
+        records
+            .iter()
+            .map(|r| r.key_str().unwrap().to_owned())
+            .collect(),
+        total,
+    )
+}
+
+#[tokio::test]
+async fn detached_events_are_delivered_and_counted() {
+    let kafka = start();
+    let producer = KafkaProducer::new(&config(&kafka)).unwrap();
+    let entries: Vec<AuditEntry> = (0..500).map(|_| AuditEntry::new()).collect();
+    for entry in &entries {
+        entry.emit_detached(&producer).unwrap();
+    }
+    assert!(producer.wait_delivered(Duration::from_secs(20)).await);
+    let stats = producer.stats();
+    assert_eq!(
+        (stats.enqueued, stats.delivered, stats.dropped),
+        (500, 500, 0),
+        "{stats:?}"
+    );
+    assert_eq!(stats.queue_depth, 0);
+    assert!(
+        stats.latency_samples == 500 && stats.latency_max_ms >= stats.latency_mean_ms,
+        "{stats:?}"
+    );
+
+    let (ids, total) = ids_read(&kafka, 500);
+    assert_eq!(total, 500);
+    let sent: BTreeSet<String> = entries.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(ids, sent);
+}
+
+#[tokio::test]
+async fn broker_outage_spools_then_replays_everything() {
+    let kafka = start();
+    let spool = tempfile::tempdir().unwrap();
+    let producer =
+        KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path()))).unwrap();
+    let mut sent = BTreeSet::new();
+    for _ in 0..200 {
+        let entry = AuditEntry::new();
+        entry.emit_detached(&producer).unwrap();
+        sent.insert(entry.id.to_string());
+    }
+    kafka.all_down().unwrap();
+    for _ in 0..3000 {
+        let entry = AuditEntry::new();
+        entry.emit_detached(&producer).unwrap();
+        sent.insert(entry.id.to_string());
+    }
+    kafka.all_up().unwrap();
+    assert!(
+        producer.wait_delivered(Duration::from_secs(60)).await,
+        "{:?}",
+        producer.stats()
+    );
+    let stats = producer.stats();
+    assert!(stats.spooled > 0 && stats.replayed > 0, "{stats:?}");
+    assert_eq!(stats.dropped, 0, "{stats:?}");
+    assert_eq!(stats.spool_depth, 0);
+
+    let (ids, _) = ids_read(&kafka, sent.len());
+    assert_eq!(
+        ids.len(),
+        sent.len(),
+        "lost {}",
+        sent.difference(&ids).count()
+    );
+}
+
+#[tokio::test]
+async fn drop_newest_and_block_refuse_when_the_queue_is_full() {
+    let kafka = start();
+    kafka.all_down().unwrap();
+    let small = |policy| {
+        KafkaProducer::new(&config(&kafka).max_queued(10, 1 << 20).overflow(policy)).unwrap()
+    };
+
+    let dropping = small(OverflowPolicy::DropNewest);
+    let results: Vec<_> = (0..25)
+        .map(|_| AuditEntry::new().emit_detached(&dropping))
+        .collect();
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(EmitError::QueueFull)))
+        .count();
+    assert_eq!(refused, 15);
+    assert_eq!(dropping.stats().dropped, 15);
+
+    let blocking = small(OverflowPolicy::Block { timeout_ms: 50 });
+    for _ in 0..10 {
+        AuditEntry::new().emit_detached(&blocking).unwrap();
+    }
+    let started = std::time::Instant::now();
+    let err = AuditEntry::new().emit_detached(&blocking).unwrap_err();
+    assert!(matches!(err, EmitError::QueueFull), "{err:?}");
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    assert_eq!(blocking.stats().dropped, 1);
+}
+
+#[tokio::test]
+async fn spool_overflow_keeps_what_does_not_fit_in_memory() {
+    let kafka = start();
+    let spool = tempfile::tempdir().unwrap();
+    let producer = KafkaProducer::new(
+        &config(&kafka)
+            .max_queued(10, 1 << 20)
+            .spool(SpoolConfig::new(spool.path())),
+    )
+    .unwrap();
+    // Fill faster than librdkafka can drain: what does not fit goes to disk.
+    let mut sent = BTreeSet::new();
+    for _ in 0..2000 {
+        let entry = AuditEntry::new();
+        entry.emit_detached(&producer).unwrap();
+        sent.insert(entry.id.to_string());
+    }
+    assert!(producer.stats().spooled > 0, "{:?}", producer.stats());
+    assert!(producer.wait_delivered(Duration::from_secs(60)).await);
+    let (ids, _) = ids_read(&kafka, sent.len());
+    assert_eq!(ids, sent);
+}
+
+#[tokio::test]
+async fn close_spools_the_rest_and_the_next_producer_replays_it() {
+    let kafka = start();
+    let spool = tempfile::tempdir().unwrap();
+    let mut sent = BTreeSet::new();
+    {
+        let producer =
+            KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path()))).unwrap();
+        kafka.all_down().unwrap();
+        for _ in 0..300 {
+            let entry = AuditEntry::new();
+            entry.emit_detached(&producer).unwrap();
+            sent.insert(entry.id.to_string());
+        }
+        let report = producer.close(Duration::from_millis(200)).await.unwrap();
+        let stats = producer.stats();
+        assert_eq!(stats.spooled, 300, "{stats:?} {report:?}");
+        assert!(matches!(
+            AuditEntry::new().emit_detached(&producer),
+            Err(EmitError::Closed)
+        ));
+    }
+    kafka.all_up().unwrap();
+    let producer =
+        KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path()))).unwrap();
+    assert_eq!(producer.spool_recovery().unwrap().records, 300);
+    assert!(producer.wait_delivered(Duration::from_secs(60)).await);
+    assert_eq!(producer.stats().replayed, 300);
+    let (ids, _) = ids_read(&kafka, sent.len());
+    assert_eq!(ids, sent);
+}
+
+#[tokio::test]
+async fn close_without_a_spool_hands_back_what_it_could_not_deliver() {
+    let kafka = start();
+    let producer = KafkaProducer::new(&config(&kafka)).unwrap();
+    kafka.all_down().unwrap();
+    let entries: Vec<AuditEntry> = (0..20).map(|_| AuditEntry::new()).collect();
+    for entry in &entries {
+        entry.emit_detached(&producer).unwrap();
+    }
+    match producer.close(Duration::from_millis(200)).await {
+        Err(CloseError::Undelivered { messages, .. }) => {
+            let keys: BTreeSet<Vec<u8>> = messages.iter().map(|m| m.key.clone()).collect();
+            let sent: BTreeSet<Vec<u8>> =
+                entries.iter().map(|e| e.key().as_ref().to_vec()).collect();
+            assert_eq!(keys, sent);
+        }
+        other => panic!("expected the undelivered records back, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn emit_is_bounded_by_the_delivery_timeout() {
+    let kafka = start();
+    let producer = KafkaProducer::new(&config(&kafka)).unwrap();
+    kafka.all_down().unwrap();
+    let started = std::time::Instant::now();
+    let err = AuditEntry::new().emit(&producer).await.unwrap_err();
+    assert!(
+        matches!(err, EmitError::Timeout(_) | EmitError::Unreachable),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
