@@ -104,6 +104,7 @@ enum Command {
     BrokerDown(i32, Reply),
     BrokerUp(i32, Reply),
     FailProduce(Vec<ProduceFault>, Reply),
+    Latency(i32, Duration, Reply),
 }
 
 /// An in-process Kafka-protocol broker (librdkafka's mock cluster) listening on 127.0.0.1.
@@ -189,6 +190,12 @@ impl EmbeddedKafka {
         (1..=self.brokers).try_for_each(|id| self.broker_up(id))
     }
 
+    /// Makes every broker answer each request `latency` late (zero to undo).
+    pub fn set_latency(&self, latency: Duration) -> Result<(), TestingError> {
+        (1..=self.brokers)
+            .try_for_each(|id| self.call(|reply| Command::Latency(id, latency, reply)))
+    }
+
     /// Makes the next Produce requests fail with these errors, one per request, in order.
     pub fn fail_produce_requests(&self, faults: &[ProduceFault]) -> Result<(), TestingError> {
         self.call(|reply| Command::FailProduce(faults.to_vec(), reply))
@@ -223,6 +230,11 @@ fn serve<C: rdkafka::ClientContext>(cluster: &MockCluster<'_, C>, command: Comma
         Command::BrokerUp(id, reply) => {
             done(reply, format!("broker {id} up"), cluster.broker_up(id))
         }
+        Command::Latency(id, latency, reply) => done(
+            reply,
+            format!("broker {id} latency {latency:?}"),
+            cluster.broker_round_trip_time(id, latency),
+        ),
         Command::FailProduce(faults, reply) => {
             let codes: Vec<RDKafkaRespErr> = faults.iter().map(|f| f.code()).collect();
             cluster.request_errors(RDKafkaApiKey::Produce, &codes);
@@ -265,6 +277,27 @@ pub fn read_topic_until(
     bootstrap_servers: &str,
     topic: &str,
     timeout: Duration,
+    done: impl FnMut(&[Record]) -> bool,
+) -> Result<Vec<Record>, TestingError> {
+    read(bootstrap_servers, topic, timeout, None, done)
+}
+
+/// Reads `topic` from the beginning until no record has arrived for `idle` (or `timeout` has
+/// passed): everything the topic holds, duplicates included.
+pub fn read_topic_idle(
+    bootstrap_servers: &str,
+    topic: &str,
+    idle: Duration,
+    timeout: Duration,
+) -> Result<Vec<Record>, TestingError> {
+    read(bootstrap_servers, topic, timeout, Some(idle), |_| false)
+}
+
+fn read(
+    bootstrap_servers: &str,
+    topic: &str,
+    timeout: Duration,
+    idle: Option<Duration>,
     mut done: impl FnMut(&[Record]) -> bool,
 ) -> Result<Vec<Record>, TestingError> {
     let read_error = |e: KafkaError| TestingError::Read {
@@ -301,25 +334,30 @@ pub fn read_topic_until(
     consumer.assign(&assignment).map_err(read_error)?;
 
     let mut records = Vec::new();
+    let mut last_arrival = Instant::now();
     while !done(&records) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        let now = Instant::now();
+        let left = deadline.saturating_duration_since(now);
+        if left.is_zero() || idle.is_some_and(|idle| now.duration_since(last_arrival) >= idle) {
             break;
         }
         match consumer.poll(left.min(Duration::from_millis(200))) {
-            Some(Ok(message)) => records.push(Record {
-                topic: message.topic().to_owned(),
-                partition: message.partition(),
-                offset: message.offset(),
-                key: message.key().unwrap_or_default().to_vec(),
-                payload: message.payload().unwrap_or_default().to_vec(),
-                headers: message.headers().map_or_else(Vec::new, |headers| {
-                    headers
-                        .iter()
-                        .map(|h| Header::new(h.key.to_owned(), h.value.unwrap_or_default()))
-                        .collect()
-                }),
-            }),
+            Some(Ok(message)) => {
+                last_arrival = Instant::now();
+                records.push(Record {
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                    key: message.key().unwrap_or_default().to_vec(),
+                    payload: message.payload().unwrap_or_default().to_vec(),
+                    headers: message.headers().map_or_else(Vec::new, |headers| {
+                        headers
+                            .iter()
+                            .map(|h| Header::new(h.key.to_owned(), h.value.unwrap_or_default()))
+                            .collect()
+                    }),
+                })
+            }
             Some(Err(e)) => tracing::debug!(error = %e, "read_topic: consumer error"),
             None => {}
         }

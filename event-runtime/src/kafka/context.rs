@@ -363,7 +363,8 @@ impl ProducerContext for Context {
                 shared.acked(at);
                 shared.replay.report(true);
             }
-            (Tag::Replay(_), Err(_)) => {
+            (Tag::Replay(_), Err((error, _))) => {
+                tracing::debug!(%error, "kafka-events: a replayed record failed");
                 Counters::add(&shared.counters.failed, 1);
                 shared.replay.report(false);
             }
