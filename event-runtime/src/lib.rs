@@ -10,6 +10,8 @@ mod error;
 mod event;
 mod kafka;
 mod memory;
+#[cfg(feature = "middleware")]
+pub mod middleware;
 pub mod models;
 mod producer;
 mod record;

@@ -46,8 +46,19 @@ pub struct AuditEntry {
     pub endpoint: String,
     /// The request URL.
     pub full_url: String,
-    /// The request body, when it was JSON.
+    /// The request body, when it was JSON (sensitive fields masked).
     pub payload: Option<serde_json::Value>,
+    /// The request id (`x-request-id`, or the one generated for the request).
+    pub request_id: String,
+    /// The response status code (500 when the service failed without a response).
+    pub status_code: u16,
+    /// Time to produce the response, in milliseconds.
+    pub duration_ms: f64,
+    /// The response body of a failed request (status 400 and up), when it was JSON.
+    pub response_payload: Option<serde_json::Value>,
+    /// Whether a body was too large to record (`payload`/`response_payload` left empty) or not
+    /// valid JSON.
+    pub payload_truncated: bool,
 }
 
 impl AuditEntry {
@@ -68,6 +79,11 @@ impl AuditEntry {
             endpoint: String::new(),
             full_url: String::new(),
             payload: None,
+            request_id: String::new(),
+            status_code: 0,
+            duration_ms: 0.0,
+            response_payload: None,
+            payload_truncated: false,
         }
     }
 }

@@ -1,0 +1,237 @@
+//! [`CaptureBody`]: passes a body through unchanged while copying its first bytes aside.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+/// Up to `limit` bytes of a body; past that only the fact that it was larger.
+pub(crate) struct Captured {
+    pub bytes: Vec<u8>,
+    pub limit: usize,
+    pub truncated: bool,
+}
+
+impl Captured {
+    pub fn shared(limit: usize) -> Arc<Mutex<Captured>> {
+        Arc::new(Mutex::new(Captured::new(limit)))
+    }
+
+    pub fn new(limit: usize) -> Captured {
+        Captured {
+            bytes: Vec::new(),
+            limit,
+            truncated: false,
+        }
+    }
+
+    /// Copies a frame's data, which may come in several pieces.
+    pub fn push_buf(&mut self, data: &impl Buf) {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let n = data.chunks_vectored(&mut slices);
+        if slices[..n].iter().map(|s| s.len()).sum::<usize>() != data.remaining() {
+            // More pieces than we look at: record it as too large rather than guess.
+            self.truncated = true;
+            self.bytes = Vec::new();
+            return;
+        }
+        for slice in &slices[..n] {
+            self.push(slice);
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        if self.truncated {
+            return;
+        }
+        if self.bytes.len() + data.len() > self.limit {
+            self.truncated = true;
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.extend_from_slice(data);
+        }
+    }
+}
+
+type OnEnd = Box<dyn FnOnce() + Send>;
+
+pin_project! {
+    /// The response body as the audit layer returns it: every frame passes through unchanged;
+    /// for a 4xx/5xx JSON response the data is also copied aside (up to the payload cap); the
+    /// audit entry is emitted when the body ends or is dropped.
+    pub struct CaptureBody<B> {
+        #[pin]
+        inner: B,
+        captured: Option<Arc<Mutex<Captured>>>,
+        on_end: Option<OnEnd>,
+    }
+
+    impl<B> PinnedDrop for CaptureBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(on_end) = this.project().on_end.take() {
+                on_end();
+            }
+        }
+    }
+}
+
+impl<B> CaptureBody<B> {
+    pub(crate) fn passthrough(inner: B) -> Self {
+        CaptureBody {
+            inner,
+            captured: None,
+            on_end: None,
+        }
+    }
+
+    pub(crate) fn new(
+        inner: B,
+        captured: Option<Arc<Mutex<Captured>>>,
+        on_end: Option<OnEnd>,
+    ) -> Self {
+        CaptureBody {
+            inner,
+            captured,
+            on_end,
+        }
+    }
+}
+
+impl<B> Body for CaptureBody<B>
+where
+    B: Body,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let polled = this.inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(captured), Some(data)) = (this.captured.as_ref(), frame.data_ref()) {
+                    let mut captured = captured.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut slices = [IoSlice::new(&[]); 64];
+                    let n = data.chunks_vectored(&mut slices);
+                    if n == slices.len()
+                        || slices[..n].iter().map(|s| s.len()).sum::<usize>() != data.remaining()
+                    {
+                        // More pieces than we look at: record it as too large rather than guess.
+                        captured.truncated = true;
+                    }
+                    for slice in &slices[..n] {
+                        captured.push(slice);
+                    }
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(on_end) = this.on_end.take() {
+                    on_end();
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The request body as the audit layer hands it to your service: the frames it read ahead (to
+/// record the payload) followed by the rest of the original body, so your handler receives the
+/// same bytes, frames and trailers, in the same order, whatever they contain.
+pub struct AuditBody<B: Body> {
+    read_ahead: VecDeque<Frame<B::Data>>,
+    error: Option<B::Error>,
+    rest: Pin<Box<B>>,
+}
+
+impl<B: Body> AuditBody<B> {
+    pub(crate) fn new(body: Pin<Box<B>>) -> Self {
+        AuditBody {
+            read_ahead: VecDeque::new(),
+            error: None,
+            rest: body,
+        }
+    }
+}
+
+impl<B: Body> Unpin for AuditBody<B> {}
+
+impl<B: Body> Body for AuditBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Some(frame) = this.read_ahead.pop_front() {
+            return Poll::Ready(Some(Ok(frame)));
+        }
+        if let Some(error) = this.error.take() {
+            return Poll::Ready(Some(Err(error)));
+        }
+        this.rest.as_mut().poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.read_ahead.is_empty() && self.error.is_none() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let ahead: u64 = self
+            .read_ahead
+            .iter()
+            .filter_map(|f| f.data_ref())
+            .map(|d| d.remaining() as u64)
+            .sum();
+        let rest = self.rest.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower() + ahead);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + ahead);
+        }
+        hint
+    }
+}
+
+/// Reads `body` ahead until more than `captured.limit` bytes or its end, keeping every frame
+/// (for [`AuditBody`]) and a copy of the data (in `captured`).
+pub(crate) fn poll_read_ahead<B: Body>(
+    body: &mut AuditBody<B>,
+    captured: &mut Captured,
+    cx: &mut Context<'_>,
+) -> Poll<()> {
+    loop {
+        if captured.truncated || body.error.is_some() {
+            return Poll::Ready(());
+        }
+        match body.rest.as_mut().poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => return Poll::Ready(()),
+            Poll::Ready(Some(Err(error))) => body.error = Some(error),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    captured.push_buf(data);
+                }
+                body.read_ahead.push_back(frame);
+            }
+        }
+    }
+}

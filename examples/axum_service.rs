@@ -1,0 +1,263 @@
+//! An axum service with `AuditLayer` and `UsageLayer`, a stand-in auth layer, and a login route
+//! that emits `AuthEvent`s. Every event the service emits is read back from the topics and
+//! printed as a JSON line.
+//!
+//! ```text
+//! cargo run --example axum_service              # embedded broker, listens on 127.0.0.1:3000
+//! KAFKA_BROKERS=127.0.0.1:9092 cargo run --example axum_service
+//! cargo run --example axum_service -- --smoke   # sends a few requests itself, prints, exits
+//! ```
+//!
+//! Then, from another terminal (see the README):
+//!
+//! ```text
+//! curl -s localhost:3000/orders/42 -H 'x-user: alice' -H 'x-tenant: 2f1d3c7e-0000-4000-8000-000000000001'
+//! curl -s localhost:3000/orders -H 'content-type: application/json' -H 'x-user: alice' \
+//!      -d '{"sku":"A1","quantity":2,"card_number":"4111111111111111"}'
+//! curl -s localhost:3000/login -H 'content-type: application/json' -d '{"user":"bob","password":"wrong"}'
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kafka_events::middleware::{AuditLayer, Identity, RequestInfo, UsageLayer};
+use kafka_events::testing::EmbeddedKafka;
+use kafka_events::{
+    AuthEvent, AuthEventType, KafkaConfig, KafkaEvent, KafkaProducer, Producer, SpoolConfig,
+};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+const SERVICE: &str = "orders-api";
+
+/// Stands in for real authentication: trusts `x-user` and `x-tenant` headers.
+async fn fake_auth(mut request: Request, next: Next) -> Response {
+    if let Some(identity) = identity_from_headers(request.headers()) {
+        request.extensions_mut().insert(identity);
+    }
+    next.run(request).await
+}
+
+fn identity_from_headers(headers: &HeaderMap) -> Option<Identity> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    Some(Identity {
+        subject: header("x-user")?.to_owned(),
+        tenant_id: header("x-tenant").and_then(|t| Uuid::parse_str(t).ok()),
+        jti: Uuid::new_v4().to_string(),
+    })
+}
+
+async fn get_order(Path(id): Path<u64>) -> impl IntoResponse {
+    Json(serde_json::json!({ "id": id, "status": "shipped" }))
+}
+
+async fn create_order(Json(order): Json<serde_json::Value>) -> impl IntoResponse {
+    if order.get("sku").is_none() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(serde_json::json!({ "error": "sku is required" })),
+        );
+    }
+    (
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": 1001, "order": order })),
+    )
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+async fn login(State(producer): State<Arc<KafkaProducer>>, request: Request) -> StatusCode {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let Ok(login) = serde_json::from_slice::<Login>(&bytes) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    // The request parts give the event its path, user agent and peer address.
+    let event = if login.password == "secret" {
+        AuthEvent::login_success(SERVICE, &login.user)
+    } else {
+        AuthEvent::login_failure(SERVICE, &login.user, "invalid credentials")
+    }
+    .with_request(&RequestInfo::from_parts(&parts), false);
+    if let Err(error) = event.emit_detached(&*producer) {
+        eprintln!("auth event not taken: {error}");
+    }
+    match event.r#type {
+        AuthEventType::LoginSuccess => StatusCode::OK,
+        AuthEventType::LoginFailure => StatusCode::UNAUTHORIZED,
+    }
+}
+
+/// Prints every record of `topics` as a JSON line, as it arrives (from `start`), and reports
+/// each on `printed`.
+fn print_topics(
+    bootstrap: String,
+    topics: &[&str],
+    start: Offset,
+    printed: std::sync::mpsc::Sender<()>,
+) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "axum-service-printer")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        let partitions = metadata
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len());
+        for partition in 0..partitions as i32 {
+            assignment
+                .add_partition_offset(topic, partition, start)
+                .unwrap();
+        }
+    }
+    consumer.assign(&assignment).expect("assign");
+    loop {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let event_type = message
+                .headers()
+                .and_then(|h| {
+                    h.iter()
+                        .find(|h| h.key == "event-type")
+                        .and_then(|h| h.value)
+                })
+                .map(|v| String::from_utf8_lossy(v).into_owned());
+            let value: serde_json::Value =
+                serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or_default();
+            println!(
+                "{}",
+                serde_json::json!({ "topic": message.topic(), "type": event_type, "value": value })
+            );
+            let _ = printed.send(());
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let (_embedded, mut config) = match std::env::var("KAFKA_BROKERS") {
+        Ok(brokers) => (None, KafkaConfig::new([brokers])),
+        Err(_) => {
+            let kafka = EmbeddedKafka::start()?;
+            kafka.create_topic("audit", 3)?;
+            kafka.create_topic("usage", 3)?;
+            let config = kafka.producer_config();
+            (Some(kafka), config)
+        }
+    };
+    // Events the broker can't take yet wait on disk, not in memory.
+    config = config.spool(SpoolConfig::new(
+        std::env::temp_dir().join("kafka-events-axum-service-spool"),
+    ));
+    let producer = Arc::new(KafkaProducer::new(&config)?);
+
+    let bootstrap = config.brokers.join(",");
+    // The embedded broker starts empty: print all of it. A real one: only what comes from now on.
+    let start = if _embedded.is_some() {
+        Offset::Beginning
+    } else {
+        Offset::End
+    };
+    let (printed, printed_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || print_topics(bootstrap, &["audit", "usage"], start, printed));
+
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/orders/{id}", get(get_order))
+        .route("/orders", post(create_order))
+        .route("/login", post(login))
+        .with_state(producer.clone())
+        .layer(
+            AuditLayer::new(producer.clone())
+                .service_name(SERVICE)
+                .skip_path("/health"),
+        )
+        .layer(
+            UsageLayer::new(producer.clone())
+                .service_name(SERVICE)
+                .skip_path("/health"),
+        )
+        .layer(middleware::from_fn(fake_auth));
+
+    let port: u16 = if smoke {
+        0
+    } else {
+        std::env::var("PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(3000)
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    eprintln!("listening on http://{addr} (events print below as they reach the topics)");
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    );
+
+    if smoke {
+        tokio::spawn(async move { server.await });
+        let requests = [
+            "GET /orders/42 HTTP/1.1\r\nhost: x\r\nx-user: alice\r\nx-tenant: 2f1d3c7e-0000-4000-8000-000000000001\r\nconnection: close\r\n\r\n".to_owned(),
+            post_request("/orders", r#"{"sku":"A1","quantity":2,"card_number":"4111111111111111"}"#, "alice"),
+            post_request("/orders", r#"{"quantity":2}"#, "alice"),
+            post_request("/login", r#"{"user":"bob","password":"wrong"}"#, ""),
+        ];
+        for request in &requests {
+            let mut stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.write_all(request.as_bytes()).await?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await?;
+            eprintln!("<- {}", response.lines().next().unwrap_or_default());
+        }
+        // One audit entry and one usage event per request, and the failed login.
+        let expected = 2 * requests.len() + 1;
+        let seen = (0..expected)
+            .take_while(|_| printed_rx.recv_timeout(Duration::from_secs(30)).is_ok())
+            .count();
+        producer.close(Duration::from_secs(5)).await?;
+        if seen != expected {
+            return Err(format!("read back {seen} of {expected} events").into());
+        }
+        return Ok(());
+    }
+
+    server
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    producer.close(Duration::from_secs(5)).await?;
+    Ok(())
+}
+
+fn post_request(path: &str, body: &str, user: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-user: {user}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
