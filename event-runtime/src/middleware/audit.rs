@@ -226,8 +226,12 @@ where
             user_agent: info.header("user-agent").unwrap_or_default().to_owned(),
             service: config.common.service.clone(),
             full_url: parts.uri.to_string(),
+            payload: None,
             request_id,
-            ..AuditEntry::new()
+            status_code: 0,
+            duration_ms: 0.0,
+            response_payload: None,
+            payload_truncated: false,
         };
         let pending = Some(Pending {
             entry,

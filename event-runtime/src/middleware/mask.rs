@@ -29,14 +29,33 @@ pub(crate) fn normalize(name: &str) -> String {
         .collect()
 }
 
+/// Whether `key`, normalized, contains any of `sensitive` (already normalized). This runs for
+/// every key of every payload, so it does not allocate for keys of ordinary length.
+fn is_sensitive(key: &str, sensitive: &[String]) -> bool {
+    let mut buf = [0u8; 128];
+    let mut len = 0;
+    for b in key.bytes().filter(|b| *b != b'_' && *b != b'-') {
+        if len == buf.len() {
+            let key = normalize(key);
+            return sensitive.iter().any(|s| key.contains(s.as_str()));
+        }
+        buf[len] = b.to_ascii_lowercase();
+        len += 1;
+    }
+    let key = &buf[..len];
+    sensitive.iter().any(|s| {
+        let s = s.as_bytes();
+        !s.is_empty() && key.windows(s.len()).any(|w| w == s)
+    })
+}
+
 /// Replaces, at any depth, the value of every key that matches one of `sensitive` (already
 /// normalized).
 pub(crate) fn mask(value: &mut Value, sensitive: &[String]) {
     match value {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
-                let key = normalize(key);
-                if sensitive.iter().any(|s| key.contains(s.as_str())) {
+                if is_sensitive(key, sensitive) {
                     *value = Value::String(MASK.into());
                 } else {
                     mask(value, sensitive);

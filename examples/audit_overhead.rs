@@ -1,0 +1,278 @@
+//! What `AuditLayer` costs an axum endpoint, measured over loopback in one run: the same
+//! handler served with and without the layer (emitting through a `KafkaProducer` to the
+//! embedded broker), loaded alternately by keep-alive HTTP/1.1 clients. Prints throughput of
+//! each, their ratio, and p50/p99 latency of each with the difference, for two endpoints: one
+//! that only parses its JSON body and answers (all CPU: the worst case for any middleware), and
+//! one that also waits 1 ms, as a handler waiting on a database does.
+//!
+//! ```text
+//! cargo run --release --example audit_overhead              # 6 rounds of 3 s each
+//! cargo run --release --example audit_overhead -- --quick   # 2 rounds of 1 s
+//! cargo run --release --example audit_overhead -- --null    # a producer that drops records:
+//!                                                           # the layer's own cost
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use kafka_events::middleware::AuditLayer;
+use kafka_events::testing::EmbeddedKafka;
+use kafka_events::{KafkaProducer, SpoolConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BODY: &str = r#"{"sku":"A-1029","quantity":3,"customer":{"id":"c-77","tier":"gold"},"shipping":{"street":"1 Main St","city":"Springfield","zip":"12345"},"notes":"leave at the door","password":"not-logged"}"#;
+
+async fn create_order_after_io(body: Bytes) -> impl IntoResponse {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    create_order(body).await
+}
+
+async fn create_order(body: Bytes) -> impl IntoResponse {
+    // A small amount of real work: parse and answer.
+    let order: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        format!(r#"{{"id":1001,"sku":{}}}"#, order["sku"]),
+    )
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    addr
+}
+
+/// One keep-alive connection sending requests back to back until `until`; returns latencies.
+async fn client(addr: SocketAddr, until: Instant) -> Vec<Duration> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let request = format!(
+        "POST /orders HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\nuser-agent: audit-overhead\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let mut latencies = Vec::with_capacity(100_000);
+    let mut buffer = Vec::with_capacity(4096);
+    while Instant::now() < until {
+        let started = Instant::now();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        read_response(&mut stream, &mut buffer).await;
+        latencies.push(started.elapsed());
+    }
+    latencies
+}
+
+/// Reads one response with a `content-length` body.
+async fn read_response(stream: &mut TcpStream, buffer: &mut Vec<u8>) {
+    buffer.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buffer[..end])
+                .unwrap()
+                .to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if buffer.len() >= end + 4 + length {
+                assert!(head.starts_with("http/1.1 200"), "{head}");
+                return;
+            }
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed");
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+struct Round {
+    requests: usize,
+    seconds: f64,
+    latencies: Vec<Duration>,
+}
+
+async fn round(addr: SocketAddr, connections: usize, length: Duration) -> Round {
+    let started = Instant::now();
+    let until = started + length;
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| tokio::spawn(client(addr, until)))
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    Round {
+        requests: latencies.len(),
+        seconds: started.elapsed().as_secs_f64(),
+        latencies,
+    }
+}
+
+/// Takes every record and does nothing with it.
+struct Null;
+
+impl kafka_events::Producer for Null {
+    fn send(&self, _: kafka_events::Message) -> kafka_events::SendFuture<'_> {
+        Box::pin(std::future::ready(Err(kafka_events::EmitError::Closed)))
+    }
+
+    fn send_detached(
+        &self,
+        _: kafka_events::MessageRef<'_>,
+    ) -> Result<(), kafka_events::EmitError> {
+        Ok(())
+    }
+
+    fn close(&self, _: Duration) -> kafka_events::CloseFuture<'_> {
+        Box::pin(std::future::ready(Ok(Default::default())))
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+struct Scenario {
+    name: &'static str,
+    connections: usize,
+    plain: SocketAddr,
+    audited: SocketAddr,
+}
+
+/// Alternates rounds on the two servers and prints one comparison.
+async fn compare(scenario: &Scenario, rounds: usize, length: Duration) {
+    // Warm both up, then alternate so drift on a shared machine hits both alike.
+    round(
+        scenario.plain,
+        scenario.connections,
+        Duration::from_millis(300),
+    )
+    .await;
+    round(
+        scenario.audited,
+        scenario.connections,
+        Duration::from_millis(300),
+    )
+    .await;
+    let (mut base, mut with) = (Vec::new(), Vec::new());
+    let (mut base_n, mut with_n, mut base_s, mut with_s) = (0, 0, 0.0, 0.0);
+    for _ in 0..rounds {
+        let r = round(scenario.plain, scenario.connections, length).await;
+        base_n += r.requests;
+        base_s += r.seconds;
+        base.extend(r.latencies);
+        let r = round(scenario.audited, scenario.connections, length).await;
+        with_n += r.requests;
+        with_s += r.seconds;
+        with.extend(r.latencies);
+    }
+    base.sort_unstable();
+    with.sort_unstable();
+    let (base_rps, with_rps) = (base_n as f64 / base_s, with_n as f64 / with_s);
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "\n{} ({} keep-alive connections, {rounds} alternating rounds of {length:?})",
+        scenario.name, scenario.connections
+    );
+    println!(
+        "{:<10} {:>12} {:>10} {:>10}",
+        "", "requests/s", "p50 µs", "p99 µs"
+    );
+    for (name, rps, sorted) in [("plain", base_rps, &base), ("audited", with_rps, &with)] {
+        println!(
+            "{name:<10} {rps:>12.0} {:>10.1} {:>10.1}",
+            us(percentile(sorted, 0.5)),
+            us(percentile(sorted, 0.99))
+        );
+    }
+    println!(
+        "throughput ratio (audited / plain): {:.3}; added latency p50 {:+.1} µs, p99 {:+.1} µs",
+        with_rps / base_rps,
+        us(percentile(&with, 0.5)) - us(percentile(&base, 0.5)),
+        us(percentile(&with, 0.99)) - us(percentile(&base, 0.99)),
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (rounds, length) = if quick {
+        (2, Duration::from_secs(1))
+    } else {
+        (6, Duration::from_secs(3))
+    };
+
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic("audit", 3).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let producer = Arc::new(
+        KafkaProducer::new(
+            &kafka
+                .producer_config()
+                .spool(SpoolConfig::new(spool.path())),
+        )
+        .unwrap(),
+    );
+    // `--null`: a producer that drops every record, to see the layer's own cost.
+    let layer = if std::env::args().any(|a| a == "--null") {
+        AuditLayer::new(Null)
+    } else {
+        AuditLayer::new(producer.clone())
+    }
+    .service_name("bench");
+    let servers = |route: axum::routing::MethodRouter| {
+        let plain = Router::new().route("/orders", route.clone());
+        let audited = Router::new().route("/orders", route).layer(layer.clone());
+        async move { (serve(plain).await, serve(audited).await) }
+    };
+    let (plain, audited) = servers(post(create_order)).await;
+    println!(
+        "POST /orders with a {} B JSON body; audit entries go to a KafkaProducer on the embedded broker",
+        BODY.len()
+    );
+    compare(
+        &Scenario {
+            name: "endpoint that parses and answers (CPU only)",
+            connections: 8,
+            plain,
+            audited,
+        },
+        rounds,
+        length,
+    )
+    .await;
+    let (plain, audited) = servers(post(create_order_after_io)).await;
+    compare(
+        &Scenario {
+            name: "endpoint that waits 1 ms (I/O) first",
+            connections: 16,
+            plain,
+            audited,
+        },
+        rounds,
+        length,
+    )
+    .await;
+
+    assert!(producer.wait_delivered(Duration::from_secs(60)).await);
+    let stats = producer.stats();
+    println!(
+        "\naudit entries delivered: {}, dropped: {}",
+        stats.delivered, stats.dropped
+    );
+}
