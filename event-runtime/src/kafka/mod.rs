@@ -195,7 +195,7 @@ impl KafkaProducer {
 
     /// The underlying rdkafka producer, for what this crate does not cover. Its type follows
     /// the `rdkafka` version this crate depends on.
-    pub fn rdkafka(&self) -> &ThreadedProducer<impl rdkafka::producer::ProducerContext> {
+    pub fn rdkafka(&self) -> &ThreadedProducer<impl rdkafka::producer::ProducerContext + use<>> {
         &self.inner
     }
 
