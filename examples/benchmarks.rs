@@ -301,6 +301,9 @@ fn main() {
     println!("| benchmark | what | result |");
     println!("| --- | --- | --- |");
     throughput_rows("embedded broker", n, &mut embedded, &[]);
+    if args.iter().any(|a| a == "--throughput-only") {
+        return; // for profiling this phase alone
+    }
     if args.iter().any(|a| a == "--linger") {
         for linger in ["0", "1", "20"] {
             throughput_rows(
