@@ -11,6 +11,8 @@
 //! ```text
 //! cargo run --release --example benchmarks              # N = 500 000
 //! cargo run --release --example benchmarks -- --quick   # N = 50 000, shorter runs (CI smoke)
+//! cargo run --release --example benchmarks -- --linger  # also throughput at linger.ms 0, 1, 20
+//! cargo run --release --example benchmarks -- --throughput-only   # row 1 alone, for a profiler
 //! ```
 
 #[path = "../tests/support/matrix.rs"]

@@ -54,6 +54,9 @@ use crate::topic::TopicMap;
 /// - While no broker is reachable, detached records go straight to the spool and those waiting
 ///   in memory are moved there, so a crash of this process loses none of them.
 /// - [`close`](Producer::close) stops intake, flushes, and spools (or returns) what is left.
+///
+/// Awaiting `emit` while librdkafka's queue is full waits on Tokio's timer, so that future needs
+/// a Tokio runtime with time enabled; nothing else here depends on the async runtime.
 pub struct KafkaProducer {
     inner: ThreadedProducer<Context>,
     shared: Arc<Shared>,
