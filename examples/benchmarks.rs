@@ -11,7 +11,7 @@
 //! ```text
 //! cargo run --release --example benchmarks              # N = 500 000
 //! cargo run --release --example benchmarks -- --quick   # N = 50 000, shorter runs (CI smoke)
-//! cargo run --release --example benchmarks -- --linger  # also throughput at linger.ms 0, 1, 20
+//! cargo run --release --example benchmarks -- --settings  # also other linger.ms, compression, batch.size
 //! cargo run --release --example benchmarks -- --throughput-only   # row 1 alone, for a profiler
 //! ```
 
@@ -303,18 +303,23 @@ fn main() {
     println!("| benchmark | what | result |");
     println!("| --- | --- | --- |");
     throughput_rows("embedded broker", n, &mut embedded, &[]);
-    if args.iter().any(|a| a == "--throughput-only") {
-        return; // for profiling this phase alone
-    }
-    if args.iter().any(|a| a == "--linger") {
-        for linger in ["0", "1", "20"] {
-            throughput_rows(
-                &format!("embedded broker, linger.ms={linger}"),
-                n,
-                &mut embedded,
-                &[("linger.ms", linger)],
-            );
+    let throughput_only = args.iter().any(|a| a == "--throughput-only");
+    if args.iter().any(|a| a == "--settings") {
+        let settings: [(&str, &str); 6] = [
+            ("linger.ms", "0"),
+            ("linger.ms", "1"),
+            ("linger.ms", "20"),
+            ("compression.type", "none"),
+            ("compression.type", "gzip"),
+            ("batch.size", "16384"),
+        ];
+        for (name, value) in settings {
+            let label = format!("embedded broker, {name}={value}");
+            throughput_rows(&label, n, &mut embedded, &[(name, value)]);
         }
+    }
+    if throughput_only {
+        return; // for profiling this phase alone
     }
     if let Some(bin) = matrix::Tansu::binary() {
         let mut start = || {
