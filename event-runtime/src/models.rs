@@ -18,6 +18,93 @@ use uuid::Uuid;
 
 use crate::KafkaEvent;
 
+/// RFC 3339 in UTC exactly as chrono's `Serialize` writes it (`SecondsFormat::AutoSi`, `Z`),
+/// without going through `fmt`: timestamps are a large part of an event's serialization cost.
+mod rfc3339 {
+    use chrono::{DateTime, Datelike, Timelike, Utc};
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        let year = at.year();
+        if !(0..=9999).contains(&year) {
+            return serde::Serialize::serialize(at, serializer);
+        }
+        // A leap second shows as nanos past 1e9, as chrono writes it.
+        let nanos = at.nanosecond();
+        let mut buf = [0u8; 30];
+        let mut put = |at: usize, value: u32, width: usize| {
+            let mut value = value;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, year as u32, 4);
+        put(5, at.month(), 2);
+        put(8, at.day(), 2);
+        put(11, at.hour(), 2);
+        put(14, at.minute(), 2);
+        put(17, at.second() + nanos / 1_000_000_000, 2);
+        let fraction = nanos % 1_000_000_000;
+        let digits = if fraction == 0 {
+            0
+        } else if fraction % 1_000_000 == 0 {
+            3
+        } else if fraction % 1_000 == 0 {
+            6
+        } else {
+            9
+        };
+        if digits > 0 {
+            put(20, fraction / 10u32.pow(9 - digits as u32), digits);
+        }
+        for (i, b) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+        ] {
+            buf[i] = b;
+        }
+        let end = if digits > 0 { 20 + digits } else { 19 };
+        buf[end] = b'Z';
+        let text = std::str::from_utf8(&buf[..=end]).expect("ASCII");
+        serializer.serialize_str(text)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::{DateTime, TimeZone, Utc};
+        use proptest::prelude::*;
+
+        #[derive(serde::Serialize)]
+        struct Fast(#[serde(serialize_with = "super::serialize")] DateTime<Utc>);
+
+        proptest! {
+            #[test]
+            fn writes_what_chrono_writes(secs in -62_135_596_800i64..253_402_300_799, nanos in prop_oneof![
+                Just(0u32), (0u32..1000).prop_map(|n| n * 1_000_000), (0u32..1_000_000).prop_map(|n| n * 1000), 0u32..1_999_999_999
+            ]) {
+                let Some(at) = Utc.timestamp_opt(secs, nanos).single() else { return Ok(()) };
+                let ours = serde_json::to_string(&Fast(at)).unwrap();
+                let chrono = serde_json::to_string(&at).unwrap();
+                prop_assert_eq!(ours, chrono);
+            }
+        }
+
+        #[test]
+        fn outside_four_digit_years_falls_back() {
+            let far = DateTime::<Utc>::from_timestamp(300_000_000_000, 0).unwrap();
+            assert_eq!(
+                serde_json::to_string(&Fast(far)).unwrap(),
+                serde_json::to_string(&far).unwrap()
+            );
+        }
+    }
+}
+
 /// One audited request (the Go middleware's `AuditEntry`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
 #[event(crate = "crate", topic = "audit", key = "id", type = "audit.log")]
@@ -35,6 +122,7 @@ pub struct AuditEntry {
     /// The first segment of the route (`/users/{id}` → `users`).
     pub resource: String,
     /// When the request was handled.
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub timestamp: DateTime<Utc>,
     /// The peer address.
     pub source_ip: String,
@@ -146,6 +234,7 @@ pub struct AuthEvent {
     /// The peer address.
     pub remote_addr: String,
     /// When it happened.
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub timestamp: DateTime<Utc>,
 }
 
@@ -191,8 +280,10 @@ pub struct UsageEvent {
     /// The route template, or the path.
     pub endpoint: String,
     /// When handling started.
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub start_time: DateTime<Utc>,
     /// When handling ended.
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub end_time: DateTime<Utc>,
     /// `end_time - start_time` in milliseconds.
     pub duration_ms: u64,
@@ -201,6 +292,7 @@ pub struct UsageEvent {
     /// The `X-Message` header, when sent.
     pub message: Option<String>,
     /// When the event was made.
+    #[serde(serialize_with = "rfc3339::serialize")]
     pub timestamp: DateTime<Utc>,
 }
 
