@@ -48,9 +48,9 @@ mod rfc3339 {
         let fraction = nanos % 1_000_000_000;
         let digits = if fraction == 0 {
             0
-        } else if fraction % 1_000_000 == 0 {
+        } else if fraction.is_multiple_of(1_000_000) {
             3
-        } else if fraction % 1_000 == 0 {
+        } else if fraction.is_multiple_of(1_000) {
             6
         } else {
             9
