@@ -129,6 +129,13 @@ fn spooled_config(bootstrap: &str, spool: &Path) -> KafkaConfig {
         .spool(SpoolConfig::new(spool))
 }
 
+/// An embedded broker with the topic, and a spool directory for the producers of a scenario.
+fn embedded_with_spool() -> (EmbeddedKafka, tempfile::TempDir) {
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic(TOPIC, 3).unwrap();
+    (kafka, tempfile::tempdir().unwrap())
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -143,9 +150,7 @@ fn wait_delivered(producer: &KafkaProducer) {
 
 /// Scenario 1: The embedded broker goes down for 3 s in the middle of the load, then comes back.
 pub fn embedded_broker_down(n: usize) -> Row {
-    let kafka = EmbeddedKafka::start().unwrap();
-    kafka.create_topic(TOPIC, 3).unwrap();
-    let spool = tempfile::tempdir().unwrap();
+    let (kafka, spool) = embedded_with_spool();
     let producer =
         KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
     let rate = (n / 5).max(1) as u32; // five seconds of load
@@ -168,9 +173,7 @@ pub fn embedded_broker_down(n: usize) -> Row {
 
 /// Scenario 2: Produce requests fail with retriable errors, over and over, during the load.
 pub fn injected_produce_errors(n: usize) -> Row {
-    let kafka = EmbeddedKafka::start().unwrap();
-    kafka.create_topic(TOPIC, 3).unwrap();
-    let spool = tempfile::tempdir().unwrap();
+    let (kafka, spool) = embedded_with_spool();
     let producer =
         KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
     let faults = [
@@ -196,9 +199,7 @@ pub fn injected_produce_errors(n: usize) -> Row {
 /// Scenario 4: `close` mid-load with a deadline too short to flush; a new producer on the same spool
 /// sends the rest of the load and replays what the first one left.
 pub fn close_mid_load(n: usize) -> Row {
-    let kafka = EmbeddedKafka::start().unwrap();
-    kafka.create_topic(TOPIC, 3).unwrap();
-    let spool = tempfile::tempdir().unwrap();
+    let (kafka, spool) = embedded_with_spool();
     let config = spooled_config(kafka.bootstrap_servers(), spool.path());
     let base = new_base();
     let rate = (n / 2).max(1) as u32;
@@ -254,10 +255,8 @@ pub fn child_emit_then_wait(bootstrap: &str, spool: &Path, base: u128, n: usize)
 ///
 /// `child` is the command that runs [`child_emit_then_wait`] with the arguments appended.
 pub fn process_killed_while_broker_down(n: usize, mut child: Command) -> Row {
-    let kafka = EmbeddedKafka::start().unwrap();
-    kafka.create_topic(TOPIC, 3).unwrap();
+    let (kafka, spool) = embedded_with_spool();
     kafka.all_down().unwrap();
-    let spool = tempfile::tempdir().unwrap();
     let base = new_base();
     let mut process = child
         .args([
@@ -437,10 +436,8 @@ pub fn rss_bytes() -> Option<u64> {
 /// RSS before and after `n` detached emits with every broker down: memory is bounded by the
 /// queue limits, everything else is on disk. Returns (before, after, spooled, on-disk bytes).
 pub fn memory_with_broker_down(n: usize) -> (u64, u64, u64, u64) {
-    let kafka = EmbeddedKafka::start().unwrap();
-    kafka.create_topic(TOPIC, 3).unwrap();
+    let (kafka, spool) = embedded_with_spool();
     kafka.all_down().unwrap();
-    let spool = tempfile::tempdir().unwrap();
     let producer =
         KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
     let base = new_base();

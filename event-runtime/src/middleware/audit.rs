@@ -83,30 +83,11 @@ impl AuditLayer {
         self
     }
 
-    /// The `service` field of every entry.
-    pub fn service_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.with(|c| c.common.service = name)
+    fn with_common(self, change: impl FnOnce(&mut Common)) -> Self {
+        self.with(|c| change(&mut c.common))
     }
 
-    /// How to read the caller's identity (default: the [`Identity`](super::Identity) in the
-    /// request extensions).
-    pub fn identity(self, hook: impl IdentityHook) -> Self {
-        let hook = Arc::new(hook);
-        self.with(|c| c.common.identity = hook)
-    }
-
-    /// Leaves requests to this exact path out (e.g. `/health`).
-    pub fn skip_path(self, path: impl Into<String>) -> Self {
-        let path = path.into();
-        self.with(|c| c.common.skip_paths.push(path))
-    }
-
-    /// Leaves out requests for which `skip` returns true.
-    pub fn skip_if(self, skip: impl Fn(&RequestInfo<'_>) -> bool + Send + Sync + 'static) -> Self {
-        let skip = Arc::new(skip);
-        self.with(|c| c.common.skip_if = Some(skip))
-    }
+    common_builders!();
 
     /// Takes the client address from `X-Forwarded-For` (only behind a proxy that sets it).
     pub fn trust_forwarded_for(self, trust: bool) -> Self {

@@ -38,6 +38,39 @@
 //! # }
 //! ```
 
+/// The builder methods both layers share; each layer provides `with_common`.
+macro_rules! common_builders {
+    () => {
+        /// The `service` field of every event.
+        pub fn service_name(self, name: impl Into<String>) -> Self {
+            let name = name.into();
+            self.with_common(|c| c.service = name)
+        }
+
+        /// How to read the caller's identity (default: the [`Identity`](super::Identity) in the
+        /// request extensions).
+        pub fn identity(self, hook: impl IdentityHook) -> Self {
+            let hook = Arc::new(hook);
+            self.with_common(|c| c.identity = hook)
+        }
+
+        /// Leaves requests to this exact path out (e.g. `/health`).
+        pub fn skip_path(self, path: impl Into<String>) -> Self {
+            let path = path.into();
+            self.with_common(|c| c.skip_paths.push(path))
+        }
+
+        /// Leaves out requests for which `skip` returns true.
+        pub fn skip_if(
+            self,
+            skip: impl Fn(&RequestInfo<'_>) -> bool + Send + Sync + 'static,
+        ) -> Self {
+            let skip = Arc::new(skip);
+            self.with_common(|c| c.skip_if = Some(skip))
+        }
+    };
+}
+
 mod audit;
 mod body;
 mod mask;

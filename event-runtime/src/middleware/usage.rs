@@ -31,34 +31,12 @@ impl UsageLayer {
         }
     }
 
-    fn with(mut self, change: impl FnOnce(&mut Common)) -> Self {
+    fn with_common(mut self, change: impl FnOnce(&mut Common)) -> Self {
         change(Arc::make_mut(&mut self.common));
         self
     }
 
-    /// The `service` field of every event.
-    pub fn service_name(self, name: impl Into<String>) -> Self {
-        let name = name.into();
-        self.with(|c| c.service = name)
-    }
-
-    /// How to read the caller's identity.
-    pub fn identity(self, hook: impl IdentityHook) -> Self {
-        let hook = Arc::new(hook);
-        self.with(|c| c.identity = hook)
-    }
-
-    /// Leaves requests to this exact path out.
-    pub fn skip_path(self, path: impl Into<String>) -> Self {
-        let path = path.into();
-        self.with(|c| c.skip_paths.push(path))
-    }
-
-    /// Leaves out requests for which `skip` returns true.
-    pub fn skip_if(self, skip: impl Fn(&RequestInfo<'_>) -> bool + Send + Sync + 'static) -> Self {
-        let skip = Arc::new(skip);
-        self.with(|c| c.skip_if = Some(skip))
-    }
+    common_builders!();
 }
 
 impl<S> Layer<S> for UsageLayer {
