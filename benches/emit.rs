@@ -53,6 +53,24 @@ fn queue_config() -> ClientConfig {
     config
 }
 
+/// Times `iters` calls of `send` in batches; `drain` runs between batches, untimed, so no
+/// background work from one batch (purged records' reports) overlaps the next.
+fn in_batches(iters: u64, mut send: impl FnMut(), mut drain: impl FnMut()) -> Duration {
+    let mut elapsed = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let started = Instant::now();
+        for _ in 0..n {
+            send();
+        }
+        elapsed += started.elapsed();
+        drain();
+        left -= n;
+    }
+    elapsed
+}
+
 fn emit(c: &mut Criterion) {
     let entry = entry();
     println!(
@@ -66,33 +84,21 @@ fn emit(c: &mut Criterion) {
     let mut group = c.benchmark_group("enqueue one AuditEntry");
     group.bench_function("kafka-events emit_detached", |b| {
         b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(BATCH);
-                let started = Instant::now();
-                for _ in 0..n {
-                    black_box(&entry).emit_detached(&ours).unwrap();
-                }
-                elapsed += started.elapsed();
-                // Outside the timing: drop the batch and let its reports be served, so no
-                // background work from one batch overlaps the next.
-                ours.rdkafka().purge(PurgeConfig::default().queue());
-                ours.rdkafka().flush(Duration::from_secs(30)).unwrap();
-                left -= n;
-            }
-            elapsed
+            in_batches(
+                iters,
+                || black_box(&entry).emit_detached(&ours).unwrap(),
+                || {
+                    ours.rdkafka().purge(PurgeConfig::default().queue());
+                    ours.rdkafka().flush(Duration::from_secs(30)).unwrap();
+                },
+            )
         })
     });
-
     group.bench_function("hand-written to_vec + BaseProducer::send", |b| {
         b.iter_custom(|iters| {
-            let mut elapsed = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(BATCH);
-                let started = Instant::now();
-                for _ in 0..n {
+            in_batches(
+                iters,
+                || {
                     let entry = black_box(&entry);
                     let payload = serde_json::to_vec(entry).unwrap();
                     let key = entry.id.to_string();
@@ -112,13 +118,12 @@ fn emit(c: &mut Criterion) {
                             .headers(headers),
                     )
                     .unwrap();
-                }
-                elapsed += started.elapsed();
-                raw.purge(PurgeConfig::default().queue());
-                raw.flush(Duration::from_secs(30)).unwrap();
-                left -= n;
-            }
-            elapsed
+                },
+                || {
+                    raw.purge(PurgeConfig::default().queue());
+                    raw.flush(Duration::from_secs(30)).unwrap();
+                },
+            )
         })
     });
     group.finish();

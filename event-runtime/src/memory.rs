@@ -30,9 +30,7 @@ use tokio::sync::Notify;
 use crate::error::CloseReport;
 use crate::error::{ConfigError, EmitError};
 use crate::event::KafkaEvent;
-use crate::producer::{
-    CloseFuture, Delivery, Header, Message, MessageRef, Producer, SendFuture, headers,
-};
+use crate::producer::{CloseFuture, Delivery, Message, MessageRef, Producer, SendFuture, headers};
 use crate::record::Record;
 use crate::topic::TopicMap;
 
@@ -198,17 +196,7 @@ impl Producer for MemoryProducer {
     }
 
     fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
-        self.record(Message {
-            topic: message.topic.to_owned().into(),
-            key: message.key.to_vec(),
-            payload: message.payload.to_vec(),
-            headers: message
-                .headers
-                .iter()
-                .map(|(name, value)| Header::new(name.to_string(), value.to_vec()))
-                .collect(),
-        })
-        .map(drop)
+        self.record(message.into()).map(drop)
     }
 
     fn close(&self, _timeout: Duration) -> CloseFuture<'_> {

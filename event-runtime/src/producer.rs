@@ -51,11 +51,7 @@ pub struct Message {
 impl Message {
     /// Calls `f` with a borrowed view of this message.
     pub fn with_ref<R>(&self, f: impl FnOnce(MessageRef<'_>) -> R) -> R {
-        let headers: Vec<(&str, &[u8])> = self
-            .headers
-            .iter()
-            .map(|h| (h.name.as_ref(), h.value.as_ref()))
-            .collect();
+        let headers: Vec<(&str, &[u8])> = header_pairs(&self.headers).collect();
         f(MessageRef {
             topic: &self.topic,
             key: &self.key,
@@ -76,10 +72,35 @@ impl Message {
 
     /// The value of the first header with this name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name == name)
-            .map(|h| h.value.as_ref())
+        find_header(&self.headers, name)
+    }
+}
+
+/// Headers as name/value pairs, the form librdkafka and the spool take.
+pub(crate) fn header_pairs(headers: &[Header]) -> impl ExactSizeIterator<Item = (&str, &[u8])> {
+    headers.iter().map(|h| (h.name.as_ref(), h.value.as_ref()))
+}
+
+/// The value of the first header named `name`.
+pub(crate) fn find_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name == name)
+        .map(|h| h.value.as_ref())
+}
+
+impl From<MessageRef<'_>> for Message {
+    fn from(message: MessageRef<'_>) -> Self {
+        Message {
+            topic: message.topic.to_owned().into(),
+            key: message.key.to_vec(),
+            payload: message.payload.to_vec(),
+            headers: message
+                .headers
+                .iter()
+                .map(|(name, value)| Header::new(name.to_string(), value.to_vec()))
+                .collect(),
+        }
     }
 }
 

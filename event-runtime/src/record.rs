@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::producer::Header;
+use crate::producer::{Header, find_header};
 
 /// A stored record: where it landed, its key, payload and headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,10 +25,7 @@ pub struct Record {
 impl Record {
     /// The value of the first header with this name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name == name)
-            .map(|h| h.value.as_ref())
+        find_header(&self.headers, name)
     }
 
     /// The value of the first header with this name, if it is UTF-8.

@@ -603,19 +603,7 @@ mod tests {
     }
 
     fn append(spool: &Spool, m: &Message) {
-        let headers: Vec<(&str, &[u8])> = m
-            .headers
-            .iter()
-            .map(|h| (h.name.as_ref(), h.value.as_ref()))
-            .collect();
-        spool
-            .append(MessageRef {
-                topic: &m.topic,
-                key: &m.key,
-                payload: &m.payload,
-                headers: &headers,
-            })
-            .unwrap();
+        m.with_ref(|m| spool.append(m)).unwrap();
     }
 
     fn replay_all(spool: &Spool) -> Vec<Message> {

@@ -10,8 +10,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message as _};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
-use crate::producer::{Header, Message, MessageRef};
-use crate::spool::Spool;
+use crate::producer::{Message, MessageRef};
+use crate::spool::{Spool, SpoolError};
 use crate::stats::Counters;
 
 /// Which path a record took, and when it was handed over, carried through librdkafka as the
@@ -125,12 +125,9 @@ impl Shared {
             payload: message.payload().unwrap_or_default(),
             headers: &headers,
         };
-        if let Some(spool) = &self.spool {
-            match spool.append(record) {
-                Ok(()) => {
-                    Counters::add(&self.counters.spooled, 1);
-                    return;
-                }
+        if self.spool.is_some() {
+            match self.spool_record(record) {
+                Ok(()) => return,
                 Err(spool_error) => tracing::error!(
                     %spool_error,
                     topic,
@@ -139,7 +136,7 @@ impl Shared {
                 ),
             }
         } else if self.closing.load(Ordering::Acquire) {
-            lock(&self.returned).push(owned(record));
+            lock(&self.returned).push(record.into());
             return;
         }
         Counters::add(&self.counters.dropped, 1);
@@ -151,25 +148,20 @@ impl Shared {
         );
     }
 
+    /// Appends to the spool (which must exist) and counts it.
+    pub fn spool_record(&self, record: MessageRef<'_>) -> Result<(), SpoolError> {
+        let spool = self.spool.as_ref().expect("spool configured");
+        spool.append(record)?;
+        Counters::add(&self.counters.spooled, 1);
+        Ok(())
+    }
+
     fn acked(&self, enqueued_at: u64) {
         Counters::add(&self.counters.delivered, 1);
         // Truncated to the tag's bits on 32-bit targets; a wrapped value is skipped.
         if let Some(micros) = (now_micros() & LOW as u64).checked_sub(enqueued_at) {
             self.counters.latency(micros / 1000);
         }
-    }
-}
-
-fn owned(record: MessageRef<'_>) -> Message {
-    Message {
-        topic: record.topic.to_owned().into(),
-        key: record.key.to_vec(),
-        payload: record.payload.to_vec(),
-        headers: record
-            .headers
-            .iter()
-            .map(|(n, v)| Header::new(n.to_string(), v.to_vec()))
-            .collect(),
     }
 }
 

@@ -38,7 +38,9 @@ use context::{Context, Shared, Tag, Waiter, lock, now_micros};
 use replay::{Replayer, Signal};
 
 use crate::error::{CloseError, CloseReport, ConfigError, EmitError};
-use crate::producer::{CloseFuture, Delivery, Message, MessageRef, Producer, SendFuture};
+use crate::producer::{
+    CloseFuture, Delivery, Message, MessageRef, Producer, SendFuture, header_pairs,
+};
 use crate::spool::{Spool, SpoolRecovery};
 use crate::stats::{Counters, DeliveryStats};
 use crate::topic::TopicMap;
@@ -229,17 +231,10 @@ impl KafkaProducer {
     }
 
     fn spool_record(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
-        let spool = self.shared.spool.as_ref().expect("spool configured");
-        match spool.append(message) {
-            Ok(()) => {
-                Counters::add(&self.shared.counters.spooled, 1);
-                Ok(())
-            }
-            Err(error) => {
-                Counters::add(&self.shared.counters.dropped, 1);
-                Err(EmitError::Spool(error))
-            }
-        }
+        self.shared.spool_record(message).map_err(|error| {
+            Counters::add(&self.shared.counters.dropped, 1);
+            EmitError::Spool(error)
+        })
     }
 
     fn stop_replay(&self, abandon: bool) -> Option<JoinHandle<()>> {
@@ -299,18 +294,10 @@ impl Producer for KafkaProducer {
                 },
             );
             let deadline = tokio::time::Instant::now() + self.delivery_timeout;
-            let headers = || {
-                owned_headers(
-                    message
-                        .headers
-                        .iter()
-                        .map(|h| (h.name.as_ref(), h.value.as_ref())),
-                )
-            };
             let mut record = BaseRecord::with_opaque_to(topic, Tag::Emit(id).encode())
                 .key(&message.key[..])
                 .payload(&message.payload[..])
-                .headers(headers());
+                .headers(owned_headers(header_pairs(&message.headers)));
             let room = &self.shared.room;
             let _waiting = room.waiting();
             loop {

@@ -10,6 +10,7 @@ use rdkafka::producer::{BaseRecord, Producer as _, PurgeConfig, ThreadedProducer
 
 use super::context::{Context, Shared, Tag, now_micros};
 use super::owned_headers;
+use crate::producer::header_pairs;
 use crate::stats::Counters;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -61,12 +62,7 @@ impl Replayer {
             self.shared.replay.start(count);
             let mut handed = 0;
             for record in &records {
-                let headers = owned_headers(
-                    record
-                        .headers
-                        .iter()
-                        .map(|h| (h.name.as_ref(), h.value.as_ref())),
-                );
+                let headers = owned_headers(header_pairs(&record.headers));
                 let mut pending = Some(
                     BaseRecord::with_opaque_to(&record.topic, Tag::Replay(now_micros()).encode())
                         .key(&record.key[..])
