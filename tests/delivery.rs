@@ -122,15 +122,34 @@ async fn drop_newest_and_block_refuse_when_the_queue_is_full() {
     assert_eq!(refused, 15);
     assert_eq!(dropping.stats().dropped, 15);
 
-    let blocking = small(OverflowPolicy::Block { timeout_ms: 50 });
+    // Off any async runtime, `block` waits for room up to its timeout.
+    let blocking = std::sync::Arc::new(small(OverflowPolicy::Block { timeout_ms: 50 }));
     for _ in 0..10 {
         AuditEntry::new().emit_detached(&blocking).unwrap();
     }
+    let thread = {
+        let blocking = blocking.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let err = AuditEntry::new().emit_detached(&blocking).unwrap_err();
+            (err, started.elapsed())
+        })
+    };
+    let (err, waited) = thread.join().unwrap();
+    assert!(matches!(err, EmitError::QueueFull), "{err:?}");
+    assert!(waited >= Duration::from_millis(50), "{waited:?}");
+    assert_eq!(blocking.stats().dropped, 1);
+
+    // On an async runtime's thread it never waits: it refuses at once, like drop_newest.
     let started = std::time::Instant::now();
     let err = AuditEntry::new().emit_detached(&blocking).unwrap_err();
     assert!(matches!(err, EmitError::QueueFull), "{err:?}");
-    assert!(started.elapsed() >= Duration::from_millis(50));
-    assert_eq!(blocking.stats().dropped, 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(blocking.stats().dropped, 2);
 }
 
 #[tokio::test]
@@ -181,7 +200,7 @@ async fn close_spools_the_rest_and_the_next_producer_replays_it() {
     kafka.all_up().unwrap();
     let producer =
         KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path()))).unwrap();
-    assert_eq!(producer.spool_recovery().unwrap().records, 300);
+    assert_eq!(producer.spool_recovery().await.unwrap().records, 300);
     assert!(producer.wait_delivered(Duration::from_secs(60)).await);
     assert_eq!(producer.stats().replayed, 300);
     let (ids, _) = ids_read(&kafka, sent.len());

@@ -17,10 +17,13 @@ pub enum EmitError {
         /// The logical topic.
         topic: String,
     },
-    /// The record is larger than the producer's `message.max.bytes`.
+    /// The record is larger than the producer's `message.max.bytes` (or the broker's limit).
+    /// Checked before the record goes anywhere, so the answer is the same whether a broker is
+    /// reachable or not.
     #[error("the message is {size} bytes, over the {limit}-byte limit (`message.max.bytes`)")]
     MessageTooLarge {
-        /// The payload size in bytes.
+        /// The record's size as librdkafka counts it: key, payload, headers and 36 bytes of
+        /// framing.
         size: usize,
         /// The configured limit.
         limit: usize,
@@ -43,7 +46,8 @@ pub enum EmitError {
     /// The producer was closed.
     #[error("the producer is closed")]
     Closed,
-    /// The record had to go to the spool, and writing it failed.
+    /// The record had to go to the spool, and the spool could not take it (disk full,
+    /// directory unwritable or removed); it was counted as dropped and logged.
     #[error("the record could not be spooled: {0}")]
     Spool(#[source] crate::spool::SpoolError),
     /// The broker or client rejected the record for another reason.
@@ -111,11 +115,11 @@ pub enum ConfigError {
     },
 }
 
-/// What [`Producer::close`](crate::Producer::close) did with records it could not deliver in time.
+/// What [`Producer::close`](crate::Producer::close) left behind.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CloseReport {
-    /// Records moved to the spool, to be replayed by the next producer on it.
+    /// Records left in the spool, to be replayed by the next producer on it.
     pub spooled: u64,
 }
 
@@ -128,7 +132,7 @@ pub enum CloseError {
     #[error("{} records were not delivered within {timeout:?}", messages.len())]
     Undelivered {
         /// The records, as they were sent.
-        messages: Vec<crate::producer::Message>,
+        messages: Vec<crate::message::Message>,
         /// The deadline given to `close`.
         timeout: Duration,
     },

@@ -33,7 +33,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::EmitError;
-use crate::producer::{Header, Message, MessageRef, Producer, SendFuture, headers};
+use crate::message::{Header, Message, MessageRef, headers};
+use crate::producer::{Producer, SendFuture};
 
 /// A typed event with a fixed Kafka topic and key. Derive it with `#[derive(KafkaEvent)]`.
 ///

@@ -8,13 +8,14 @@
 
 mod error;
 mod event;
+mod flow;
 mod kafka;
 mod memory;
+mod message;
 #[cfg(feature = "middleware")]
 pub mod middleware;
 pub mod models;
 mod producer;
-mod record;
 mod spool;
 mod stats;
 pub mod testing;
@@ -25,12 +26,12 @@ pub use event::{EventKey, KafkaEvent, Key};
 pub use kafka::{KafkaConfig, KafkaProducer, OverflowPolicy};
 pub use kafka_events_macros::KafkaEvent;
 pub use memory::{MemoryProducer, WaitTimeout};
+pub use message::{Delivery, Header, Message, MessageRef, Record, headers};
 pub use models::{AuditEntry, AuthEvent, AuthEventType, UsageEvent};
-pub use producer::{
-    CloseFuture, Delivery, Header, Message, MessageRef, Producer, SendFuture, headers,
+pub use producer::{CloseFuture, Producer, SendFuture};
+pub use spool::{
+    Durability, FsyncPolicy, QuarantinedRecord, SpoolConfig, SpoolError, SpoolRecovery,
 };
-pub use record::Record;
-pub use spool::{FsyncPolicy, SpoolConfig, SpoolError, SpoolRecovery};
 pub use stats::DeliveryStats;
 pub use topic::{TopicMap, topic_name_problem};
 

@@ -30,8 +30,8 @@ use tokio::sync::Notify;
 use crate::error::CloseReport;
 use crate::error::{ConfigError, EmitError};
 use crate::event::KafkaEvent;
-use crate::producer::{CloseFuture, Delivery, Message, MessageRef, Producer, SendFuture, headers};
-use crate::record::Record;
+use crate::message::{Delivery, Message, MessageRef, Record, headers};
+use crate::producer::{CloseFuture, Producer, SendFuture};
 use crate::topic::TopicMap;
 
 /// Records every message it is sent; clones share the same records.

@@ -2,10 +2,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::spool::SpoolCounts;
+
 /// A snapshot of what a producer did with the records it was given.
 ///
-/// Every record handed over is eventually counted once in `delivered`, `spooled` (then
-/// `replayed` once the broker took it), or `dropped`; `failed` and `retried` count attempts.
+/// Every record a producer accepted ends in exactly one of `delivered`, `quarantined` or
+/// `dropped`, or is still on its way: in memory (`queue_depth`) or in the spool
+/// (`spool_depth`). `spooled` counts records written to the spool (so also in
+/// `replayed`/`delivered` once the broker took them); `failed` and `retried` count attempts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryStats {
@@ -21,8 +25,12 @@ pub struct DeliveryStats {
     pub spooled: u64,
     /// Spooled records the broker acknowledged.
     pub replayed: u64,
-    /// Records given up: the overflow policy dropped them, or they failed with nowhere to go.
+    /// Records given up, each logged as an error: the overflow policy refused them, they failed
+    /// with no spool to keep them, the spool could not take them (disk full, directory gone),
+    /// or spooled bytes were damaged.
     pub dropped: u64,
+    /// Records the broker refused for good, moved to the spool's quarantine.
+    pub quarantined: u64,
     /// Records in librdkafka's queue or awaiting acknowledgement now.
     pub queue_depth: u64,
     /// Records in the spool now (being replayed or waiting to be).
@@ -60,7 +68,7 @@ impl Counters {
         self.latency_max_ms.fetch_max(ms, Relaxed);
     }
 
-    pub fn snapshot(&self, queue_depth: u64, spool_depth: u64) -> DeliveryStats {
+    pub fn snapshot(&self, queue_depth: u64, spool: SpoolCounts) -> DeliveryStats {
         let samples = self.latency_samples.load(Relaxed);
         DeliveryStats {
             enqueued: self.enqueued.load(Relaxed),
@@ -69,9 +77,10 @@ impl Counters {
             retried: self.retried.load(Relaxed),
             spooled: self.spooled.load(Relaxed),
             replayed: self.replayed.load(Relaxed),
-            dropped: self.dropped.load(Relaxed),
+            dropped: self.dropped.load(Relaxed) + spool.lost,
+            quarantined: spool.quarantined,
             queue_depth,
-            spool_depth,
+            spool_depth: spool.pending,
             latency_samples: samples,
             latency_mean_ms: self
                 .latency_sum_ms

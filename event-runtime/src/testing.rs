@@ -37,8 +37,7 @@ use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use crate::kafka::KafkaConfig;
-use crate::producer::Header;
-use crate::record::Record;
+use crate::message::{Header, Record};
 
 /// Errors from [`EmbeddedKafka`] and [`read_topic`].
 #[derive(Debug, thiserror::Error)]

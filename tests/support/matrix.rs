@@ -217,7 +217,8 @@ pub fn close_mid_load(n: usize) -> Row {
     drop(first);
     kafka.set_latency(Duration::ZERO).unwrap();
     let second = KafkaProducer::new(&config).unwrap();
-    assert_eq!(second.spool_recovery().unwrap().records, report.spooled);
+    let recovered = runtime().block_on(second.spool_recovery()).unwrap().records;
+    assert_eq!(recovered, report.spooled);
     sent.extend(steady_load(&second, base, n / 2..n, rate, |_| {}));
     wait_delivered(&second);
     tally(

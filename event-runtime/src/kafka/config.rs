@@ -33,17 +33,22 @@ pub struct KafkaConfig {
     pub max_queued_messages: u32,
     /// The most bytes librdkafka's in-memory queue holds (`queue.buffering.max.kbytes`).
     pub max_queued_bytes: u64,
-    /// What a detached send does when the queue is full. Default: `spool` when a spool is
-    /// configured, otherwise `block` up to `delivery_timeout_ms`.
+    /// What a detached send does when librdkafka's queue is full. Default: `spool` when a spool
+    /// is configured, otherwise `drop_newest`.
     pub overflow: Option<OverflowPolicy>,
     /// The durable spool for records the broker has not acknowledged. Without one, a detached
     /// record that can't be delivered is logged and counted as dropped.
     pub spool: Option<SpoolConfig>,
+    /// How long a topic may be missing before its records count as undeliverable and are
+    /// quarantined rather than retried (default 10 minutes).
+    pub missing_topic_timeout_ms: u64,
     /// Raw librdkafka properties (`linger.ms`, `security.protocol`, ...).
     pub properties: BTreeMap<String, String>,
 }
 
-/// What [`emit_detached`](crate::KafkaEvent::emit_detached) does when the in-memory queue is full.
+/// What [`emit_detached`](crate::KafkaEvent::emit_detached) does when librdkafka's in-memory
+/// queue is full. An awaited [`emit`](crate::KafkaEvent::emit) always waits for room, without
+/// blocking, up to `delivery_timeout_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum OverflowPolicy {
@@ -52,7 +57,9 @@ pub enum OverflowPolicy {
     /// Refuse the record with [`EmitError::QueueFull`](crate::EmitError::QueueFull) and count it
     /// as dropped.
     DropNewest,
-    /// Wait for room up to `timeout_ms`, then refuse it like `drop_newest`.
+    /// Wait for room up to `timeout_ms`, then refuse it like `drop_newest`; but only on a
+    /// thread outside any async runtime. On an async runtime's thread waiting would stall every
+    /// task of that thread, so there it refuses at once, like `drop_newest`.
     Block {
         /// How long to wait.
         timeout_ms: u64,
@@ -70,6 +77,7 @@ impl Default for KafkaConfig {
             max_queued_bytes: 64 << 20,
             overflow: None,
             spool: None,
+            missing_topic_timeout_ms: 600_000,
             properties: BTreeMap::new(),
         }
     }
@@ -149,9 +157,7 @@ impl KafkaConfig {
             (Some(OverflowPolicy::Spool), None) => Err(ConfigError::SpoolRequired),
             (Some(policy), _) => Ok(policy),
             (None, Some(_)) => Ok(OverflowPolicy::Spool),
-            (None, None) => Ok(OverflowPolicy::Block {
-                timeout_ms: self.delivery_timeout_ms,
-            }),
+            (None, None) => Ok(OverflowPolicy::DropNewest),
         }
     }
 

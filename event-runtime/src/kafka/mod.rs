@@ -17,33 +17,49 @@
 //! assert!(matches!(KafkaProducer::new(&bad), Err(ConfigError::InvalidBroker { .. })));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Inside, a record's life is one file per step: [`record`] builds the librdkafka record,
+//! [`classify`] reads what librdkafka says about it, [`fate`] decides what happens to it,
+//! [`delivery`] carries that out when its delivery report arrives, [`replay`] sends spooled
+//! records again, and [`shared`] is the state they share.
 
+mod classify;
 mod config;
-mod context;
+mod delivery;
+mod fate;
+mod record;
 mod replay;
+mod shared;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::config::FromClientConfigAndContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseRecord, Producer as _, PurgeConfig, ThreadedProducer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
 use rdkafka::util::Timeout;
 
 pub use config::{KafkaConfig, OverflowPolicy};
-use context::{Context, Shared, Tag, Waiter, lock, now_micros};
-use replay::{Replayer, Signal};
 
+use self::classify::{Class, classify};
+use self::delivery::Context;
+use self::fate::{Event, Fate, Origin, fate};
+use self::record::{Tag, base_record, now_micros, wire_size};
+use self::replay::ReplayHandle;
+use self::shared::Shared;
 use crate::error::{CloseError, CloseReport, ConfigError, EmitError};
-use crate::producer::{
-    CloseFuture, Delivery, Message, MessageRef, Producer, SendFuture, header_pairs,
-};
-use crate::spool::{Spool, SpoolRecovery};
+use crate::flow::lock;
+use crate::message::{Delivery, Message, MessageRef};
+use crate::producer::{CloseFuture, Producer, SendFuture};
+use crate::spool::{QuarantinedRecord, Spool, SpoolError, SpoolRecovery};
 use crate::stats::{Counters, DeliveryStats};
 use crate::topic::TopicMap;
+
+/// How long a dropped producer (not closed) keeps flushing before what is left goes to the
+/// spool; and how long `close` gives the purged records' reports and the last `fsync` after
+/// its deadline.
+const DROP_FLUSH: Duration = Duration::from_secs(5);
+const GRACE: Duration = Duration::from_secs(1);
 
 /// A [`Producer`] on librdkafka. Share it with an `Arc`.
 ///
@@ -51,36 +67,33 @@ use crate::topic::TopicMap;
 ///   `delivery_timeout_ms`.
 /// - [`emit_detached`](crate::KafkaEvent::emit_detached) copies the record into librdkafka's
 ///   bounded queue and returns; delivery reports are handled on librdkafka's polling thread.
-///   A record that can't be delivered goes to the spool (when configured) and is replayed, in
-///   order, when a broker is reachable again and on the next start.
+///   A record that can't be delivered goes to the spool (when configured) and is replayed when a
+///   broker is reachable again and on the next start.
 /// - While no broker is reachable, detached records go straight to the spool and those waiting
 ///   in memory are moved there, so a crash of this process loses none of them.
+/// - A record the broker refuses for good is moved to the spool's quarantine
+///   ([`KafkaProducer::quarantined`]) and never blocks the others.
 /// - [`close`](Producer::close) stops intake, flushes, and spools (or returns) what is left.
+///   Dropping the producer without `close` does the same on a thread of its own.
 ///
-/// Awaiting `emit` while librdkafka's queue is full waits on Tokio's timer, so that future needs
-/// a Tokio runtime with time enabled; nothing else here depends on the async runtime.
+/// No method blocks an async worker thread: file I/O, `fsync`, waiting and joining threads
+/// happen on the producer's own threads. Awaiting `emit` while librdkafka's queue is full, and
+/// [`wait_delivered`](KafkaProducer::wait_delivered), wait on Tokio's timer, so those futures
+/// need a Tokio runtime with time enabled.
 pub struct KafkaProducer {
-    inner: ThreadedProducer<Context>,
+    /// Taken by `Drop`, which finishes on a thread of its own.
+    producer: Option<ThreadedProducer<Context>>,
     shared: Arc<Shared>,
     topics: TopicMap,
     delivery_timeout: Duration,
-    overflow: OverflowPolicy,
     max_message_bytes: usize,
-    closed: AtomicBool,
-    replayer: Mutex<Option<ReplayHandle>>,
-    recovery: Option<SpoolRecovery>,
-}
-
-struct ReplayHandle {
-    stop: Arc<Signal>,
-    abandon: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    replay: Mutex<Option<ReplayHandle>>,
 }
 
 impl KafkaProducer {
-    /// Creates the producer, opening (and checking) the spool when one is configured and
-    /// starting to replay what it holds. Nothing is sent yet; an unreachable broker shows up
-    /// on the first sends, not here.
+    /// Creates the producer, opening the spool when one is configured and starting to replay
+    /// what it holds. Nothing is sent yet; an unreachable broker shows up on the first sends,
+    /// not here.
     pub fn new(config: &KafkaConfig) -> Result<Self, ConfigError> {
         let topics = TopicMap::new(config.topics.clone())?;
         let overflow = config.overflow_policy()?;
@@ -98,22 +111,17 @@ impl KafkaProducer {
                 },
             });
         }
-        let (spool, recovery) = match &config.spool {
-            Some(spool_config) => {
-                let (spool, recovery) = Spool::open(spool_config)?;
-                if recovery.records > 0 {
-                    tracing::info!(
-                        records = recovery.records,
-                        dir = %spool.dir().display(),
-                        "kafka-events: replaying records spooled by an earlier run"
-                    );
-                }
-                (Some(spool), Some(recovery))
-            }
-            None => (None, None),
+        let max_message_bytes = config.max_message_bytes();
+        let spool = match &config.spool {
+            Some(spool) => Some(Spool::open(spool, max_message_bytes)?),
+            None => None,
         };
-        let shared = Arc::new(Shared::new(spool));
-        let inner =
+        let shared = Arc::new(Shared::new(
+            spool,
+            overflow,
+            Duration::from_millis(config.missing_topic_timeout_ms),
+        ));
+        let producer =
             ThreadedProducer::from_config_and_context(&client_config, Context(shared.clone()))
                 .map_err(|e| ConfigError::Client {
                     reason: match e {
@@ -121,335 +129,420 @@ impl KafkaProducer {
                         other => other.to_string(),
                     },
                 })?;
-        let replayer = shared.spool.is_some().then(|| {
-            let stop = Arc::new(Signal::default());
-            let abandon = Arc::new(AtomicBool::new(false));
-            let replayer = Replayer {
-                producer: inner.clone(),
-                shared: shared.clone(),
-                stop: stop.clone(),
-                abandon: abandon.clone(),
-            };
-            let thread = std::thread::Builder::new()
-                .name("kafka-events-replay".into())
-                .spawn(move || replayer.run())
-                .expect("spawning the spool replay thread");
-            ReplayHandle {
-                stop,
-                abandon,
-                thread,
-            }
-        });
+        let replay = match shared.spool() {
+            Some(_) => Some(
+                ReplayHandle::start(producer.clone(), shared.clone()).map_err(|e| {
+                    ConfigError::Client {
+                        reason: format!("the spool's replay thread could not start: {e}"),
+                    }
+                })?,
+            ),
+            None => None,
+        };
         Ok(KafkaProducer {
-            inner,
+            producer: Some(producer),
             shared,
             topics,
             delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
-            overflow,
-            max_message_bytes: config.max_message_bytes(),
-            closed: AtomicBool::new(false),
-            replayer: Mutex::new(replayer),
-            recovery,
+            max_message_bytes,
+            replay: Mutex::new(replay),
         })
+    }
+
+    fn producer(&self) -> &ThreadedProducer<Context> {
+        self.producer
+            .as_ref()
+            .expect("only Drop takes the producer")
     }
 
     /// How many records are queued or awaiting acknowledgement in memory.
     pub fn in_flight(&self) -> usize {
-        usize::try_from(self.inner.in_flight_count()).unwrap_or(0)
+        usize::try_from(self.producer().in_flight_count()).unwrap_or(0)
     }
 
     /// What the producer did so far.
     pub fn stats(&self) -> DeliveryStats {
-        self.shared.counters.snapshot(
-            self.in_flight() as u64,
-            self.shared.spool.as_ref().map_or(0, Spool::len),
-        )
+        let spool = self.shared.spool().map(Spool::counts).unwrap_or_default();
+        self.shared
+            .counters()
+            .snapshot(self.in_flight() as u64, spool)
     }
 
-    /// What opening the spool found (records to replay, damage repaired), if there is a spool.
-    pub fn spool_recovery(&self) -> Option<&SpoolRecovery> {
-        self.recovery.as_ref()
+    /// What the check of the spool found (records an earlier run left to replay, damage set
+    /// aside), once the replay thread has checked it; `None` without a spool. Waits for the
+    /// check, without blocking (it needs Tokio's timer).
+    pub async fn spool_recovery(&self) -> Option<&SpoolRecovery> {
+        let spool = self.shared.spool()?;
+        spool
+            .bell()
+            .until(Duration::from_secs(3600), || spool.recovery().is_some())
+            .await;
+        spool.recovery()
     }
 
-    /// Waits up to `timeout` until nothing is in memory or in the spool, every record handed
-    /// over so far being delivered (or dropped). Returns whether that happened in time. Runs on
-    /// a thread of its own, not on the async runtime.
+    /// Waits up to `timeout` until nothing is in memory or in the spool: every record handed
+    /// over so far was delivered, quarantined or dropped. Returns whether that happened in time.
+    /// Does not block (it needs Tokio's timer).
     pub async fn wait_delivered(&self, timeout: Duration) -> bool {
-        let producer = self.inner.clone();
-        let shared = self.shared.clone();
-        run_blocking(move || {
-            let deadline = std::time::Instant::now() + timeout;
-            loop {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                let _ = producer.flush(Timeout::After(left.min(Duration::from_millis(200))));
-                let spooled = shared.spool.as_ref().map_or(0, Spool::len);
-                if producer.in_flight_count() == 0 && spooled == 0 {
-                    return true;
-                }
-                if left.is_zero() {
-                    return false;
-                }
-                if let Some(spool) = &shared.spool {
-                    spool.wait_changed(left.min(Duration::from_millis(100)));
-                }
+        let done = || self.in_flight() == 0 && self.shared.spool().is_none_or(Spool::is_empty);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let reports = self.shared.reports().notified();
+            let spool = self.shared.spool().map(|s| s.bell().notified());
+            tokio::pin!(reports);
+            reports.as_mut().enable();
+            let mut spool = spool.map(Box::pin);
+            if let Some(spool) = &mut spool {
+                spool.as_mut().enable();
             }
+            if done() {
+                return true;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            // librdkafka's queue drains without a report for each record it merely batches, so
+            // look again at least every 100 ms.
+            let tick = tokio::time::sleep_until(deadline.min(now + Duration::from_millis(100)));
+            tokio::select! {
+                _ = reports => {}
+                _ = async { match &mut spool { Some(s) => s.await, None => std::future::pending().await } } => {}
+                _ = tick => {}
+            }
+        }
+    }
+
+    /// The records the broker refused for good (too large, invalid, not authorised, topic gone),
+    /// kept in `<spool>/quarantine/` with their reasons, oldest first. Empty without a spool.
+    pub async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, SpoolError> {
+        let shared = self.shared.clone();
+        run_blocking(move || match shared.spool() {
+            Some(spool) => spool.quarantined().map_err(|source| SpoolError::Io {
+                path: spool.dir().join("quarantine"),
+                source,
+            }),
+            None => Ok(Vec::new()),
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or_else(|| Ok(Vec::new()))
+    }
+
+    /// Removes the quarantined records and returns them: keep what you need of them before
+    /// dropping the result.
+    pub async fn drain_quarantine(&self) -> Result<Vec<QuarantinedRecord>, SpoolError> {
+        let shared = self.shared.clone();
+        run_blocking(move || {
+            let Some(spool) = shared.spool() else {
+                return Ok(Vec::new());
+            };
+            let io = |source| SpoolError::Io {
+                path: spool.dir().join("quarantine"),
+                source,
+            };
+            let records = spool.quarantined().map_err(io)?;
+            for record in &records {
+                spool.remove_quarantined(record).map_err(io)?;
+            }
+            Ok(records)
+        })
+        .await
+        .unwrap_or_else(|| Ok(Vec::new()))
     }
 
     /// The underlying rdkafka producer, for what this crate does not cover. Its type follows
     /// the `rdkafka` version this crate depends on.
     pub fn rdkafka(&self) -> &ThreadedProducer<impl rdkafka::producer::ProducerContext + use<>> {
-        &self.inner
+        self.producer()
     }
 
-    fn map_error(&self, error: &KafkaError, topic: &str, size: usize) -> EmitError {
-        match error.rdkafka_error_code() {
-            Some(RDKafkaErrorCode::MessageSizeTooLarge) => EmitError::MessageTooLarge {
+    /// Refuses a record librdkafka would refuse, before it goes anywhere (the spool included).
+    fn check_size(&self, message: &MessageRef<'_>) -> Result<(), EmitError> {
+        let size = wire_size(message);
+        if size > self.max_message_bytes {
+            return Err(EmitError::MessageTooLarge {
                 size,
                 limit: self.max_message_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The error a caller sees for a record librdkafka refused or failed.
+    fn emit_error(&self, class: Class, error: &KafkaError, message: &MessageRef<'_>) -> EmitError {
+        match class {
+            Class::QueueFull => EmitError::QueueFull,
+            Class::TooLarge => EmitError::MessageTooLarge {
+                size: wire_size(message),
+                limit: self.max_message_bytes,
             },
-            Some(RDKafkaErrorCode::MessageTimedOut) => EmitError::Timeout(self.delivery_timeout),
-            Some(RDKafkaErrorCode::QueueFull) => EmitError::QueueFull,
-            Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => {
-                if self.closed.load(Ordering::Acquire) {
-                    EmitError::Closed
-                } else {
-                    EmitError::Unreachable
-                }
-            }
-            Some(RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition) => {
-                EmitError::UnknownTopic {
-                    topic: topic.to_owned(),
-                }
-            }
-            _ => EmitError::Broker {
+            Class::TopicMissing => EmitError::UnknownTopic {
+                topic: message.topic.to_owned(),
+            },
+            Class::TimedOut => EmitError::Timeout(self.delivery_timeout),
+            Class::Purged if self.shared.is_closing() => EmitError::Closed,
+            Class::Purged | Class::Unreachable => EmitError::Unreachable,
+            Class::Rejected | Class::Fatal | Class::Transient => EmitError::Broker {
                 reason: error.to_string(),
             },
         }
     }
 
-    fn spool_record(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
-        self.shared.spool_record(message).map_err(|error| {
-            Counters::add(&self.shared.counters.dropped, 1);
-            EmitError::Spool(error)
-        })
-    }
-
-    fn stop_replay(&self, abandon: bool) -> Option<JoinHandle<()>> {
-        let handle = lock(&self.replayer).take()?;
-        if abandon {
-            handle.abandon.store(true, Ordering::Release);
+    /// Write-ahead: the record is in the spool before librdkafka gets it; whatever happens to
+    /// that hand-over, it stays there until it is delivered or quarantined.
+    fn write_ahead(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+        let spool = self.shared.spool().ok_or(EmitError::Closed)?;
+        let position = match spool.append(message, true) {
+            Ok(position) => position,
+            Err(error) => {
+                Counters::add(&self.shared.counters().dropped, 1);
+                tracing::error!(%error, topic = message.topic, "kafka-events: a record could not be written ahead to the spool; it is refused");
+                return Err(EmitError::Spool(error));
+            }
+        };
+        Counters::add(&self.shared.counters().spooled, 1);
+        match self
+            .producer()
+            .send(base_record(&message, Tag::Spooled(position)))
+        {
+            Ok(()) => Counters::add(&self.shared.counters().enqueued, 1),
+            Err((error, _)) => {
+                spool.release(position);
+                let class = classify(&error);
+                // Retry: replay sends it; Quarantine can't happen for a record that passed the
+                // size check, but is carried out all the same.
+                if fate(Origin::Spooled, Event::Refused(class), &self.shared.state())
+                    == Fate::Quarantine
+                {
+                    spool.sending(position);
+                    spool.quarantine(message.into(), error.to_string(), Some(position));
+                }
+            }
         }
-        handle.stop.set();
-        if let Some(spool) = &self.shared.spool {
-            spool.notify();
-        }
-        Some(handle.thread)
+        Ok(())
     }
 }
 
-pub(crate) fn owned_headers<'a>(
-    headers: impl ExactSizeIterator<Item = (&'a str, &'a [u8])>,
-) -> OwnedHeaders {
-    let mut owned = OwnedHeaders::new_with_capacity(headers.len());
-    for (key, value) in headers {
-        owned = owned.insert(rdkafka::message::Header {
-            key,
-            value: Some(value),
-        });
-    }
-    owned
-}
-
-fn is_queue_full(error: &KafkaError) -> bool {
-    error.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull)
-}
-
-/// Runs blocking librdkafka work on a thread of its own and awaits the result, whatever the
-/// async runtime.
+/// Runs blocking work on a thread of its own and awaits the result, whatever the async runtime.
 async fn run_blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(work());
-    });
-    rx.await.ok()
+    let spawned = std::thread::Builder::new()
+        .name("kafka-events-io".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        });
+    match spawned {
+        Ok(_) => rx.await.ok(),
+        Err(error) => {
+            tracing::error!(%error, "kafka-events: could not start a thread");
+            None
+        }
+    }
 }
 
 impl Producer for KafkaProducer {
     fn send(&self, message: Message) -> SendFuture<'_> {
         Box::pin(async move {
-            if self.closed.load(Ordering::Acquire) {
+            let topic = self.topics.resolve(&message.topic)?;
+            let headers: Vec<(&str, &[u8])> =
+                crate::message::header_pairs(&message.headers).collect();
+            let message = MessageRef {
+                topic,
+                key: &message.key,
+                payload: &message.payload,
+                headers: &headers,
+            };
+            self.check_size(&message)?;
+            let origin = Origin::Awaited { waiting: true };
+            if fate(origin, Event::Admit, &self.shared.state()) != Fate::Enqueue {
                 return Err(EmitError::Closed);
             }
-            let topic = self.topics.resolve(&message.topic)?;
-            let id = self.shared.next_waiter.fetch_add(1, Ordering::Relaxed);
-            let (reply, rx) = tokio::sync::oneshot::channel();
-            self.shared.waiters().insert(
-                id,
-                Waiter {
-                    enqueued_at: now_micros(),
-                    reply,
-                },
-            );
+            let (id, reply, guard) = self.shared.expect_reply();
             let deadline = tokio::time::Instant::now() + self.delivery_timeout;
-            let mut record = BaseRecord::with_opaque_to(topic, Tag::Emit(id).encode())
-                .key(&message.key[..])
-                .payload(&message.payload[..])
-                .headers(owned_headers(header_pairs(&message.headers)));
-            let room = &self.shared.room;
-            let _waiting = room.waiting();
             loop {
                 // Registered before the attempt, so room freed in between still wakes us.
-                let freed = room.freed_async.notified();
-                tokio::pin!(freed);
-                freed.as_mut().enable();
-                match self.inner.send(record) {
+                let room = self.shared.reports().notified();
+                tokio::pin!(room);
+                room.as_mut().enable();
+                let error = match self
+                    .producer()
+                    .send(base_record(&message, Tag::Awaited(id)))
+                {
                     Ok(()) => break,
-                    Err((error, back)) if is_queue_full(&error) => {
-                        if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                            self.shared.waiters().remove(&id);
-                            return Err(EmitError::QueueFull);
-                        }
-                        record = back;
+                    Err((error, _)) => error,
+                };
+                let class = classify(&error);
+                let mut state = self.shared.state();
+                state.out_of_time = tokio::time::Instant::now() >= deadline;
+                match fate(origin, Event::Refused(class), &state) {
+                    Fate::WaitForRoom => {
+                        let _ = tokio::time::timeout_at(deadline, room).await;
                     }
-                    Err((error, _)) => {
-                        self.shared.waiters().remove(&id);
-                        return Err(self.map_error(&error, topic, message.payload.len()));
-                    }
+                    _ => return Err(self.emit_error(class, &error, &message)),
                 }
             }
-            Counters::add(&self.shared.counters.enqueued, 1);
-            match rx.await {
+            guard.handed_over();
+            Counters::add(&self.shared.counters().enqueued, 1);
+            match reply.await {
                 Ok(Ok((partition, offset))) => Ok(Delivery {
                     topic: topic.to_owned(),
                     partition,
                     offset,
                 }),
-                Ok(Err(error)) => Err(self.map_error(&error, topic, message.payload.len())),
+                Ok(Err((class, error))) => Err(self.emit_error(class, &error, &message)),
                 Err(_) => Err(EmitError::Closed),
             }
         })
     }
 
     fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(EmitError::Closed);
-        }
         let topic = self.topics.resolve(message.topic)?;
         let message = MessageRef { topic, ..message };
-        if self.shared.spool.is_some() && self.shared.brokers_down.load(Ordering::Acquire) {
-            return self.spool_record(message);
+        self.check_size(&message)?;
+        let mut state = self.shared.state();
+        match fate(Origin::Detached, Event::Admit, &state) {
+            Fate::Enqueue => {}
+            Fate::Spool => return self.shared.spool_record(message),
+            Fate::WriteAhead => return self.write_ahead(message),
+            _ => return Err(EmitError::Closed),
         }
-        let record = || {
-            BaseRecord::with_opaque_to(topic, Tag::Detached(now_micros()).encode())
-                .key(message.key)
-                .payload(message.payload)
-                .headers(owned_headers(message.headers.iter().copied()))
-        };
-        let refused = match self.inner.send(record()) {
-            Ok(()) => None,
-            Err((error, _)) => Some(error),
-        };
-        let Some(error) = refused else {
-            Counters::add(&self.shared.counters.enqueued, 1);
-            return Ok(());
-        };
-        if !is_queue_full(&error) {
-            return Err(self.map_error(&error, topic, message.payload.len()));
-        }
-        match self.overflow {
-            OverflowPolicy::Spool => self.spool_record(message),
-            OverflowPolicy::DropNewest => {
-                Counters::add(&self.shared.counters.dropped, 1);
-                Err(EmitError::QueueFull)
-            }
-            OverflowPolicy::Block { timeout_ms } => {
-                let sent = self
-                    .shared
-                    .room
-                    .wait_for(Duration::from_millis(timeout_ms), || {
-                        match self.inner.send(record()) {
-                            Ok(()) => Some(Ok(())),
-                            Err((error, _)) if is_queue_full(&error) => None,
-                            Err((error, _)) => Some(Err(error)),
-                        }
-                    });
-                match sent {
-                    Some(Ok(())) => {
-                        Counters::add(&self.shared.counters.enqueued, 1);
-                        Ok(())
-                    }
-                    Some(Err(error)) => Err(self.map_error(&error, topic, message.payload.len())),
-                    None => {
-                        Counters::add(&self.shared.counters.dropped, 1);
-                        Err(EmitError::QueueFull)
-                    }
+        let mut waited = None;
+        loop {
+            let seen = self.shared.reports().rung();
+            let error = match self
+                .producer()
+                .send(base_record(&message, Tag::Detached(now_micros())))
+            {
+                Ok(()) => {
+                    Counters::add(&self.shared.counters().enqueued, 1);
+                    return Ok(());
                 }
+                Err((error, _)) => error,
+            };
+            let class = classify(&error);
+            if let OverflowPolicy::Block { timeout_ms } = state.overflow {
+                // Only a thread outside any async runtime may block.
+                state.may_block = tokio::runtime::Handle::try_current().is_err();
+                let until = *waited
+                    .get_or_insert_with(|| Instant::now() + Duration::from_millis(timeout_ms));
+                state.out_of_time = Instant::now() >= until;
+            }
+            match fate(Origin::Detached, Event::Refused(class), &state) {
+                Fate::Spool => return self.shared.spool_record(message),
+                Fate::WaitForRoom => {
+                    let left = waited.map_or(Duration::ZERO, |until| {
+                        until.saturating_duration_since(Instant::now())
+                    });
+                    self.shared.reports().wait(seen, left);
+                }
+                Fate::Drop => {
+                    Counters::add(&self.shared.counters().dropped, 1);
+                    return Err(self.emit_error(class, &error, &message));
+                }
+                _ => return Err(self.emit_error(class, &error, &message)),
             }
         }
     }
 
     fn close(&self, timeout: Duration) -> CloseFuture<'_> {
-        self.closed.store(true, Ordering::Release);
-        let producer = self.inner.clone();
-        let shared = self.shared.clone();
-        let replay = self.stop_replay(false);
+        self.shared.start_closing();
+        let shutdown = Shutdown {
+            producer: self.producer().clone(),
+            shared: self.shared.clone(),
+            replay: lock(&self.replay).take(),
+        };
         Box::pin(async move {
-            let spooled_before = shared.counters.snapshot(0, 0).spooled;
-            let report = run_blocking(move || {
-                shared.closing.store(true, Ordering::Release);
-                if producer.flush(Timeout::After(timeout)).is_err() {
-                    // What is left is failed on purpose: the delivery callback spools it (or
-                    // keeps it for the caller), rather than librdkafka dropping it on exit.
-                    producer.purge(PurgeConfig::default().queue().inflight());
-                    let _ = producer.flush(Timeout::After(Duration::from_secs(5)));
-                }
-                if let Some(thread) = replay {
-                    let _ = thread.join();
-                }
-                if let Some(spool) = &shared.spool {
-                    spool.sync();
-                }
-                let returned = std::mem::take(&mut *lock(&shared.returned));
-                let spooled = shared.counters.snapshot(0, 0).spooled - spooled_before;
-                (returned, spooled)
-            })
-            .await;
-            match report {
-                Some((returned, _)) if !returned.is_empty() => Err(CloseError::Undelivered {
-                    messages: returned,
+            let handed_back = run_blocking(move || shutdown.run(timeout))
+                .await
+                .unwrap_or_default();
+            if !handed_back.is_empty() {
+                return Err(CloseError::Undelivered {
+                    messages: handed_back,
                     timeout,
-                }),
-                Some((_, spooled)) => Ok(CloseReport { spooled }),
-                None => Ok(CloseReport::default()),
+                });
             }
+            Ok(CloseReport {
+                spooled: self.shared.spool().map_or(0, |s| s.counts().pending),
+            })
         })
+    }
+}
+
+/// What `close` and `Drop` do, on a thread of their own: stop replaying, flush until the
+/// deadline, fail what is left on purpose so its delivery reports spool it (or hand it back),
+/// and `fsync` the spool.
+struct Shutdown {
+    producer: ThreadedProducer<Context>,
+    shared: Arc<Shared>,
+    replay: Option<ReplayHandle>,
+}
+
+impl Shutdown {
+    fn run(self, timeout: Duration) -> Vec<Message> {
+        if let Some(replay) = &self.replay {
+            replay.stop();
+        }
+        if self.producer.flush(Timeout::After(timeout)).is_err() {
+            self.producer
+                .purge(PurgeConfig::default().queue().inflight());
+            // Serves the purged records' reports.
+            let _ = self.producer.flush(Timeout::After(GRACE));
+        }
+        if let Some(replay) = self.replay {
+            replay.join();
+        }
+        if let Some(spool) = self.shared.spool() {
+            spool.sync(GRACE);
+        }
+        self.shared.take_handed_back()
     }
 }
 
 impl Drop for KafkaProducer {
     fn drop(&mut self) {
-        let at_risk = self.in_flight();
-        if at_risk > 0 && !self.closed.load(Ordering::Acquire) {
-            if self.shared.spool.is_some() {
-                tracing::warn!(
-                    at_risk,
-                    "KafkaProducer dropped without close(): undelivered records go to the spool"
-                );
-            } else {
-                tracing::warn!(
-                    at_risk,
-                    "KafkaProducer dropped without close() and without a spool: undelivered records are lost"
+        let Some(producer) = self.producer.take() else {
+            return;
+        };
+        let first = self.shared.start_closing();
+        if let Some(spool) = self.shared.spool() {
+            spool.going_away();
+        }
+        let at_risk = producer.in_flight_count();
+        if first && at_risk > 0 {
+            tracing::warn!(
+                at_risk,
+                "KafkaProducer dropped without close(): flushing in the background; what is not delivered within {DROP_FLUSH:?} goes to the spool, or is dropped without one"
+            );
+        }
+        let shutdown = Shutdown {
+            producer,
+            shared: self.shared.clone(),
+            replay: lock(&self.replay).take(),
+        };
+        let flush = if first { DROP_FLUSH } else { Duration::ZERO };
+        let finish = move || {
+            let shared = shutdown.shared.clone();
+            let lost = shutdown.run(flush);
+            if !lost.is_empty() {
+                Counters::add(&shared.counters().dropped, lost.len() as u64);
+                tracing::error!(
+                    records = lost.len(),
+                    "kafka-events: records not delivered before the producer was dropped, and there is no spool to keep them: dropped (call close() to get them back)"
                 );
             }
+            // The librdkafka handle goes here too: destroying it joins librdkafka's threads.
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // Never on an async worker: the flush and the teardown can take seconds.
+            let spawned = std::thread::Builder::new()
+                .name("kafka-events-drop".into())
+                .spawn(finish);
+            if let Err(error) = spawned {
+                tracing::error!(%error, "kafka-events: could not start a thread to finish the dropped producer");
+            }
+        } else {
+            finish();
         }
-        if let Some(thread) = self.stop_replay(true) {
-            let _ = thread.join();
-        }
-        // Dropping `inner` purges librdkafka's queues; the delivery callback spools the purged
-        // detached records.
     }
 }
 
@@ -525,7 +618,7 @@ mod tests {
     #[test]
     fn config_deserializes_with_defaults_and_rejects_typos() {
         let config: KafkaConfig = serde_json::from_str(
-            r#"{"brokers": ["h:1"], "overflow": {"block": {"timeout_ms": 50}}, "spool": {"dir": "/tmp/x", "fsync": "always"}}"#,
+            r#"{"brokers": ["h:1"], "overflow": {"block": {"timeout_ms": 50}}, "spool": {"dir": "/tmp/x", "fsync": "always", "durability": "write_ahead"}}"#,
         )
         .unwrap();
         assert_eq!(config.client_id, "kafka-events");
@@ -534,7 +627,9 @@ mod tests {
             config.overflow,
             Some(OverflowPolicy::Block { timeout_ms: 50 })
         );
-        assert_eq!(config.spool.unwrap().fsync, crate::FsyncPolicy::Always);
+        let spool = config.spool.unwrap();
+        assert_eq!(spool.fsync, crate::FsyncPolicy::Always);
+        assert_eq!(spool.durability, crate::Durability::WriteAhead);
         let typo = serde_json::from_str::<KafkaConfig>(r#"{"broker": ["h:1"]}"#).unwrap_err();
         assert!(
             typo.to_string().contains("unknown field `broker`"),

@@ -1,144 +1,201 @@
-//! The replay thread: sends spooled records again, oldest segment first, and deletes a segment
-//! only once the broker acknowledged every record in it.
+//! The replay thread: checks what an earlier run left in the spool, then sends pending spooled
+//! records, oldest segment first, record by record; and, while every broker is down, probes
+//! until one answers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseRecord, Producer as _, PurgeConfig, ThreadedProducer};
+use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
 
-use super::context::{Context, Shared, Tag, now_micros};
-use super::owned_headers;
-use crate::producer::header_pairs;
+use super::classify::{Class, classify};
+use super::delivery::Context;
+use super::fate::{Event, Fate, Origin, fate};
+use super::record::{Tag, base_record};
+use super::shared::Shared;
+use crate::flow::{Backoff, Bell};
+use crate::spool::{Durability, Position, Spool};
 use crate::stats::Counters;
 
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How long to wait for something to change before looking again.
 const TICK: Duration = Duration::from_millis(100);
+/// How long a metadata request may take while probing for a broker.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
-pub(super) struct Replayer {
-    pub producer: ThreadedProducer<Context>,
-    pub shared: Arc<Shared>,
-    pub stop: Arc<Signal>,
-    /// Set by `Drop`: stop at once instead of waiting for the current batch's reports.
-    pub abandon: Arc<AtomicBool>,
+/// Runs the replay thread until stopped.
+pub(super) struct ReplayHandle {
+    stop: Arc<Stop>,
+    thread: JoinHandle<()>,
 }
 
-impl Replayer {
-    pub fn run(self) {
-        let Some(spool) = &self.shared.spool else {
-            return;
-        };
-        let stopped = || self.stop.is_set();
-        let mut backoff = MIN_BACKOFF;
-        let mut purged_for_outage = false;
-        while !stopped() {
-            if self.shared.brokers_down.load(Ordering::Acquire) {
-                if !purged_for_outage {
-                    // Records waiting in memory for a broker that is gone are safer on disk: the
-                    // purge fails them, and the delivery callback spools the detached ones.
-                    self.producer
-                        .purge(PurgeConfig::default().queue().inflight());
-                    purged_for_outage = true;
-                }
-            } else {
-                purged_for_outage = false;
-            }
-            spool.sync_if_due();
-            let Some(segment) = spool.oldest() else {
-                spool.wait_changed(TICK);
-                continue;
-            };
-            let records = match spool.read(&segment) {
-                Ok(records) => records,
-                Err(error) => {
-                    tracing::error!(%error, "kafka-events: could not read the spool");
-                    spool.wait_changed(MAX_BACKOFF);
-                    continue;
-                }
-            };
-            let count = records.len() as u64;
-            self.shared.replay.start(count);
-            let mut handed = 0;
-            for record in &records {
-                let headers = owned_headers(header_pairs(&record.headers));
-                let mut pending = Some(
-                    BaseRecord::with_opaque_to(&record.topic, Tag::Replay(now_micros()).encode())
-                        .key(&record.key[..])
-                        .payload(&record.payload[..])
-                        .headers(headers),
-                );
-                let sent = self.shared.room.wait_for(MAX_BACKOFF, || {
-                    match self.producer.send(pending.take().expect("record to send")) {
-                        Ok(()) => Some(true),
-                        Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                            if !stopped() =>
-                        {
-                            pending = Some(back);
-                            None
-                        }
-                        Err((error, _)) => {
-                            tracing::debug!(%error, "kafka-events: replay send refused");
-                            Some(false)
-                        }
-                    }
-                });
-                if sent != Some(true) {
-                    break;
-                }
-                handed += 1;
-            }
-            Counters::add(&self.shared.counters.enqueued, handed);
-            self.shared.replay.abandon(count - handed);
-            let Some(failed) = self
-                .shared
-                .replay
-                .wait(|| self.abandon.load(Ordering::Acquire))
-            else {
-                return;
-            };
-            if failed == 0 {
-                // Counted before the segment disappears, so whoever sees an empty spool also
-                // sees these records as replayed.
-                Counters::add(&self.shared.counters.replayed, count);
-                if let Err(error) = spool.remove(&segment) {
-                    tracing::error!(%error, "kafka-events: could not delete a replayed segment");
-                }
-                self.shared.brokers_down.store(false, Ordering::Release);
-                backoff = MIN_BACKOFF;
-            } else {
-                // The whole segment goes again: its acknowledged records become duplicates,
-                // which consumers recognise by event id.
-                Counters::add(&self.shared.counters.retried, count);
-                tracing::debug!(failed, ?backoff, "kafka-events: replay failed, retrying");
-                self.stop.wait(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+#[derive(Default)]
+struct Stop {
+    set: AtomicBool,
+    bell: Bell,
+}
+
+impl Stop {
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// Sleeps up to `timeout`, waking early when stopped.
+    fn pause(&self, timeout: Duration) {
+        let seen = self.bell.rung();
+        if !self.is_set() {
+            self.bell.wait(seen, timeout);
         }
     }
 }
 
-/// A flag that can be waited on.
-#[derive(Default)]
-pub(super) struct Signal {
-    set: std::sync::Mutex<bool>,
-    changed: std::sync::Condvar,
+impl ReplayHandle {
+    pub fn start(
+        producer: ThreadedProducer<Context>,
+        shared: Arc<Shared>,
+    ) -> std::io::Result<ReplayHandle> {
+        let stop = Arc::new(Stop::default());
+        let replayer = Replayer {
+            producer,
+            shared,
+            stop: stop.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("kafka-events-replay".into())
+            .spawn(move || replayer.run())?;
+        Ok(ReplayHandle { stop, thread })
+    }
+
+    /// Asks the thread to stop; it does within about [`TICK`], after a send in progress.
+    pub fn stop(&self) {
+        self.stop.set.store(true, Ordering::Release);
+        self.stop.bell.ring();
+    }
+
+    /// Stops and waits for the thread. Blocks: for the producer's own shutdown thread.
+    pub fn join(self) {
+        self.stop();
+        let _ = self.thread.join();
+    }
 }
 
-impl Signal {
-    pub fn set(&self) {
-        *super::context::lock(&self.set) = true;
-        self.changed.notify_all();
+struct Replayer {
+    producer: ThreadedProducer<Context>,
+    shared: Arc<Shared>,
+    stop: Arc<Stop>,
+}
+
+impl Replayer {
+    fn run(self) {
+        let Some(spool) = self.shared.spool() else {
+            return;
+        };
+        spool.recover();
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut probe = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+        let mut purged_for_outage = false;
+        while !self.stop.is_set() {
+            if self.shared.brokers_down() {
+                if !purged_for_outage && spool.durability() == Durability::OnFailure {
+                    // Records waiting in memory for brokers that are gone are safer on disk:
+                    // the purge fails them, and their delivery reports spool them.
+                    self.producer
+                        .purge(PurgeConfig::default().queue().inflight());
+                    purged_for_outage = true;
+                }
+                if self
+                    .producer
+                    .client()
+                    .fetch_metadata(None, PROBE_TIMEOUT)
+                    .is_ok()
+                {
+                    if self.shared.mark_brokers_up() {
+                        tracing::info!("kafka-events: a broker answers again; replaying the spool");
+                    }
+                    probe.reset();
+                } else {
+                    self.stop.pause(probe.next());
+                }
+                continue;
+            }
+            purged_for_outage = false;
+            let seen = spool.bell().rung();
+            let Some(ticket) = spool.next_to_replay() else {
+                spool.bell().wait(seen, TICK);
+                continue;
+            };
+            let loaded = match spool.load(&ticket) {
+                Ok(loaded) => loaded,
+                Err(error) => {
+                    tracing::error!(%error, "kafka-events: could not read the spool; retrying");
+                    self.stop.pause(backoff.next());
+                    continue;
+                }
+            };
+            for (index, span) in &loaded.records {
+                if self.stop.is_set() {
+                    break;
+                }
+                let position = Position {
+                    segment: ticket.segment,
+                    index: *index,
+                };
+                match loaded.record(*span) {
+                    Some(record) => self.send(spool, position, &record.as_ref()),
+                    // The scan checked every record; a record that does not decode can't be here.
+                    None => {
+                        tracing::error!(?position, "kafka-events: a spooled record does not decode")
+                    }
+                }
+            }
+            // Its records' reports decide what is left of the segment.
+            while !spool.bell().wait_until(TICK, || {
+                self.stop.is_set() || spool.in_flight(ticket.segment) == 0
+            }) {}
+            if spool.pending_in(ticket.segment) > 0 {
+                // Some failed: they are retried after a pause, the acknowledged ones are not.
+                self.stop.pause(backoff.next());
+            } else {
+                backoff.reset();
+            }
+        }
     }
 
-    pub fn is_set(&self) -> bool {
-        *super::context::lock(&self.set)
-    }
-
-    /// Waits up to `timeout` for the flag.
-    pub fn wait(&self, timeout: Duration) {
-        let set = super::context::lock(&self.set);
-        let _ = self.changed.wait_timeout_while(set, timeout, |set| !*set);
+    /// Hands one spooled record to librdkafka, waiting for room if its queue is full.
+    fn send(&self, spool: &Spool, position: Position, record: &crate::message::MessageRef<'_>) {
+        loop {
+            spool.sending(position);
+            let error = match self
+                .producer
+                .send(base_record(record, Tag::Spooled(position)))
+            {
+                Ok(()) => {
+                    Counters::add(&self.shared.counters().enqueued, 1);
+                    return;
+                }
+                Err((error, _)) => error,
+            };
+            spool.release(position);
+            let class = classify(&error);
+            match fate(Origin::Spooled, Event::Refused(class), &self.shared.state()) {
+                Fate::Retry if class == Class::QueueFull && !self.stop.is_set() => {
+                    let seen = self.shared.reports().rung();
+                    self.shared.reports().wait(seen, TICK);
+                }
+                Fate::Retry => return,
+                Fate::Quarantine => {
+                    spool.sending(position);
+                    spool.quarantine((*record).into(), error.to_string(), Some(position));
+                    return;
+                }
+                other => {
+                    tracing::error!(
+                        ?other,
+                        "kafka-events: unexpected fate for a replayed record"
+                    );
+                    return;
+                }
+            }
+        }
     }
 }

@@ -1,0 +1,605 @@
+//! The one decision about a record: where it goes when it arrives, and what happens to it after
+//! each thing librdkafka says. A pure function of where the record came from, what happened,
+//! and the producer's state; [`super::delivery`] and the send paths only carry it out.
+
+use super::classify::Class;
+use super::config::OverflowPolicy;
+use crate::spool::Durability;
+
+/// Where a record came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Origin {
+    /// An awaited `emit`; `waiting` is false once the caller stopped waiting (its future was
+    /// dropped), and the record is then treated as detached.
+    Awaited { waiting: bool },
+    /// `emit_detached`, held in memory only.
+    Detached,
+    /// In the spool: written ahead, or spooled after a failure and now replayed.
+    Spooled,
+}
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Event {
+    /// The record arrives, before librdkafka sees it.
+    Admit,
+    /// librdkafka refused to take it.
+    Refused(Class),
+    /// The broker acknowledged it.
+    Acked,
+    /// Its delivery failed.
+    Failed(Class),
+}
+
+/// What the decision needs to know about the producer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct State {
+    /// The spool, if there is one, and what goes through it.
+    pub spool: Option<Durability>,
+    /// librdkafka reported every broker down, and none has answered since.
+    pub brokers_down: bool,
+    /// `close` was called or the producer dropped: no new records.
+    pub closing: bool,
+    pub overflow: OverflowPolicy,
+    /// The caller may block: it is not on an async runtime's thread.
+    pub may_block: bool,
+    /// The caller has already waited as long as it may.
+    pub out_of_time: bool,
+    /// The record's topic has been missing for longer than `missing_topic_timeout_ms`.
+    pub topic_gone: bool,
+}
+
+/// What happens to the record. Each is carried out in one place and counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Fate {
+    /// Hand it to librdkafka.
+    Enqueue,
+    /// Append it to the spool, then hand it to librdkafka.
+    WriteAhead,
+    /// Append it to the spool; replay sends it when a broker takes records.
+    Spool,
+    /// Wait for room in librdkafka's queue, then try again.
+    WaitForRoom,
+    /// It was delivered.
+    Deliver,
+    /// The caller gets the outcome as an error; the record is not the producer's any more.
+    Reply,
+    /// It stays in the spool, to be replayed again after a pause.
+    Retry,
+    /// The broker will never take it: keep it with its reason in the quarantine.
+    Quarantine,
+    /// `close` hands it back to the caller (no spool).
+    HandBack,
+    /// It is given up: counted as dropped and logged.
+    Drop,
+}
+
+pub(super) fn fate(origin: Origin, event: Event, state: &State) -> Fate {
+    use Fate::*;
+    let never =
+        |class: Class| class.is_permanent() || (class == Class::TopicMissing && state.topic_gone);
+    match (origin, event) {
+        (_, Event::Acked) => Deliver,
+
+        (Origin::Awaited { .. } | Origin::Detached, Event::Admit) if state.closing => Reply,
+        (Origin::Awaited { .. }, Event::Admit) => Enqueue,
+        (Origin::Detached, Event::Admit) => match state.spool {
+            // Nothing is sent into an outage: straight to disk, safe from a crash.
+            Some(_) if state.brokers_down => Spool,
+            Some(Durability::WriteAhead) => WriteAhead,
+            _ => Enqueue,
+        },
+        (Origin::Spooled, Event::Admit) => Enqueue,
+
+        (Origin::Awaited { .. }, Event::Refused(Class::QueueFull)) if !state.out_of_time => {
+            WaitForRoom
+        }
+        (Origin::Awaited { .. }, Event::Refused(_)) => Reply,
+        (Origin::Detached, Event::Refused(Class::QueueFull)) => match state.overflow {
+            OverflowPolicy::Spool if state.spool.is_some() => Spool,
+            OverflowPolicy::Block { .. } if state.may_block && !state.out_of_time => WaitForRoom,
+            // `block` on an async runtime's thread would stall every task of that thread.
+            _ => Drop,
+        },
+        (Origin::Detached, Event::Refused(class))
+            if never(class) || class == Class::TopicMissing =>
+        {
+            Reply
+        }
+        (Origin::Detached, Event::Refused(_)) if state.spool.is_some() => Spool,
+        (Origin::Detached, Event::Refused(_)) => Reply,
+
+        (Origin::Spooled, Event::Refused(class) | Event::Failed(class)) => {
+            if never(class) {
+                Quarantine
+            } else {
+                Retry
+            }
+        }
+
+        (Origin::Awaited { waiting: true }, Event::Failed(_)) => Reply,
+        (Origin::Awaited { waiting: false } | Origin::Detached, Event::Failed(class)) => {
+            if never(class) {
+                if state.spool.is_some() {
+                    Quarantine
+                } else {
+                    Drop
+                }
+            } else if state.spool.is_some() {
+                Spool
+            } else if state.closing {
+                HandBack
+            } else {
+                Drop
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fate::*;
+    use super::*;
+
+    const CLASSES: [Class; 9] = [
+        Class::QueueFull,
+        Class::TooLarge,
+        Class::Rejected,
+        Class::TopicMissing,
+        Class::TimedOut,
+        Class::Purged,
+        Class::Unreachable,
+        Class::Fatal,
+        Class::Transient,
+    ];
+
+    fn base() -> State {
+        State {
+            spool: None,
+            brokers_down: false,
+            closing: false,
+            overflow: OverflowPolicy::DropNewest,
+            may_block: false,
+            out_of_time: false,
+            topic_gone: false,
+        }
+    }
+
+    fn spool(durability: Durability) -> State {
+        State {
+            spool: Some(durability),
+            overflow: OverflowPolicy::Spool,
+            ..base()
+        }
+    }
+
+    const WAITING: Origin = Origin::Awaited { waiting: true };
+    const CANCELLED: Origin = Origin::Awaited { waiting: false };
+    const ON_FAILURE: Durability = Durability::OnFailure;
+    const WRITE_AHEAD: Durability = Durability::WriteAhead;
+
+    /// Every row of the decision, by name.
+    #[test]
+    fn table() {
+        let block = |may_block, out_of_time| State {
+            overflow: OverflowPolicy::Block { timeout_ms: 50 },
+            may_block,
+            out_of_time,
+            ..base()
+        };
+        let rows: &[(&str, Origin, Event, State, Fate)] = &[
+            ("acked", WAITING, Event::Acked, base(), Deliver),
+            (
+                "acked spooled",
+                Origin::Spooled,
+                Event::Acked,
+                spool(ON_FAILURE),
+                Deliver,
+            ),
+            (
+                "closing refuses emit",
+                WAITING,
+                Event::Admit,
+                State {
+                    closing: true,
+                    ..base()
+                },
+                Reply,
+            ),
+            (
+                "closing refuses detached",
+                Origin::Detached,
+                Event::Admit,
+                State {
+                    closing: true,
+                    ..spool(ON_FAILURE)
+                },
+                Reply,
+            ),
+            (
+                "emit enqueues",
+                WAITING,
+                Event::Admit,
+                spool(WRITE_AHEAD),
+                Enqueue,
+            ),
+            (
+                "emit enqueues into an outage",
+                WAITING,
+                Event::Admit,
+                State {
+                    brokers_down: true,
+                    ..spool(ON_FAILURE)
+                },
+                Enqueue,
+            ),
+            (
+                "detached enqueues",
+                Origin::Detached,
+                Event::Admit,
+                spool(ON_FAILURE),
+                Enqueue,
+            ),
+            (
+                "detached without spool enqueues into an outage",
+                Origin::Detached,
+                Event::Admit,
+                State {
+                    brokers_down: true,
+                    ..base()
+                },
+                Enqueue,
+            ),
+            (
+                "outage: straight to the spool",
+                Origin::Detached,
+                Event::Admit,
+                State {
+                    brokers_down: true,
+                    ..spool(ON_FAILURE)
+                },
+                Spool,
+            ),
+            (
+                "outage, write-ahead: spool only",
+                Origin::Detached,
+                Event::Admit,
+                State {
+                    brokers_down: true,
+                    ..spool(WRITE_AHEAD)
+                },
+                Spool,
+            ),
+            (
+                "write-ahead",
+                Origin::Detached,
+                Event::Admit,
+                spool(WRITE_AHEAD),
+                WriteAhead,
+            ),
+            (
+                "replay sends",
+                Origin::Spooled,
+                Event::Admit,
+                spool(ON_FAILURE),
+                Enqueue,
+            ),
+            (
+                "emit waits for room",
+                WAITING,
+                Event::Refused(Class::QueueFull),
+                base(),
+                WaitForRoom,
+            ),
+            (
+                "emit out of time",
+                WAITING,
+                Event::Refused(Class::QueueFull),
+                State {
+                    out_of_time: true,
+                    ..base()
+                },
+                Reply,
+            ),
+            (
+                "emit refused",
+                WAITING,
+                Event::Refused(Class::TooLarge),
+                base(),
+                Reply,
+            ),
+            (
+                "overflow to the spool",
+                Origin::Detached,
+                Event::Refused(Class::QueueFull),
+                spool(ON_FAILURE),
+                Spool,
+            ),
+            (
+                "overflow drop_newest",
+                Origin::Detached,
+                Event::Refused(Class::QueueFull),
+                base(),
+                Drop,
+            ),
+            (
+                "overflow block off the runtime",
+                Origin::Detached,
+                Event::Refused(Class::QueueFull),
+                block(true, false),
+                WaitForRoom,
+            ),
+            (
+                "overflow block, waited out",
+                Origin::Detached,
+                Event::Refused(Class::QueueFull),
+                block(true, true),
+                Drop,
+            ),
+            (
+                "overflow block on a runtime thread",
+                Origin::Detached,
+                Event::Refused(Class::QueueFull),
+                block(false, false),
+                Drop,
+            ),
+            (
+                "detached too large",
+                Origin::Detached,
+                Event::Refused(Class::TooLarge),
+                spool(ON_FAILURE),
+                Reply,
+            ),
+            (
+                "detached topic missing",
+                Origin::Detached,
+                Event::Refused(Class::TopicMissing),
+                spool(ON_FAILURE),
+                Reply,
+            ),
+            (
+                "detached refused, spool",
+                Origin::Detached,
+                Event::Refused(Class::Unreachable),
+                spool(ON_FAILURE),
+                Spool,
+            ),
+            (
+                "detached refused, no spool",
+                Origin::Detached,
+                Event::Refused(Class::Fatal),
+                base(),
+                Reply,
+            ),
+            (
+                "spooled refused: queue full",
+                Origin::Spooled,
+                Event::Refused(Class::QueueFull),
+                spool(WRITE_AHEAD),
+                Retry,
+            ),
+            (
+                "spooled refused for good",
+                Origin::Spooled,
+                Event::Refused(Class::Rejected),
+                spool(ON_FAILURE),
+                Quarantine,
+            ),
+            (
+                "spooled failed",
+                Origin::Spooled,
+                Event::Failed(Class::TimedOut),
+                spool(ON_FAILURE),
+                Retry,
+            ),
+            (
+                "spooled topic missing a while",
+                Origin::Spooled,
+                Event::Failed(Class::TopicMissing),
+                spool(ON_FAILURE),
+                Retry,
+            ),
+            (
+                "spooled topic gone",
+                Origin::Spooled,
+                Event::Failed(Class::TopicMissing),
+                State {
+                    topic_gone: true,
+                    ..spool(ON_FAILURE)
+                },
+                Quarantine,
+            ),
+            (
+                "spooled poison",
+                Origin::Spooled,
+                Event::Failed(Class::TooLarge),
+                spool(WRITE_AHEAD),
+                Quarantine,
+            ),
+            (
+                "emit failed",
+                WAITING,
+                Event::Failed(Class::TimedOut),
+                spool(ON_FAILURE),
+                Reply,
+            ),
+            (
+                "emit poison",
+                WAITING,
+                Event::Failed(Class::TooLarge),
+                spool(ON_FAILURE),
+                Reply,
+            ),
+            (
+                "cancelled emit failed",
+                CANCELLED,
+                Event::Failed(Class::TimedOut),
+                spool(ON_FAILURE),
+                Spool,
+            ),
+            (
+                "cancelled emit failed, no spool",
+                CANCELLED,
+                Event::Failed(Class::Purged),
+                base(),
+                Drop,
+            ),
+            (
+                "detached failed",
+                Origin::Detached,
+                Event::Failed(Class::TimedOut),
+                spool(ON_FAILURE),
+                Spool,
+            ),
+            (
+                "detached purged at close, spool",
+                Origin::Detached,
+                Event::Failed(Class::Purged),
+                State {
+                    closing: true,
+                    ..spool(ON_FAILURE)
+                },
+                Spool,
+            ),
+            (
+                "detached purged at close, no spool",
+                Origin::Detached,
+                Event::Failed(Class::Purged),
+                State {
+                    closing: true,
+                    ..base()
+                },
+                HandBack,
+            ),
+            (
+                "detached failed, no spool",
+                Origin::Detached,
+                Event::Failed(Class::Unreachable),
+                base(),
+                Drop,
+            ),
+            (
+                "detached poison",
+                Origin::Detached,
+                Event::Failed(Class::Rejected),
+                spool(ON_FAILURE),
+                Quarantine,
+            ),
+            (
+                "detached poison, no spool",
+                Origin::Detached,
+                Event::Failed(Class::TooLarge),
+                base(),
+                Drop,
+            ),
+            (
+                "detached topic gone, no spool",
+                Origin::Detached,
+                Event::Failed(Class::TopicMissing),
+                State {
+                    topic_gone: true,
+                    closing: true,
+                    ..base()
+                },
+                Drop,
+            ),
+            (
+                "detached fatal",
+                Origin::Detached,
+                Event::Failed(Class::Fatal),
+                spool(ON_FAILURE),
+                Spool,
+            ),
+        ];
+        for (name, origin, event, state, expected) in rows {
+            assert_eq!(fate(*origin, *event, state), *expected, "{name}");
+        }
+    }
+
+    /// Rules that hold in every combination.
+    #[test]
+    fn invariants() {
+        let mut states = Vec::new();
+        for spool in [None, Some(ON_FAILURE), Some(WRITE_AHEAD)] {
+            for overflow in [
+                OverflowPolicy::Spool,
+                OverflowPolicy::DropNewest,
+                OverflowPolicy::Block { timeout_ms: 1 },
+            ] {
+                if overflow == OverflowPolicy::Spool && spool.is_none() {
+                    continue; // refused by the configuration
+                }
+                for bits in 0..32u8 {
+                    let bit = |i: u8| bits & (1u8 << i) != 0;
+                    states.push(State {
+                        spool,
+                        overflow,
+                        brokers_down: bit(0),
+                        closing: bit(1),
+                        may_block: bit(2),
+                        out_of_time: bit(3),
+                        topic_gone: bit(4),
+                    });
+                }
+            }
+        }
+        let mut events = vec![Event::Admit, Event::Acked];
+        for class in CLASSES {
+            events.push(Event::Refused(class));
+            events.push(Event::Failed(class));
+        }
+        for state in &states {
+            for origin in [WAITING, CANCELLED, Origin::Detached, Origin::Spooled] {
+                if origin == Origin::Spooled && state.spool.is_none() {
+                    continue; // nothing is spooled without a spool
+                }
+                for event in &events {
+                    let fate = fate(origin, *event, state);
+                    let case = format!("{origin:?} {event:?} {state:?} -> {fate:?}");
+                    if *event == Event::Acked {
+                        assert_eq!(fate, Deliver, "{case}");
+                    }
+                    if state.spool.is_none() {
+                        assert!(
+                            !matches!(fate, Spool | WriteAhead | Retry | Quarantine),
+                            "no spool: {case}"
+                        );
+                    }
+                    if origin == Origin::Spooled {
+                        // A spooled record is never given up: it is done only when delivered
+                        // or quarantined.
+                        assert!(
+                            matches!(fate, Enqueue | Deliver | Retry | Quarantine),
+                            "{case}"
+                        );
+                    }
+                    if let Event::Failed(class) | Event::Refused(class) = event
+                        && class.is_permanent()
+                    {
+                        assert!(
+                            !matches!(fate, Spool | Retry | Enqueue | WaitForRoom),
+                            "poison: {case}"
+                        );
+                    }
+                    if fate == WaitForRoom {
+                        assert!(
+                            matches!(origin, Origin::Awaited { .. }) || state.may_block,
+                            "blocks a runtime thread: {case}"
+                        );
+                        assert!(!state.out_of_time, "{case}");
+                    }
+                    if let Event::Failed(_) = event {
+                        // What a delivery report can lead to (delivery.rs handles these only).
+                        assert!(
+                            matches!(fate, Reply | Spool | Retry | Quarantine | HandBack | Drop),
+                            "{case}"
+                        );
+                    }
+                    if fate == HandBack {
+                        assert!(state.closing && state.spool.is_none(), "{case}");
+                    }
+                }
+            }
+        }
+    }
+}

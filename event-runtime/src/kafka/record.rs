@@ -1,0 +1,169 @@
+//! librdkafka's view of a record: building one from a [`MessageRef`], reading one back from a
+//! delivery report, the size librdkafka checks, and the delivery opaque that says where a
+//! record came from.
+
+use rdkafka::message::{BorrowedMessage, Headers, Message as _, OwnedHeaders};
+use rdkafka::producer::BaseRecord;
+
+use crate::message::{MessageRef, Parts};
+use crate::spool::Position;
+
+// The delivery opaque packs a tag and a 62-bit value into a `usize`.
+const _: () = assert!(
+    usize::BITS == 64,
+    "kafka-events' rdkafka backend needs a 64-bit target"
+);
+
+/// Where a record came from, carried through librdkafka as the delivery opaque: a plain integer,
+/// so a detached send allocates nothing for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Tag {
+    /// From `emit_detached`, held in memory only; enqueued at this many microseconds after
+    /// [`now_micros`]'s epoch. (A record's own timestamp can't serve for latency: a broker may
+    /// replace it with its log-append time.)
+    Detached(u64),
+    /// From an awaited `emit`: the id of its waiter.
+    Awaited(u64),
+    /// From the spool: written ahead, or replayed.
+    Spooled(Position),
+}
+
+const KIND_SHIFT: u32 = 62;
+const LOW: u64 = (1 << KIND_SHIFT) - 1;
+const SEGMENT_BITS: u32 = 30;
+
+impl Tag {
+    pub fn encode(self) -> usize {
+        let raw = match self {
+            Tag::Detached(at) => at & LOW,
+            Tag::Awaited(id) => (1 << KIND_SHIFT) | (id & LOW),
+            Tag::Spooled(position) => {
+                let segment = position.segment & ((1 << SEGMENT_BITS) - 1);
+                (2 << KIND_SHIFT) | (segment << 32) | u64::from(position.index)
+            }
+        };
+        raw as usize
+    }
+
+    /// The tag of an opaque; a spooled record's segment id comes back as its low 30 bits,
+    /// which the spool resolves.
+    pub fn decode(raw: usize) -> Tag {
+        let raw = raw as u64;
+        let low = raw & LOW;
+        match raw >> KIND_SHIFT {
+            1 => Tag::Awaited(low),
+            2 => Tag::Spooled(Position {
+                segment: low >> 32,
+                index: low as u32,
+            }),
+            _ => Tag::Detached(low),
+        }
+    }
+}
+
+/// Microseconds since the first call in this process.
+pub(super) fn now_micros() -> u64 {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    EPOCH
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_micros() as u64
+}
+
+/// The librdkafka record for `message`, which must name its physical topic.
+pub(super) fn base_record<'a>(
+    message: &MessageRef<'a>,
+    tag: Tag,
+) -> BaseRecord<'a, [u8], [u8], usize> {
+    BaseRecord::with_opaque_to(message.topic, tag.encode())
+        .key(message.key)
+        .payload(message.payload)
+        .headers(owned_headers(message.headers.iter().copied()))
+}
+
+pub(super) fn owned_headers<'a>(
+    headers: impl ExactSizeIterator<Item = (&'a str, &'a [u8])>,
+) -> OwnedHeaders {
+    let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+    for (key, value) in headers {
+        owned = owned.insert(rdkafka::message::Header {
+            key,
+            value: Some(value),
+        });
+    }
+    owned
+}
+
+/// The parts of a record librdkafka hands back in a delivery report.
+pub(super) fn returned<'a>(message: &'a BorrowedMessage<'a>) -> Parts<'a> {
+    Parts {
+        topic: message.topic(),
+        key: message.key().unwrap_or_default(),
+        payload: message.payload().unwrap_or_default(),
+        headers: message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key, h.value.unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// The size librdkafka compares with `message.max.bytes` before it takes a record: key, value,
+/// headers and the largest per-record overhead of the v2 format.
+pub(super) fn wire_size(message: &MessageRef<'_>) -> usize {
+    // RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD
+    const OVERHEAD: usize = 36;
+    OVERHEAD
+        + message.key.len()
+        + message.payload.len()
+        + message
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                name.len() + value.len() + varint_len(name.len()) + varint_len(value.len())
+            })
+            .sum::<usize>()
+}
+
+/// The length of a zig-zag varint, as Kafka writes header lengths.
+fn varint_len(n: usize) -> usize {
+    let zigzag = (n as u64) << 1;
+    (64 - zigzag.leading_zeros() as usize).div_ceil(7).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_round_trip() {
+        for tag in [
+            Tag::Detached(7),
+            Tag::Detached(LOW),
+            Tag::Awaited(0),
+            Tag::Awaited(12345),
+            Tag::Spooled(Position {
+                segment: 1,
+                index: 0,
+            }),
+            Tag::Spooled(Position {
+                segment: (1 << 30) - 1,
+                index: u32::MAX,
+            }),
+        ] {
+            assert_eq!(Tag::decode(tag.encode()), tag);
+        }
+    }
+
+    #[test]
+    fn varints() {
+        assert_eq!(varint_len(0), 1);
+        assert_eq!(varint_len(63), 1);
+        assert_eq!(varint_len(64), 2);
+        assert_eq!(varint_len(8191), 2);
+        assert_eq!(varint_len(8192), 3);
+    }
+}

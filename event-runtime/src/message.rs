@@ -1,0 +1,206 @@
+//! The records everything else passes around: the outgoing [`Message`] and its borrowed view
+//! [`MessageRef`], [`Header`]s, the [`Delivery`] the broker confirms, and the stored [`Record`]
+//! read back. This module imports nothing else of the crate.
+
+use std::borrow::Cow;
+
+use serde::de::DeserializeOwned;
+
+/// Header names and values this crate writes.
+pub mod headers {
+    /// Always `application/json`.
+    pub const CONTENT_TYPE: &str = "content-type";
+    /// The event type (`#[event(type = "..")]`), when the event has one.
+    pub const EVENT_TYPE: &str = "event-type";
+    /// The value of [`CONTENT_TYPE`].
+    pub const APPLICATION_JSON: &str = "application/json";
+}
+
+/// One record to send: a logical topic, key bytes, a JSON payload and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The logical topic; the producer maps it to a physical one.
+    pub topic: Cow<'static, str>,
+    /// The key bytes.
+    pub key: Vec<u8>,
+    /// The payload (JSON, for events).
+    pub payload: Vec<u8>,
+    /// Record headers, in order.
+    pub headers: Vec<Header>,
+}
+
+impl Message {
+    /// Calls `f` with a borrowed view of this message.
+    pub fn with_ref<R>(&self, f: impl FnOnce(MessageRef<'_>) -> R) -> R {
+        let headers: Vec<(&str, &[u8])> = header_pairs(&self.headers).collect();
+        f(MessageRef {
+            topic: &self.topic,
+            key: &self.key,
+            payload: &self.payload,
+            headers: &headers,
+        })
+    }
+
+    /// A message without headers.
+    pub fn new(topic: impl Into<Cow<'static, str>>, key: Vec<u8>, payload: Vec<u8>) -> Self {
+        Message {
+            topic: topic.into(),
+            key,
+            payload,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The value of the first header with this name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// Headers as name/value pairs, the form librdkafka and the spool take.
+pub(crate) fn header_pairs(headers: &[Header]) -> impl ExactSizeIterator<Item = (&str, &[u8])> {
+    headers.iter().map(|h| (h.name.as_ref(), h.value.as_ref()))
+}
+
+/// The value of the first header named `name`.
+pub(crate) fn find_header<'a>(headers: &'a [Header], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|h| h.name == name)
+        .map(|h| h.value.as_ref())
+}
+
+impl From<MessageRef<'_>> for Message {
+    fn from(message: MessageRef<'_>) -> Self {
+        Message {
+            topic: message.topic.to_owned().into(),
+            key: message.key.to_vec(),
+            payload: message.payload.to_vec(),
+            headers: message
+                .headers
+                .iter()
+                .map(|(name, value)| Header::new(name.to_string(), value.to_vec()))
+                .collect(),
+        }
+    }
+}
+
+/// A borrowed view of a record, for [`Producer::send_detached`]: nothing is copied until the
+/// producer copies it into its queue.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageRef<'a> {
+    /// The logical topic.
+    pub topic: &'a str,
+    /// The key bytes.
+    pub key: &'a [u8],
+    /// The payload.
+    pub payload: &'a [u8],
+    /// Header names and values, in order.
+    pub headers: &'a [(&'a str, &'a [u8])],
+}
+
+/// A record whose parts are borrowed from somewhere else (a spool segment, a delivery report),
+/// with its headers collected, so it can be viewed as a [`MessageRef`].
+pub(crate) struct Parts<'a> {
+    pub topic: &'a str,
+    pub key: &'a [u8],
+    pub payload: &'a [u8],
+    pub headers: Vec<(&'a str, &'a [u8])>,
+}
+
+impl Parts<'_> {
+    pub fn as_ref(&self) -> MessageRef<'_> {
+        MessageRef {
+            topic: self.topic,
+            key: self.key,
+            payload: self.payload,
+            headers: &self.headers,
+        }
+    }
+
+    pub fn to_message(&self) -> Message {
+        self.as_ref().into()
+    }
+}
+
+/// A record header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The header name.
+    pub name: Cow<'static, str>,
+    /// The header value.
+    pub value: Cow<'static, [u8]>,
+}
+
+impl Header {
+    /// A header with owned or borrowed parts.
+    pub fn new(name: impl Into<Cow<'static, str>>, value: impl Into<Vec<u8>>) -> Self {
+        Header {
+            name: name.into(),
+            value: Cow::Owned(value.into()),
+        }
+    }
+
+    /// A header from static strings, without allocating.
+    pub const fn from_static(name: &'static str, value: &'static str) -> Self {
+        Header {
+            name: Cow::Borrowed(name),
+            value: Cow::Borrowed(value.as_bytes()),
+        }
+    }
+}
+
+/// Where the broker stored a record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The physical topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset within the partition.
+    pub offset: i64,
+}
+
+/// A stored record: where it landed, its key, payload and headers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// The physical topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The offset within the partition.
+    pub offset: i64,
+    /// The key bytes (empty when the record had none).
+    pub key: Vec<u8>,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+    /// The headers, in order.
+    pub headers: Vec<Header>,
+}
+
+impl Record {
+    /// The value of the first header with this name.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        find_header(&self.headers, name)
+    }
+
+    /// The value of the first header with this name, if it is UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The key as UTF-8 text.
+    pub fn key_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.key).ok()
+    }
+
+    /// The payload as a JSON value.
+    pub fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.payload)
+    }
+
+    /// The payload decoded as `T`.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.payload)
+    }
+}

@@ -1,0 +1,92 @@
+//! [`SpoolConfig`]: where and how the spool keeps records.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Where and how the spool keeps records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpoolConfig {
+    /// The spool directory; created if missing. One producer at a time may use it.
+    pub dir: PathBuf,
+    /// When spooled records are forced to disk.
+    pub fsync: FsyncPolicy,
+    /// The size of a segment file (default 8 MiB). Each is allocated whole when it is started,
+    /// so a full disk shows when a segment can't be started, never in the middle of one; a
+    /// segment is at least large enough for the largest record the producer accepts.
+    pub segment_bytes: u64,
+    /// Which records go through the spool.
+    pub durability: Durability,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig {
+            dir: PathBuf::from("kafka-events-spool"),
+            fsync: FsyncPolicy::default(),
+            segment_bytes: 8 << 20,
+            durability: Durability::default(),
+        }
+    }
+}
+
+impl SpoolConfig {
+    /// A spool in `dir` with the default fsync policy, segment size and durability.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        SpoolConfig {
+            dir: dir.into(),
+            ..SpoolConfig::default()
+        }
+    }
+
+    /// Sets the fsync policy.
+    pub fn fsync(mut self, policy: FsyncPolicy) -> Self {
+        self.fsync = policy;
+        self
+    }
+
+    /// Sets the durability.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+}
+
+/// When spooled records are forced to disk. A spooled record is in the operating system's page
+/// cache as soon as it is accepted, so a killed process loses none under any policy; the policy
+/// decides what a power loss or kernel crash can take. `fsync` always runs on the spool's own
+/// writer thread (group commit: one `fsync` covers every record appended since the last), never
+/// on a thread that emits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FsyncPolicy {
+    /// As soon as records are appended: a power loss can take only what was appended during the
+    /// `fsync` in progress.
+    Always,
+    /// At most this many milliseconds after a record was appended (the default, 100 ms).
+    IntervalMs(u64),
+    /// Leave it to the operating system.
+    Never,
+}
+
+impl Default for FsyncPolicy {
+    fn default() -> Self {
+        FsyncPolicy::IntervalMs(100)
+    }
+}
+
+/// Which records the spool holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Durability {
+    /// Records that can't go to the broker now (every broker down, the queue full, delivery
+    /// failed, the producer closing) are spooled; the others live in librdkafka's memory until
+    /// the broker acknowledges them, so a killed process loses those in flight.
+    #[default]
+    OnFailure,
+    /// Every record of [`emit_detached`](crate::KafkaEvent::emit_detached) is written to the spool
+    /// before librdkafka gets it and leaves the spool once the broker acknowledged it: a killed
+    /// process loses no accepted record, at the cost of writing every record to disk.
+    WriteAhead,
+}

@@ -1,0 +1,396 @@
+//! The spool's writer thread: every file operation the spool needs after it was opened, so that
+//! no thread that emits ever waits for a disk.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::store;
+use super::{Blocked, FsyncPolicy, Inner, SPARES, SegState, take_lock};
+use crate::flow::{Backoff, lock};
+
+/// How often the writer checks that the spool directory still exists.
+const DIR_CHECK: Duration = Duration::from_secs(1);
+
+pub(super) fn run(inner: Arc<Inner>) {
+    let mut state = State {
+        unsynced_since: None,
+        spare_after: None,
+        spare_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+        dir_check_at: Instant::now() + DIR_CHECK,
+        dir_gone: false,
+    };
+    loop {
+        let seen = inner.work.rung();
+        let stopping = inner.stop.load(Ordering::Acquire);
+        run_jobs(&inner);
+        if !stopping {
+            state.ensure_spare(&inner);
+        }
+        state.sync(&inner, stopping);
+        persist_acks(&inner);
+        let next_delete = delete_finished(&inner);
+        if !stopping && Instant::now() >= state.dir_check_at {
+            state.check_dir(&inner);
+            state.dir_check_at = Instant::now() + DIR_CHECK;
+        }
+        if stopping && lock(&inner.jobs).is_empty() {
+            finish(&inner);
+            break;
+        }
+        let now = Instant::now();
+        let mut wake = state.dir_check_at;
+        for due in [state.sync_due(&inner), state.spare_after, next_delete]
+            .into_iter()
+            .flatten()
+        {
+            wake = wake.min(due);
+        }
+        inner.work.wait(seen, wake.saturating_duration_since(now));
+    }
+}
+
+struct State {
+    unsynced_since: Option<Instant>,
+    spare_after: Option<Instant>,
+    spare_backoff: Backoff,
+    dir_check_at: Instant,
+    dir_gone: bool,
+}
+
+impl State {
+    fn ensure_spare(&mut self, inner: &Inner) {
+        if self.spare_after.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
+        if prepare_spares(inner) {
+            self.spare_after = None;
+            self.spare_backoff.reset();
+        } else {
+            self.spare_after = Some(Instant::now() + self.spare_backoff.next());
+        }
+    }
+
+    /// When the interval policy wants the next `fsync`.
+    fn sync_due(&self, inner: &Inner) -> Option<Instant> {
+        match inner.fsync {
+            FsyncPolicy::IntervalMs(ms) => self
+                .unsynced_since
+                .map(|since| since + Duration::from_millis(ms)),
+            _ => None,
+        }
+    }
+
+    /// Flushes sealed segments' mappings (then unmaps them) and, when the policy says so or
+    /// `close` asked, the active one: one `fsync` for every record appended before it started.
+    fn sync(&mut self, inner: &Inner, stopping: bool) {
+        let appended = inner.appended.load(Ordering::Acquire);
+        let synced = inner.synced.load(Ordering::Acquire);
+        if appended > synced {
+            self.unsynced_since.get_or_insert_with(Instant::now);
+        }
+        let wanted = inner.sync_wanted.load(Ordering::Acquire) > synced;
+        let due = appended > synced
+            && match inner.fsync {
+                FsyncPolicy::Always => true,
+                FsyncPolicy::IntervalMs(ms) => {
+                    wanted
+                        || stopping
+                        || self
+                            .unsynced_since
+                            .is_some_and(|s| s.elapsed() >= Duration::from_millis(ms))
+                }
+                FsyncPolicy::Never => false,
+            };
+        let flush = inner.fsync != FsyncPolicy::Never;
+        let (sealed, active) = {
+            let mut segs = lock(&inner.segs);
+            let mut sealed = Vec::new();
+            let mut active = Vec::new();
+            let segments = std::mem::take(&mut segs.mapped);
+            for (id, flusher) in segments {
+                let is_active = segs
+                    .map
+                    .get(&id)
+                    .is_some_and(|s| s.state == SegState::Active);
+                if is_active {
+                    active.push(flusher.clone());
+                    segs.mapped.push((id, flusher));
+                } else {
+                    sealed.push(flusher);
+                }
+            }
+            (sealed, active)
+        };
+        for flusher in sealed {
+            // Dropping the last handle unmaps it.
+            if flush && let Err(error) = flusher.flush() {
+                tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed");
+            }
+        }
+        if !due {
+            return;
+        }
+        for flusher in active {
+            if let Err(error) = flusher.flush() {
+                tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed");
+            }
+        }
+        inner.synced.fetch_max(appended, Ordering::AcqRel);
+        self.unsynced_since = None;
+        inner.bell.ring();
+    }
+
+    /// Recreates the spool directory if it disappeared (and the segments with it): every
+    /// segment this process still has open is written back.
+    fn check_dir(&mut self, inner: &Inner) {
+        let active_id = lock(&inner.active).current.as_ref().map(|c| c.id);
+        let healthy = inner.dir.is_dir()
+            && active_id.is_none_or(|id| {
+                let segs = lock(&inner.segs);
+                segs.map
+                    .get(&id)
+                    .is_none_or(|s| store::same_file(&store::segment_path(&inner.dir, id), &s.file))
+            });
+        if healthy {
+            self.dir_gone = false;
+            return;
+        }
+        if !self.dir_gone {
+            tracing::error!(
+                dir = %inner.dir.display(),
+                "kafka-events: the spool directory or its active segment disappeared; recreating it and writing the records this process holds back"
+            );
+            self.dir_gone = true;
+        }
+        {
+            let mut active = lock(&inner.active);
+            if let Some(current) = active.current.take() {
+                inner.seal(current);
+            }
+            active.spare.clear();
+            active.blocked = Some(Blocked::Unavailable(
+                "the spool directory was removed; it is being recreated".into(),
+            ));
+        }
+        if let Err(error) = std::fs::create_dir_all(&inner.dir) {
+            tracing::error!(%error, dir = %inner.dir.display(), "kafka-events: could not recreate the spool directory; records that need the spool are refused");
+            return;
+        }
+        match take_lock(&inner.dir) {
+            Ok(file) => *lock(&inner.lock_file) = file,
+            Err(error) => {
+                tracing::error!(%error, "kafka-events: could not lock the recreated spool directory; records that need the spool are refused");
+                lock(&inner.active).blocked = Some(Blocked::Unavailable(format!(
+                    "after it was recreated: {error}"
+                )));
+                return;
+            }
+        }
+        let files: Vec<(u64, Arc<std::fs::File>)> = lock(&inner.segs)
+            .map
+            .iter()
+            .map(|(id, s)| (*id, s.file.clone()))
+            .collect();
+        let mut restored = 0;
+        for (id, file) in files {
+            let path = store::segment_path(&inner.dir, id);
+            if store::same_file(&path, &file) {
+                continue;
+            }
+            match store::restore(&path, &file) {
+                Ok(new) => {
+                    if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
+                        seg.file = Arc::new(new);
+                        seg.acks_dirty = true;
+                    }
+                    restored += 1;
+                }
+                Err(error) => {
+                    tracing::error!(%error, segment = %path.display(), "kafka-events: could not write a spool segment back; retrying");
+                    return;
+                }
+            }
+        }
+        if let Err(error) = store::sync_dir(&inner.dir) {
+            tracing::warn!(%error, "spool: could not fsync the recreated directory");
+        }
+        lock(&inner.active).blocked = None;
+        self.dir_gone = false;
+        self.spare_after = None;
+        self.ensure_spare(inner);
+        tracing::warn!(
+            dir = %inner.dir.display(),
+            segments = restored,
+            "kafka-events: recreated the spool directory"
+        );
+    }
+}
+
+/// The spool is closed: the active segment is sealed, unused spare segments are deleted, and
+/// so are segments whose records are all done.
+fn finish(inner: &Inner) {
+    let spares = {
+        let mut active = lock(&inner.active);
+        if let Some(current) = active.current.take() {
+            inner.seal(current);
+        }
+        std::mem::take(&mut active.spare)
+    };
+    for spare in spares {
+        let id = spare.id;
+        drop(spare);
+        let _ = store::remove(&inner.dir, id);
+    }
+    let mut state_free = State {
+        unsynced_since: None,
+        spare_after: None,
+        spare_backoff: Backoff::new(Duration::ZERO, Duration::ZERO),
+        dir_check_at: Instant::now(),
+        dir_gone: false,
+    };
+    state_free.sync(inner, true);
+    persist_acks(inner);
+    delete_finished(inner);
+}
+
+/// Makes the next segments ahead of time. Returns false (and says why appends that need a new
+/// segment are refused) when it can't.
+pub(super) fn prepare_spares(inner: &Inner) -> bool {
+    while lock(&inner.active).spare.len() < SPARES {
+        if !prepare_spare(inner) {
+            return false;
+        }
+    }
+    true
+}
+
+fn prepare_spare(inner: &Inner) -> bool {
+    let id = {
+        let mut segs = lock(&inner.segs);
+        segs.next_id += 1;
+        segs.next_id - 1
+    };
+    match store::prepare(&inner.dir, id, inner.capacity) {
+        Ok(prepared) => {
+            let mut active = lock(&inner.active);
+            active.spare.push(prepared);
+            if active.blocked.take().is_some() {
+                tracing::info!(dir = %inner.dir.display(), "kafka-events: the spool takes records again");
+            }
+            true
+        }
+        Err(error) => {
+            let blocked = if is_full(&error) {
+                Blocked::Full
+            } else {
+                Blocked::Unavailable(format!("a new segment could not be created: {error}"))
+            };
+            let mut active = lock(&inner.active);
+            if active.blocked.is_none() {
+                tracing::error!(%error, dir = %inner.dir.display(), "kafka-events: the spool can't start a new segment; records that need one are refused until it can");
+            }
+            active.blocked = Some(blocked);
+            false
+        }
+    }
+}
+
+fn is_full(error: &io::Error) -> bool {
+    // ENOSPC, EDQUOT, EFBIG
+    error.kind() == io::ErrorKind::StorageFull
+        || error.kind() == io::ErrorKind::QuotaExceeded
+        || error.kind() == io::ErrorKind::FileTooLarge
+}
+
+fn run_jobs(inner: &Inner) {
+    let jobs = std::mem::take(&mut *lock(&inner.jobs));
+    for job in jobs {
+        let sync = inner.fsync != FsyncPolicy::Never;
+        let topic = job.message.topic.to_string();
+        let key = String::from_utf8_lossy(&job.message.key).into_owned();
+        match job
+            .message
+            .with_ref(|m| inner.quarantine.put(&m, &job.reason, sync))
+        {
+            Ok(file) => {
+                inner.quarantined.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    reason = %job.reason,
+                    topic,
+                    key,
+                    file = %file.display(),
+                    "kafka-events: the broker refused a record for good; it was moved to the quarantine"
+                );
+            }
+            Err(error) => {
+                inner.lost.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(
+                    %error,
+                    reason = %job.reason,
+                    topic,
+                    key,
+                    "kafka-events: the broker refused a record for good and it could not be quarantined; it is dropped"
+                );
+            }
+        }
+        if let Some(position) = job.position {
+            inner.done(position);
+        }
+    }
+}
+
+/// Writes the acknowledgement files of segments whose records changed state.
+fn persist_acks(inner: &Inner) {
+    let dirty: Vec<(u64, Vec<u64>)> = {
+        let mut segs = lock(&inner.segs);
+        segs.map
+            .iter_mut()
+            .filter(|(_, s)| s.acks_dirty && s.state != SegState::Unchecked && !s.finished())
+            .map(|(id, s)| {
+                s.acks_dirty = false;
+                (*id, s.done_bits.clone())
+            })
+            .collect()
+    };
+    for (id, bits) in dirty {
+        if let Err(error) = store::write_acks(&inner.dir, id, &bits) {
+            tracing::warn!(%error, segment = id, "spool: could not record acknowledgements; those records may be sent again after a restart");
+        }
+    }
+}
+
+/// Deletes segments whose every record is done. One that can't be deleted is kept (its records
+/// are done and are not sent again) and retried later, with a growing delay. Returns when to
+/// try again.
+fn delete_finished(inner: &Inner) -> Option<Instant> {
+    let now = Instant::now();
+    let due: Vec<u64> = lock(&inner.segs)
+        .map
+        .iter()
+        .filter(|(_, s)| s.finished() && s.delete_after.is_none_or(|at| at <= now))
+        .map(|(id, _)| *id)
+        .collect();
+    for id in due {
+        match store::remove(&inner.dir, id) {
+            Ok(()) => {
+                lock(&inner.segs).map.remove(&id);
+            }
+            Err(error) => {
+                let mut segs = lock(&inner.segs);
+                if let Some(seg) = segs.map.get_mut(&id) {
+                    if seg.delete_after.is_none() {
+                        tracing::warn!(%error, segment = id, dir = %inner.dir.display(), "spool: could not delete a replayed segment; it is kept (its records are not sent again) and deleting is retried");
+                    }
+                    seg.delete_after = Some(now + seg.delete_backoff.next());
+                }
+            }
+        }
+    }
+    lock(&inner.segs)
+        .map
+        .values()
+        .filter_map(|s| s.delete_after)
+        .min()
+}
