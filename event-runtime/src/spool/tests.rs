@@ -34,8 +34,19 @@ fn open(dir: &Path) -> Spool {
     Spool::open(&config(dir), 1 << 10).unwrap()
 }
 
+/// Appends, waiting for the writer when a burst of appends (faster than any emitting service)
+/// has used every segment it made ahead.
 fn append(spool: &Spool, m: &Message) -> Position {
-    m.with_ref(|m| spool.append(m, false)).unwrap()
+    loop {
+        let seen = spool.bell().rung();
+        match m.with_ref(|m| spool.append(m, false)) {
+            Ok(position) => return position,
+            Err(SpoolError::Unavailable { reason, .. }) if reason.contains("not ready") => {
+                spool.bell().wait(seen, Duration::from_secs(5));
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
 }
 
 /// Takes every pending record out, as replay would with a broker that acknowledges all.
@@ -289,8 +300,8 @@ fn write_all(dir: &Path, messages: &[Message]) -> (Vec<u8>, Vec<usize>) {
         append(&spool, m);
     }
     drop(spool);
-    // Wait for the writer to let go of the directory.
-    drop(open(dir));
+    // The writer finishes on its own thread: wait for it to let go of the directory.
+    wait_for_release(&fs::canonicalize(dir).unwrap());
     let bytes = fs::read(store::segment_path(dir, 1)).unwrap();
     let scan = codec::scan(&bytes);
     assert!(scan.damage.is_none());

@@ -279,6 +279,8 @@ fn prepare_spare(inner: &Inner) -> bool {
             if active.blocked.take().is_some() {
                 tracing::info!(dir = %inner.dir.display(), "kafka-events: the spool takes records again");
             }
+            drop(active);
+            inner.bell.ring();
             true
         }
         Err(error) => {
