@@ -283,14 +283,8 @@ fn main() {
         .position(|a| a == "--memory-child")
         .map(|i| args[i + 1].parse::<usize>().unwrap())
     {
-        let (_, after, spooled, on_disk) = matrix::memory_with_broker_down(n);
-        println!(
-            "{} {} {} {}",
-            peak_rss_kib(),
-            after / 1024,
-            spooled,
-            on_disk
-        );
+        let (_, after, spooled) = matrix::memory_with_broker_down(n);
+        println!("{} {} {}", peak_rss_kib(), after / 1024, spooled);
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -349,11 +343,10 @@ fn main() {
         .split_whitespace()
         .filter_map(|v| v.parse().ok())
         .collect();
-    if let [peak_kib, _, spooled, on_disk] = fields[..] {
+    if let [peak_kib, _, spooled] = fields[..] {
         println!(
-            "| memory, {memory_n} detached emits with the broker down | peak RSS of the process | {:.1} MiB ({spooled} records, {:.0} MiB, went to the spool) |",
+            "| memory, {memory_n} detached emits with the broker down | peak RSS of the process | {:.1} MiB ({spooled} records went to the spool) |",
             peak_kib as f64 / 1024.0,
-            on_disk as f64 / (1 << 20) as f64
         );
     } else {
         println!(

@@ -35,6 +35,9 @@ pub struct DeliveryStats {
     pub queue_depth: u64,
     /// Records in the spool now (being replayed or waiting to be).
     pub spool_depth: u64,
+    /// librdkafka reported every broker down and none has answered since: detached records go
+    /// straight to the spool (when there is one) until a broker answers.
+    pub brokers_down: bool,
     /// Acknowledged records whose latency was measured.
     pub latency_samples: u64,
     /// Mean time from enqueue to acknowledgement, in milliseconds.
@@ -81,6 +84,7 @@ impl Counters {
             quarantined: spool.quarantined,
             queue_depth,
             spool_depth: spool.pending,
+            brokers_down: false,
             latency_samples: samples,
             latency_mean_ms: self
                 .latency_sum_ms

@@ -1,21 +1,32 @@
-//! The fault matrix: each scenario emits N events under steady load while something fails, then
-//! an independent consumer reads the topic and the row says how many came through.
+//! The fault matrix: each scenario emits events while something fails, then an independent
+//! consumer reads the topic and the row says how many came through.
 //!
-//! Shared by `tests/fault_matrix.rs` (which asserts `lost == 0`) and `examples/fault_matrix.rs`
-//! (which prints the table).
+//! Shared by `tests/fault_matrix.rs` (which asserts `lost == 0` and each row's typed outcome)
+//! and `examples/fault_matrix.rs` (which prints the table). Scenarios that need a process of
+//! their own (to be killed, or to measure its memory) run [`child_main`] in a child process.
 
 #![allow(dead_code)]
 
+#[path = "tansu.rs"]
+mod tansu;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use kafka_events::middleware::AuditLayer;
 use kafka_events::testing::{EmbeddedKafka, ProduceFault, read_topic_idle};
-use kafka_events::{AuditEntry, KafkaConfig, KafkaEvent, KafkaProducer, Producer, SpoolConfig};
+use kafka_events::{
+    AuditEntry, Durability, EmitError, FsyncPolicy, KafkaConfig, KafkaEvent, KafkaProducer,
+    OverflowPolicy, Producer, SpoolConfig, SpoolError,
+};
 use uuid::Uuid;
+
+pub use tansu::Tansu;
 
 pub const TOPIC: &str = "audit";
 
@@ -23,30 +34,46 @@ pub const TOPIC: &str = "audit";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Row {
     pub scenario: String,
+    /// Events the producer accepted (`Ok`).
     pub sent: usize,
+    /// Of those, how many a consumer read back.
     pub unique: usize,
+    /// Accepted events neither read back nor in the quarantine.
     pub lost: usize,
+    /// Extra copies read back.
     pub duplicates: usize,
+    /// What else the scenario checked (typed refusals, quarantined records, timings).
+    pub note: String,
 }
 
 impl Row {
     pub fn header() -> String {
         format!(
-            "{:<58} | {:>6} | {:>16} | {:>4} | {:>10}",
-            "scenario", "sent", "unique delivered", "lost", "duplicates"
+            "{:<62} | {:>6} | {:>8} | {:>4} | {:>5} | {}",
+            "scenario", "sent", "received", "lost", "dupes", "also"
         )
     }
 
     pub fn line(&self) -> String {
         format!(
-            "{:<58} | {:>6} | {:>16} | {:>4} | {:>10}",
-            self.scenario, self.sent, self.unique, self.lost, self.duplicates
+            "{:<62} | {:>6} | {:>8} | {:>4} | {:>5} | {}",
+            self.scenario, self.sent, self.unique, self.lost, self.duplicates, self.note
         )
+    }
+
+    fn note(mut self, note: impl Into<String>) -> Row {
+        self.note = note.into();
+        self
     }
 }
 
-/// Counts what the consumer saw against what was sent.
-pub fn tally(scenario: &str, sent: &BTreeSet<String>, keys: &[String]) -> Row {
+/// Counts what the consumer saw against what was accepted; `quarantined` ids are accounted for.
+pub fn tally(
+    scenario: &str,
+    sent: &BTreeSet<String>,
+    keys: &[String],
+    quarantined: &BTreeSet<String>,
+) -> Row {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for key in keys {
         *seen.entry(key.as_str()).or_default() += 1;
@@ -55,13 +82,17 @@ pub fn tally(scenario: &str, sent: &BTreeSet<String>, keys: &[String]) -> Row {
         .iter()
         .filter(|id| seen.contains_key(id.as_str()))
         .count();
-    let duplicates = seen.values().map(|n| n - 1).sum();
+    let lost = sent
+        .iter()
+        .filter(|id| !seen.contains_key(id.as_str()) && !quarantined.contains(*id))
+        .count();
     Row {
         scenario: scenario.to_owned(),
         sent: sent.len(),
         unique,
-        lost: sent.len() - unique,
-        duplicates,
+        lost,
+        duplicates: seen.values().map(|n| n - 1).sum(),
+        note: String::new(),
     }
 }
 
@@ -94,8 +125,8 @@ pub fn new_base() -> u128 {
     Uuid::new_v4().as_u128() & !0xffff_ffff
 }
 
-/// Emits `n` detached events at `rate` per second, calling `at(i)` before event `i` so a
-/// scenario can break something mid-load. Returns the ids sent.
+/// Emits detached events `base + i` for `i` in `range` at `rate` per second, calling `at(i)`
+/// before event `i` so a scenario can break something mid-load. Returns the ids accepted.
 pub fn steady_load(
     producer: &dyn Producer,
     base: u128,
@@ -113,13 +144,17 @@ pub fn steady_load(
             .emit_detached(producer)
             .unwrap_or_else(|e| panic!("event {i} was refused: {e}"));
         sent.insert(entry.id.to_string());
-        // Pacing, not synchronisation: the load is meant to be spread over time.
-        let due = started + Duration::from_secs_f64((i - first + 1) as f64 / f64::from(rate));
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
+        pace(started, i - first + 1, rate);
     }
     sent
+}
+
+/// Pacing, not synchronisation: the load is meant to be spread over time.
+fn pace(started: Instant, done: usize, rate: u32) {
+    let due = started + Duration::from_secs_f64(done as f64 / f64::from(rate));
+    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+        std::thread::sleep(wait);
+    }
 }
 
 fn spooled_config(bootstrap: &str, spool: &Path) -> KafkaConfig {
@@ -148,7 +183,49 @@ fn wait_delivered(producer: &KafkaProducer) {
     assert!(done, "not delivered in time: {:?}", producer.stats());
 }
 
-/// Scenario 1: The embedded broker goes down for 3 s in the middle of the load, then comes back.
+/// Takes every broker down and emits probe events until the producer reports the outage:
+/// librdkafka notices an outage only when it tries to send. Returns the probes' ids (accepted
+/// events like any other).
+fn outage(kafka: &EmbeddedKafka, producer: &KafkaProducer) -> BTreeSet<String> {
+    kafka.all_down().unwrap();
+    let mut probes = BTreeSet::new();
+    let base = new_base();
+    for i in 0..30 {
+        let probe = event(base, i);
+        probe.emit_detached(producer).unwrap();
+        probes.insert(probe.id.to_string());
+        if runtime().block_on(producer.wait_for(Duration::from_secs(1), |s| s.brokers_down)) {
+            return probes;
+        }
+    }
+    panic!(
+        "the producer did not notice the outage: {:?}",
+        producer.stats()
+    );
+}
+
+/// Emits detached events until `n` are accepted or refused; returns the accepted ids and the
+/// refusals.
+fn emit_counting(
+    producer: &KafkaProducer,
+    base: u128,
+    range: std::ops::Range<usize>,
+) -> (BTreeSet<String>, Vec<EmitError>) {
+    let mut sent = BTreeSet::new();
+    let mut refused = Vec::new();
+    for i in range {
+        let entry = event(base, i);
+        match entry.emit_detached(producer) {
+            Ok(()) => {
+                sent.insert(entry.id.to_string());
+            }
+            Err(error) => refused.push(error),
+        }
+    }
+    (sent, refused)
+}
+
+/// Row 1: The embedded broker goes down for 3 s in the middle of the load, then comes back.
 pub fn embedded_broker_down(n: usize) -> Row {
     let (kafka, spool) = embedded_with_spool();
     let producer =
@@ -168,10 +245,11 @@ pub fn embedded_broker_down(n: usize) -> Row {
         "1. embedded broker down 3 s mid-load, then up",
         &sent,
         &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::new(),
     )
 }
 
-/// Scenario 2: Produce requests fail with retriable errors, over and over, during the load.
+/// Row 2: Produce requests fail with retriable errors, over and over, during the load.
 pub fn injected_produce_errors(n: usize) -> Row {
     let (kafka, spool) = embedded_with_spool();
     let producer =
@@ -193,209 +271,11 @@ pub fn injected_produce_errors(n: usize) -> Row {
         "2. injected retriable Produce errors (leader, timeout, drop)",
         &sent,
         &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::new(),
     )
 }
 
-/// Scenario 4: `close` mid-load with a deadline too short to flush; a new producer on the same spool
-/// sends the rest of the load and replays what the first one left.
-pub fn close_mid_load(n: usize) -> Row {
-    let (kafka, spool) = embedded_with_spool();
-    let config = spooled_config(kafka.bootstrap_servers(), spool.path());
-    let base = new_base();
-    let rate = (n / 2).max(1) as u32;
-    let first = KafkaProducer::new(&config).unwrap();
-    // A slow broker, so that records are in flight when the deadline comes.
-    let slow_from = n / 4;
-    let mut sent = steady_load(&first, base, 0..n / 2, rate, |i| {
-        if i == slow_from {
-            kafka.set_latency(Duration::from_millis(300)).unwrap();
-        }
-    });
-    let report = runtime()
-        .block_on(first.close(Duration::from_millis(1)))
-        .expect("with a spool, close keeps what it could not deliver");
-    drop(first);
-    kafka.set_latency(Duration::ZERO).unwrap();
-    let second = KafkaProducer::new(&config).unwrap();
-    let recovered = runtime().block_on(second.spool_recovery()).unwrap().records;
-    assert_eq!(recovered, report.spooled);
-    sent.extend(steady_load(&second, base, n / 2..n, rate, |_| {}));
-    wait_delivered(&second);
-    tally(
-        &format!(
-            "4. close(1 ms) mid-load ({} spooled), new producer",
-            report.spooled
-        ),
-        &sent,
-        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
-    )
-}
-
-/// What the child process of scenario 5 runs: emit `n` events with the broker down, wait
-/// until every one is in the spool, say so, and wait to be killed.
-pub fn child_emit_then_wait(bootstrap: &str, spool: &Path, base: u128, n: usize) -> ! {
-    let producer = KafkaProducer::new(&spooled_config(bootstrap, spool)).unwrap();
-    steady_load(&producer, base, 0..n, (n / 2).max(1) as u32, |_| {});
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while producer.stats().spooled < n as u64 {
-        assert!(
-            Instant::now() < deadline,
-            "not spooled: {:?}",
-            producer.stats()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    println!("spooled {n}");
-    loop {
-        std::thread::park();
-    }
-}
-
-/// Scenario 5: The emitting process is killed with SIGKILL while the broker is down; a new process
-/// (here: this one) opens the spool once the broker is back and replays it.
-///
-/// `child` is the command that runs [`child_emit_then_wait`] with the arguments appended.
-pub fn process_killed_while_broker_down(n: usize, mut child: Command) -> Row {
-    let (kafka, spool) = embedded_with_spool();
-    kafka.all_down().unwrap();
-    let base = new_base();
-    let mut process = child
-        .args([
-            kafka.bootstrap_servers(),
-            spool.path().to_str().unwrap(),
-            &base.to_string(),
-            &n.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starting the emitting process");
-    let stdout = process.stdout.take().unwrap();
-    let said = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        // The test harness may print on the same line first.
-        .find(|line| line.contains("spooled "));
-    assert!(
-        said.as_deref()
-            .is_some_and(|l| l.ends_with(&format!("spooled {n}"))),
-        "the emitting process said {said:?}"
-    );
-    process.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
-    process.wait().unwrap();
-
-    kafka.all_up().unwrap();
-    let producer =
-        KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
-    wait_delivered(&producer);
-    let sent: BTreeSet<String> = (0..n).map(|i| event(base, i).id.to_string()).collect();
-    tally(
-        "5. emitting process SIGKILLed while broker down, restarted",
-        &sent,
-        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
-    )
-}
-
-/// A Tansu broker on 127.0.0.1, storing in a SQLite file so it survives SIGKILL.
-pub struct Tansu {
-    bin: PathBuf,
-    port: u16,
-    storage: String,
-    /// Tansu resolves a `sqlite://` path against its working directory.
-    dir: PathBuf,
-    process: Option<Child>,
-}
-
-impl Tansu {
-    /// The binary from `KAFKA_EVENTS_TANSU` (what `scripts/tansu.sh bin` prints).
-    pub fn binary() -> Option<PathBuf> {
-        std::env::var_os("KAFKA_EVENTS_TANSU")
-            .map(PathBuf::from)
-            .filter(|p| p.exists())
-    }
-
-    pub fn start(bin: PathBuf, dir: &Path, storage: String) -> Tansu {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut tansu = Tansu {
-            bin,
-            port,
-            storage,
-            dir: dir.to_owned(),
-            process: None,
-        };
-        tansu.restart();
-        tansu
-    }
-
-    pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn restart(&mut self) {
-        let url = format!("tcp://{}", self.bootstrap());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("tansu.log"))
-            .unwrap();
-        let process = Command::new(&self.bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", &self.storage])
-            .env("RUST_LOG", "warn")
-            .current_dir(&self.dir)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting tansu");
-        self.process = Some(process);
-        // Ready when it accepts connections.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(self.bootstrap()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "tansu did not start on {}",
-                self.bootstrap()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    pub fn create_topic(&self, name: &str, partitions: u32) {
-        let status = Command::new(&self.bin)
-            .args(["topic", "create", name, "--broker"])
-            .arg(format!("tcp://{}", self.bootstrap()))
-            .args(["--partitions", &partitions.to_string()])
-            .stdout(Stdio::null())
-            .status()
-            .expect("tansu topic create");
-        assert!(status.success(), "tansu topic create {name} failed");
-    }
-
-    /// SIGKILL: no shutdown, no flush.
-    pub fn kill(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill().unwrap();
-            process.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Scenario 3: Tansu on SQLite is killed with SIGKILL mid-load and restarted on the same file.
+/// Row 3: Tansu on SQLite is killed with SIGKILL mid-load and restarted on the same file.
 pub fn tansu_killed(bin: PathBuf, n: usize) -> Row {
     let dir = tempfile::tempdir().unwrap();
     let mut tansu = Tansu::start(bin, dir.path(), "sqlite://tansu.db".into());
@@ -423,7 +303,619 @@ pub fn tansu_killed(bin: PathBuf, n: usize) -> Row {
         "3. Tansu (sqlite) SIGKILLed mid-load, restarted on its file",
         &sent,
         &keys_on(&tansu.bootstrap(), Duration::from_secs(20)),
+        &BTreeSet::new(),
     )
+}
+
+/// The bound `close` must keep: its deadline, plus the time its delivery reports, its replay
+/// thread and its last `fsync` are given (a second each), plus slack for a loaded machine.
+pub const CLOSE_BOUND: Duration = Duration::from_secs(5);
+
+/// Row 4: `close(1 ms)` mid-load against a slow broker, with `fsync` after every record; a new
+/// producer on the same spool sends the rest of the load and replays what the first one left.
+pub fn close_mid_load(n: usize) -> Row {
+    let (kafka, spool) = embedded_with_spool();
+    let mut config = spooled_config(kafka.bootstrap_servers(), spool.path());
+    config.spool.as_mut().unwrap().fsync = FsyncPolicy::Always;
+    let base = new_base();
+    let rate = (n / 2).max(1) as u32;
+    let first = KafkaProducer::new(&config).unwrap();
+    // A slow broker, so that records are in flight when the deadline comes.
+    let slow_from = n / 4;
+    let mut sent = steady_load(&first, base, 0..n / 2, rate, |i| {
+        if i == slow_from {
+            kafka.set_latency(Duration::from_millis(300)).unwrap();
+        }
+    });
+    let started = Instant::now();
+    let report = runtime()
+        .block_on(first.close(Duration::from_millis(1)))
+        .expect("with a spool, close keeps what it could not deliver");
+    let took = started.elapsed();
+    assert!(took < CLOSE_BOUND, "close(1 ms) took {took:?}");
+    drop(first);
+    kafka.set_latency(Duration::ZERO).unwrap();
+    let second = KafkaProducer::new(&config).unwrap();
+    let recovered = runtime().block_on(second.spool_recovery()).unwrap().records;
+    assert_eq!(recovered, report.spooled);
+    sent.extend(steady_load(&second, base, n / 2..n, rate, |_| {}));
+    wait_delivered(&second);
+    tally(
+        "4. close(1 ms) mid-load, fsync=always, new producer",
+        &sent,
+        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::new(),
+    )
+    .note(format!(
+        "close took {} ms, left {} in the spool",
+        took.as_millis(),
+        report.spooled
+    ))
+}
+
+/// Row 5: The emitting process is killed with SIGKILL while the broker is down; a new process
+/// (here: this one) opens the spool once the broker is back and replays it.
+///
+/// `child` runs [`child_main`] with the arguments appended.
+pub fn process_killed_while_broker_down(n: usize, child: Command) -> Row {
+    let (kafka, spool) = embedded_with_spool();
+    kafka.all_down().unwrap();
+    let base = new_base();
+    let accepted = run_child_until_killed(
+        child,
+        &["spool-while-down", kafka.bootstrap_servers()],
+        spool.path(),
+        base,
+        n,
+        |said| said.starts_with("spooled "),
+    );
+    assert_eq!(accepted.len(), n, "the child accepted every event");
+    kafka.all_up().unwrap();
+    let producer =
+        KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
+    wait_delivered(&producer);
+    tally(
+        "5. emitting process SIGKILLed while broker down, restarted",
+        &accepted,
+        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::new(),
+    )
+}
+
+/// Row 6: a poison record. A 1.5 MB event during an outage is refused (`MessageTooLarge`, as
+/// with the broker up); one already in the spool that the broker refuses for good (spooled
+/// under a larger `message.max.bytes`) is quarantined while the records behind it are
+/// delivered; after a second short outage new events are delivered again.
+pub fn poison_record(n: usize) -> Row {
+    let (kafka, spool) = embedded_with_spool();
+    let base = new_base();
+    let large = spooled_config(kafka.bootstrap_servers(), spool.path());
+    let first = KafkaProducer::new(&large).unwrap();
+    let mut sent = outage(&kafka, &first);
+    let huge = AuditEntry {
+        payload: Some(serde_json::json!({ "blob": "x".repeat(1_500_000) })),
+        ..event(base, n + 1)
+    };
+    let refused = huge.emit_detached(&first);
+    assert!(
+        matches!(refused, Err(EmitError::MessageTooLarge { .. })),
+        "{refused:?}"
+    );
+    let poison = AuditEntry {
+        payload: Some(serde_json::json!({ "blob": "x".repeat(700_000) })),
+        ..event(base, n)
+    };
+    poison.emit_detached(&first).unwrap();
+    sent.insert(poison.id.to_string());
+    let (behind, refused) = emit_counting(&first, base, 0..n / 2);
+    assert!(refused.is_empty(), "{refused:?}");
+    sent.extend(behind);
+    runtime()
+        .block_on(first.close(Duration::from_millis(100)))
+        .unwrap();
+    drop(first);
+
+    // The next run accepts at most 500 000 bytes: the spooled 700 kB record is poison now.
+    kafka.all_up().unwrap();
+    let small = spooled_config(kafka.bootstrap_servers(), spool.path())
+        .property("message.max.bytes", "500000");
+    let second = KafkaProducer::new(&small).unwrap();
+    wait_delivered(&second);
+    let quarantined = runtime().block_on(second.quarantined()).unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(quarantined[0].message.key, poison.id.to_string().as_bytes());
+    assert!(
+        quarantined[0].reason.contains("size"),
+        "{}",
+        quarantined[0].reason
+    );
+    assert_eq!(second.stats().quarantined, 1);
+
+    // A second outage; the producer follows the brokers back up without a replay to tell it.
+    sent.extend(outage(&kafka, &second));
+    kafka.all_up().unwrap();
+    let up = runtime().block_on(second.wait_for(Duration::from_secs(30), |s| !s.brokers_down));
+    assert!(up, "{:?}", second.stats());
+    let (after, refused) = emit_counting(&second, base, n / 2..n);
+    assert!(refused.is_empty(), "{refused:?}");
+    sent.extend(after);
+    wait_delivered(&second);
+    let drained = runtime().block_on(second.drain_quarantine()).unwrap();
+    assert_eq!(drained.len(), 1);
+    assert!(runtime().block_on(second.quarantined()).unwrap().is_empty());
+    tally(
+        "6. poison record in an outage, recovery, second outage",
+        &sent,
+        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::from([poison.id.to_string()]),
+    )
+    .note("1.5 MB refused as too large; 1 quarantined")
+}
+
+/// Makes a directory immutable (`chattr +i`) until dropped: nothing in it can be created or
+/// deleted, as on a filesystem remounted read-only.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn set(dir: &Path) -> Option<Immutable> {
+        let ok = Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Immutable(dir.to_owned()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+/// Whether a scenario that needs privileges (`chattr`, `mount`) must run rather than be
+/// skipped: CI sets `KAFKA_EVENTS_REQUIRE_PRIVILEGED=1`.
+pub fn privileged_required() -> bool {
+    std::env::var_os("KAFKA_EVENTS_REQUIRE_PRIVILEGED").is_some()
+}
+
+/// Row 7: the spool's directory becomes immutable before its records are replayed: the replayed
+/// segment can't be deleted. Every record is delivered once; nothing is sent again.
+pub fn undeletable_segment(n: usize) -> Option<Row> {
+    let (kafka, spool) = embedded_with_spool();
+    let config = spooled_config(kafka.bootstrap_servers(), spool.path());
+    let base = new_base();
+    let first = KafkaProducer::new(&config).unwrap();
+    let mut sent = outage(&kafka, &first);
+    let (more, refused) = emit_counting(&first, base, 0..n);
+    assert!(refused.is_empty(), "{refused:?}");
+    sent.extend(more);
+    let report = runtime()
+        .block_on(first.close(Duration::from_millis(100)))
+        .unwrap();
+    assert_eq!(report.spooled, sent.len() as u64);
+    drop(first);
+    let Some(_immutable) = Immutable::set(spool.path()) else {
+        assert!(!privileged_required(), "chattr +i failed");
+        return None;
+    };
+    kafka.all_up().unwrap();
+    let second = KafkaProducer::new(&config).unwrap();
+    wait_delivered(&second);
+    // Every record was replayed once, and the segment that can't go is not replayed again.
+    let keys = keys_on(kafka.bootstrap_servers(), Duration::from_secs(3));
+    let segments = std::fs::read_dir(spool.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "seg")
+        })
+        .count();
+    assert!(
+        segments > 0,
+        "the segment was deleted from an immutable directory"
+    );
+    Some(
+        tally(
+            "7. replayed segment can't be deleted (immutable directory)",
+            &sent,
+            &keys,
+            &BTreeSet::new(),
+        )
+        .note(format!("{} replayed", second.stats().replayed)),
+    )
+}
+
+/// Row 8: the spool directory is removed while records wait in it during an outage. The spool
+/// recreates it with those records; events refused meanwhile get a typed error.
+pub fn spool_directory_removed(n: usize) -> Row {
+    let (kafka, spool) = embedded_with_spool();
+    let dir = spool.path().join("spool");
+    let producer = KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), &dir)).unwrap();
+    let base = new_base();
+    let mut sent = outage(&kafka, &producer);
+    let (more, refused) = emit_counting(&producer, base, 0..n / 2);
+    assert!(refused.is_empty(), "{refused:?}");
+    sent.extend(more);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (more, refused) = emit_counting(&producer, base, n / 2..n);
+    sent.extend(more);
+    for error in &refused {
+        assert!(
+            matches!(error, EmitError::Spool(SpoolError::Unavailable { .. })),
+            "{error}"
+        );
+    }
+    assert_eq!(producer.stats().dropped, refused.len() as u64);
+    kafka.all_up().unwrap();
+    wait_delivered(&producer);
+    tally(
+        "8. spool directory removed during an outage",
+        &sent,
+        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::new(),
+    )
+    .note(format!("{} refused with a typed error", refused.len()))
+}
+
+/// A small tmpfs mounted on a directory until dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> Option<SmallDisk> {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk { dir })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+/// Row 9: the spool's disk fills up during an outage. Events that need the spool then are
+/// refused with `SpoolError::Full` and counted as dropped; every accepted one is delivered.
+pub fn full_disk(n: usize) -> Option<Row> {
+    let Some(disk) = SmallDisk::mount(4 << 20) else {
+        assert!(!privileged_required(), "mounting a tmpfs failed");
+        return None;
+    };
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic(TOPIC, 3).unwrap();
+    let mut config = spooled_config(kafka.bootstrap_servers(), disk.dir.path());
+    config.spool.as_mut().unwrap().segment_bytes = 1 << 20;
+    let producer = KafkaProducer::new(&config).unwrap();
+    let base = new_base();
+    let mut sent = outage(&kafka, &producer);
+    let (more, refused) = emit_counting(&producer, base, 0..n);
+    sent.extend(more);
+    assert!(!refused.is_empty(), "the disk did not fill up");
+    for error in &refused {
+        assert!(
+            matches!(error, EmitError::Spool(SpoolError::Full { .. })),
+            "{error}"
+        );
+    }
+    assert_eq!(producer.stats().dropped, refused.len() as u64);
+    kafka.all_up().unwrap();
+    wait_delivered(&producer);
+    Some(
+        tally(
+            "9. spool disk full during an outage (4 MiB tmpfs)",
+            &sent,
+            &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+            &BTreeSet::new(),
+        )
+        .note(format!("{} refused: SpoolError::Full", refused.len())),
+    )
+}
+
+/// Row 10: the producer is dropped without `close`, on an async worker, with records in
+/// flight to a broker that answers in 3 s and `fsync` after every record. `drop` returns at
+/// once; nothing accepted is lost.
+pub fn drop_without_close(n: usize) -> Row {
+    let (kafka, spool) = embedded_with_spool();
+    let mut config = spooled_config(kafka.bootstrap_servers(), spool.path());
+    config.spool.as_mut().unwrap().fsync = FsyncPolicy::Always;
+    config.delivery_timeout_ms = 30_000;
+    let base = new_base();
+    kafka.set_latency(Duration::from_secs(3)).unwrap();
+    let took = runtime().block_on(async {
+        let producer = KafkaProducer::new(&config).unwrap();
+        let (sent, refused) = emit_counting(&producer, base, 0..n);
+        assert!(refused.is_empty(), "{refused:?}");
+        let started = Instant::now();
+        drop(producer);
+        (sent, started.elapsed())
+    });
+    let (sent, took) = took;
+    kafka.set_latency(Duration::ZERO).unwrap();
+    let second = KafkaProducer::new(&config).unwrap();
+    wait_delivered(&second);
+    tally(
+        "10. dropped without close on an async worker, slow broker",
+        &sent,
+        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::new(),
+    )
+    .note(format!("drop returned in {} µs", took.as_micros()))
+}
+
+/// Row 11: librdkafka's queue is full and there is no spool, with `block` as the overflow
+/// policy; requests go through `AuditLayer` on a current-thread runtime where another task must
+/// keep running. No request waits for room: the refused entries are counted as dropped.
+pub fn full_queue_on_a_current_thread_runtime(requests: usize) -> Row {
+    use tower::{Service, ServiceExt};
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic(TOPIC, 3).unwrap();
+    kafka.all_down().unwrap();
+    let block = Duration::from_secs(5);
+    let producer = Arc::new(
+        KafkaProducer::new(
+            &KafkaConfig::new([kafka.bootstrap_servers()])
+                .delivery_timeout(Duration::from_secs(30))
+                .max_queued(10, 1 << 20)
+                .overflow(OverflowPolicy::Block {
+                    timeout_ms: block.as_millis() as u64,
+                }),
+        )
+        .unwrap(),
+    );
+    let ticks = Arc::new(AtomicU64::new(0));
+    let (took, ticked) = runtime().block_on(async {
+        let ticker = {
+            let ticks = ticks.clone();
+            tokio::spawn(async move {
+                loop {
+                    ticks.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let mut service = tower::ServiceBuilder::new()
+            .layer(AuditLayer::new(producer.clone()).service_name("matrix"))
+            .service_fn(|_request: http::Request<_>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+            });
+        let started = Instant::now();
+        let mut ticked = 0;
+        for _ in 0..requests {
+            let before = ticks.load(Ordering::Relaxed);
+            let request = http::Request::get("/orders/1")
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .unwrap();
+            let response = service.ready().await.unwrap().call(request).await.unwrap();
+            http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap();
+            // Let the other task run; a blocked thread would have starved it until now.
+            tokio::task::yield_now().await;
+            if ticks.load(Ordering::Relaxed) > before {
+                ticked += 1;
+            }
+        }
+        ticker.abort();
+        (started.elapsed(), ticked)
+    });
+    let stats = producer.stats();
+    assert_eq!(stats.enqueued + stats.dropped, requests as u64, "{stats:?}");
+    assert!(
+        took < block,
+        "{requests} requests took {took:?}: a request waited for room"
+    );
+    Row {
+        scenario: "11. queue full, no spool, `block` policy, current-thread runtime".into(),
+        sent: requests,
+        unique: 0,
+        lost: 0,
+        duplicates: 0,
+        note: format!(
+            "{requests} requests in {} ms, other task ran between {ticked}; {} dropped and counted",
+            took.as_millis(),
+            stats.dropped
+        ),
+    }
+}
+
+/// Row 12 (in a child process): `n` awaited emits cancelled while they wait for room in a full
+/// queue. Returns the child's RSS growth in bytes.
+pub fn cancelled_emits(n: usize, mut child: Command) -> (Row, u64) {
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic(TOPIC, 3).unwrap();
+    kafka.all_down().unwrap();
+    let mut process = child
+        .args(["cancelled-emits", kafka.bootstrap_servers(), &n.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the child process");
+    let said = lines(&mut process)
+        .find(|l| l.contains("rss-growth "))
+        .expect("the child reports its RSS growth");
+    process.wait().unwrap();
+    let growth: u64 = said.rsplit(' ').next().unwrap().parse().unwrap();
+    let row = Row {
+        scenario: "12. awaited emits cancelled while waiting for room".into(),
+        sent: 0,
+        unique: 0,
+        lost: 0,
+        duplicates: 0,
+        note: format!(
+            "{n} cancelled: RSS +{:.1} MiB",
+            growth as f64 / (1 << 20) as f64
+        ),
+    };
+    (row, growth)
+}
+
+/// Row 13: the emitting process, writing ahead to the spool, is killed with SIGKILL mid-load
+/// while the broker is up; a new producer on its spool delivers every record it accepted.
+pub fn write_ahead_killed(n: usize, child: Command) -> Row {
+    let (kafka, spool) = embedded_with_spool();
+    let base = new_base();
+    let accepted = run_child_until_killed(
+        child,
+        &["write-ahead-load", kafka.bootstrap_servers()],
+        spool.path(),
+        base,
+        n,
+        |said| said == format!("accepted {}", n / 2),
+    );
+    let producer =
+        KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
+    wait_delivered(&producer);
+    tally(
+        "13. SIGKILL mid-load, broker up, durability = write_ahead",
+        &accepted,
+        &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
+        &BTreeSet::new(),
+    )
+    .note(format!("killed after {} accepted", accepted.len()))
+}
+
+fn lines(process: &mut std::process::Child) -> impl Iterator<Item = String> + use<> {
+    BufReader::new(process.stdout.take().expect("piped stdout"))
+        .lines()
+        .map_while(Result::ok)
+}
+
+/// Starts `child` with `args`, the spool, base and `n`; kills it (SIGKILL) once it says what
+/// `kill_when` waits for; returns the ids it reported accepted (`accepted I` lines).
+fn run_child_until_killed(
+    mut child: Command,
+    args: &[&str],
+    spool: &Path,
+    base: u128,
+    n: usize,
+    kill_when: impl Fn(&str) -> bool,
+) -> BTreeSet<String> {
+    let mut process = child
+        .args(args)
+        .args([spool.to_str().unwrap(), &base.to_string(), &n.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting the emitting process");
+    let mut accepted = BTreeSet::new();
+    let mut said = lines(&mut process);
+    let mut killed = false;
+    for line in said.by_ref() {
+        // The test harness may print on the same line first.
+        let line = match line.find("accepted ").or_else(|| line.find("spooled ")) {
+            Some(at) => line[at..].to_owned(),
+            None => continue,
+        };
+        if let Some(i) = line.strip_prefix("accepted ") {
+            let i: usize = i.parse().unwrap();
+            accepted.insert(event(base, i).id.to_string());
+        }
+        if kill_when(&line) {
+            process.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+            killed = true;
+            break;
+        }
+    }
+    assert!(killed, "the emitting process ended before it was killed");
+    // Lines written before the kill are still in the pipe.
+    for line in said {
+        if let Some(at) = line.find("accepted ") {
+            let i: usize = line[at + 9..].trim().parse().unwrap();
+            accepted.insert(event(base, i).id.to_string());
+        }
+    }
+    process.wait().unwrap();
+    accepted
+}
+
+/// What a child process runs: `MODE ARGS...`.
+pub fn child_main(args: &[String]) {
+    let stdout = std::io::stdout();
+    let say = |line: String| {
+        let mut out = stdout.lock();
+        writeln!(out, "{line}").unwrap();
+        out.flush().unwrap();
+    };
+    match args {
+        [mode, bootstrap, spool, base, n] if mode == "spool-while-down" => {
+            let (base, n): (u128, usize) = (base.parse().unwrap(), n.parse().unwrap());
+            let producer = KafkaProducer::new(&spooled_config(bootstrap, spool.as_ref())).unwrap();
+            let started = Instant::now();
+            for i in 0..n {
+                event(base, i).emit_detached(&producer).unwrap();
+                say(format!("accepted {i}"));
+                pace(started, i + 1, (n / 2).max(1) as u32);
+            }
+            let spooled = runtime().block_on(
+                producer.wait_for(Duration::from_secs(120), |s| s.spool_depth >= n as u64),
+            );
+            assert!(spooled, "not spooled: {:?}", producer.stats());
+            say(format!("spooled {n}"));
+            park_forever()
+        }
+        [mode, bootstrap, spool, base, n] if mode == "write-ahead-load" => {
+            let (base, n): (u128, usize) = (base.parse().unwrap(), n.parse().unwrap());
+            let mut config = spooled_config(bootstrap, spool.as_ref());
+            config.spool.as_mut().unwrap().durability = Durability::WriteAhead;
+            let producer = KafkaProducer::new(&config).unwrap();
+            let started = Instant::now();
+            for i in 0..n {
+                event(base, i).emit_detached(&producer).unwrap();
+                say(format!("accepted {i}"));
+                pace(started, i + 1, (n / 2).max(1) as u32);
+            }
+            park_forever()
+        }
+        [mode, bootstrap, n] if mode == "cancelled-emits" => {
+            let n: usize = n.parse().unwrap();
+            let producer = KafkaProducer::new(
+                &KafkaConfig::new([bootstrap.as_str()])
+                    .delivery_timeout(Duration::from_secs(60))
+                    .max_queued(10, 1 << 20),
+            )
+            .unwrap();
+            let base = new_base();
+            for i in 0..10 {
+                event(base, i).emit_detached(&producer).unwrap();
+            }
+            let runtime = runtime();
+            let cancel = |count: usize| {
+                runtime.block_on(async {
+                    for i in 0..count {
+                        let emit = event(base, 10 + i).emit(&producer);
+                        // Polled once (it waits for room), then dropped.
+                        let waited = tokio::time::timeout(Duration::ZERO, emit).await;
+                        assert!(
+                            waited.is_err(),
+                            "the queue had room: {:?}",
+                            producer.stats()
+                        );
+                    }
+                })
+            };
+            cancel(n / 10); // warm-up: allocator and runtime settle
+            let before = rss_bytes().unwrap();
+            cancel(n);
+            let after = rss_bytes().unwrap();
+            say(format!("rss-growth {}", after.saturating_sub(before)));
+        }
+        other => panic!("unknown child mode {other:?}"),
+    }
+}
+
+fn park_forever() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 /// The resident set size of this process, from /proc.
@@ -435,8 +927,9 @@ pub fn rss_bytes() -> Option<u64> {
 }
 
 /// RSS before and after `n` detached emits with every broker down: memory is bounded by the
-/// queue limits, everything else is on disk. Returns (before, after, spooled, on-disk bytes).
-pub fn memory_with_broker_down(n: usize) -> (u64, u64, u64, u64) {
+/// queue limits and one mapped segment, everything else is on disk. Returns (before, after,
+/// spooled).
+pub fn memory_with_broker_down(n: usize) -> (u64, u64, u64) {
     let (kafka, spool) = embedded_with_spool();
     kafka.all_down().unwrap();
     let producer =
@@ -447,11 +940,5 @@ pub fn memory_with_broker_down(n: usize) -> (u64, u64, u64, u64) {
         event(base, i).emit_detached(&producer).unwrap();
     }
     let after = rss_bytes().unwrap_or(0);
-    let spooled = producer.stats().spooled;
-    let on_disk = std::fs::read_dir(spool.path())
-        .unwrap()
-        .filter_map(|e| e.ok()?.metadata().ok())
-        .map(|m| m.len())
-        .sum();
-    (before, after, spooled, on_disk)
+    (before, after, producer.stats().spooled)
 }

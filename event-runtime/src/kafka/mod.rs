@@ -163,9 +163,12 @@ impl KafkaProducer {
     /// What the producer did so far.
     pub fn stats(&self) -> DeliveryStats {
         let spool = self.shared.spool().map(Spool::counts).unwrap_or_default();
-        self.shared
+        let mut stats = self
+            .shared
             .counters()
-            .snapshot(self.in_flight() as u64, spool)
+            .snapshot(self.in_flight() as u64, spool);
+        stats.brokers_down = self.shared.brokers_down();
+        stats
     }
 
     /// What the check of the spool found (records an earlier run left to replay, damage set
@@ -184,7 +187,33 @@ impl KafkaProducer {
     /// over so far was delivered, quarantined or dropped. Returns whether that happened in time.
     /// Does not block (it needs Tokio's timer).
     pub async fn wait_delivered(&self, timeout: Duration) -> bool {
-        let done = || self.in_flight() == 0 && self.shared.spool().is_none_or(Spool::is_empty);
+        self.wait_until(timeout, || {
+            self.in_flight() == 0 && self.shared.spool().is_none_or(Spool::is_empty)
+        })
+        .await
+    }
+
+    /// Waits up to `timeout` until `done` holds for the producer's [`stats`](Self::stats), looking
+    /// again whenever a delivery report arrives or the spool changes. Returns whether it held in
+    /// time. Does not block (it needs Tokio's timer).
+    ///
+    /// ```no_run
+    /// # async fn f(producer: &kafka_events::KafkaProducer) {
+    /// // Health check: is the producer keeping records on disk because no broker answers?
+    /// let outage = producer
+    ///     .wait_for(std::time::Duration::from_secs(1), |stats| stats.brokers_down)
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&DeliveryStats) -> bool,
+    ) -> bool {
+        self.wait_until(timeout, || done(&self.stats())).await
+    }
+
+    async fn wait_until(&self, timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let reports = self.shared.reports().notified();
@@ -202,12 +231,17 @@ impl KafkaProducer {
             if now >= deadline {
                 return false;
             }
-            // librdkafka's queue drains without a report for each record it merely batches, so
+            // librdkafka's queue also drains without a report of ours (a batch leaving), so
             // look again at least every 100 ms.
             let tick = tokio::time::sleep_until(deadline.min(now + Duration::from_millis(100)));
             tokio::select! {
                 _ = reports => {}
-                _ = async { match &mut spool { Some(s) => s.await, None => std::future::pending().await } } => {}
+                _ = async {
+                    match &mut spool {
+                        Some(spool) => spool.await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
                 _ = tick => {}
             }
         }

@@ -96,6 +96,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
+        self.reports.ring();
         news
     }
 
@@ -109,6 +110,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
+        self.reports.ring();
         news
     }
 
