@@ -23,7 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kafka_events::testing::EmbeddedKafka;
-use kafka_events::{AuditEntry, KafkaConfig, KafkaEvent, KafkaProducer, OverflowPolicy};
+use kafka_events::{
+    AuditEntry, Durability, FsyncPolicy, KafkaConfig, KafkaEvent, KafkaProducer, OverflowPolicy,
+    SpoolConfig,
+};
 use rdkafka::ClientConfig;
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -130,11 +133,17 @@ fn raw_run(bootstrap: &str, events: &[AuditEntry], extra: &[(&str, &str)]) -> Th
 }
 
 fn ours_run(bootstrap: &str, events: &[AuditEntry], extra: &[(&str, &str)]) -> Throughput {
-    let mut config = KafkaConfig::new([bootstrap])
-        .delivery_timeout(Duration::from_secs(30))
-        .overflow(OverflowPolicy::Block {
-            timeout_ms: 300_000,
-        });
+    ours_run_with(KafkaConfig::new([bootstrap]), events, extra)
+}
+
+fn ours_run_with(config: KafkaConfig, events: &[AuditEntry], extra: &[(&str, &str)]) -> Throughput {
+    // Off any async runtime `block` waits for room, as the raw side's loop does.
+    let mut config =
+        config
+            .delivery_timeout(Duration::from_secs(30))
+            .overflow(OverflowPolicy::Block {
+                timeout_ms: 300_000,
+            });
     for (k, v) in extra {
         config = config.property(*k, *v);
     }
@@ -187,6 +196,80 @@ fn throughput_rows(
         ours.mb(),
         ours.msgs() / raw.msgs()
     );
+}
+
+/// What write-ahead durability costs: `emit_detached` end to end with the spool used only on
+/// failure, and with every record written ahead to it.
+fn write_ahead_rows(n: usize, fsync: FsyncPolicy) {
+    let events = events(n);
+    let run = |durability: Durability| {
+        let (bootstrap, _kafka) = embedded();
+        let spool = tempfile::tempdir().unwrap();
+        let config = KafkaConfig::new([bootstrap]).spool(
+            SpoolConfig::new(spool.path())
+                .fsync(fsync)
+                .durability(durability),
+        );
+        ours_run_with(config, &events, &[])
+    };
+    let on_failure = run(Durability::OnFailure);
+    let write_ahead = run(Durability::WriteAhead);
+    println!(
+        "| write-ahead cost, embedded, N = {n}, fsync {fsync:?} | `emit_detached`, spool on failure vs written ahead | {:.0} vs {:.0} msg/s: **{:.3}×** |",
+        on_failure.msgs(),
+        write_ahead.msgs(),
+        write_ahead.msgs() / on_failure.msgs()
+    );
+}
+
+/// The time `emit_detached` takes on the caller's thread while every broker is down (each
+/// record goes to the spool), for each fsync policy.
+fn outage_latency(n: usize) {
+    for fsync in [
+        FsyncPolicy::Always,
+        FsyncPolicy::IntervalMs(100),
+        FsyncPolicy::Never,
+    ] {
+        let kafka = EmbeddedKafka::start().unwrap();
+        kafka.create_topic(TOPIC, 3).unwrap();
+        let spool = tempfile::tempdir().unwrap();
+        let producer = KafkaProducer::new(
+            &KafkaConfig::new([kafka.bootstrap_servers()])
+                .spool(SpoolConfig::new(spool.path()).fsync(fsync)),
+        )
+        .unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        kafka.all_down().unwrap();
+        // librdkafka notices the outage when it tries to send.
+        let events = events(n + 100);
+        for event in &events[..100] {
+            event.emit_detached(&producer).unwrap();
+            if runtime.block_on(producer.wait_for(Duration::from_millis(100), |s| s.brokers_down)) {
+                break;
+            }
+        }
+        assert!(producer.stats().brokers_down, "{:?}", producer.stats());
+        let mut took: Vec<Duration> = events[100..]
+            .iter()
+            .map(|event| {
+                let started = Instant::now();
+                event.emit_detached(&producer).unwrap();
+                started.elapsed()
+            })
+            .collect();
+        took.sort_unstable();
+        let us = |p: f64| percentile(&took, p) * 1e3;
+        println!(
+            "| `emit_detached` while every broker is down, fsync {fsync:?}, N = {n} | p50 / p99 / p999 / max on the caller's thread | {:.1} / {:.1} / {:.1} / {:.1} µs |",
+            us(0.5),
+            us(0.99),
+            us(0.999),
+            took.last().unwrap().as_secs_f64() * 1e6
+        );
+    }
 }
 
 fn embedded() -> (String, Box<dyn std::any::Any>) {
@@ -314,6 +397,10 @@ fn main() {
     }
     if throughput_only {
         return; // for profiling this phase alone
+    }
+    outage_latency(if quick { 20_000 } else { 200_000 });
+    for fsync in [FsyncPolicy::IntervalMs(100), FsyncPolicy::Always] {
+        write_ahead_rows(n, fsync);
     }
     if let Some(bin) = matrix::Tansu::binary() {
         let mut start = || {

@@ -6,6 +6,7 @@
 //! cargo run --release --example fault_matrix                 # all rows (7 and 9 need root)
 //! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --example fault_matrix
 //! cargo run --release --example fault_matrix -- --quick     # smaller N
+//! cargo run --release --example fault_matrix -- --row 13    # one row
 //! ```
 
 #[path = "../tests/support/matrix.rs"]
@@ -20,6 +21,11 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
+    // `--row N` runs that row alone.
+    let only: Option<usize> = args
+        .iter()
+        .position(|a| a == "--row")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
     let scale = |full: usize, small: usize| if quick { small } else { full };
     let child = || {
         let mut child = Command::new(std::env::current_exe().unwrap());
@@ -35,36 +41,61 @@ fn main() {
         rows.push(row);
     };
     let skipped = |what: &str| println!("({what})");
-    print(matrix::embedded_broker_down(scale(10_000, 2_000)));
-    print(matrix::injected_produce_errors(scale(10_000, 2_000)));
-    match matrix::Tansu::binary() {
-        Some(bin) => print(matrix::tansu_killed(bin, scale(2_000, 1_000))),
-        None => skipped(
-            "3. skipped: set KAFKA_EVENTS_TANSU to a tansu 0.6.0 binary, see scripts/tansu.sh",
-        ),
+    let run = |row: usize| only.is_none_or(|only| only == row);
+    if run(1) {
+        print(matrix::embedded_broker_down(scale(10_000, 2_000)));
     }
-    print(matrix::close_mid_load(scale(10_000, 2_000)));
-    print(matrix::process_killed_while_broker_down(
-        scale(10_000, 2_000),
-        child(),
-    ));
-    print(matrix::poison_record(scale(1_000, 200)));
-    match matrix::undeletable_segment(scale(1_000, 300)) {
-        Some(row) => print(row),
-        None => skipped("7. skipped: needs root for chattr +i"),
+    if run(2) {
+        print(matrix::injected_produce_errors(scale(10_000, 2_000)));
     }
-    print(matrix::spool_directory_removed(scale(2_000, 600)));
-    match matrix::full_disk(20_000) {
-        Some(row) => print(row),
-        None => skipped("9. skipped: needs root to mount a small tmpfs"),
+    if run(3) {
+        match matrix::Tansu::binary() {
+            Some(bin) => print(matrix::tansu_killed(bin, scale(2_000, 1_000))),
+            None => skipped("3. skipped: set KAFKA_EVENTS_TANSU (scripts/tansu.sh bin)"),
+        }
     }
-    print(matrix::drop_without_close(5_000));
-    print(matrix::full_queue_on_a_current_thread_runtime(scale(
-        1_000, 300,
-    )));
-    let (row, _) = matrix::cancelled_emits(scale(1_000_000, 200_000), child());
-    print(row);
-    print(matrix::write_ahead_killed(scale(10_000, 4_000), child()));
+    if run(4) {
+        print(matrix::close_mid_load(scale(10_000, 2_000)));
+    }
+    if run(5) {
+        let n = scale(10_000, 2_000);
+        print(matrix::process_killed_while_broker_down(n, child()));
+    }
+    if run(6) {
+        print(matrix::poison_record(scale(1_000, 200)));
+    }
+    if run(7) {
+        match matrix::undeletable_segment(scale(1_000, 300)) {
+            Some(row) => print(row),
+            None => skipped("7. skipped: needs root for chattr +i"),
+        }
+    }
+    if run(8) {
+        print(matrix::spool_directory_removed(scale(2_000, 600)));
+    }
+    if run(9) {
+        match matrix::full_disk(20_000) {
+            Some(row) => print(row),
+            None => skipped("9. skipped: needs root to mount a small tmpfs"),
+        }
+    }
+    if run(10) {
+        print(matrix::drop_without_close(5_000));
+    }
+    if run(11) {
+        let requests = scale(1_000, 300);
+        print(matrix::full_queue_on_a_current_thread_runtime(requests));
+    }
+    if run(12) {
+        let n = scale(1_000_000, 200_000);
+        print(matrix::cancelled_emits(n, child()).0);
+    }
+    if run(13) {
+        print(matrix::write_ahead_killed(scale(10_000, 4_000), child()));
+    }
+    if only.is_some() {
+        return;
+    }
 
     let n_memory = scale(1_000_000, 100_000);
     let (before, after, spooled) = matrix::memory_with_broker_down(n_memory);

@@ -21,9 +21,9 @@ pub struct DeliveryStats {
     pub failed: u64,
     /// Spooled records sent again after a replay attempt failed.
     pub retried: u64,
-    /// Records written to the spool.
+    /// Records written to the spool (with `durability = "write_ahead"`, every detached record).
     pub spooled: u64,
-    /// Spooled records the broker acknowledged.
+    /// Records sent from the spool that the broker acknowledged.
     pub replayed: u64,
     /// Records given up, each logged as an error: the overflow policy refused them, they failed
     /// with no spool to keep them, the spool could not take them (disk full, directory gone),

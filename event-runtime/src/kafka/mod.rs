@@ -94,6 +94,10 @@ impl KafkaProducer {
     /// Creates the producer, opening the spool when one is configured and starting to replay
     /// what it holds. Nothing is sent yet; an unreachable broker shows up on the first sends,
     /// not here.
+    ///
+    /// Construction does blocking work (it creates the librdkafka client and opens the spool
+    /// directory); if a producer on the same spool was dropped in this process moments ago,
+    /// it waits (up to 30 s) for that one to finish with the directory.
     pub fn new(config: &KafkaConfig) -> Result<Self, ConfigError> {
         let topics = TopicMap::new(config.topics.clone())?;
         let overflow = config.overflow_policy()?;

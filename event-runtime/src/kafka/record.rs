@@ -24,7 +24,8 @@ pub(super) enum Tag {
     Detached(u64),
     /// From an awaited `emit`: the id of its waiter.
     Awaited(u64),
-    /// From the spool: written ahead, or replayed.
+    /// From the spool: written ahead, or replayed. Its segment id travels as its low 30 bits;
+    /// a spool would need a billion segments (a petabyte) before two live ones shared them.
     Spooled(Position),
 }
 

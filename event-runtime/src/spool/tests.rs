@@ -80,13 +80,13 @@ fn segment_files(dir: &Path) -> usize {
         .count()
 }
 
-/// Waits until the writer deleted finished segments (it runs on its own thread).
-fn wait_for_segments(dir: &Path, at_most: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while segment_files(dir) > at_most {
-        assert!(std::time::Instant::now() < deadline, "segments not deleted");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Waits until the writer deleted finished segments (it runs on its own thread and rings the
+/// spool's bell when it did).
+fn wait_for_segments(spool: &Spool, dir: &Path, at_most: usize) {
+    let deleted = spool
+        .bell()
+        .wait_until(Duration::from_secs(10), || segment_files(dir) <= at_most);
+    assert!(deleted, "segments not deleted");
 }
 
 fn messages(n: usize) -> Vec<Message> {
@@ -179,7 +179,7 @@ fn finished_segments_are_deleted_and_an_undeletable_one_is_not_replayed() {
     }
     assert_eq!(replay_all(&spool).len(), 150);
     // Only the spare segments are left.
-    wait_for_segments(dir.path(), SPARES);
+    wait_for_segments(&spool, dir.path(), SPARES);
     assert!(spool.next_to_replay().is_none());
 }
 
@@ -226,11 +226,10 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
     }
     fs::remove_dir_all(&spool_dir).unwrap();
     // The writer notices within a second and writes the segments back.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while segment_files_or_zero(&spool_dir) == 0 {
-        assert!(std::time::Instant::now() < deadline, "not recreated");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let recreated = spool.bell().wait_until(Duration::from_secs(10), || {
+        segment_files_or_zero(&spool_dir) > 0
+    });
+    assert!(recreated, "not recreated");
     let mut accepted = 0;
     for m in &messages[50..] {
         // Appends refused while it is being recreated get a typed error.

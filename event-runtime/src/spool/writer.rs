@@ -146,12 +146,14 @@ impl State {
     /// segment this process still has open is written back.
     fn check_dir(&mut self, inner: &Inner) {
         let active_id = lock(&inner.active).current.as_ref().map(|c| c.id);
+        let active_file = active_id.and_then(|id| {
+            let file = lock(&inner.segs).map.get(&id)?.file.clone();
+            Some((id, file))
+        });
+        // Looked at without holding a lock: these are system calls.
         let healthy = inner.dir.is_dir()
-            && active_id.is_none_or(|id| {
-                let segs = lock(&inner.segs);
-                segs.map
-                    .get(&id)
-                    .is_none_or(|s| store::same_file(&store::segment_path(&inner.dir, id), &s.file))
+            && active_file.is_none_or(|(id, file)| {
+                store::same_file(&store::segment_path(&inner.dir, id), &file)
             });
         if healthy {
             self.dir_gone = false;
@@ -225,6 +227,7 @@ impl State {
             segments = restored,
             "kafka-events: recreated the spool directory"
         );
+        inner.bell.ring();
     }
 }
 
@@ -378,6 +381,7 @@ fn delete_finished(inner: &Inner) -> Option<Instant> {
         match store::remove(&inner.dir, id) {
             Ok(()) => {
                 lock(&inner.segs).map.remove(&id);
+                inner.bell.ring();
             }
             Err(error) => {
                 let mut segs = lock(&inner.segs);
