@@ -25,7 +25,7 @@ fn entry() -> AuditEntry {
     AuditEntry {
         tenant_id: Some(Uuid::new_v4()),
         subject: "auth0|5f7c8ec7c33c6c004bbafe82".into(),
-        jti: "b7d1c0e2-4c1a-4b8e-9d55-1d2f0e5a9c31".into(),
+        jti: Some(Uuid::from_u128(0xb7d1c0e2_4c1a_4b8e_9d55_1d2f0e5a9c31)),
         http_method: "POST".into(),
         resource: "orders".into(),
         source_ip: "203.0.113.7".into(),
@@ -49,7 +49,7 @@ fn queue_config() -> ClientConfig {
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("compression.type", "lz4")
-        .set("partitioner", "murmur2_random");
+        .set("partitioner", "fnv1a_random");
     config
 }
 

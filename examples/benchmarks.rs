@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use kafka_events::testing::EmbeddedKafka;
 use kafka_events::{
     AuditEntry, Durability, FsyncPolicy, KafkaConfig, KafkaEvent, KafkaProducer, OverflowPolicy,
-    SpoolConfig,
+    Partitioner, SpoolConfig,
 };
 use rdkafka::ClientConfig;
 use rdkafka::config::FromClientConfigAndContext;
@@ -62,6 +62,7 @@ fn raw_producer(bootstrap: &str, acks: Acks, extra: &[(&str, &str)]) -> Threaded
     config
         .set("bootstrap.servers", bootstrap)
         .set("message.timeout.ms", "30000");
+    config.set("partitioner", Partitioner::default().librdkafka_name());
     for (k, v) in KafkaConfig::DEFAULT_PROPERTIES.iter().chain(extra) {
         config.set(*k, *v);
     }

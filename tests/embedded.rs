@@ -58,7 +58,9 @@ async fn every_model_and_a_user_event_round_trip() {
     let entry = AuditEntry {
         tenant_id: Some(Uuid::new_v4()),
         subject: "alice".into(),
-        jti: "token-1".into(),
+        jti: Some(Uuid::new_v4()),
+        resource_id: Some(Uuid::new_v4()),
+        correlation_id: "trace-1".into(),
         http_method: "POST".into(),
         resource: "users".into(),
         source_ip: "127.0.0.1".into(),
@@ -140,6 +142,8 @@ async fn every_model_and_a_user_event_round_trip() {
         "endpoint",
         "full_url",
         "payload",
+        "resource_id",
+        "correlation_id",
     ]
     .into();
     // The seed's names, all of them, plus what the HTTP layer records (Go consumers ignore it).

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use kafka_events::middleware::{AuditLayer, Identity, RequestInfo, UsageLayer};
 use kafka_events::{
     AuditEntry, AuthEvent, CloseFuture, EmitError, KafkaEvent, MemoryProducer, Message, MessageRef,
-    Producer, SendFuture, UsageEvent,
+    Producer, SendFuture, UsageEvent, UsageStatus,
 };
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -78,7 +78,7 @@ fn post_json(uri: &str, body: impl Into<Body>) -> Request<Body> {
 #[tokio::test]
 async fn records_every_field() {
     let producer = MemoryProducer::new();
-    let tenant = Uuid::new_v4();
+    let (tenant, jti) = (Uuid::new_v4(), Uuid::new_v4());
     let mut request = Request::post("/orders/42?expand=items")
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
         .header(header::USER_AGENT, "curl/8.5")
@@ -91,7 +91,7 @@ async fn records_every_field() {
     request.extensions_mut().insert(Identity {
         subject: "alice".into(),
         tenant_id: Some(tenant),
-        jti: "jti-9".into(),
+        jti: Some(jti),
     });
     let (status, headers, _) = call(app(layer(&producer)), request).await;
     assert_eq!(status, StatusCode::OK);
@@ -109,8 +109,8 @@ async fn records_every_field() {
     assert!(entry.duration_ms > 0.0);
     assert_eq!(entry.service, "orders-api");
     assert_eq!(
-        (entry.subject.as_str(), entry.tenant_id, entry.jti.as_str()),
-        ("alice", Some(tenant), "jti-9")
+        (entry.subject.as_str(), entry.tenant_id, entry.jti),
+        ("alice", Some(tenant), Some(jti))
     );
     assert_eq!(
         entry.payload,
@@ -144,8 +144,8 @@ async fn anonymous_requests_are_audited_with_empty_identity() {
     .await;
     let entry = only_entry(&producer);
     assert_eq!(
-        (entry.subject.as_str(), entry.tenant_id, entry.jti.as_str()),
-        ("", None, "")
+        (entry.subject.as_str(), entry.tenant_id, entry.jti),
+        ("", None, None)
     );
     assert_eq!(entry.source_ip, "");
 }
@@ -376,12 +376,14 @@ async fn a_broker_that_never_acks_does_not_hold_the_request() {
 #[tokio::test]
 async fn usage_events_carry_identity_owner_and_message() {
     let producer = MemoryProducer::new();
-    let tenant = Uuid::new_v4();
+    let (tenant, product) = (Uuid::new_v4(), Uuid::new_v4());
     let router = Router::new()
         .route("/reports/{id}", get(|| async { "report" }))
         .layer(
             UsageLayer::new(producer.clone())
                 .service_name("reports")
+                .product_id(product)
+                .memory_mb(512)
                 .skip_path("/health"),
         );
     let mut request = Request::get("/reports/7")
@@ -392,7 +394,7 @@ async fn usage_events_carry_identity_owner_and_message() {
     request.extensions_mut().insert(Identity {
         subject: "bob".into(),
         tenant_id: Some(tenant),
-        jti: String::new(),
+        jti: None,
     });
     call(router, request).await;
     let events = producer.events::<UsageEvent>().unwrap();
@@ -408,7 +410,18 @@ async fn usage_events_carry_identity_owner_and_message() {
     );
     assert_eq!(usage.owner_id.as_deref(), Some("owner-1"));
     assert_eq!(usage.message.as_deref(), Some("monthly export"));
-    assert!(usage.end_time >= usage.start_time);
+    assert!(usage.end_timestamp >= usage.start_timestamp);
+    // What the Go middleware's UsageEntry carries.
+    assert_eq!((usage.product_id, usage.memory_mb), (Some(product), 512));
+    assert_eq!(usage.status, UsageStatus::Draft);
+    assert_eq!(
+        usage.metadata,
+        Some(vec![
+            [("user_id".to_owned(), "bob".to_owned())].into(),
+            [("service_name".to_owned(), "reports".to_owned())].into(),
+        ])
+    );
+    assert_eq!((usage.tags.as_ref(), usage.created_at), (None, None));
 }
 
 #[tokio::test]

@@ -23,11 +23,11 @@ mod topic;
 
 pub use error::{CloseError, CloseReport, ConfigError, EmitError};
 pub use event::{EventKey, KafkaEvent, Key};
-pub use kafka::{KafkaConfig, KafkaProducer, OverflowPolicy};
+pub use kafka::{KafkaConfig, KafkaProducer, OverflowPolicy, Partitioner};
 pub use kafka_events_macros::KafkaEvent;
 pub use memory::{MemoryProducer, WaitTimeout};
 pub use message::{Delivery, Header, Message, MessageRef, Record, headers};
-pub use models::{AuditEntry, AuthEvent, AuthEventType, UsageEvent};
+pub use models::{AuditEntry, AuthEvent, AuthEventType, RequestOutcome, UsageEvent, UsageStatus};
 pub use producer::{CloseFuture, Producer, SendFuture};
 pub use spool::{
     Durability, FsyncPolicy, QuarantinedRecord, SpoolConfig, SpoolError, SpoolRecovery,

@@ -1,6 +1,13 @@
-//! Ready-made events with exactly the JSON field names the Go services send: [`AuditEntry`] and
-//! [`AuthEvent`] on the logical topic `audit`, [`UsageEvent`] on `usage`. Each is keyed by its
-//! `id`; timestamps are RFC 3339 in UTC.
+//! Ready-made events that write what the Go services' structs read, and read what they write:
+//! [`AuditEntry`] and [`AuthEvent`] on the logical topic `audit`, [`UsageEvent`] (the Go
+//! `UsageEntry`) on `usage`. Each is keyed by its `id`; timestamps are RFC 3339 in UTC.
+//!
+//! The wire format follows Go's `encoding/json`: every Go field is written, with the JSON type
+//! Go reads; a UUID is always a UUID string, the zero UUID when unknown (an `Option<Uuid>` that
+//! is `None` is written as `"00000000-0000-0000-0000-000000000000"`, and read back from it, from
+//! `null` and from `""`); a `time.Time` that Go leaves zero is an `Option<DateTime<Utc>>` here.
+//! Fields this crate adds come after the Go ones; Go consumers ignore them, and they are
+//! optional when read, so a Rust consumer reads events Go services produced.
 //!
 //! ```
 //! use kafka_events::{AuthEvent, KafkaEvent};
@@ -11,6 +18,8 @@
 //! assert_eq!(event.event_type(), Some("login.failure"));
 //! assert_eq!(event.key().as_ref(), event.id.to_string().as_bytes());
 //! ```
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -105,47 +114,130 @@ mod rfc3339 {
     }
 }
 
-/// One audited request (the Go middleware's `AuditEntry`).
+/// `Option<Uuid>` as Go's `uuid.UUID`: `None` is the zero UUID; the zero UUID, `null` and `""`
+/// read as `None`.
+mod uuid_or_zero {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use uuid::Uuid;
+
+    pub fn serialize<S: Serializer>(id: &Option<Uuid>, serializer: S) -> Result<S::Ok, S::Error> {
+        id.unwrap_or(Uuid::nil()).serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Uuid>, D::Error> {
+        let text: Option<std::borrow::Cow<'de, str>> = Option::deserialize(deserializer)?;
+        match text.as_deref() {
+            None | Some("") => Ok(None),
+            Some(text) => {
+                let id = Uuid::parse_str(text).map_err(serde::de::Error::custom)?;
+                Ok((!id.is_nil()).then_some(id))
+            }
+        }
+    }
+}
+
+/// `Option<DateTime<Utc>>` as Go's `time.Time`: `None` is Go's zero time,
+/// `0001-01-01T00:00:00Z`, which reads back as `None` (as does `null`).
+mod time_or_zero {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const ZERO: &str = "0001-01-01T00:00:00Z";
+
+    pub fn serialize<S: Serializer>(
+        at: &Option<DateTime<Utc>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => super::rfc3339::serialize(at, serializer),
+            None => serializer.serialize_str(ZERO),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let at: Option<DateTime<Utc>> = Option::deserialize(deserializer)?;
+        Ok(at.filter(|at| at.timestamp() != zero().timestamp()))
+    }
+
+    fn zero() -> DateTime<Utc> {
+        ZERO.parse().expect("Go's zero time parses")
+    }
+}
+
+/// How the request an [`AuditEntry`] records ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestOutcome {
+    /// The service answered (whatever the status).
+    #[default]
+    Completed,
+    /// The handler panicked; the entry has status 500.
+    Panicked,
+    /// The client went away (or the request's future was dropped) before the answer; the entry
+    /// has status 499, as nginx logs it.
+    Cancelled,
+}
+
+/// One audited request (the Go middleware's `AuditEntry`, plus what this crate adds).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
 #[event(crate = "crate", topic = "audit", key = "id", type = "audit.log")]
 pub struct AuditEntry {
-    /// The event id; also the record key.
-    pub id: Uuid,
-    /// The caller's tenant, when known.
+    /// The caller's tenant, when known (the zero UUID on the wire otherwise).
+    #[serde(with = "uuid_or_zero")]
     pub tenant_id: Option<Uuid>,
     /// The caller (JWT `sub`); empty when anonymous.
     pub subject: String,
-    /// The token id (JWT `jti`); empty when anonymous.
-    pub jti: String,
+    /// The token id (JWT `jti`), when known.
+    #[serde(with = "uuid_or_zero")]
+    pub jti: Option<Uuid>,
     /// `GET`, `POST`, ...
     pub http_method: String,
     /// The first segment of the route (`/users/{id}` → `users`).
     pub resource: String,
-    /// When the request was handled.
-    #[serde(serialize_with = "rfc3339::serialize")]
-    pub timestamp: DateTime<Utc>,
-    /// The peer address.
+    /// The resource the request is about, when the service says so.
+    #[serde(with = "uuid_or_zero")]
+    pub resource_id: Option<Uuid>,
+    /// The request body, when it was JSON (sensitive fields masked); `null` otherwise.
+    pub payload: Option<serde_json::Value>,
+    /// The client address.
     pub source_ip: String,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// When the request was handled.
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub timestamp: DateTime<Utc>,
     /// The service that handled the request.
     pub service: String,
     /// The route template, or the path.
     pub endpoint: String,
-    /// The request URL.
+    /// The request URL, with credentials and sensitive query values masked.
     pub full_url: String,
-    /// The request body, when it was JSON (sensitive fields masked).
-    pub payload: Option<serde_json::Value>,
+    /// The event id; also the record key.
+    pub id: Uuid,
+    /// A cross-service trace id, when there is one; empty otherwise.
+    pub correlation_id: String,
+
+    // What kafka-events adds; Go consumers ignore these.
     /// The request id (`x-request-id`, or the one generated for the request).
+    #[serde(default)]
     pub request_id: String,
-    /// The response status code (500 when the service failed without a response).
+    /// The response status code (500 when the handler failed without a response or panicked,
+    /// 499 when the request was cancelled).
+    #[serde(default)]
     pub status_code: u16,
     /// Time to produce the response, in milliseconds.
+    #[serde(default)]
     pub duration_ms: f64,
     /// The response body of a failed request (status 400 and up), when it was JSON.
+    #[serde(default)]
     pub response_payload: Option<serde_json::Value>,
     /// Whether a body was too large to record (`payload`/`response_payload` left empty) or not
     /// valid JSON.
+    #[serde(default)]
     pub payload_truncated: bool,
 }
 
@@ -154,19 +246,21 @@ impl AuditEntry {
     /// with struct update syntax: `AuditEntry { http_method: "GET".into(), ..AuditEntry::new() }`.
     pub fn new() -> Self {
         AuditEntry {
-            id: Uuid::new_v4(),
             tenant_id: None,
             subject: String::new(),
-            jti: String::new(),
+            jti: None,
             http_method: String::new(),
             resource: String::new(),
-            timestamp: Utc::now(),
+            resource_id: None,
+            payload: None,
             source_ip: String::new(),
             user_agent: String::new(),
+            timestamp: Utc::now(),
             service: String::new(),
             endpoint: String::new(),
             full_url: String::new(),
-            payload: None,
+            id: Uuid::new_v4(),
+            correlation_id: String::new(),
             request_id: String::new(),
             status_code: 0,
             duration_ms: 0.0,
@@ -182,8 +276,7 @@ impl Default for AuditEntry {
     }
 }
 
-/// Whether a login succeeded; serialized as `login.success` / `login.failure` and sent as the
-/// event type.
+/// What an [`AuthEvent`] records; serialized as its wire name and sent as the event type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuthEventType {
     /// `login.success`
@@ -192,14 +285,30 @@ pub enum AuthEventType {
     /// `login.failure`
     #[serde(rename = "login.failure")]
     LoginFailure,
+    /// `authz.denied`: an authenticated caller may not do what it asked.
+    #[serde(rename = "authz.denied")]
+    AuthzDenied,
+    /// `authz.error`: the authorization check itself failed (policy engine down, ...).
+    #[serde(rename = "authz.error")]
+    AuthzError,
 }
 
 impl AuthEventType {
+    /// Every type, in the order above.
+    pub const ALL: [AuthEventType; 4] = [
+        AuthEventType::LoginSuccess,
+        AuthEventType::LoginFailure,
+        AuthEventType::AuthzDenied,
+        AuthEventType::AuthzError,
+    ];
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
             AuthEventType::LoginSuccess => "login.success",
             AuthEventType::LoginFailure => "login.failure",
+            AuthEventType::AuthzDenied => "authz.denied",
+            AuthEventType::AuthzError => "authz.error",
         }
     }
 }
@@ -210,28 +319,29 @@ impl AsRef<str> for AuthEventType {
     }
 }
 
-/// A login attempt (the Go package's `AuthEvent`).
+/// A login attempt or an authorization decision (the Go package's `AuthEvent`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
 #[event(crate = "crate", topic = "audit", key = "id")]
 pub struct AuthEvent {
     /// The event id; also the record key.
     pub id: Uuid,
-    /// The service that authenticated.
+    /// The service that authenticated or authorized.
     pub service_name: String,
-    /// `login.success` or `login.failure`; also the event type header.
+    /// What happened; also the event type header.
     #[event(type)]
     pub r#type: AuthEventType,
-    /// Who tried to log in.
+    /// Who tried.
     pub subject: String,
-    /// The tenant, when known.
+    /// The tenant, when known (the zero UUID on the wire otherwise).
+    #[serde(with = "uuid_or_zero")]
     pub tenant_id: Option<Uuid>,
-    /// Why the login failed; empty on success.
+    /// Why it failed or was denied; empty on success.
     pub error: String,
     /// The request path.
     pub path: String,
     /// The `User-Agent` header.
     pub user_agent: String,
-    /// The peer address.
+    /// The client address.
     pub remote_addr: String,
     /// When it happened.
     #[serde(serialize_with = "rfc3339::serialize")]
@@ -239,7 +349,8 @@ pub struct AuthEvent {
 }
 
 impl AuthEvent {
-    fn new(r#type: AuthEventType, service_name: &str, subject: &str, error: &str) -> Self {
+    /// An event of this type, with a new id and the current time.
+    pub fn new(r#type: AuthEventType, service_name: &str, subject: &str, error: &str) -> Self {
         AuthEvent {
             id: Uuid::new_v4(),
             service_name: service_name.to_owned(),
@@ -263,54 +374,193 @@ impl AuthEvent {
     pub fn login_failure(service_name: &str, subject: &str, error: &str) -> Self {
         Self::new(AuthEventType::LoginFailure, service_name, subject, error)
     }
+
+    /// `subject` was denied what it asked for, and why.
+    pub fn authz_denied(service_name: &str, subject: &str, reason: &str) -> Self {
+        Self::new(AuthEventType::AuthzDenied, service_name, subject, reason)
+    }
+
+    /// Deciding whether `subject` may do what it asked failed, and why.
+    pub fn authz_error(service_name: &str, subject: &str, error: &str) -> Self {
+        Self::new(AuthEventType::AuthzError, service_name, subject, error)
+    }
 }
 
-/// One billable request (the Go config's `Event.Topic.Usage` stream).
+/// The state of a usage record (the Go `UsageEntry`'s `status`); the middleware sends `draft`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageStatus {
+    /// `active`
+    Active,
+    /// `deleted`
+    Deleted,
+    /// `suspended`
+    Suspended,
+    /// `rejected`
+    Rejected,
+    /// `draft`: what the middleware sends.
+    #[default]
+    Draft,
+    /// `closed`
+    Closed,
+    /// `""`: Go's zero value, for a record that set none.
+    #[serde(rename = "")]
+    Unset,
+}
+
+/// One billable request (the Go middleware's `UsageEntry`, plus what this crate adds).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
 #[event(crate = "crate", topic = "usage", key = "id", type = "usage.record")]
 pub struct UsageEvent {
     /// The event id; also the record key.
     pub id: Uuid,
-    /// The service that handled the request.
-    pub service: String,
-    /// The caller; empty when anonymous.
-    pub subject: String,
-    /// The caller's tenant, when known.
+    /// The caller's tenant, when known (the zero UUID on the wire otherwise).
+    #[serde(with = "uuid_or_zero")]
     pub tenant_id: Option<Uuid>,
-    /// The route template, or the path.
-    pub endpoint: String,
-    /// When handling started.
-    #[serde(serialize_with = "rfc3339::serialize")]
-    pub start_time: DateTime<Utc>,
-    /// When handling ended.
-    #[serde(serialize_with = "rfc3339::serialize")]
-    pub end_time: DateTime<Utc>,
-    /// `end_time - start_time` in milliseconds.
-    pub duration_ms: u64,
     /// The `X-Owner-ID` header, when sent.
     pub owner_id: Option<String>,
+    /// The product billed, from the service's configuration.
+    #[serde(with = "uuid_or_zero")]
+    pub product_id: Option<Uuid>,
+    /// The memory the service is billed for, from its configuration.
+    pub memory_mb: i16,
+    /// When handling started.
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub start_timestamp: DateTime<Utc>,
+    /// When handling ended. The Go services misspell this field's wire name, and their
+    /// consumers read that name, so it is written as `end_timestmap`.
+    #[serde(rename = "end_timestmap", serialize_with = "rfc3339::serialize")]
+    pub end_timestamp: DateTime<Utc>,
+    /// Go's `duration`, which its middleware leaves at zero; so does this crate's
+    /// (`duration_ms` has the time).
+    pub duration: f64,
+    /// The record's state.
+    pub status: UsageStatus,
+    /// `[{"user_id": subject}, {"service_name": service}]` from the middleware; `null` when none.
+    pub metadata: Option<Vec<BTreeMap<String, String>>>,
+    /// Free-form tags; `null` when none.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// When the record was created by a billing system; Go's zero time (`None`) from the
+    /// middleware.
+    #[serde(with = "time_or_zero")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Who created it; empty from the middleware.
+    pub created_by: String,
+
+    // What kafka-events adds; Go consumers ignore these.
+    /// The service that handled the request.
+    #[serde(default)]
+    pub service: String,
+    /// The caller; empty when anonymous.
+    #[serde(default)]
+    pub subject: String,
+    /// The route template, or the path.
+    #[serde(default)]
+    pub endpoint: String,
+    /// `end_timestamp - start_timestamp` in milliseconds.
+    #[serde(default)]
+    pub duration_ms: u64,
     /// The `X-Message` header, when sent.
+    #[serde(default)]
     pub message: Option<String>,
     /// When the event was made.
-    #[serde(serialize_with = "rfc3339::serialize")]
+    #[serde(default = "Utc::now", serialize_with = "rfc3339::serialize")]
     pub timestamp: DateTime<Utc>,
 }
 
 impl UsageEvent {
-    /// A usage record for `service` spanning `start_time..end_time`.
-    pub fn new(service: &str, start_time: DateTime<Utc>, end_time: DateTime<Utc>) -> Self {
+    /// A usage record for `service` spanning `start..end`, with status `draft` and the
+    /// middleware's metadata for an anonymous caller.
+    pub fn new(service: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
         UsageEvent {
             id: Uuid::new_v4(),
+            tenant_id: None,
+            owner_id: None,
+            product_id: None,
+            memory_mb: 0,
+            start_timestamp: start,
+            end_timestamp: end,
+            duration: 0.0,
+            status: UsageStatus::Draft,
+            metadata: Some(usage_metadata("", service)),
+            tags: None,
+            created_at: None,
+            created_by: String::new(),
             service: service.to_owned(),
             subject: String::new(),
-            tenant_id: None,
             endpoint: String::new(),
-            start_time,
-            end_time,
-            duration_ms: (end_time - start_time).num_milliseconds().max(0) as u64,
-            owner_id: None,
+            duration_ms: (end - start).num_milliseconds().max(0) as u64,
             message: None,
             timestamp: Utc::now(),
         }
+    }
+}
+
+/// The Go middleware's usage metadata: `[{"user_id": subject}, {"service_name": service}]`.
+pub(crate) fn usage_metadata(subject: &str, service: &str) -> Vec<BTreeMap<String, String>> {
+    vec![
+        BTreeMap::from([("user_id".to_owned(), subject.to_owned())]),
+        BTreeMap::from([("service_name".to_owned(), service.to_owned())]),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ZERO: &str = "00000000-0000-0000-0000-000000000000";
+
+    #[test]
+    fn unknown_uuids_are_written_and_read_as_go_writes_them() {
+        let entry = AuditEntry::new();
+        let json = serde_json::to_value(&entry).unwrap();
+        for field in ["tenant_id", "jti", "resource_id"] {
+            assert_eq!(json[field], ZERO, "{field}");
+        }
+        for unknown in [json!(ZERO), json!(null), json!("")] {
+            let mut written = json.clone();
+            written["tenant_id"] = unknown;
+            let read: AuditEntry = serde_json::from_value(written).unwrap();
+            assert_eq!(read.tenant_id, None);
+        }
+        let tenant = Uuid::new_v4();
+        let mut written = json;
+        written["tenant_id"] = json!(tenant.to_string().to_uppercase());
+        let read: AuditEntry = serde_json::from_value(written.clone()).unwrap();
+        assert_eq!(read.tenant_id, Some(tenant));
+        written["tenant_id"] = json!("not-a-uuid");
+        assert!(serde_json::from_value::<AuditEntry>(written).is_err());
+    }
+
+    #[test]
+    fn go_zero_time_is_none() {
+        let usage = UsageEvent::new("svc", Utc::now(), Utc::now());
+        let json = serde_json::to_value(&usage).unwrap();
+        assert_eq!(json["created_at"], "0001-01-01T00:00:00Z");
+        assert!(json.get("end_timestmap").is_some() && json.get("end_timestamp").is_none());
+        let read: UsageEvent = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(read, usage);
+        let mut null = json;
+        null["created_at"] = json!(null);
+        assert_eq!(
+            serde_json::from_value::<UsageEvent>(null)
+                .unwrap()
+                .created_at,
+            None
+        );
+    }
+
+    #[test]
+    fn go_events_without_this_crates_fields_read_with_defaults() {
+        let go = json!({
+            "id": Uuid::new_v4(), "tenant_id": ZERO, "owner_id": null, "product_id": ZERO,
+            "memory_mb": 512, "start_timestamp": "2024-03-15T09:26:53.12Z",
+            "end_timestmap": "2024-03-15T09:26:53.123456789Z", "duration": 0, "status": "draft",
+            "metadata": null, "tags": null, "created_at": "0001-01-01T00:00:00Z", "created_by": ""
+        });
+        let read: UsageEvent = serde_json::from_value(go).unwrap();
+        assert_eq!((read.memory_mb, read.status), (512, UsageStatus::Draft));
+        assert_eq!(read.service, "");
     }
 }

@@ -39,6 +39,9 @@ pub struct KafkaConfig {
     /// The durable spool for records the broker has not acknowledged. Without one, a detached
     /// record that can't be delivered is logged and counted as dropped.
     pub spool: Option<SpoolConfig>,
+    /// How keys choose partitions. The default matches the Go services (kafka-go's `Hash`,
+    /// sarama's default), so a key lands on the same partition whichever of them sent it.
+    pub partitioner: Partitioner,
     /// How long a topic may be missing before its records count as undeliverable and are
     /// quarantined rather than retried (default 10 minutes).
     pub missing_topic_timeout_ms: u64,
@@ -66,6 +69,35 @@ pub enum OverflowPolicy {
     },
 }
 
+/// Which partition a keyed record goes to. Records with the same key go to the same partition
+/// as long as the partition count does not change; what differs is which producers agree.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Partitioner {
+    /// What the Go services use: kafka-go's `Hash` balancer (since kafka-go 0.3.1) and sarama's
+    /// default hash partitioner. FNV-1a 32-bit of the key, as a signed number, modulo the
+    /// partition count, absolute value (librdkafka's `fnv1a_random`).
+    #[default]
+    KafkaGoHash,
+    /// What the Java client uses: murmur2 of the key, positive, modulo the partition count
+    /// (librdkafka's `murmur2_random`).
+    JavaMurmur2,
+    /// librdkafka's own default, CRC32 of the key (`consistent_random`), which no other client
+    /// uses.
+    LibrdkafkaCrc32,
+}
+
+impl Partitioner {
+    /// The librdkafka `partitioner` property value.
+    pub fn librdkafka_name(self) -> &'static str {
+        match self {
+            Partitioner::KafkaGoHash => "fnv1a_random",
+            Partitioner::JavaMurmur2 => "murmur2_random",
+            Partitioner::LibrdkafkaCrc32 => "consistent_random",
+        }
+    }
+}
+
 impl Default for KafkaConfig {
     fn default() -> Self {
         KafkaConfig {
@@ -77,6 +109,7 @@ impl Default for KafkaConfig {
             max_queued_bytes: 64 << 20,
             overflow: None,
             spool: None,
+            partitioner: Partitioner::default(),
             missing_topic_timeout_ms: 600_000,
             properties: BTreeMap::new(),
         }
@@ -85,13 +118,12 @@ impl Default for KafkaConfig {
 
 impl KafkaConfig {
     /// Production defaults, applied before `properties`: every in-sync replica acknowledges,
-    /// retries cannot duplicate or reorder, batches are compressed, and keys partition like the
-    /// Java client does, so consumers in other languages see the same key → partition mapping.
+    /// retries cannot duplicate or reorder, and batches are compressed. (Partitioning is the
+    /// typed [`partitioner`](Self::partitioner).)
     pub const DEFAULT_PROPERTIES: &'static [(&'static str, &'static str)] = &[
         ("acks", "all"),
         ("enable.idempotence", "true"),
         ("compression.type", "lz4"),
-        ("partitioner", "murmur2_random"),
     ];
 
     /// librdkafka's default `message.max.bytes`.
@@ -145,6 +177,12 @@ impl KafkaConfig {
         self
     }
 
+    /// Sets how keys choose partitions.
+    pub fn partitioner(mut self, partitioner: Partitioner) -> Self {
+        self.partitioner = partitioner;
+        self
+    }
+
     /// Bounds librdkafka's in-memory queue.
     pub fn max_queued(mut self, messages: u32, bytes: u64) -> Self {
         self.max_queued_messages = messages;
@@ -187,6 +225,7 @@ impl KafkaConfig {
             ("delivery.timeout.ms", "delivery_timeout_ms"),
             ("queue.buffering.max.messages", "max_queued_messages"),
             ("queue.buffering.max.kbytes", "max_queued_bytes"),
+            ("partitioner", "partitioner"),
         ];
         for (name, field) in RESERVED {
             if self.properties.contains_key(*name) {
@@ -216,6 +255,7 @@ impl KafkaConfig {
                 "queue.buffering.max.kbytes",
                 self.max_queued_bytes.div_ceil(1024).max(1).to_string(),
             );
+        config.set("partitioner", self.partitioner.librdkafka_name());
         for (name, value) in Self::DEFAULT_PROPERTIES {
             config.set(*name, *value);
         }

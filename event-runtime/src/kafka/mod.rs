@@ -39,7 +39,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
 use rdkafka::util::Timeout;
 
-pub use config::{KafkaConfig, OverflowPolicy};
+pub use config::{KafkaConfig, OverflowPolicy, Partitioner};
 
 use self::classify::{Class, classify};
 use self::delivery::Context;

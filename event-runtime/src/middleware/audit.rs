@@ -199,6 +199,8 @@ where
             tenant_id: identity.tenant_id,
             subject: identity.subject,
             jti: identity.jti,
+            resource_id: None,
+            correlation_id: String::new(),
             http_method: parts.method.to_string(),
             resource: resource(&endpoint),
             endpoint,

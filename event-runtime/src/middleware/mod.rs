@@ -175,8 +175,8 @@ pub struct Identity {
     pub subject: String,
     /// The tenant.
     pub tenant_id: Option<Uuid>,
-    /// The token id (JWT `jti`).
-    pub jti: String,
+    /// The token id (JWT `jti`, a UUID in the Go services).
+    pub jti: Option<Uuid>,
 }
 
 /// Reads the caller's identity from a request.
