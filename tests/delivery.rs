@@ -244,3 +244,17 @@ async fn emit_is_bounded_by_the_delivery_timeout() {
         started.elapsed()
     );
 }
+
+/// A `close` future dropped without being awaited still stops the spool's replay thread, so the
+/// spool directory is let go and the next producer can open it.
+#[tokio::test]
+async fn a_close_never_awaited_still_lets_go_of_the_spool() {
+    let kafka = start();
+    let spool = tempfile::tempdir().unwrap();
+    let config = config(&kafka).spool(SpoolConfig::new(spool.path()));
+    let producer = KafkaProducer::new(&config).unwrap();
+    drop(producer.close(Duration::from_secs(1)));
+    drop(producer);
+    let reopened = KafkaProducer::new(&config);
+    assert!(reopened.is_ok(), "{:?}", reopened.err());
+}

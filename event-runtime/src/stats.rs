@@ -6,10 +6,13 @@ use crate::spool::SpoolCounts;
 
 /// A snapshot of what a producer did with the records it was given.
 ///
-/// Every record a producer accepted ends in exactly one of `delivered`, `quarantined` or
-/// `dropped`, or is still on its way: in memory (`queue_depth`) or in the spool
-/// (`spool_depth`). `spooled` counts records written to the spool (so also in
-/// `replayed`/`delivered` once the broker took them); `failed` and `retried` count attempts.
+/// Every record `emit_detached` accepted ends in exactly one of `delivered`, `quarantined` or
+/// `dropped`, or is still on its way: in librdkafka's memory (`queue_depth`) or in the spool
+/// (`spool_depth`; with write-ahead durability a record being sent is in both). An awaited
+/// `emit` that fails hands its record back to the caller with the error, and `close` hands back
+/// what it could not deliver without a spool; neither counts them as dropped. `spooled` counts
+/// records written to the spool, `replayed` those of them the broker acknowledged (with
+/// write-ahead, every acknowledged detached record); `failed` and `retried` count attempts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryStats {

@@ -558,8 +558,10 @@ pub fn undeletable_segment(n: usize) -> Option<Row> {
     )
 }
 
-/// Row 8: the spool directory is removed while records wait in it during an outage. The spool
-/// recreates it with those records; events refused meanwhile get a typed error.
+/// Row 8: the spool directory is removed while records wait in it during an outage, and a file
+/// takes its place for a while, so it can't be recreated. Events that need the spool then get a
+/// typed error; once the path is free, the spool recreates the directory with the records it
+/// holds, and every accepted event is delivered.
 pub fn spool_directory_removed(n: usize) -> Row {
     let (kafka, spool) = embedded_with_spool();
     let dir = spool.path().join("spool");
@@ -570,8 +572,22 @@ pub fn spool_directory_removed(n: usize) -> Row {
     assert!(refused.is_empty(), "{refused:?}");
     sent.extend(more);
     std::fs::remove_dir_all(&dir).unwrap();
-    let (more, refused) = emit_counting(&producer, base, n / 2..n);
-    sent.extend(more);
+    std::fs::write(&dir, b"in the way").unwrap();
+    // A steady load until the spool notices (it looks every second) and refuses.
+    let mut refused = Vec::new();
+    let started = Instant::now();
+    let mut i = n / 2;
+    while refused.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        let (more, now_refused) = emit_counting(&producer, base, i..i + 10);
+        sent.extend(more);
+        refused.extend(now_refused);
+        i += 10;
+        pace(started, i - n / 2, 1_000);
+    }
+    assert!(
+        !refused.is_empty(),
+        "the spool took records into a directory that is gone"
+    );
     for error in &refused {
         assert!(
             matches!(error, EmitError::Spool(SpoolError::Unavailable { .. })),
@@ -579,6 +595,7 @@ pub fn spool_directory_removed(n: usize) -> Row {
         );
     }
     assert_eq!(producer.stats().dropped, refused.len() as u64);
+    std::fs::remove_file(&dir).unwrap();
     kafka.all_up().unwrap();
     wait_delivered(&producer);
     tally(
@@ -587,7 +604,10 @@ pub fn spool_directory_removed(n: usize) -> Row {
         &keys_on(kafka.bootstrap_servers(), Duration::from_secs(3)),
         &BTreeSet::new(),
     )
-    .note(format!("{} refused with a typed error", refused.len()))
+    .note(format!(
+        "{} refused with SpoolError::Unavailable while it could not be recreated",
+        refused.len()
+    ))
 }
 
 /// A small tmpfs mounted on a directory until dropped.

@@ -13,6 +13,7 @@ use super::fate::{Event, Fate, Origin, fate};
 use super::record::{Tag, now_micros, returned};
 use super::shared::Shared;
 use crate::message::Parts;
+use crate::spool::Caller;
 use crate::stats::Counters;
 
 /// The rdkafka context of a [`KafkaProducer`](super::KafkaProducer).
@@ -69,57 +70,70 @@ impl ProducerContext for Context {
             Err((error, message)) => {
                 Counters::add(&shared.counters().failed, 1);
                 let class = classify(error);
-                let mut state = shared.state();
-                if class == Class::TopicMissing {
-                    state.topic_gone = shared.topic_missing(message.topic());
-                }
-                let waiter = match tag {
+                let state = shared.state_for(class, message.topic());
+                let mut waiter = match tag {
                     Tag::Awaited(id) => shared.take_waiter(id),
                     _ => None,
                 };
-                let origin = match tag {
+                let record = returned(message);
+                let mut origin = match tag {
                     Tag::Detached(_) => Origin::Detached,
                     Tag::Spooled(_) => Origin::Spooled,
                     Tag::Awaited(_) => Origin::Awaited {
                         waiting: waiter.as_ref().is_some_and(|w| !w.reply.is_closed()),
                     },
                 };
-                let record = returned(message);
-                match fate(origin, Event::Failed(class), &state) {
-                    Fate::Reply => {
-                        if let Some(waiter) = waiter {
-                            let _ = waiter.reply.send(Err((class, error.clone())));
+                loop {
+                    match fate(origin, Event::Failed(class), &state) {
+                        Fate::Reply => {
+                            let taken = waiter
+                                .take()
+                                .map(|w| w.reply.send(Err((class, error.clone()))));
+                            if let Some(Err(_)) = taken {
+                                // It stopped waiting just now: decided again, as a record
+                                // nobody waits for.
+                                origin = Origin::Awaited { waiting: false };
+                                continue;
+                            }
+                        }
+                        Fate::Spool => {
+                            // Counted and logged there, whatever the outcome.
+                            let _ = shared.spool_record(record.as_ref(), Caller::MayBlock);
+                        }
+                        Fate::Retry => {
+                            Counters::add(&shared.counters().retried, 1);
+                            if let (Some(spool), Tag::Spooled(position)) = (shared.spool(), tag) {
+                                spool.release(position);
+                            }
+                        }
+                        Fate::Quarantine => match (shared.spool(), tag) {
+                            (Some(spool), Tag::Spooled(position)) => spool.quarantine(
+                                record.to_message(),
+                                error.to_string(),
+                                Some(position),
+                            ),
+                            (Some(spool), _) => {
+                                spool.quarantine(record.to_message(), error.to_string(), None)
+                            }
+                            // The decision quarantines only with a spool.
+                            (None, _) => drop_record(shared, &record, error, class),
+                        },
+                        Fate::HandBack => shared.hand_back(record.to_message()),
+                        Fate::Drop => drop_record(shared, &record, error, class),
+                        // Not what a failed delivery can lead to (the decision's invariants);
+                        // counted as dropped rather than lost should that ever change.
+                        other @ (Fate::Enqueue
+                        | Fate::WriteAhead
+                        | Fate::WaitForRoom
+                        | Fate::Deliver) => {
+                            tracing::error!(
+                                ?other,
+                                "kafka-events: unexpected fate for a failed delivery"
+                            );
+                            drop_record(shared, &record, error, class);
                         }
                     }
-                    Fate::Spool => {
-                        // Counted and logged there, whatever the outcome.
-                        let _ = shared.spool_record(record.as_ref());
-                    }
-                    Fate::Retry => {
-                        Counters::add(&shared.counters().retried, 1);
-                        if let (Some(spool), Tag::Spooled(position)) = (shared.spool(), tag) {
-                            spool.release(position);
-                        }
-                    }
-                    Fate::Quarantine => match shared.spool() {
-                        Some(spool) => spool.quarantine(
-                            record.to_message(),
-                            error.to_string(),
-                            match tag {
-                                Tag::Spooled(position) => Some(position),
-                                _ => None,
-                            },
-                        ),
-                        None => drop_record(shared, &record, error, class),
-                    },
-                    Fate::HandBack => shared.hand_back(record.to_message()),
-                    Fate::Drop => drop_record(shared, &record, error, class),
-                    fate @ (Fate::Enqueue
-                    | Fate::WriteAhead
-                    | Fate::WaitForRoom
-                    | Fate::Deliver) => {
-                        unreachable!("{fate:?} is not a fate of a failed delivery")
-                    }
+                    break;
                 }
             }
         }

@@ -40,6 +40,9 @@ pub(super) struct State {
     pub brokers_down: bool,
     /// `close` was called or the producer dropped: no new records.
     pub closing: bool,
+    /// A `close` call waits to hand undelivered records back (not when the producer is
+    /// dropped).
+    pub close_waits: bool,
     pub overflow: OverflowPolicy,
     /// The caller may block: it is not on an async runtime's thread.
     pub may_block: bool,
@@ -109,6 +112,11 @@ pub(super) fn fate(origin: Origin, event: Event, state: &State) -> Fate {
         (Origin::Detached, Event::Refused(_)) if state.spool.is_some() => Spool,
         (Origin::Detached, Event::Refused(_)) => Reply,
 
+        (Origin::Spooled, Event::Refused(Class::QueueFull))
+            if state.may_block && !state.out_of_time =>
+        {
+            WaitForRoom
+        }
         (Origin::Spooled, Event::Refused(class) | Event::Failed(class)) => {
             if never(class) {
                 Quarantine
@@ -127,7 +135,7 @@ pub(super) fn fate(origin: Origin, event: Event, state: &State) -> Fate {
                 }
             } else if state.spool.is_some() {
                 Spool
-            } else if state.closing {
+            } else if state.closing && state.close_waits {
                 HandBack
             } else {
                 Drop
@@ -158,6 +166,7 @@ mod tests {
             spool: None,
             brokers_down: false,
             closing: false,
+            close_waits: false,
             overflow: OverflowPolicy::DropNewest,
             may_block: false,
             out_of_time: false,
@@ -372,6 +381,27 @@ mod tests {
                 Reply,
             ),
             (
+                "replay waits for room",
+                Origin::Spooled,
+                Event::Refused(Class::QueueFull),
+                State {
+                    may_block: true,
+                    ..spool(ON_FAILURE)
+                },
+                WaitForRoom,
+            ),
+            (
+                "replay stopping",
+                Origin::Spooled,
+                Event::Refused(Class::QueueFull),
+                State {
+                    may_block: true,
+                    out_of_time: true,
+                    ..spool(ON_FAILURE)
+                },
+                Retry,
+            ),
+            (
                 "spooled refused: queue full",
                 Origin::Spooled,
                 Event::Refused(Class::QueueFull),
@@ -467,9 +497,20 @@ mod tests {
                 Event::Failed(Class::Purged),
                 State {
                     closing: true,
+                    close_waits: true,
                     ..base()
                 },
                 HandBack,
+            ),
+            (
+                "detached purged when dropped, no spool",
+                Origin::Detached,
+                Event::Failed(Class::Purged),
+                State {
+                    closing: true,
+                    ..base()
+                },
+                Drop,
             ),
             (
                 "detached failed, no spool",
@@ -529,7 +570,7 @@ mod tests {
                 if overflow == OverflowPolicy::Spool && spool.is_none() {
                     continue; // refused by the configuration
                 }
-                for bits in 0..32u8 {
+                for bits in 0..64u8 {
                     let bit = |i: u8| bits & (1u8 << i) != 0;
                     states.push(State {
                         spool,
@@ -539,6 +580,7 @@ mod tests {
                         may_block: bit(2),
                         out_of_time: bit(3),
                         topic_gone: bit(4),
+                        close_waits: bit(5),
                     });
                 }
             }
@@ -569,7 +611,7 @@ mod tests {
                         // A spooled record is never given up: it is done only when delivered
                         // or quarantined.
                         assert!(
-                            matches!(fate, Enqueue | Deliver | Retry | Quarantine),
+                            matches!(fate, Enqueue | Deliver | Retry | Quarantine | WaitForRoom),
                             "{case}"
                         );
                     }
@@ -596,7 +638,10 @@ mod tests {
                         );
                     }
                     if fate == HandBack {
-                        assert!(state.closing && state.spool.is_none(), "{case}");
+                        assert!(
+                            state.closing && state.close_waits && state.spool.is_none(),
+                            "{case}"
+                        );
                     }
                 }
             }

@@ -51,7 +51,7 @@ use crate::error::{CloseError, CloseReport, ConfigError, EmitError};
 use crate::flow::lock;
 use crate::message::{Delivery, Message, MessageRef};
 use crate::producer::{CloseFuture, Producer, SendFuture};
-use crate::spool::{QuarantinedRecord, Spool, SpoolError, SpoolRecovery};
+use crate::spool::{Caller, QuarantinedRecord, Spool, SpoolError, SpoolRecovery};
 use crate::stats::{Counters, DeliveryStats};
 use crate::topic::TopicMap;
 
@@ -278,11 +278,19 @@ impl KafkaProducer {
                 path: spool.dir().join("quarantine"),
                 source,
             };
-            let records = spool.quarantined().map_err(io)?;
-            for record in &records {
-                spool.remove_quarantined(record).map_err(io)?;
+            let mut drained = Vec::new();
+            for record in spool.quarantined().map_err(io)? {
+                match spool.remove_quarantined(&record) {
+                    Ok(()) => drained.push(record),
+                    // What was removed is returned; the rest stays for the next drain.
+                    Err(error) if !drained.is_empty() => {
+                        tracing::error!(%error, file = %record.file.display(), "kafka-events: could not remove a quarantined record; it stays");
+                        break;
+                    }
+                    Err(error) => return Err(io(error)),
+                }
             }
-            Ok(records)
+            Ok(drained)
         })
         .await
         .unwrap_or_else(|| Ok(Vec::new()))
@@ -294,16 +302,26 @@ impl KafkaProducer {
         self.producer()
     }
 
-    /// Refuses a record librdkafka would refuse, before it goes anywhere (the spool included).
-    fn check_size(&self, message: &MessageRef<'_>) -> Result<(), EmitError> {
-        let size = wire_size(message);
-        if size > self.max_message_bytes {
-            return Err(EmitError::MessageTooLarge {
-                size,
-                limit: self.max_message_bytes,
-            });
+    /// Refuses a record librdkafka would refuse, or the spool could not hold, before it goes
+    /// anywhere: the answer is the same whether a broker is reachable or not.
+    fn check_size(&self, origin: Origin, message: &MessageRef<'_>) -> Result<(), EmitError> {
+        let fits = wire_size(message) <= self.max_message_bytes
+            && self.shared.spool().is_none_or(|s| s.fits(message));
+        if fits {
+            return Ok(());
         }
-        Ok(())
+        debug_assert_eq!(
+            fate(
+                origin,
+                Event::Refused(Class::TooLarge),
+                &self.shared.state()
+            ),
+            Fate::Reply
+        );
+        Err(EmitError::MessageTooLarge {
+            size: wire_size(message),
+            limit: self.max_message_bytes,
+        })
     }
 
     /// The error a caller sees for a record librdkafka refused or failed.
@@ -330,7 +348,7 @@ impl KafkaProducer {
     /// that hand-over, it stays there until it is delivered or quarantined.
     fn write_ahead(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
         let spool = self.shared.spool().ok_or(EmitError::Closed)?;
-        let position = match spool.append(message, true) {
+        let position = match spool.append(message, true, Caller::Emitter) {
             Ok(position) => position,
             Err(error) => {
                 Counters::add(&self.shared.counters().dropped, 1);
@@ -347,11 +365,9 @@ impl KafkaProducer {
             Err((error, _)) => {
                 spool.release(position);
                 let class = classify(&error);
-                // Retry: replay sends it; Quarantine can't happen for a record that passed the
-                // size check, but is carried out all the same.
-                if fate(Origin::Spooled, Event::Refused(class), &self.shared.state())
-                    == Fate::Quarantine
-                {
+                // Retry: replay sends it; Quarantine (a topic gone for good) is carried out here.
+                let state = self.shared.state_for(class, message.topic);
+                if fate(Origin::Spooled, Event::Refused(class), &state) == Fate::Quarantine {
                     spool.sending(position);
                     spool.quarantine(message.into(), error.to_string(), Some(position));
                 }
@@ -390,8 +406,8 @@ impl Producer for KafkaProducer {
                 payload: &message.payload,
                 headers: &headers,
             };
-            self.check_size(&message)?;
             let origin = Origin::Awaited { waiting: true };
+            self.check_size(origin, &message)?;
             if fate(origin, Event::Admit, &self.shared.state()) != Fate::Enqueue {
                 return Err(EmitError::Closed);
             }
@@ -436,11 +452,11 @@ impl Producer for KafkaProducer {
     fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
         let topic = self.topics.resolve(message.topic)?;
         let message = MessageRef { topic, ..message };
-        self.check_size(&message)?;
+        self.check_size(Origin::Detached, &message)?;
         let mut state = self.shared.state();
         match fate(Origin::Detached, Event::Admit, &state) {
             Fate::Enqueue => {}
-            Fate::Spool => return self.shared.spool_record(message),
+            Fate::Spool => return self.shared.spool_record(message, Caller::Emitter),
             Fate::WriteAhead => return self.write_ahead(message),
             _ => return Err(EmitError::Closed),
         }
@@ -466,7 +482,7 @@ impl Producer for KafkaProducer {
                 state.out_of_time = Instant::now() >= until;
             }
             match fate(Origin::Detached, Event::Refused(class), &state) {
-                Fate::Spool => return self.shared.spool_record(message),
+                Fate::Spool => return self.shared.spool_record(message, Caller::Emitter),
                 Fate::WaitForRoom => {
                     let left = waited.map_or(Duration::ZERO, |until| {
                         until.saturating_duration_since(Instant::now())
@@ -483,16 +499,28 @@ impl Producer for KafkaProducer {
     }
 
     fn close(&self, timeout: Duration) -> CloseFuture<'_> {
-        self.shared.start_closing();
+        self.shared.start_closing(true);
         let shutdown = Shutdown {
             producer: self.producer().clone(),
             shared: self.shared.clone(),
             replay: lock(&self.replay).take(),
         };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("kafka-events-close".into())
+            .spawn(move || {
+                let handed_back = shutdown.run(timeout);
+                if let Err(lost) = tx.send(handed_back) {
+                    // The `close` future was dropped: nobody takes these back.
+                    count_lost_at_shutdown(&shared, lost.len());
+                }
+            });
         Box::pin(async move {
-            let handed_back = run_blocking(move || shutdown.run(timeout))
-                .await
-                .unwrap_or_default();
+            if let Err(error) = spawned {
+                tracing::error!(%error, "kafka-events: could not start a thread to close the producer");
+            }
+            let handed_back = rx.await.unwrap_or_default();
             if !handed_back.is_empty() {
                 return Err(CloseError::Undelivered {
                     messages: handed_back,
@@ -506,6 +534,17 @@ impl Producer for KafkaProducer {
     }
 }
 
+/// Records nobody will take back (no spool; the producer dropped, or its `close` abandoned).
+fn count_lost_at_shutdown(shared: &Shared, records: usize) {
+    if records > 0 {
+        Counters::add(&shared.counters().dropped, records as u64);
+        tracing::error!(
+            records,
+            "kafka-events: records not delivered before the producer shut down, and there is no spool to keep them: dropped (await close() to get them back)"
+        );
+    }
+}
+
 /// What `close` and `Drop` do, on a thread of their own: stop replaying, flush until the
 /// deadline, fail what is left on purpose so its delivery reports spool it (or hand it back),
 /// and `fsync` the spool.
@@ -516,6 +555,8 @@ struct Shutdown {
 }
 
 impl Shutdown {
+    /// Returns within `timeout` plus two [`GRACE`]s: the replay thread is asked to stop, not
+    /// waited for (it sends nothing more; what it had sent stays in the spool until delivered).
     fn run(self, timeout: Duration) -> Vec<Message> {
         if let Some(replay) = &self.replay {
             replay.stop();
@@ -525,9 +566,6 @@ impl Shutdown {
                 .purge(PurgeConfig::default().queue().inflight());
             // Serves the purged records' reports.
             let _ = self.producer.flush(Timeout::After(GRACE));
-        }
-        if let Some(replay) = self.replay {
-            replay.join();
         }
         if let Some(spool) = self.shared.spool() {
             spool.sync(GRACE);
@@ -541,7 +579,7 @@ impl Drop for KafkaProducer {
         let Some(producer) = self.producer.take() else {
             return;
         };
-        let first = self.shared.start_closing();
+        let first = self.shared.start_closing(false);
         if let Some(spool) = self.shared.spool() {
             spool.going_away();
         }
@@ -552,23 +590,27 @@ impl Drop for KafkaProducer {
                 "KafkaProducer dropped without close(): flushing in the background; what is not delivered within {DROP_FLUSH:?} goes to the spool, or is dropped without one"
             );
         }
-        let shutdown = Shutdown {
-            producer,
-            shared: self.shared.clone(),
-            replay: lock(&self.replay).take(),
-        };
+        let shared = self.shared.clone();
+        let replay = lock(&self.replay).take();
         let flush = if first { DROP_FLUSH } else { Duration::ZERO };
         let finish = move || {
-            let shared = shutdown.shared.clone();
-            let lost = shutdown.run(flush);
-            if !lost.is_empty() {
-                Counters::add(&shared.counters().dropped, lost.len() as u64);
-                tracing::error!(
-                    records = lost.len(),
-                    "kafka-events: records not delivered before the producer was dropped, and there is no spool to keep them: dropped (call close() to get them back)"
-                );
+            let shutdown = Shutdown {
+                producer: producer.clone(),
+                shared: shared.clone(),
+                replay: None,
+            };
+            if let Some(replay) = &replay {
+                replay.stop();
             }
-            // The librdkafka handle goes here too: destroying it joins librdkafka's threads.
+            let mut lost = shutdown.run(flush).len();
+            if let Some(replay) = replay {
+                replay.join();
+            }
+            // Destroying the librdkafka handle joins its threads and fails what it still
+            // holds; those reports run before it returns.
+            drop(producer);
+            lost += shared.take_handed_back().len();
+            count_lost_at_shutdown(&shared, lost);
         };
         if tokio::runtime::Handle::try_current().is_ok() {
             // Never on an async worker: the flush and the teardown can take seconds.

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
 
-use super::classify::{Class, classify};
+use super::classify::classify;
 use super::delivery::Context;
 use super::fate::{Event, Fate, Origin, fate};
 use super::record::{Tag, base_record};
@@ -21,12 +21,14 @@ use crate::stats::Counters;
 /// How long to wait for something to change before looking again.
 const TICK: Duration = Duration::from_millis(100);
 /// How long a metadata request may take while probing for a broker.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How often segments an earlier run left that could not be read are tried again.
+const RECHECK: Duration = Duration::from_secs(5);
 
 /// Runs the replay thread until stopped.
 pub(super) struct ReplayHandle {
     stop: Arc<Stop>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -63,7 +65,10 @@ impl ReplayHandle {
         let thread = std::thread::Builder::new()
             .name("kafka-events-replay".into())
             .spawn(move || replayer.run())?;
-        Ok(ReplayHandle { stop, thread })
+        Ok(ReplayHandle {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Asks the thread to stop; it does within about [`TICK`], after a send in progress.
@@ -73,9 +78,19 @@ impl ReplayHandle {
     }
 
     /// Stops and waits for the thread. Blocks: for the producer's own shutdown thread.
-    pub fn join(self) {
+    pub fn join(mut self) {
         self.stop();
-        let _ = self.thread.join();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ReplayHandle {
+    /// A handle dropped without `join` (a `close` future never polled) still stops the thread,
+    /// which lets go of the producer and the spool.
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -90,11 +105,12 @@ impl Replayer {
         let Some(spool) = self.shared.spool() else {
             return;
         };
-        spool.recover();
-        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let stopped = || self.stop.is_set();
+        spool.recover(stopped);
+        let mut recheck_at = Instant::now() + RECHECK;
         let mut probe = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
         let mut purged_for_outage = false;
-        while !self.stop.is_set() {
+        while !stopped() {
             if self.shared.brokers_down() {
                 if !purged_for_outage && spool.durability() == Durability::OnFailure {
                     // Records waiting in memory for brokers that are gone are safer on disk:
@@ -119,6 +135,12 @@ impl Replayer {
                 continue;
             }
             purged_for_outage = false;
+            if Instant::now() >= recheck_at {
+                if spool.has_unchecked() {
+                    spool.recover(stopped);
+                }
+                recheck_at = Instant::now() + RECHECK;
+            }
             let seen = spool.bell().rung();
             let Some(ticket) = spool.next_to_replay() else {
                 spool.bell().wait(seen, TICK);
@@ -128,12 +150,12 @@ impl Replayer {
                 Ok(loaded) => loaded,
                 Err(error) => {
                     tracing::error!(%error, "kafka-events: could not read the spool; retrying");
-                    self.stop.pause(backoff.next());
+                    spool.replayed(ticket.segment);
                     continue;
                 }
             };
             for (index, span) in &loaded.records {
-                if self.stop.is_set() {
+                if stopped() {
                     break;
                 }
                 let position = Position {
@@ -148,16 +170,14 @@ impl Replayer {
                     }
                 }
             }
-            // Its records' reports decide what is left of the segment.
-            while !spool.bell().wait_until(TICK, || {
-                self.stop.is_set() || spool.in_flight(ticket.segment) == 0
-            }) {}
-            if spool.pending_in(ticket.segment) > 0 {
-                // Some failed: they are retried after a pause, the acknowledged ones are not.
-                self.stop.pause(backoff.next());
-            } else {
-                backoff.reset();
+            // Its records' reports decide what is left of the segment; what failed is replayed
+            // after a pause, without holding up the segments after it.
+            while !spool
+                .bell()
+                .wait_until(TICK, || stopped() || spool.in_flight(ticket.segment) == 0)
+            {
             }
+            spool.replayed(ticket.segment);
         }
     }
 
@@ -177,24 +197,22 @@ impl Replayer {
             };
             spool.release(position);
             let class = classify(&error);
-            match fate(Origin::Spooled, Event::Refused(class), &self.shared.state()) {
-                Fate::Retry if class == Class::QueueFull && !self.stop.is_set() => {
+            let mut state = self.shared.state_for(class, record.topic);
+            // This thread may wait; it stops waiting when asked to stop.
+            state.may_block = true;
+            state.out_of_time = self.stop.is_set();
+            match fate(Origin::Spooled, Event::Refused(class), &state) {
+                Fate::WaitForRoom => {
                     let seen = self.shared.reports().rung();
                     self.shared.reports().wait(seen, TICK);
                 }
-                Fate::Retry => return,
                 Fate::Quarantine => {
                     spool.sending(position);
                     spool.quarantine((*record).into(), error.to_string(), Some(position));
                     return;
                 }
-                other => {
-                    tracing::error!(
-                        ?other,
-                        "kafka-events: unexpected fate for a replayed record"
-                    );
-                    return;
-                }
+                // Retry: it stays in the spool, for the segment's next replay.
+                _ => return,
             }
         }
     }

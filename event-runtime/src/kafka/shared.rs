@@ -13,7 +13,7 @@ use super::fate::State;
 use crate::error::EmitError;
 use crate::flow::{Bell, lock};
 use crate::message::{Message, MessageRef};
-use crate::spool::Spool;
+use crate::spool::{Caller, Spool};
 use crate::stats::Counters;
 
 /// An awaited `emit`'s outcome: where the broker stored the record, or why it did not.
@@ -34,6 +34,7 @@ pub(super) struct Shared {
     /// librdkafka reported every broker down, and none has answered since.
     brokers_down: AtomicBool,
     closing: AtomicBool,
+    close_waits: AtomicBool,
     handed_back: Mutex<Vec<Message>>,
     /// Rung by every delivery report: there is room in librdkafka's queue again, and progress
     /// for whoever waits for everything to be delivered.
@@ -57,6 +58,7 @@ impl Shared {
             next_waiter: AtomicU64::new(0),
             brokers_down: AtomicBool::new(false),
             closing: AtomicBool::new(false),
+            close_waits: AtomicBool::new(false),
             handed_back: Mutex::new(Vec::new()),
             reports: Bell::default(),
             missing_topics: Mutex::new(HashMap::new()),
@@ -83,6 +85,7 @@ impl Shared {
             spool: self.spool.as_ref().map(Spool::durability),
             brokers_down: self.brokers_down.load(Ordering::Acquire),
             closing: self.closing.load(Ordering::Acquire),
+            close_waits: self.close_waits.load(Ordering::Acquire),
             overflow: self.overflow,
             may_block: false,
             out_of_time: false,
@@ -118,9 +121,21 @@ impl Shared {
         self.brokers_down.load(Ordering::Acquire)
     }
 
-    /// Stops taking records. Returns whether this call did it.
-    pub fn start_closing(&self) -> bool {
+    /// Stops taking records. Returns whether this call did it. With `close_waits`, records
+    /// that can't be delivered (and can't be spooled) are kept for the caller to take back.
+    pub fn start_closing(&self, close_waits: bool) -> bool {
+        self.close_waits.fetch_or(close_waits, Ordering::AcqRel);
         !self.closing.swap(true, Ordering::AcqRel)
+    }
+
+    /// The state for a record that librdkafka said `class` about: whether its topic has been
+    /// missing too long is looked up only when that is what it said.
+    pub fn state_for(&self, class: Class, topic: &str) -> State {
+        let mut state = self.state();
+        if class == Class::TopicMissing {
+            state.topic_gone = self.topic_missing(topic);
+        }
+        state
     }
 
     pub fn is_closing(&self) -> bool {
@@ -189,9 +204,9 @@ impl Shared {
 
     /// Writes a record to the spool and counts it; a record the spool can't take is counted as
     /// dropped, logged, and returned as the error.
-    pub fn spool_record(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+    pub fn spool_record(&self, message: MessageRef<'_>, caller: Caller) -> Result<(), EmitError> {
         let spool = self.spool.as_ref().ok_or(EmitError::Closed)?;
-        match spool.append(message, false) {
+        match spool.append(message, false, caller) {
             Ok(_) => {
                 Counters::add(&self.counters.spooled, 1);
                 Ok(())

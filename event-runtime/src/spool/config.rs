@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// Where and how the spool keeps records.
+///
+/// Segments are memory-mapped files, allocated whole when they start: put the spool on a
+/// filesystem that allocates in place (ext4, xfs), where a full disk is an error when a segment
+/// starts. On a copy-on-write filesystem (btrfs, ZFS) a full disk can instead stop the process
+/// while it writes into a mapped segment.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpoolConfig {

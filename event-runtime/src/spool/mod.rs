@@ -92,6 +92,23 @@ pub struct SpoolRecovery {
     pub damaged: Vec<PathBuf>,
 }
 
+/// Who appends: whether the caller's thread may do file I/O when it has to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A thread that emits (maybe an async runtime's): never waits for a disk.
+    Emitter,
+    /// librdkafka's thread or one of the producer's own.
+    MayBlock,
+}
+
+/// Why an append could not start a new segment.
+enum Roll {
+    Blocked(Blocked),
+    NotReady,
+    Closed,
+    TooLarge(usize),
+}
+
 /// Where a record is in the spool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Position {
@@ -219,6 +236,11 @@ struct Seg {
     /// When to try deleting it again after a failure.
     delete_after: Option<Instant>,
     delete_backoff: Backoff,
+    /// When to replay it again after some of its records failed.
+    retry_after: Option<Instant>,
+    replay_backoff: Backoff,
+    /// Never deleted: damaged bytes in it could not be set aside.
+    keep: bool,
 }
 
 impl Seg {
@@ -234,6 +256,9 @@ impl Seg {
             acks_dirty: false,
             delete_after: None,
             delete_backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
+            retry_after: None,
+            replay_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+            keep: false,
         }
     }
 
@@ -263,6 +288,7 @@ impl Seg {
         self.state == SegState::Sealed
             && self.done >= self.records
             && self.in_flight.load(Ordering::Acquire) == 0
+            && !self.keep
     }
 }
 
@@ -363,15 +389,41 @@ impl Spool {
         self.inner.durability
     }
 
+    /// Whether the spool can hold `message` at all (a record larger than a segment can't be
+    /// spooled).
+    pub fn fits(&self, message: &MessageRef<'_>) -> bool {
+        FILE_HEADER + codec::encoded_len(message) <= self.inner.capacity
+    }
+
     /// Appends one record: a copy into the mapped active segment, no system call. With
     /// `in_flight`, the record is counted as handed to librdkafka (write-ahead), so replay leaves
     /// it alone until its outcome is known; call [`Spool::release`] if handing it over fails.
-    pub fn append(&self, message: MessageRef<'_>, in_flight: bool) -> Result<Position, SpoolError> {
+    ///
+    /// When the segments the writer made ahead are used up, a caller that may block
+    /// ([`Caller::MayBlock`]: librdkafka's thread, the producer's own threads) makes the next
+    /// one itself; an emitting thread gets an error instead.
+    pub fn append(
+        &self,
+        message: MessageRef<'_>,
+        in_flight: bool,
+        caller: Caller,
+    ) -> Result<Position, SpoolError> {
+        match self.try_append(message, in_flight) {
+            Err(Roll::NotReady) if caller == Caller::MayBlock => {
+                writer::prepare_spares(&self.inner);
+                self.try_append(message, in_flight)
+                    .map_err(|e| self.inner.roll_error(e))
+            }
+            result => result.map_err(|e| self.inner.roll_error(e)),
+        }
+    }
+
+    fn try_append(&self, message: MessageRef<'_>, in_flight: bool) -> Result<Position, Roll> {
         let inner = &*self.inner;
         let len = codec::encoded_len(&message);
         let mut active = lock(&inner.active);
         if inner.stop.load(Ordering::Acquire) {
-            return Err(inner.unavailable("the producer is closed"));
+            return Err(Roll::Closed);
         }
         let fits = active
             .current
@@ -379,10 +431,7 @@ impl Spool {
             .is_some_and(|c| c.offset + len <= c.writer.len());
         if !fits {
             if FILE_HEADER + len > inner.capacity {
-                return Err(inner.unavailable(&format!(
-                    "a record of {len} bytes is larger than a segment ({} bytes)",
-                    inner.capacity
-                )));
+                return Err(Roll::TooLarge(len));
             }
             inner.roll(&mut active)?;
         }
@@ -444,9 +493,19 @@ impl Spool {
         }
     }
 
-    /// Whether every record is done (and the records of an earlier run were checked).
+    /// Whether every record is done (and every segment of an earlier run was checked).
     pub fn is_empty(&self) -> bool {
-        self.inner.recovery.get().is_some() && self.inner.pending.load(Ordering::Acquire) == 0
+        self.inner.recovery.get().is_some()
+            && self.inner.pending.load(Ordering::Acquire) == 0
+            && !self.has_unchecked()
+    }
+
+    /// Whether a segment of an earlier run could not be read yet.
+    pub fn has_unchecked(&self) -> bool {
+        lock(&self.inner.segs)
+            .map
+            .values()
+            .any(|s| s.state == SegState::Unchecked)
     }
 
     /// What the check of an earlier run's records found, once [`Spool::recover`] ran.
@@ -461,8 +520,9 @@ impl Spool {
 
     /// Checks every segment an earlier run left: finds its records (cutting off a torn or corrupt
     /// tail into a `.damaged` file) and which of them were acknowledged. Runs on the replay
-    /// thread, once, before anything is replayed.
-    pub fn recover(&self) -> &SpoolRecovery {
+    /// thread before anything is replayed, and again later for a segment it could not read;
+    /// returns what the first check found. Stops early when `stop` says so.
+    pub fn recover(&self, stop: impl Fn() -> bool) -> &SpoolRecovery {
         let inner = &*self.inner;
         let unchecked: Vec<(u64, Arc<File>)> = lock(&inner.segs)
             .map
@@ -472,11 +532,14 @@ impl Spool {
             .collect();
         let mut recovery = SpoolRecovery::default();
         for (id, file) in unchecked {
+            if stop() {
+                break;
+            }
             let bytes = match store::read(&file, None) {
                 Ok(bytes) => bytes,
                 Err(error) => {
                     tracing::error!(%error, segment = id, dir = %inner.dir.display(),
-                        "spool: could not read a segment; it is left in place and not replayed");
+                        "spool: could not read a segment; it is kept and read again later");
                     continue;
                 }
             };
@@ -533,43 +596,50 @@ impl Spool {
         recovery
     }
 
-    /// The oldest segment with records to replay, if none of its records is with librdkafka
-    /// now. The active segment is sealed first (new records go to the next one), so its
-    /// records can be replayed while new ones keep coming.
+    /// The oldest segment with records to replay that is not pausing after a failure and has
+    /// none of its records with librdkafka now. The active segment is sealed first (new records
+    /// go to the next one), so its records can be replayed while new ones keep coming. A segment
+    /// whose records keep failing pauses (longer after each failure) and does not hold up the
+    /// segments after it.
     pub fn next_to_replay(&self) -> Option<Ticket> {
         let inner = &*self.inner;
         inner.recovery.get()?;
+        let now = Instant::now();
         let mut active = lock(&inner.active);
+        let current = active
+            .current
+            .as_ref()
+            .map(|c| (c.id, c.records, c.in_flight.load(Ordering::Acquire)));
         let (id, is_active) = {
             let segs = lock(&inner.segs);
-            let (id, seg) = segs.map.iter().find(|(id, seg)| match seg.state {
-                SegState::Unchecked => false,
-                SegState::Sealed => seg.done < seg.records,
-                SegState::Active => active
-                    .current
-                    .as_ref()
-                    .is_some_and(|c| c.id == **id && seg.done < c.records),
+            let (id, seg) = segs.map.iter().find(|(id, seg)| {
+                let ready = seg.retry_after.is_none_or(|at| at <= now);
+                ready
+                    && match seg.state {
+                        SegState::Unchecked => false,
+                        SegState::Sealed => {
+                            seg.done < seg.records && seg.in_flight.load(Ordering::Acquire) == 0
+                        }
+                        // Write-ahead keeps its records with librdkafka; only those that came
+                        // back undelivered are replayed.
+                        SegState::Active => current.is_some_and(|(cid, records, in_flight)| {
+                            cid == **id && seg.done + in_flight < records
+                        }),
+                    }
             })?;
             (*id, seg.state == SegState::Active)
         };
         if is_active {
-            let current = active.current.as_ref().expect("found above");
-            let waiting = current.records
-                - lock(&inner.segs).map[&id].done
-                - current.in_flight.load(Ordering::Acquire);
-            if waiting == 0 {
-                // Write-ahead: everything in it is with librdkafka; its outcome decides.
-                return None;
-            }
             let current = active.current.take().expect("found above");
             inner.seal(current);
         }
         drop(active);
         let segs = lock(&inner.segs);
-        let seg = &segs.map[&id];
-        if seg.in_flight.load(Ordering::Acquire) > 0 {
-            return None;
-        }
+        // A sealed write-ahead segment waits for its records' reports.
+        let seg = segs
+            .map
+            .get(&id)
+            .filter(|s| s.in_flight.load(Ordering::Acquire) == 0)?;
         Some(Ticket {
             segment: id,
             file: seg.file.clone(),
@@ -579,22 +649,39 @@ impl Spool {
         })
     }
 
+    /// The replay of a segment's records has finished: if some are still pending (they failed),
+    /// the segment pauses before its next replay, longer after each failure.
+    pub fn replayed(&self, segment: u64) {
+        let mut segs = lock(&self.inner.segs);
+        if let Some(seg) = segs.map.get_mut(&segment) {
+            if seg.done < seg.records {
+                seg.retry_after = Some(Instant::now() + seg.replay_backoff.next());
+            } else {
+                seg.retry_after = None;
+                seg.replay_backoff.reset();
+            }
+        }
+    }
+
     /// Reads a segment and returns its records not yet done. Records a damaged segment no longer
     /// holds are set aside (their bytes kept in a `.damaged` file), counted as lost and done.
     pub fn load(&self, ticket: &Ticket) -> Result<Loaded, SpoolError> {
         let inner = &*self.inner;
-        let bytes =
-            store::read(&ticket.file, Some(ticket.end)).map_err(|source| SpoolError::Io {
-                path: store::segment_path(&inner.dir, ticket.segment),
-                source,
-            })?;
+        let path = store::segment_path(&inner.dir, ticket.segment);
+        let io = |source| SpoolError::Io {
+            path: path.clone(),
+            source,
+        };
+        // A file cut short after it was written gives what it still has.
+        let on_disk = ticket.file.metadata().map_err(io)?.len() as usize;
+        let bytes = store::read(&ticket.file, Some(ticket.end.min(on_disk))).map_err(io)?;
         let scan = codec::scan(&bytes);
         let found = scan.records.len() as u32;
-        let mut missing = 0;
         if found < ticket.records {
             // Changed on disk after this process wrote and checked it.
             let offset = scan.end;
             let kept = store::keep_damaged(&inner.dir, ticket.segment, offset, &bytes[offset..]);
+            let mut missing = 0;
             let mut segs = lock(&inner.segs);
             if let Some(seg) = segs.map.get_mut(&ticket.segment) {
                 for index in found..ticket.records {
@@ -602,6 +689,8 @@ impl Spool {
                         missing += 1;
                     }
                 }
+                // Without a copy of the damaged bytes, the segment itself stays.
+                seg.keep |= kept.is_err();
             }
             drop(segs);
             inner.pending.fetch_sub(missing, Ordering::AcqRel);
@@ -638,14 +727,6 @@ impl Spool {
             .map
             .get(&segment)
             .map_or(0, |s| s.in_flight.load(Ordering::Acquire))
-    }
-
-    /// Records of `segment` not yet done.
-    pub fn pending_in(&self, segment: u64) -> u32 {
-        lock(&self.inner.segs)
-            .map
-            .get(&segment)
-            .map_or(0, |s| s.records.saturating_sub(s.done))
     }
 
     /// Asks the writer for an `fsync` of everything appended so far and waits up to `timeout`
@@ -706,15 +787,27 @@ impl Inner {
         }
     }
 
+    fn roll_error(&self, roll: Roll) -> SpoolError {
+        match roll {
+            Roll::Blocked(Blocked::Full) => SpoolError::Full {
+                dir: self.dir.clone(),
+            },
+            Roll::Blocked(Blocked::Unavailable(reason)) => self.unavailable(&reason),
+            Roll::NotReady => self.unavailable("the next segment is not ready yet; retry shortly"),
+            Roll::Closed => self.unavailable("the producer is closed"),
+            Roll::TooLarge(len) => self.unavailable(&format!(
+                "a record of {len} bytes is larger than a segment ({} bytes)",
+                self.capacity
+            )),
+        }
+    }
+
     /// Seals the current segment and starts the spare one (which the writer prepared).
-    fn roll(&self, active: &mut Active) -> Result<(), SpoolError> {
+    fn roll(&self, active: &mut Active) -> Result<(), Roll> {
         if active.spare.is_empty() {
             return Err(match &active.blocked {
-                Some(Blocked::Full) => SpoolError::Full {
-                    dir: self.dir.clone(),
-                },
-                Some(Blocked::Unavailable(reason)) => self.unavailable(reason),
-                None => self.unavailable("the next segment is not ready yet; retry shortly"),
+                Some(blocked) => Roll::Blocked(blocked.clone()),
+                None => Roll::NotReady,
             });
         }
         let spare = active.spare.remove(0);

@@ -39,7 +39,7 @@ fn open(dir: &Path) -> Spool {
 fn append(spool: &Spool, m: &Message) -> Position {
     loop {
         let seen = spool.bell().rung();
-        match m.with_ref(|m| spool.append(m, false)) {
+        match m.with_ref(|m| spool.append(m, false, Caller::Emitter)) {
             Ok(position) => return position,
             Err(SpoolError::Unavailable { reason, .. }) if reason.contains("not ready") => {
                 spool.bell().wait(seen, Duration::from_secs(5));
@@ -111,21 +111,21 @@ fn round_trip_in_order_across_segments_and_reopen() {
     let messages = messages(200);
     {
         let spool = open(dir.path());
-        assert_eq!(spool.recover(), &SpoolRecovery::default());
+        assert_eq!(spool.recover(|| false), &SpoolRecovery::default());
         for m in &messages {
             append(&spool, m);
         }
         assert_eq!(spool.counts().pending, 200);
     }
     let spool = open(dir.path());
-    let recovery = spool.recover().clone();
+    let recovery = spool.recover(|| false).clone();
     assert_eq!(recovery.records, 200);
     assert!(recovery.segments > 1, "1 MiB segments roll over");
     assert_eq!(replay_all(&spool), messages);
     assert!(spool.is_empty());
     drop(spool);
     let spool = open(dir.path());
-    assert_eq!(spool.recover().records, 0);
+    assert_eq!(spool.recover(|| false).records, 0);
 }
 
 #[test]
@@ -134,7 +134,7 @@ fn an_acknowledged_record_is_not_sent_again_after_a_restart() {
     let messages = messages(10);
     {
         let spool = open(dir.path());
-        spool.recover();
+        spool.recover(|| false);
         for m in &messages {
             append(&spool, m);
         }
@@ -159,7 +159,7 @@ fn an_acknowledged_record_is_not_sent_again_after_a_restart() {
         assert_eq!(spool.load(&again).unwrap().records.len(), 7);
     }
     let spool = open(dir.path());
-    assert_eq!(spool.recover().records, 7);
+    assert_eq!(spool.recover(|| false).records, 7);
     let expected: Vec<Message> = messages
         .iter()
         .enumerate()
@@ -173,7 +173,7 @@ fn an_acknowledged_record_is_not_sent_again_after_a_restart() {
 fn finished_segments_are_deleted_and_an_undeletable_one_is_not_replayed() {
     let dir = tempfile::tempdir().unwrap();
     let spool = open(dir.path());
-    spool.recover();
+    spool.recover(|| false);
     for m in &messages(150) {
         append(&spool, m);
     }
@@ -181,6 +181,105 @@ fn finished_segments_are_deleted_and_an_undeletable_one_is_not_replayed() {
     // Only the spare segments are left.
     wait_for_segments(&spool, dir.path(), SPARES);
     assert!(spool.next_to_replay().is_none());
+}
+
+#[test]
+fn a_thread_that_may_block_makes_segments_itself_in_a_burst() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    // Twenty 1 MiB segments' worth, faster than the writer makes segments ahead.
+    let big = message("audit", b"k", &vec![1u8; 100_000], &[]);
+    for _ in 0..200 {
+        big.with_ref(|m| spool.append(m, false, Caller::MayBlock))
+            .unwrap();
+    }
+    assert_eq!(spool.counts().pending, 200);
+}
+
+#[test]
+fn a_segment_that_keeps_failing_does_not_hold_up_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    let messages = messages(4);
+    append(&spool, &messages[0]);
+    let first = spool.next_to_replay().unwrap();
+    for m in &messages[1..] {
+        append(&spool, m);
+    }
+    // The first segment's record fails.
+    let position = Position {
+        segment: first.segment,
+        index: 0,
+    };
+    spool.sending(position);
+    spool.release(position);
+    spool.replayed(first.segment);
+    // The next segment is replayed while the first one pauses.
+    let second = spool.next_to_replay().unwrap();
+    assert_ne!(second.segment, first.segment);
+    assert_eq!(spool.load(&second).unwrap().records.len(), 3);
+}
+
+#[test]
+fn a_segment_cut_short_while_running_gives_what_it_has_and_counts_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    let messages = messages(10);
+    for m in &messages {
+        append(&spool, m);
+    }
+    let ticket = spool.next_to_replay().unwrap();
+    let path = store::segment_path(dir.path(), ticket.segment);
+    let spans = codec::scan(&fs::read(&path).unwrap()).records;
+    // Someone truncates the file in the middle of the sixth record.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len((spans[5].offset + 3) as u64)
+        .unwrap();
+    let loaded = spool.load(&ticket).unwrap();
+    assert_eq!(loaded.records.len(), 5);
+    assert_eq!(spool.counts().lost, 5);
+    assert_eq!(spool.counts().pending, 5);
+}
+
+#[test]
+fn acknowledgements_of_a_segment_that_cannot_be_deleted_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let moved = dir.path().join("moved-away");
+    let (segment, seg_path) = {
+        let spool = open(dir.path());
+        spool.recover(|| false);
+        for m in &messages(3) {
+            append(&spool, m);
+        }
+        let ticket = spool.next_to_replay().unwrap();
+        let seg_path = store::segment_path(dir.path(), ticket.segment);
+        // A non-empty directory where the file was: deleting it fails.
+        fs::rename(&seg_path, &moved).unwrap();
+        fs::create_dir(&seg_path).unwrap();
+        fs::write(seg_path.join("x"), b"x").unwrap();
+        for index in 0..3 {
+            let position = Position {
+                segment: ticket.segment,
+                index,
+            };
+            spool.sending(position);
+            spool.delivered(position);
+        }
+        assert!(spool.is_empty());
+        (ticket.segment, seg_path)
+    };
+    wait_for_release(&fs::canonicalize(dir.path()).unwrap());
+    fs::remove_dir_all(&seg_path).unwrap();
+    fs::rename(&moved, &seg_path).unwrap();
+    let spool = open(dir.path());
+    let recovery = spool.recover(|| false);
+    assert_eq!(recovery.records, 0, "segment {segment} would be sent again");
 }
 
 #[test]
@@ -198,7 +297,9 @@ fn a_record_larger_than_a_segment_is_refused_not_written() {
     let dir = tempfile::tempdir().unwrap();
     let spool = open(dir.path());
     let huge = message("audit", b"k", &vec![0u8; 3 << 20], &[]);
-    let err = huge.with_ref(|m| spool.append(m, false)).unwrap_err();
+    let err = huge
+        .with_ref(|m| spool.append(m, false, Caller::Emitter))
+        .unwrap_err();
     assert!(matches!(err, SpoolError::Unavailable { .. }), "{err}");
     assert_eq!(spool.counts().pending, 0);
 }
@@ -207,7 +308,7 @@ fn a_record_larger_than_a_segment_is_refused_not_written() {
 fn segments_hold_the_largest_record_the_producer_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(&config(dir.path()), 1 << 20).unwrap();
-    spool.recover();
+    spool.recover(|| false);
     let big = message("audit", b"k", &vec![7u8; (1 << 20) - 100], &[]);
     append(&spool, &big);
     append(&spool, &big);
@@ -219,7 +320,7 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
     let dir = tempfile::tempdir().unwrap();
     let spool_dir = dir.path().join("spool");
     let spool = open(&spool_dir);
-    spool.recover();
+    spool.recover(|| false);
     let messages = messages(100);
     for m in &messages[..50] {
         append(&spool, m);
@@ -233,7 +334,7 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
     let mut accepted = 0;
     for m in &messages[50..] {
         // Appends refused while it is being recreated get a typed error.
-        match m.with_ref(|m| spool.append(m, false)) {
+        match m.with_ref(|m| spool.append(m, false, Caller::Emitter)) {
             Ok(_) => accepted += 1,
             Err(SpoolError::Unavailable { .. }) => {}
             Err(other) => panic!("{other}"),
@@ -241,7 +342,7 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
     }
     drop(spool);
     let spool = open(&spool_dir);
-    assert_eq!(spool.recover().records, 50 + accepted);
+    assert_eq!(spool.recover(|| false).records, 50 + accepted);
     assert_eq!(replay_all(&spool)[..50], messages[..50]);
 }
 
@@ -262,7 +363,7 @@ fn an_earlier_format_or_foreign_file_is_set_aside_not_replayed() {
     )
     .unwrap();
     let spool = open(dir.path());
-    let recovery = spool.recover().clone();
+    let recovery = spool.recover(|| false).clone();
     assert_eq!(recovery.records, 0);
     assert_eq!(recovery.damaged.len(), 1);
     assert_eq!(fs::read(&recovery.damaged[0]).unwrap(), b"not a segment");
@@ -344,7 +445,7 @@ proptest! {
         rewrite(dir.path(), &bytes);
 
         let spool = open(dir.path());
-        let recovery = spool.recover().clone();
+        let recovery = spool.recover(|| false).clone();
         prop_assert_eq!(recovery.records, complete as u64);
         prop_assert_eq!(replay_all(&spool), messages[..complete].to_vec());
     }
@@ -365,7 +466,7 @@ proptest! {
         rewrite(dir.path(), &bytes);
 
         let spool = open(dir.path());
-        let recovery = spool.recover().clone();
+        let recovery = spool.recover(|| false).clone();
         let intact = ends.iter().filter(|&&end| end <= at).count();
         prop_assert_eq!(replay_all(&spool), messages[..intact].to_vec());
         prop_assert_eq!(recovery.records as usize, intact);

@@ -16,6 +16,7 @@ const DIR_CHECK: Duration = Duration::from_secs(1);
 pub(super) fn run(inner: Arc<Inner>) {
     let mut state = State {
         unsynced_since: None,
+        sync_failed: false,
         spare_after: None,
         spare_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
         dir_check_at: Instant::now() + DIR_CHECK,
@@ -53,6 +54,7 @@ pub(super) fn run(inner: Arc<Inner>) {
 
 struct State {
     unsynced_since: Option<Instant>,
+    sync_failed: bool,
     spare_after: Option<Instant>,
     spare_backoff: Backoff,
     dir_check_at: Instant,
@@ -72,14 +74,20 @@ impl State {
         }
     }
 
-    /// When the interval policy wants the next `fsync`.
+    /// When the policy wants the next `fsync` (a failed one is retried a second later).
     fn sync_due(&self, inner: &Inner) -> Option<Instant> {
-        match inner.fsync {
-            FsyncPolicy::IntervalMs(ms) => self
-                .unsynced_since
-                .map(|since| since + Duration::from_millis(ms)),
-            _ => None,
-        }
+        let since = self.unsynced_since?;
+        let after = match inner.fsync {
+            FsyncPolicy::Always => Duration::ZERO,
+            FsyncPolicy::IntervalMs(ms) => Duration::from_millis(ms),
+            FsyncPolicy::Never => return None,
+        };
+        let retry = if self.sync_failed {
+            Duration::from_secs(1)
+        } else {
+            Duration::ZERO
+        };
+        Some(since + after.max(retry))
     }
 
     /// Flushes sealed segments' mappings (then unmaps them) and, when the policy says so or
@@ -92,17 +100,8 @@ impl State {
         }
         let wanted = inner.sync_wanted.load(Ordering::Acquire) > synced;
         let due = appended > synced
-            && match inner.fsync {
-                FsyncPolicy::Always => true,
-                FsyncPolicy::IntervalMs(ms) => {
-                    wanted
-                        || stopping
-                        || self
-                            .unsynced_since
-                            .is_some_and(|s| s.elapsed() >= Duration::from_millis(ms))
-                }
-                FsyncPolicy::Never => false,
-            };
+            && inner.fsync != FsyncPolicy::Never
+            && (wanted || stopping || self.sync_due(inner).is_some_and(|at| at <= Instant::now()));
         let flush = inner.fsync != FsyncPolicy::Never;
         let (sealed, active) = {
             let mut segs = lock(&inner.segs);
@@ -132,13 +131,25 @@ impl State {
         if !due {
             return;
         }
+        let mut failed = None;
         for flusher in active {
             if let Err(error) = flusher.flush() {
-                tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed");
+                failed = Some(error);
             }
         }
+        if let Some(error) = failed {
+            // Not counted as synced: retried a second later, and `close` reports it waited.
+            if !self.sync_failed {
+                tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed; retrying");
+            }
+            self.sync_failed = true;
+            return;
+        }
+        self.sync_failed = false;
         inner.synced.fetch_max(appended, Ordering::AcqRel);
-        self.unsynced_since = None;
+        // Records appended during the fsync start the next one's clock.
+        self.unsynced_since =
+            (inner.appended.load(Ordering::Acquire) > appended).then(Instant::now);
         inner.bell.ring();
     }
 
@@ -248,6 +259,7 @@ fn finish(inner: &Inner) {
     }
     let mut state_free = State {
         unsynced_since: None,
+        sync_failed: false,
         spare_after: None,
         spare_backoff: Backoff::new(Duration::ZERO, Duration::ZERO),
         dir_check_at: Instant::now(),
@@ -352,7 +364,7 @@ fn persist_acks(inner: &Inner) {
         let mut segs = lock(&inner.segs);
         segs.map
             .iter_mut()
-            .filter(|(_, s)| s.acks_dirty && s.state != SegState::Unchecked && !s.finished())
+            .filter(|(_, s)| s.acks_dirty && s.state != SegState::Unchecked)
             .map(|(id, s)| {
                 s.acks_dirty = false;
                 (*id, s.done_bits.clone())
