@@ -1,6 +1,8 @@
-//! An axum service with `AuditLayer` and `UsageLayer`, a stand-in auth layer, and a login route
-//! that emits `AuthEvent`s. Every event the service emits is read back from the topics and
-//! printed as a JSON line.
+//! An axum service audited and billed by one `AuditLayer` (`with_usage`), with a stand-in auth
+//! layer in axum's usual order (added before the audit layer, so it runs inside it and attaches
+//! the identity), a handler that names the resource it serves, and a login route that emits
+//! `AuthEvent`s. Every event the service emits is read back from the topics and printed as a
+//! JSON line.
 //!
 //! ```text
 //! cargo run --example axum_service              # embedded broker, listens on 127.0.0.1:3000
@@ -27,7 +29,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use kafka_events::middleware::{AuditLayer, Identity, RequestInfo, UsageLayer};
+use kafka_events::middleware::{AuditContext, AuditLayer, Identity, RequestInfo};
 use kafka_events::testing::EmbeddedKafka;
 use kafka_events::{
     AuthEvent, AuthEventType, KafkaConfig, KafkaEvent, KafkaProducer, Producer, SpoolConfig,
@@ -41,10 +43,11 @@ use uuid::Uuid;
 
 const SERVICE: &str = "orders-api";
 
-/// Stands in for real authentication: trusts `x-user` and `x-tenant` headers.
+/// Stands in for real authentication: trusts `x-user` and `x-tenant` headers. It attaches the
+/// identity it established, which reaches the audit layer around it.
 async fn fake_auth(mut request: Request, next: Next) -> Response {
     if let Some(identity) = identity_from_headers(request.headers()) {
-        request.extensions_mut().insert(identity);
+        identity.attach(request.extensions_mut());
     }
     next.run(request).await
 }
@@ -52,13 +55,15 @@ async fn fake_auth(mut request: Request, next: Next) -> Response {
 fn identity_from_headers(headers: &HeaderMap) -> Option<Identity> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     Some(Identity {
-        subject: header("x-user")?.to_owned(),
+        subject: header("x-user").filter(|u| !u.is_empty())?.to_owned(),
         tenant_id: header("x-tenant").and_then(|t| Uuid::parse_str(t).ok()),
         jti: Some(Uuid::new_v4()),
     })
 }
 
-async fn get_order(Path(id): Path<u64>) -> impl IntoResponse {
+async fn get_order(Path(id): Path<u64>, audit: AuditContext) -> impl IntoResponse {
+    // The resource the request is about, for the audit entry's `resource_id`.
+    audit.set_resource_id(Uuid::from_u64_pair(0, id));
     Json(serde_json::json!({ "id": id, "status": "shipped" }))
 }
 
@@ -95,7 +100,7 @@ async fn login(State(producer): State<Arc<KafkaProducer>>, request: Request) -> 
     } else {
         AuthEvent::login_failure(SERVICE, &login.user, "invalid credentials")
     }
-    .with_request(&RequestInfo::from_parts(&parts), false);
+    .with_request(&RequestInfo::from_parts(&parts));
     if let Err(error) = event.emit_detached(&*producer) {
         eprintln!("auth event not taken: {error}");
     }
@@ -192,17 +197,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/orders", post(create_order))
         .route("/login", post(login))
         .with_state(producer.clone())
+        // Added first, so it runs inside the audit layer: the order most axum apps use.
+        .layer(middleware::from_fn(fake_auth))
+        // One configuration for the audit entry and the usage event of every request.
         .layer(
             AuditLayer::new(producer.clone())
                 .service_name(SERVICE)
-                .skip_path("/health"),
-        )
-        .layer(
-            UsageLayer::new(producer.clone())
-                .service_name(SERVICE)
-                .skip_path("/health"),
-        )
-        .layer(middleware::from_fn(fake_auth));
+                .skip_path("/health")
+                .with_usage()
+                .memory_mb(512),
+        );
 
     let port: u16 = if smoke {
         0

@@ -83,6 +83,12 @@ async fn broker_outage_spools_then_replays_everything() {
         entry.emit_detached(&producer).unwrap();
         sent.insert(entry.id.to_string());
     }
+    // An outage long enough for librdkafka to notice it (on the records it tries to send).
+    assert!(
+        producer
+            .wait_for(Duration::from_secs(30), |s| s.brokers_down)
+            .await
+    );
     kafka.all_up().unwrap();
     assert!(
         producer.wait_delivered(Duration::from_secs(60)).await,

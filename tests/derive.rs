@@ -305,3 +305,59 @@ fn crate_path_override() {
     assert_eq!(ThroughRenamedPath::TOPIC, "renamed");
     assert_eq!(ThroughRenamedPath { id: 3 }.key().as_ref(), b"3");
 }
+
+#[derive(Serialize, KafkaEvent)]
+#[event(topic = "accounts", key = "id")]
+struct AccountCreated {
+    id: u64,
+    user: String,
+    #[event(redact)]
+    password: String,
+    #[event(redact)]
+    #[serde(rename = "api_key")]
+    key: String,
+    /// Looks like a secret, and holds none.
+    #[event(allow_sensitive)]
+    token_count: u32,
+}
+
+#[test]
+fn redacted_fields_are_written_masked_and_keep_their_names() {
+    let event = AccountCreated {
+        id: 7,
+        user: "ann".into(),
+        password: "hunter2".into(),
+        key: "k-123".into(),
+        token_count: 3,
+    };
+    assert_eq!(AccountCreated::REDACTED, ["password", "api_key"]);
+    let message = event.to_message().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"id": 7, "user": "ann", "password": "***", "api_key": "***", "token_count": 3})
+    );
+    // Names and order are still serde's.
+    assert_parity(&event);
+    let text = String::from_utf8(message.payload).unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("k-123"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn detached_emits_are_redacted_too() {
+    let producer = kafka_events::MemoryProducer::new();
+    let event = AccountCreated {
+        id: 8,
+        user: "bob".into(),
+        password: "swordfish".into(),
+        key: "k".into(),
+        token_count: 0,
+    };
+    event.emit_detached(&producer).unwrap();
+    let text = String::from_utf8(producer.records()[0].payload.clone()).unwrap();
+    assert!(text.contains(r#""password":"***""#), "{text}");
+    assert!(!text.contains("swordfish"));
+}

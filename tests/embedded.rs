@@ -68,7 +68,7 @@ async fn every_model_and_a_user_event_round_trip() {
         service: "accounts".into(),
         endpoint: "/users/{id}".into(),
         full_url: "http://localhost/users/7?x=1".into(),
-        payload: Some(serde_json::json!({"name": "Alice"})),
+        payload: Some(serde_json::json!({"name": "Alice"}).into()),
         ..AuditEntry::new()
     };
     let success = AuthEvent::login_success("accounts", "alice");
@@ -153,6 +153,8 @@ async fn every_model_and_a_user_event_round_trip() {
         "duration_ms",
         "response_payload",
         "payload_truncated",
+        "outcome",
+        "anonymous",
     ]
     .into();
     assert_eq!(keys, seed.union(&added).copied().collect());

@@ -118,6 +118,10 @@ impl ContainerAttrs {
 pub struct FieldEventAttrs {
     /// `#[event(type)]`: this field's value is the event type header.
     pub event_type: Option<Span>,
+    /// `#[event(redact)]`: the field is written as `"***"`.
+    pub redact: Option<Span>,
+    /// `#[event(allow_sensitive)]`: the field's name looks like a secret, and it holds none.
+    pub allow_sensitive: Option<Span>,
 }
 
 impl FieldEventAttrs {
@@ -126,19 +130,29 @@ impl FieldEventAttrs {
         for attr in attrs.iter().filter(|a| a.path().is_ident("event")) {
             let result = attr.parse_nested_meta(|meta| {
                 let name = path_name(&meta.path);
-                if name == "type" && !meta.input.peek(Token![=]) {
-                    if out.event_type.is_some() {
-                        errors.push(meta.error("duplicate event attribute `type`"));
+                let slot = match name.as_str() {
+                    "type" if !meta.input.peek(Token![=]) => &mut out.event_type,
+                    "redact" => &mut out.redact,
+                    "allow_sensitive" => &mut out.allow_sensitive,
+                    _ => {
+                        errors.push(meta.error(format!(
+                            "unknown field attribute `{name}`, expected `#[event(type)]` (this \
+                             field's value is the event type), `#[event(redact)]` (write it as \
+                             \"***\") or `#[event(allow_sensitive)]`; `topic`, `key`, `naming` \
+                             and `crate` go on the struct"
+                        )));
+                        return skip_value(&meta);
                     }
-                    out.event_type = Some(meta.path.span());
-                    Ok(())
-                } else {
-                    errors.push(meta.error(format!(
-                        "unknown field attribute `{name}`, expected `#[event(type)]` (this field's value is the event type); \
-                         `topic`, `key`, `naming` and `crate` go on the struct"
-                    )));
-                    skip_value(&meta)
+                };
+                if slot.is_some() {
+                    errors.push(meta.error(format!("duplicate event attribute `{name}`")));
                 }
+                *slot = Some(meta.path.span());
+                if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+                    errors.push(meta.error(format!("`#[event({name})]` takes no value")));
+                    return skip_value(&meta);
+                }
+                Ok(())
             });
             if let Err(e) = result {
                 errors.push(e);

@@ -56,6 +56,12 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
 
     let topic = checked.topic;
     let names = &checked.field_names;
+    let redacted = &checked.redacted;
+    let redacted_const = if redacted.is_empty() {
+        TokenStream::new()
+    } else {
+        quote!(const REDACTED: &'static [&'static str] = &[#(#redacted),*];)
+    };
     let (const_type, type_fn) = match checked.event_type {
         EventType::None => (quote!(#private::None), TokenStream::new()),
         EventType::Const(lit) => (quote!(#private::Some(#lit)), TokenStream::new()),
@@ -84,6 +90,7 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
             const TOPIC: &'static str = #topic;
             const FIELD_NAMES: &'static [&'static str] = &[#(#names),*];
             const EVENT_TYPE: #private::Option<&'static str> = #const_type;
+            #redacted_const
 
             #[inline]
             fn key(&self) -> #private::Key<'_> {

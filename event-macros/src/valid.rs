@@ -14,6 +14,8 @@ pub struct Checked<'a> {
     pub key: &'a Field<'a>,
     pub field_names: Vec<String>,
     pub event_type: EventType<'a>,
+    /// The JSON names of the fields written as `"***"`.
+    pub redacted: Vec<String>,
 }
 
 pub enum EventType<'a> {
@@ -28,11 +30,13 @@ pub fn validate<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<Checked
     let key = check_key(input, errors);
     let field_names = check_names(input, errors);
     let event_type = check_event_type(input, errors);
+    let redacted = check_sensitive(input, errors);
     Some(Checked {
         topic: topic?,
         key: key?,
         field_names,
         event_type: event_type?,
+        redacted,
     })
 }
 
@@ -306,6 +310,66 @@ fn check_names(input: &Input, errors: &mut Errors) -> Vec<String> {
         names.push(json.value);
     }
     names
+}
+
+// A field whose JSON name looks like a secret (the list the HTTP middleware masks by) must say
+// what it is: written as "***", or allowed as it is. Returns the JSON names to redact.
+fn check_sensitive(input: &Input, errors: &mut Errors) -> Vec<String> {
+    let mut redacted = Vec::new();
+    for field in &input.fields {
+        let Some(json) = field.json_name(&input.serde) else {
+            if let Some(span) = field.event.redact {
+                errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "field `{}` is skipped by serde, so there is nothing to redact; remove \
+                         `#[event(redact)]`",
+                        field.name
+                    ),
+                ));
+            }
+            continue;
+        };
+        let is_key = input
+            .attrs
+            .key
+            .as_ref()
+            .is_some_and(|k| k.value.strip_prefix("r#").unwrap_or(&k.value) == field.name);
+        match (field.event.redact, field.event.allow_sensitive) {
+            (Some(_), Some(allow)) => errors.push(syn::Error::new(
+                allow,
+                format!(
+                    "field `{}` is both redacted and allowed as it is; keep one of \
+                     `#[event(redact)]` and `#[event(allow_sensitive)]`",
+                    field.name
+                ),
+            )),
+            (Some(redact), None) if is_key => errors.push(syn::Error::new(
+                redact,
+                format!(
+                    "the key field `{}` can't be redacted: its value is the record key; key the \
+                     event on another field",
+                    field.name
+                ),
+            )),
+            (Some(_), None) => redacted.push(json.value),
+            (None, Some(_)) => {}
+            (None, None) => {
+                if let Some(entry) = kafka_events_sensitive::sensitive_match(&json.value) {
+                    errors.spanned(
+                        field.ident,
+                        format!(
+                            "field `{}` looks like it holds a secret (its JSON name `{}` matches \
+                             `{entry}`): add `#[event(redact)]` to write it as \"***\", or \
+                             `#[event(allow_sensitive)]` if it holds no secret",
+                            field.name, json.value
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    redacted
 }
 
 // One source of the event type header: a fixed `type = ".."` or one `#[event(type)]` field.

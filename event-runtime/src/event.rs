@@ -51,6 +51,9 @@ pub trait KafkaEvent: Serialize {
     /// The fixed event type, from `#[event(type = "..")]`, sent as the
     /// [`event-type`](headers::EVENT_TYPE) header.
     const EVENT_TYPE: Option<&'static str>;
+    /// The JSON names of the fields marked `#[event(redact)]`: the record has `"***"` in their
+    /// place.
+    const REDACTED: &'static [&'static str] = &[];
 
     /// The record key: the key field in its canonical string form.
     fn key(&self) -> Key<'_>;
@@ -64,7 +67,9 @@ pub trait KafkaEvent: Serialize {
     /// Serializes the event into a [`Message`] on its logical topic, with its key and the
     /// `content-type` and `event-type` headers.
     fn to_message(&self) -> Result<Message, EmitError> {
-        let payload = serde_json::to_vec(self).map_err(EmitError::Serialize)?;
+        let mut payload = Vec::new();
+        crate::redact::to_writer(&mut payload, self, Self::REDACTED)
+            .map_err(EmitError::Serialize)?;
         let mut message_headers = Vec::with_capacity(2);
         message_headers.push(Header::from_static(
             headers::CONTENT_TYPE,
@@ -139,7 +144,7 @@ where
     E: KafkaEvent,
     P: Producer + ?Sized,
 {
-    serde_json::to_writer(&mut *buffer, event).map_err(EmitError::Serialize)?;
+    crate::redact::to_writer(&mut *buffer, event, E::REDACTED).map_err(EmitError::Serialize)?;
     let key = event.key();
     let content_type = (headers::CONTENT_TYPE, headers::APPLICATION_JSON.as_bytes());
     let with_type;

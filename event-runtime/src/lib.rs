@@ -16,6 +16,7 @@ mod message;
 pub mod middleware;
 pub mod models;
 mod producer;
+mod redact;
 mod spool;
 mod stats;
 pub mod testing;

@@ -168,6 +168,82 @@ mod time_or_zero {
     }
 }
 
+/// JSON kept as text: a request or response body goes into an event as the (masked) text it
+/// was, without being parsed into a tree and written out again. Compare it with `==`, with
+/// another `JsonText` or a [`serde_json::Value`] (by value, not by spelling).
+///
+/// ```
+/// use kafka_events::models::JsonText;
+/// use serde_json::json;
+///
+/// let text = JsonText::from_string(r#"{"qty": 2}"#.to_owned()).unwrap();
+/// assert_eq!(text, json!({"qty": 2}));
+/// assert_eq!(text.as_str(), r#"{"qty": 2}"#);
+/// assert_eq!(JsonText::from(json!([1, 2])).to_value(), json!([1, 2]));
+/// ```
+#[derive(Clone)]
+pub struct JsonText(Box<serde_json::value::RawValue>);
+
+impl JsonText {
+    /// Takes `text` if it is one valid JSON value.
+    pub fn from_string(text: String) -> Result<JsonText, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(JsonText)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON as a tree.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.as_str()).expect("JsonText holds valid JSON")
+    }
+}
+
+impl From<serde_json::Value> for JsonText {
+    fn from(value: serde_json::Value) -> Self {
+        JsonText(serde_json::value::to_raw_value(&value).expect("a Value is valid JSON"))
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.to_value() == other.to_value()
+    }
+}
+
+impl PartialEq<serde_json::Value> for JsonText {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        self.to_value() == *other
+    }
+}
+
+impl std::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    /// From any deserializer (JSON text keeps its spelling only through `serde_json`'s own).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(JsonText::from)
+    }
+}
+
 /// How the request an [`AuditEntry`] records ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -202,7 +278,7 @@ pub struct AuditEntry {
     #[serde(with = "uuid_or_zero")]
     pub resource_id: Option<Uuid>,
     /// The request body, when it was JSON (sensitive fields masked); `null` otherwise.
-    pub payload: Option<serde_json::Value>,
+    pub payload: Option<JsonText>,
     /// The client address.
     pub source_ip: String,
     /// The `User-Agent` header.
@@ -232,13 +308,21 @@ pub struct AuditEntry {
     /// Time to produce the response, in milliseconds.
     #[serde(default)]
     pub duration_ms: f64,
-    /// The response body of a failed request (status 400 and up), when it was JSON.
+    /// The response body of a failed request (status 400 and up), when it was JSON (sensitive
+    /// fields masked).
     #[serde(default)]
-    pub response_payload: Option<serde_json::Value>,
+    pub response_payload: Option<JsonText>,
     /// Whether a body was too large to record (`payload`/`response_payload` left empty) or not
     /// valid JSON.
     #[serde(default)]
     pub payload_truncated: bool,
+    /// How the request ended: answered, its handler panicked, or it was cancelled.
+    #[serde(default)]
+    pub outcome: RequestOutcome,
+    /// No identity was known for the request: `subject`, `tenant_id` and `jti` are empty
+    /// because the caller is anonymous, not because the identity was lost.
+    #[serde(default)]
+    pub anonymous: bool,
 }
 
 impl AuditEntry {
@@ -266,6 +350,8 @@ impl AuditEntry {
             duration_ms: 0.0,
             response_payload: None,
             payload_truncated: false,
+            outcome: RequestOutcome::Completed,
+            anonymous: false,
         }
     }
 }
@@ -463,6 +549,9 @@ pub struct UsageEvent {
     /// The `X-Message` header, when sent.
     #[serde(default)]
     pub message: Option<String>,
+    /// How the request ended: answered, its handler panicked, or it was cancelled.
+    #[serde(default)]
+    pub outcome: RequestOutcome,
     /// When the event was made.
     #[serde(default = "Utc::now", serialize_with = "rfc3339::serialize")]
     pub timestamp: DateTime<Utc>,
@@ -491,6 +580,7 @@ impl UsageEvent {
             endpoint: String::new(),
             duration_ms: (end - start).num_milliseconds().max(0) as u64,
             message: None,
+            outcome: RequestOutcome::Completed,
             timestamp: Utc::now(),
         }
     }

@@ -145,7 +145,7 @@ pub fn event(base: u128, i: usize) -> AuditEntry {
         subject: format!("user-{}", i % 97),
         user_agent: "fault-matrix/1".into(),
         full_url: format!("http://127.0.0.1/orders/{i}"),
-        payload: Some(serde_json::json!({ "sku": i % 13, "quantity": 1 })),
+        payload: Some(serde_json::json!({ "sku": i % 13, "quantity": 1 }).into()),
         ..AuditEntry::new()
     }
 }
@@ -422,7 +422,7 @@ pub fn poison_record(n: usize) -> Row {
     let first = KafkaProducer::new(&large).unwrap();
     let mut sent = outage(&kafka, &first);
     let huge = AuditEntry {
-        payload: Some(serde_json::json!({ "blob": "x".repeat(1_500_000) })),
+        payload: Some(serde_json::json!({ "blob": "x".repeat(1_500_000) }).into()),
         ..event(base, n + 1)
     };
     let refused = huge.emit_detached(&first);
@@ -431,7 +431,7 @@ pub fn poison_record(n: usize) -> Row {
         "{refused:?}"
     );
     let poison = AuditEntry {
-        payload: Some(serde_json::json!({ "blob": "x".repeat(700_000) })),
+        payload: Some(serde_json::json!({ "blob": "x".repeat(700_000) }).into()),
         ..event(base, n)
     };
     poison.emit_detached(&first).unwrap();

@@ -1,27 +1,24 @@
-//! [`AuditLayer`]: one [`AuditEntry`] per request.
+//! [`AuditLayer`]: one [`AuditEntry`] per request (and one usage event, on request).
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
-use std::time::Instant;
 
-use chrono::Utc;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method, Request, Response};
 use http_body::Body;
+use kafka_events_sensitive::{InvalidName, Matcher};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use uuid::Uuid;
 
 use super::body::{AuditBody, CaptureBody, Captured, poll_read_ahead};
-use super::mask::{self, DEFAULT_SENSITIVE_FIELDS};
-use super::{Common, IdentityHook, RequestInfo, resource, send};
+use super::request_id::REQUEST_ID;
+use super::{Common, Ended, IdentityHook, RequestInfo, Started, TrustedProxies, send};
 use crate::models::AuditEntry;
 use crate::producer::Producer;
-
-const REQUEST_ID: &str = "x-request-id";
 
 /// Enriches or vetoes each [`AuditEntry`] before it is emitted: return `false` to drop it.
 pub trait EntryHook: Send + Sync + 'static {
@@ -42,21 +39,26 @@ where
 struct Config {
     common: Common,
     max_payload_bytes: usize,
-    /// Normalized (see `mask::normalize`).
-    sensitive: Vec<String>,
     on_entry: Option<Arc<dyn EntryHook>>,
+    usage: bool,
 }
 
-/// Emits one [`AuditEntry`] per request, after the response is produced, without waiting for
-/// the broker and without changing the response (it adds `x-request-id` when the request had
-/// none).
+/// Emits one [`AuditEntry`] per request without waiting for the broker and without changing
+/// the response (it adds `x-request-id` only when it generated the id).
 ///
 /// It records the method, route template (`endpoint`, with its first segment as `resource`),
-/// URL, client address, `User-Agent`, status, duration, request id, the identity from the
-/// [`IdentityHook`], and the JSON body of POST/PUT/PATCH requests (and of 4xx/5xx responses) with
-/// sensitive fields masked. It never records `Authorization`, `Cookie`, `Set-Cookie` or API-key
-/// headers: no header other than `User-Agent`, `X-Request-Id` and (when trusted)
-/// `X-Forwarded-For` is read.
+/// the URL (credentials dropped, sensitive query values masked), the client address (see
+/// [`TrustedProxies`]), `User-Agent`, status, duration, request and correlation ids, how the
+/// request ended, the identity (attached inside the layer with
+/// [`Identity::attach`](super::Identity::attach), or read by the [`IdentityHook`]) or that the
+/// caller is anonymous, and the JSON body of POST/PUT/PATCH requests (and of 4xx/5xx responses)
+/// with sensitive fields masked. It never records `Authorization`, `Cookie`, `Set-Cookie` or
+/// API-key headers: no header other than `User-Agent`, `X-Request-Id`, `X-Correlation-Id` and
+/// (with trusted proxies) `Forwarded`/`X-Forwarded-For` is read.
+///
+/// The entry is emitted when the response body has ended or was dropped (a test that calls
+/// the service waits for it with [`MemoryProducer::wait_for`](crate::MemoryProducer::wait_for)),
+/// when the handler panicked, or when the request was cancelled.
 #[derive(Clone)]
 pub struct AuditLayer {
     config: Arc<Config>,
@@ -69,11 +71,8 @@ impl AuditLayer {
             config: Arc::new(Config {
                 common: Common::new(Arc::new(producer)),
                 max_payload_bytes: 64 * 1024,
-                sensitive: DEFAULT_SENSITIVE_FIELDS
-                    .iter()
-                    .map(|s| mask::normalize(s))
-                    .collect(),
                 on_entry: None,
+                usage: false,
             }),
         }
     }
@@ -89,9 +88,11 @@ impl AuditLayer {
 
     common_builders!();
 
-    /// Takes the client address from `X-Forwarded-For` (only behind a proxy that sets it).
-    pub fn trust_forwarded_for(self, trust: bool) -> Self {
-        self.with(|c| c.common.trust_forwarded_for = trust)
+    /// Also emits one [`UsageEvent`](crate::UsageEvent) per request, with the same
+    /// configuration (service, skip rules, identity, proxies) and at the same moment as the
+    /// audit entry: what a service that is audited and billed needs, in one layer.
+    pub fn with_usage(self) -> Self {
+        self.with(|c| c.usage = true)
     }
 
     /// The largest body recorded (default 64 KiB); a larger one is recorded as truncated.
@@ -99,19 +100,22 @@ impl AuditLayer {
         self.with(|c| c.max_payload_bytes = bytes)
     }
 
-    /// Also masks JSON fields whose name contains `name` (see [`DEFAULT_SENSITIVE_FIELDS`]).
-    pub fn mask_field(self, name: &str) -> Self {
-        let name = mask::normalize(name);
-        self.with(|c| c.sensitive.push(name))
+    /// Also masks JSON fields and query parameters with this name (matched by its words,
+    /// whatever the case and separators, as [`DEFAULT_SENSITIVE_FIELDS`](super::DEFAULT_SENSITIVE_FIELDS)
+    /// are). A name without a letter or digit is an error.
+    pub fn mask_field(self, name: &str) -> Result<Self, InvalidName> {
+        let mut matcher = self.config.common.masker.matcher.clone();
+        matcher.add(name)?;
+        Ok(self.with_common(|c| c.masker.matcher = matcher))
     }
 
-    /// Replaces the list of masked field names.
-    pub fn sensitive_fields<I: IntoIterator<Item = S>, S: AsRef<str>>(self, names: I) -> Self {
-        let names = names
-            .into_iter()
-            .map(|n| mask::normalize(n.as_ref()))
-            .collect();
-        self.with(|c| c.sensitive = names)
+    /// Replaces the list of masked names.
+    pub fn sensitive_fields<I: IntoIterator<Item = S>, S: AsRef<str>>(
+        self,
+        names: I,
+    ) -> Result<Self, InvalidName> {
+        let matcher = Matcher::with_names(names)?;
+        Ok(self.with_common(|c| c.masker.matcher = matcher))
     }
 
     /// Enriches or vetoes each entry before it is emitted.
@@ -179,52 +183,17 @@ where
                 pending: None,
             };
         }
-        let started = Instant::now();
-        let existing_id = parts
-            .headers
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let generated = existing_id.is_none();
-        let request_id = existing_id.unwrap_or_else(|| Uuid::new_v4().to_string());
-        if generated && let Ok(value) = HeaderValue::from_str(&request_id) {
-            // The handler sees the id it will be answered with.
-            parts.headers.insert(REQUEST_ID, value);
-        }
-        let info = RequestInfo::from_parts(&parts);
-        let identity = config.common.identity.identity(&info);
-        let endpoint = info.endpoint().to_owned();
-        let entry = AuditEntry {
-            id: Uuid::new_v4(),
-            tenant_id: identity.tenant_id,
-            subject: identity.subject,
-            jti: identity.jti,
-            resource_id: None,
-            correlation_id: String::new(),
-            http_method: parts.method.to_string(),
-            resource: resource(&endpoint),
-            endpoint,
-            timestamp: Utc::now(),
-            source_ip: info.client_addr(config.common.trust_forwarded_for),
-            user_agent: info.header("user-agent").unwrap_or_default().to_owned(),
-            service: config.common.service.clone(),
-            full_url: parts.uri.to_string(),
-            payload: None,
-            request_id,
-            status_code: 0,
-            duration_ms: 0.0,
-            response_payload: None,
-            payload_truncated: false,
-        };
-        let pending = Some(Pending {
-            entry,
-            started,
-            request_body: None,
-            response_body: None,
-            config: config.clone(),
-        });
+        let (started, generated_id) = Started::new(&config.common, &mut parts, true);
         let captures_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
             && is_json(&parts.headers);
+        let pending = Some(Pending {
+            started,
+            generated_id,
+            request_body: None,
+            response_body: None,
+            status: None,
+            config: config.clone(),
+        });
         if !captures_body {
             return AuditResponseFuture {
                 state: State::Calling {
@@ -249,54 +218,55 @@ where
     }
 }
 
-/// An entry waiting for its response.
+/// A request whose entry is not written yet.
 struct Pending {
-    entry: AuditEntry,
-    started: Instant,
+    started: Started,
+    generated_id: bool,
     request_body: Option<Captured>,
     response_body: Option<Arc<Mutex<Captured>>>,
+    status: Option<u16>,
     config: Arc<Config>,
 }
 
 impl Pending {
-    /// Reads what was captured, masks it, runs the hook and emits.
-    fn finish(mut self) {
-        let read = |captured: Option<&Captured>, truncated: &mut bool| {
+    /// Writes the entry (and usage event): bodies masked, the hook run, handed over. Called
+    /// exactly once per request.
+    fn finish(self, ended: Ended) {
+        let config = &self.config;
+        let mut entry = self.started.audit_entry(&config.common, ended);
+        let masker = &config.common.masker;
+        let mut truncated = false;
+        let mut read = |captured: Option<&Captured>| {
             let captured = captured?;
             if captured.truncated {
-                *truncated = true;
+                truncated = true;
                 return None;
             }
             if captured.bytes.is_empty() {
                 return None;
             }
-            match serde_json::from_slice::<serde_json::Value>(&captured.bytes) {
-                Ok(mut value) => {
-                    mask::mask(&mut value, &self.config.sensitive);
-                    Some(value)
-                }
-                Err(_) => {
-                    *truncated = true;
-                    None
-                }
-            }
+            let masked = masker.mask(&captured.bytes);
+            truncated |= masked.is_none();
+            masked
         };
-        let mut truncated = false;
-        self.entry.payload = read(self.request_body.as_ref(), &mut truncated);
-        self.entry.response_payload = match &self.response_body {
-            Some(captured) => read(
-                Some(&captured.lock().unwrap_or_else(|e| e.into_inner())),
-                &mut truncated,
-            ),
+        entry.payload = read(self.request_body.as_ref());
+        entry.response_payload = match &self.response_body {
+            Some(captured) => read(Some(&captured.lock().unwrap_or_else(|e| e.into_inner()))),
             None => None,
         };
-        self.entry.payload_truncated = truncated;
-        if let Some(hook) = &self.config.on_entry
-            && !hook.on_entry(&mut self.entry)
+        entry.payload_truncated = truncated;
+        if config.usage {
+            send(
+                &*config.common.producer,
+                &self.started.usage_event(&config.common, ended),
+            );
+        }
+        if let Some(hook) = &config.on_entry
+            && !hook.on_entry(&mut entry)
         {
             return;
         }
-        send(&*self.config.common.producer, &self.entry);
+        send(&*config.common.producer, &entry);
     }
 }
 
@@ -309,7 +279,21 @@ pin_project! {
     {
         #[pin]
         state: State<S, B>,
+        // Written when the response body ends, the handler panics, or (when this future is
+        // dropped first) the request is cancelled.
         pending: Option<Pending>,
+    }
+
+    impl<S, B> PinnedDrop for AuditResponseFuture<S, B>
+    where
+        S: Service<Request<AuditBody<B>>>,
+        B: Body,
+    {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(pending) = this.project().pending.take() {
+                pending.finish(Ended::Cancelled);
+            }
+        }
     }
 }
 
@@ -340,9 +324,32 @@ where
 {
     type Output = Result<Response<CaptureBody<ResB>>, S::Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A panic in the handler (or the request body) still leaves its entry, then goes on.
+        match catch_unwind(AssertUnwindSafe(|| self.as_mut().poll_service(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(result)) => Poll::Ready(self.as_mut().respond(result)),
+            Err(panic) => {
+                if let Some(pending) = self.project().pending.take() {
+                    pending.finish(Ended::Panicked);
+                }
+                resume_unwind(panic)
+            }
+        }
+    }
+}
+
+impl<S, B, ResB> AuditResponseFuture<S, B>
+where
+    S: Service<Request<AuditBody<B>>, Response = Response<ResB>>,
+    B: Body,
+{
+    fn poll_service(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Response<ResB>, S::Error>> {
         let mut this = self.project();
-        let result = loop {
+        loop {
             match this.state.as_mut().project() {
                 StateProj::ReadingAhead {
                     service,
@@ -364,36 +371,47 @@ where
                     let future = service.take().expect("service").call(request);
                     this.state.set(State::Calling { future });
                 }
-                StateProj::Calling { future } => break ready!(future.poll(cx)),
+                StateProj::Calling { future } => return future.poll(cx),
             }
+        }
+    }
+
+    /// The response as the client gets it: unchanged, but for the request id the layer
+    /// generated; its body ends the entry.
+    fn respond(
+        self: Pin<&mut Self>,
+        result: Result<Response<ResB>, S::Error>,
+    ) -> Result<Response<CaptureBody<ResB>>, S::Error> {
+        let Some(mut pending) = self.project().pending.take() else {
+            return result.map(|r| r.map(CaptureBody::passthrough));
         };
-        let Some(mut pending) = this.pending.take() else {
-            return Poll::Ready(result.map(|r| r.map(CaptureBody::passthrough)));
-        };
-        pending.entry.duration_ms = pending.started.elapsed().as_secs_f64() * 1000.0;
         match result {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
-                if !parts.headers.contains_key(REQUEST_ID)
-                    && let Ok(value) = HeaderValue::from_str(&pending.entry.request_id)
+                if pending.generated_id
+                    && !parts.headers.contains_key(&REQUEST_ID)
+                    && let Ok(value) = HeaderValue::from_str(&pending.started.request_id)
                 {
-                    parts.headers.insert(REQUEST_ID, value);
+                    parts.headers.insert(REQUEST_ID.clone(), value);
                 }
-                pending.entry.status_code = parts.status.as_u16();
-                if parts.status.as_u16() >= 400 && is_json(&parts.headers) {
+                let status = parts.status.as_u16();
+                pending.status = Some(status);
+                if status >= 400 && is_json(&parts.headers) {
                     pending.response_body =
                         Some(Captured::shared(pending.config.max_payload_bytes));
                 }
-                // Emitted once the response body has gone out (or was dropped).
+                // Written once the response body has gone out (or was dropped).
                 let captured = pending.response_body.clone();
-                let body =
-                    CaptureBody::new(body, captured, Some(Box::new(move || pending.finish())));
-                Poll::Ready(Ok(Response::from_parts(parts, body)))
+                let body = CaptureBody::new(
+                    body,
+                    captured,
+                    Some(Box::new(move || pending.finish(Ended::Answered(status)))),
+                );
+                Ok(Response::from_parts(parts, body))
             }
             Err(error) => {
-                pending.entry.status_code = 500;
-                pending.finish();
-                Poll::Ready(Err(error))
+                pending.finish(Ended::Answered(500));
+                Err(error)
             }
         }
     }

@@ -63,12 +63,14 @@ type OnEnd = Box<dyn FnOnce() + Send>;
 pin_project! {
     /// The response body as the audit layer returns it: every frame passes through unchanged;
     /// for a 4xx/5xx JSON response the data is also copied aside (up to the payload cap); the
-    /// audit entry is emitted when the body ends or is dropped.
+    /// audit entry is emitted when the body ends or is dropped. Once the body has ended it is
+    /// not polled again.
     pub struct CaptureBody<B> {
         #[pin]
         inner: B,
         captured: Option<Arc<Mutex<Captured>>>,
         on_end: Option<OnEnd>,
+        ended: bool,
     }
 
     impl<B> PinnedDrop for CaptureBody<B> {
@@ -86,6 +88,7 @@ impl<B> CaptureBody<B> {
             inner,
             captured: None,
             on_end: None,
+            ended: false,
         }
     }
 
@@ -98,6 +101,7 @@ impl<B> CaptureBody<B> {
             inner,
             captured,
             on_end,
+            ended: false,
         }
     }
 }
@@ -114,25 +118,21 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
+        if *this.ended {
+            return Poll::Ready(None);
+        }
         let polled = this.inner.poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let (Some(captured), Some(data)) = (this.captured.as_ref(), frame.data_ref()) {
-                    let mut captured = captured.lock().unwrap_or_else(|e| e.into_inner());
-                    let mut slices = [IoSlice::new(&[]); 64];
-                    let n = data.chunks_vectored(&mut slices);
-                    if n == slices.len()
-                        || slices[..n].iter().map(|s| s.len()).sum::<usize>() != data.remaining()
-                    {
-                        // More pieces than we look at: record it as too large rather than guess.
-                        captured.truncated = true;
-                    }
-                    for slice in &slices[..n] {
-                        captured.push(slice);
-                    }
+                    captured
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push_buf(data);
                 }
             }
             Poll::Ready(None) => {
+                *this.ended = true;
                 if let Some(on_end) = this.on_end.take() {
                     on_end();
                 }
@@ -143,21 +143,27 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.ended || self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.ended {
+            return SizeHint::with_exact(0);
+        }
         self.inner.size_hint()
     }
 }
 
 /// The request body as the audit layer hands it to your service: the frames it read ahead (to
 /// record the payload) followed by the rest of the original body, so your handler receives the
-/// same bytes, frames and trailers, in the same order, whatever they contain.
+/// same bytes, frames and trailers, in the same order, whatever they contain. Once the original
+/// body has ended it is not polled again.
 pub struct AuditBody<B: Body> {
     read_ahead: VecDeque<Frame<B::Data>>,
     error: Option<B::Error>,
     rest: Pin<Box<B>>,
+    /// The original body returned its end.
+    ended: bool,
 }
 
 impl<B: Body> AuditBody<B> {
@@ -166,11 +172,29 @@ impl<B: Body> AuditBody<B> {
             read_ahead: VecDeque::new(),
             error: None,
             rest: body,
+            ended: false,
         }
     }
 }
 
 impl<B: Body> Unpin for AuditBody<B> {}
+
+/// What polling a body for its next frame gives.
+type Polled<B> = Poll<Option<Result<Frame<<B as Body>::Data>, <B as Body>::Error>>>;
+
+impl<B: Body> AuditBody<B> {
+    /// The original body's next frame; never polled again after its end.
+    fn poll_rest(&mut self, cx: &mut Context<'_>) -> Polled<B> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let polled = self.rest.as_mut().poll_frame(cx);
+        if let Poll::Ready(None) = polled {
+            self.ended = true;
+        }
+        polled
+    }
+}
 
 impl<B: Body> Body for AuditBody<B> {
     type Data = B::Data;
@@ -187,14 +211,19 @@ impl<B: Body> Body for AuditBody<B> {
         if let Some(error) = this.error.take() {
             return Poll::Ready(Some(Err(error)));
         }
-        this.rest.as_mut().poll_frame(cx)
+        this.poll_rest(cx)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.read_ahead.is_empty() && self.error.is_none() && self.rest.is_end_stream()
+        self.read_ahead.is_empty()
+            && self.error.is_none()
+            && (self.ended || self.rest.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.is_end_stream() {
+            return SizeHint::with_exact(0);
+        }
         let ahead: u64 = self
             .read_ahead
             .iter()
@@ -219,10 +248,10 @@ pub(crate) fn poll_read_ahead<B: Body>(
     cx: &mut Context<'_>,
 ) -> Poll<()> {
     loop {
-        if captured.truncated || body.error.is_some() {
+        if captured.truncated || body.error.is_some() || body.ended {
             return Poll::Ready(());
         }
-        match body.rest.as_mut().poll_frame(cx) {
+        match body.poll_rest(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => return Poll::Ready(()),
             Poll::Ready(Some(Err(error))) => body.error = Some(error),

@@ -1,98 +1,341 @@
-//! Masking of sensitive JSON fields before a payload is emitted.
+//! Masking sensitive fields of a JSON body, on its text: one pass that checks the JSON and
+//! copies it, writing `"***"` for the value of every key that looks like a secret (at any
+//! depth), and masking JSON held in string values too (`"data": "{\"password\":\"x\"}"`).
+//! Whitespace outside strings is dropped.
 
-use serde_json::Value;
+use kafka_events_sensitive::Matcher;
 
-/// Field names masked by default. A JSON key matches a name when, lower-cased and without `_`
-/// and `-`, it contains it: `api_key`, `X-Api-Key` and `apiKey` all match `apikey`.
-pub const DEFAULT_SENSITIVE_FIELDS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "apikey",
-    "authorization",
-    "cookie",
-    "privatekey",
-    "creditcard",
-    "cardnumber",
-    "cvv",
-    "ssn",
-];
+use crate::models::JsonText;
 
 /// What a masked value becomes.
-pub(crate) const MASK: &str = "***";
+pub(crate) use crate::redact::MASK;
 
-pub(crate) fn normalize(name: &str) -> String {
-    name.chars()
-        .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect()
+/// The deepest nesting accepted (as `serde_json` does); deeper input is refused, not recursed.
+const MAX_DEPTH: usize = 128;
+
+/// Masks JSON text by a set of sensitive names.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Masker {
+    pub matcher: Matcher,
 }
 
-/// Whether `key`, normalized, contains any of `sensitive` (already normalized). This runs for
-/// every key of every payload, so it does not allocate for keys of ordinary length.
-fn is_sensitive(key: &str, sensitive: &[String]) -> bool {
-    let mut buf = [0u8; 128];
-    let mut len = 0;
-    for b in key.bytes().filter(|b| *b != b'_' && *b != b'-') {
-        if len == buf.len() {
-            let key = normalize(key);
-            return sensitive.iter().any(|s| key.contains(s.as_str()));
-        }
-        buf[len] = b.to_ascii_lowercase();
-        len += 1;
+impl Masker {
+    /// The masked JSON, or `None` when `input` is not one valid JSON value.
+    pub fn mask(&self, input: &[u8]) -> Option<JsonText> {
+        let text = self.mask_to_string(input)?;
+        JsonText::from_string(text).ok()
     }
-    let key = &buf[..len];
-    sensitive.iter().any(|s| {
-        let s = s.as_bytes();
-        !s.is_empty() && key.windows(s.len()).any(|w| w == s)
-    })
+
+    fn mask_to_string(&self, input: &[u8]) -> Option<String> {
+        std::str::from_utf8(input).ok()?;
+        let mut out = Vec::with_capacity(input.len());
+        let mut scan = Scan {
+            input,
+            pos: 0,
+            out: &mut out,
+            masker: self,
+        };
+        scan.ws();
+        scan.value(0, true)?;
+        scan.ws();
+        if scan.pos != input.len() {
+            return None;
+        }
+        // Copied from valid UTF-8 and ASCII only otherwise.
+        String::from_utf8(out).ok()
+    }
 }
 
-/// Replaces, at any depth, the value of every key that matches one of `sensitive` (already
-/// normalized).
-pub(crate) fn mask(value: &mut Value, sensitive: &[String]) {
-    match value {
-        Value::Object(map) => {
-            for (key, value) in map.iter_mut() {
-                if is_sensitive(key, sensitive) {
-                    *value = Value::String(MASK.into());
-                } else {
-                    mask(value, sensitive);
+struct Scan<'a> {
+    input: &'a [u8],
+    pos: usize,
+    out: &'a mut Vec<u8>,
+    masker: &'a Masker,
+}
+
+impl Scan<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.input.get(self.pos).copied()
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8, copy: bool) -> Option<()> {
+        (self.peek()? == byte).then_some(())?;
+        self.pos += 1;
+        if copy {
+            self.out.push(byte);
+        }
+        Some(())
+    }
+
+    /// Checks one value, copying it to the output when `copy`.
+    fn value(&mut self, depth: usize, copy: bool) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'{' => self.object(depth, copy),
+            b'[' => self.array(depth, copy),
+            b'"' => {
+                let (start, end, escaped) = self.string()?;
+                if copy {
+                    self.string_value(start, end, escaped, depth);
                 }
+                Some(())
+            }
+            b't' => self.literal(b"true", copy),
+            b'f' => self.literal(b"false", copy),
+            b'n' => self.literal(b"null", copy),
+            _ => self.number(copy),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], copy: bool) -> Option<()> {
+        self.input[self.pos..].starts_with(word).then_some(())?;
+        self.pos += word.len();
+        if copy {
+            self.out.extend_from_slice(word);
+        }
+        Some(())
+    }
+
+    fn number(&mut self, copy: bool) -> Option<()> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek()? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.peek().filter(u8::is_ascii_digit)?;
+            self.digits();
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            self.peek().filter(u8::is_ascii_digit)?;
+            self.digits();
+        }
+        if copy {
+            self.out.extend_from_slice(&self.input[start..self.pos]);
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+    }
+
+    /// Checks a string; returns where it is (quotes included) and whether it has escapes.
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut escaped = false;
+        loop {
+            match self.peek()? {
+                b'"' => {
+                    self.pos += 1;
+                    return Some((start, self.pos, escaped));
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.pos += 1;
+                    match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
+                        b'u' => {
+                            let hex = self.input.get(self.pos + 1..self.pos + 5)?;
+                            hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                            self.pos += 5;
+                        }
+                        _ => return None,
+                    }
+                }
+                0x00..=0x1f => return None,
+                _ => self.pos += 1,
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| mask(v, sensitive)),
-        _ => {}
+    }
+
+    /// Writes a string value: as it was, unless it holds JSON with something to mask.
+    fn string_value(&mut self, start: usize, end: usize, escaped: bool, depth: usize) {
+        let raw = &self.input[start..end];
+        let inner = &raw[1..raw.len() - 1];
+        let first = inner
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\\'));
+        if matches!(first, Some(b'{' | b'[')) && depth < MAX_DEPTH {
+            let text = if escaped {
+                serde_json::from_slice::<String>(raw).ok()
+            } else {
+                std::str::from_utf8(inner).ok().map(str::to_owned)
+            };
+            if let Some(masked) = text.and_then(|t| self.masker.mask_to_string(t.as_bytes())) {
+                // Written back as a JSON string.
+                serde_json::to_writer(&mut *self.out, &masked).expect("writing to a Vec");
+                return;
+            }
+        }
+        self.out.extend_from_slice(raw);
+    }
+
+    fn object(&mut self, depth: usize, copy: bool) -> Option<()> {
+        self.expect(b'{', copy)?;
+        self.ws();
+        if self.peek()? == b'}' {
+            return self.expect(b'}', copy);
+        }
+        loop {
+            self.ws();
+            (self.peek()? == b'"').then_some(())?;
+            let (start, end, escaped) = self.string()?;
+            let sensitive = copy && self.key_is_sensitive(start, end, escaped);
+            if copy {
+                self.out.extend_from_slice(&self.input[start..end]);
+            }
+            self.ws();
+            self.expect(b':', copy)?;
+            self.ws();
+            if sensitive {
+                self.value(depth + 1, false)?;
+                self.out.push(b'"');
+                self.out.extend_from_slice(MASK.as_bytes());
+                self.out.push(b'"');
+            } else {
+                self.value(depth + 1, copy)?;
+            }
+            self.ws();
+            match self.peek()? {
+                b',' => self.expect(b',', copy)?,
+                b'}' => return self.expect(b'}', copy),
+                _ => return None,
+            }
+        }
+    }
+
+    fn key_is_sensitive(&self, start: usize, end: usize, escaped: bool) -> bool {
+        let raw = &self.input[start..end];
+        if escaped {
+            serde_json::from_slice::<String>(raw).is_ok_and(|k| self.masker.matcher.matches(&k))
+        } else {
+            std::str::from_utf8(&raw[1..raw.len() - 1])
+                .is_ok_and(|k| self.masker.matcher.matches(k))
+        }
+    }
+
+    fn array(&mut self, depth: usize, copy: bool) -> Option<()> {
+        self.expect(b'[', copy)?;
+        self.ws();
+        if self.peek()? == b']' {
+            return self.expect(b']', copy);
+        }
+        loop {
+            self.ws();
+            self.value(depth + 1, copy)?;
+            self.ws();
+            match self.peek()? {
+                b',' => self.expect(b',', copy)?,
+                b']' => return self.expect(b']', copy),
+                _ => return None,
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn mask(input: &str) -> Option<Value> {
+        Masker::default()
+            .mask(input.as_bytes())
+            .map(|t| t.to_value())
+    }
 
     #[test]
     fn masks_at_any_depth_and_spelling() {
-        let sensitive: Vec<String> = DEFAULT_SENSITIVE_FIELDS
-            .iter()
-            .map(|s| normalize(s))
-            .collect();
-        let mut value = json!({
+        let input = json!({
             "name": "ann",
             "Password": "p",
             "nested": {"api_key": "k", "X-Api-Key": "k2", "list": [{"refresh_token": "t", "ok": 1}]},
-            "apiKey": {"deep": "object"}
+            "apiKey": {"deep": "object"},
+            "passphrase": "x", "pwd": "x", "credentials": {"user": "u"}, "session_id": "s",
+            "jwt": "j", "otp": 123456, "pin": "0000", "aws_access_key_id": "AKIA",
+            "signature": "sig", "auth": "basic", "author": "kept", "shipping": "kept"
         });
-        mask(&mut value, &sensitive);
+        let masked = mask(&input.to_string()).unwrap();
         assert_eq!(
-            value,
+            masked,
             json!({
                 "name": "ann",
                 "Password": "***",
                 "nested": {"api_key": "***", "X-Api-Key": "***", "list": [{"refresh_token": "***", "ok": 1}]},
-                "apiKey": "***"
+                "apiKey": "***",
+                "passphrase": "***", "pwd": "***", "credentials": "***", "session_id": "***",
+                "jwt": "***", "otp": "***", "pin": "***", "aws_access_key_id": "***",
+                "signature": "***", "auth": "***", "author": "kept", "shipping": "kept"
             })
         );
+    }
+
+    #[test]
+    fn json_held_in_a_string_is_masked_too() {
+        let input = json!({
+            "data": "{\"password\":\"hunter2\",\"user\":\"ann\"}",
+            "list": "[{\"token\":\"t\"}]",
+            "plain": "{not json",
+            "escaped\\key": 1,
+        });
+        let masked = mask(&input.to_string()).unwrap();
+        let data: Value = serde_json::from_str(masked["data"].as_str().unwrap()).unwrap();
+        assert_eq!(data, json!({"password": "***", "user": "ann"}));
+        let list: Value = serde_json::from_str(masked["list"].as_str().unwrap()).unwrap();
+        assert_eq!(list, json!([{"token": "***"}]));
+        assert_eq!(masked["plain"], "{not json");
+    }
+
+    #[test]
+    fn keeps_every_value_it_does_not_mask() {
+        let input = r#" { "a" : [1, -2.5e3, 0.1, true, false, null, "\u00e9\n\"x\""], "b": {} , "c": [] } "#;
+        let masked = mask(input).unwrap();
+        assert_eq!(masked, serde_json::from_str::<Value>(input).unwrap());
+    }
+
+    #[test]
+    fn refuses_what_is_not_json() {
+        for bad in [
+            "",
+            "{",
+            "{\"a\":}",
+            "{\"a\" 1}",
+            "[1,]",
+            "01",
+            "1.",
+            "-",
+            "\"unterminated",
+            "\"bad \\x escape\"",
+            "\"control \u{1} char\"",
+            "{} {}",
+            "tru",
+            "[1] x",
+        ] {
+            assert!(mask(bad).is_none(), "{bad:?}");
+        }
+        assert!(Masker::default().mask(&[b'"', 0xff, b'"']).is_none());
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(mask(&deep).is_none(), "too deep");
     }
 }

@@ -1,14 +1,17 @@
-//! Tower middleware: [`AuditLayer`] emits one [`AuditEntry`](crate::AuditEntry) per request,
-//! [`UsageLayer`] one [`UsageEvent`](crate::UsageEvent). Both work with any tower HTTP stack
+//! Tower middleware: [`AuditLayer`] emits one [`AuditEntry`](crate::AuditEntry) per request (and,
+//! with [`AuditLayer::with_usage`], one [`UsageEvent`](crate::UsageEvent) too, under the same
+//! configuration); [`UsageLayer`] emits usage events alone. They work with any tower HTTP stack
 //! (axum, tonic, hyper), hand events over with
-//! [`emit_detached`](crate::KafkaEvent::emit_detached) after the response is produced, never
-//! wait for the broker, and never change the response (beyond adding `x-request-id` when the
-//! request had none).
+//! [`emit_detached`](crate::KafkaEvent::emit_detached), never wait for the broker, and never
+//! change the response (beyond an `x-request-id` header when they generated the id).
+//!
+//! Every request that is not skipped leaves exactly one entry: also when its handler panics
+//! (status 500, outcome `panicked`; the panic goes on) and when it is cancelled — the client
+//! went away, or the request's future was dropped (status 499, outcome `cancelled`).
 //!
 //! ```
-//! use std::sync::Arc;
 //! use http::{Request, Response};
-//! use kafka_events::middleware::{AuditLayer, Identity, UsageLayer};
+//! use kafka_events::middleware::{AuditLayer, Identity};
 //! use kafka_events::{AuditEntry, MemoryProducer};
 //! use tower::{ServiceBuilder, ServiceExt};
 //!
@@ -17,23 +20,28 @@
 //! let producer = MemoryProducer::new();
 //! let service = ServiceBuilder::new()
 //!     .layer(AuditLayer::new(producer.clone()).service_name("accounts").skip_path("/health"))
-//!     .layer(UsageLayer::new(producer.clone()).service_name("accounts"))
+//!     // The app's auth, inside the audit layer: it attaches the identity it established.
+//!     .map_request(|mut request: Request<_>| {
+//!         Identity { subject: "ann".into(), ..Identity::default() }.attach(request.extensions_mut());
+//!         request
+//!     })
 //!     .service_fn(|request: Request<_>| async move {
 //!         Ok::<_, std::convert::Infallible>(Response::new(request.into_body()))
 //!     });
 //!
-//! let mut request = Request::post("/users")
+//! let request = Request::post("/users?page=2&api_key=k1")
 //!     .header("content-type", "application/json")
 //!     .body(http_body_util::Full::new(bytes::Bytes::from(r#"{"name":"ann","password":"hunter2"}"#)))?;
-//! // What the app's auth layer would put there.
-//! request.extensions_mut().insert(Identity { subject: "ann".into(), ..Identity::default() });
 //! let response = service.oneshot(request).await?;
 //! let body = http_body_util::BodyExt::collect(response.into_body()).await?.to_bytes();
 //! assert_eq!(body, r#"{"name":"ann","password":"hunter2"}"#); // the handler saw it unchanged
 //!
+//! // The entry is emitted once the response body has gone out (or was dropped).
+//! producer.wait_for(1, std::time::Duration::from_secs(5)).await?;
 //! let entry = &producer.events::<AuditEntry>()?[0];
 //! assert_eq!((entry.http_method.as_str(), entry.subject.as_str()), ("POST", "ann"));
-//! assert_eq!(entry.payload, Some(serde_json::json!({"name": "ann", "password": "***"})));
+//! assert_eq!(entry.full_url, "/users?page=2&api_key=***");
+//! assert_eq!(entry.payload.as_ref().unwrap(), &serde_json::json!({"name": "ann", "password": "***"}));
 //! # Ok(())
 //! # }
 //! ```
@@ -47,8 +55,9 @@ macro_rules! common_builders {
             self.with_common(|c| c.service = name)
         }
 
-        /// How to read the caller's identity (default: the [`Identity`](super::Identity) in the
-        /// request extensions).
+        /// How to read the caller's identity from the request as it reaches this layer (by
+        /// default the [`Identity`](super::Identity) in its extensions). One attached inside the
+        /// layer ([`Identity::attach`](super::Identity::attach)) takes precedence.
         pub fn identity(self, hook: impl IdentityHook) -> Self {
             let hook = Arc::new(hook);
             self.with_common(|c| c.identity = hook)
@@ -68,25 +77,52 @@ macro_rules! common_builders {
             let skip = Arc::new(skip);
             self.with_common(|c| c.skip_if = Some(skip))
         }
+
+        /// Which proxies may say who the client is (see [`TrustedProxies`]; none by default:
+        /// the client is the peer address).
+        pub fn trusted_proxies(self, proxies: TrustedProxies) -> Self {
+            self.with_common(|c| c.proxies = proxies)
+        }
+
+        /// The product the service bills (`product_id` of usage events).
+        pub fn product_id(self, id: uuid::Uuid) -> Self {
+            self.with_common(|c| c.product_id = Some(id))
+        }
+
+        /// The memory the service is billed for, in MiB (`memory_mb` of usage events).
+        pub fn memory_mb(self, memory_mb: i16) -> Self {
+            self.with_common(|c| c.memory_mb = memory_mb)
+        }
     };
 }
 
 mod audit;
 mod body;
+mod client;
+mod context;
 mod mask;
+mod redact;
+mod request_id;
 mod usage;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
-use http::{Extensions, HeaderMap, Method, Uri};
+use chrono::{DateTime, Utc};
+use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
 use uuid::Uuid;
 
 pub use audit::{Audit, AuditLayer, AuditResponseFuture, EntryHook};
 pub use body::{AuditBody, CaptureBody};
-pub use mask::DEFAULT_SENSITIVE_FIELDS;
+pub use client::{InvalidRange, TrustedProxies};
+pub use context::AuditContext;
+pub use kafka_events_sensitive::{InvalidName, SENSITIVE_NAMES as DEFAULT_SENSITIVE_FIELDS};
+pub use request_id::MAX_ID_LEN;
 pub use usage::{Usage, UsageLayer, UsageResponseFuture};
 
+use self::mask::Masker;
+use crate::models::{AuditEntry, RequestOutcome, UsageEvent, usage_metadata};
 use crate::producer::Producer;
 use crate::{AuthEvent, KafkaEvent};
 
@@ -138,37 +174,34 @@ impl<'a> RequestInfo<'a> {
         self.uri.path()
     }
 
-    /// The client address: the first `X-Forwarded-For` entry when `trust_forwarded_for`, else
-    /// the peer address (axum's `ConnectInfo<SocketAddr>` with the `axum` feature, or a
-    /// `SocketAddr` extension); empty when unknown.
-    pub fn client_addr(&self, trust_forwarded_for: bool) -> String {
-        if trust_forwarded_for
-            && let Some(first) = self
-                .header("x-forwarded-for")
-                .and_then(|v| v.split(',').next())
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-        {
-            return first.to_owned();
-        }
+    /// The address of the connection's other end: axum's `ConnectInfo<SocketAddr>` (with the
+    /// `axum` feature) or a `SocketAddr` extension.
+    pub fn peer_addr(&self) -> Option<IpAddr> {
         #[cfg(feature = "axum")]
         if let Some(info) = self
             .extensions
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
         {
-            return info.0.ip().to_string();
+            return Some(info.0.ip());
         }
-        self.extensions
-            .get::<SocketAddr>()
-            .map_or_else(String::new, |addr| addr.ip().to_string())
+        self.extensions.get::<SocketAddr>().map(SocketAddr::ip)
+    }
+
+    /// The client's address: what the audit or usage layer around the request made out (with
+    /// its [`TrustedProxies`]), or else what `proxies` make of the peer address and headers.
+    pub fn client_addr(&self, proxies: &TrustedProxies) -> String {
+        match AuditContext::of(self.extensions) {
+            Some(context) if !context.request_id().is_empty() => context.client_addr(),
+            _ => proxies.client(self.peer_addr(), self.headers),
+        }
     }
 }
 
 /// Who made a request, as the app's authentication established it.
 ///
-/// Put one in the request extensions from your auth layer and the default identity hook reads
-/// it; or give the layers your own [`IdentityHook`]. A request without one is still audited,
-/// with these fields empty.
+/// Attach it from your auth layer or handler with [`Identity::attach`], which also reaches an
+/// audit layer outside them; or give the layers your own [`IdentityHook`]. A request without one
+/// is audited as anonymous (`anonymous: true`, these fields empty).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
     /// The subject (JWT `sub`).
@@ -177,6 +210,13 @@ pub struct Identity {
     pub tenant_id: Option<Uuid>,
     /// The token id (JWT `jti`, a UUID in the Go services).
     pub jti: Option<Uuid>,
+}
+
+impl Identity {
+    /// Whether nothing is known about the caller.
+    pub fn is_anonymous(&self) -> bool {
+        self.subject.is_empty() && self.tenant_id.is_none() && self.jti.is_none()
+    }
 }
 
 /// Reads the caller's identity from a request.
@@ -211,8 +251,8 @@ impl IdentityHook for IdentityFromExtensions {
 /// A predicate on requests to leave out.
 pub(crate) type SkipIf = dyn Fn(&RequestInfo<'_>) -> bool + Send + Sync;
 
-/// What both layers share: where events go, the service name, identity and which requests to
-/// leave out.
+/// The configuration both layers share: where events go, the service, identity, which requests
+/// to leave out, proxies, sensitive names, and the usage event's billing fields.
 #[derive(Clone)]
 pub(crate) struct Common {
     pub producer: Arc<dyn Producer>,
@@ -220,7 +260,10 @@ pub(crate) struct Common {
     pub identity: Arc<dyn IdentityHook>,
     pub skip_paths: Vec<String>,
     pub skip_if: Option<Arc<SkipIf>>,
-    pub trust_forwarded_for: bool,
+    pub proxies: TrustedProxies,
+    pub masker: Masker,
+    pub product_id: Option<Uuid>,
+    pub memory_mb: i16,
 }
 
 impl Common {
@@ -231,13 +274,168 @@ impl Common {
             identity: Arc::new(IdentityFromExtensions),
             skip_paths: Vec::new(),
             skip_if: None,
-            trust_forwarded_for: false,
+            proxies: TrustedProxies::none(),
+            masker: Masker::default(),
+            product_id: None,
+            memory_mb: 0,
         }
     }
 
     fn skips(&self, request: &RequestInfo<'_>) -> bool {
         self.skip_paths.iter().any(|p| p == request.uri.path())
             || self.skip_if.as_ref().is_some_and(|skip| skip(request))
+    }
+}
+
+/// What the layers keep of a request when it arrives, to write its events when it ends.
+pub(crate) struct Started {
+    pub context: AuditContext,
+    pub identity: Option<Identity>,
+    pub method: Method,
+    pub uri: Uri,
+    pub endpoint: String,
+    pub user_agent: Option<HeaderValue>,
+    pub request_id: String,
+    pub correlation_id: String,
+    pub client_addr: String,
+    pub owner_id: Option<String>,
+    pub message: Option<String>,
+    pub started: Instant,
+    pub started_at: DateTime<Utc>,
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    /// The service answered with this status (or failed without a response: 500).
+    Answered(u16),
+    Panicked,
+    Cancelled,
+}
+
+impl Ended {
+    fn status_and_outcome(self) -> (u16, RequestOutcome) {
+        match self {
+            Ended::Answered(status) => (status, RequestOutcome::Completed),
+            Ended::Panicked => (500, RequestOutcome::Panicked),
+            Ended::Cancelled => (499, RequestOutcome::Cancelled),
+        }
+    }
+}
+
+impl Started {
+    /// Reads what the events need from a request as it arrives, and gives it (through its
+    /// extensions) the context handlers and inner layers add to. Returns whether the request id
+    /// was generated (then the handler sees it in `x-request-id`, and so will the client).
+    pub fn new(
+        common: &Common,
+        parts: &mut http::request::Parts,
+        stamp_request_id: bool,
+    ) -> (Started, bool) {
+        let context = match AuditContext::of(&parts.extensions) {
+            Some(context) => context,
+            None => {
+                let context = AuditContext::default();
+                parts.extensions.insert(context.clone());
+                context
+            }
+        };
+        let (request_id, generated) = request_id::request_id(&parts.headers);
+        if generated
+            && stamp_request_id
+            && let Ok(value) = HeaderValue::from_str(&request_id)
+        {
+            parts.headers.insert(request_id::REQUEST_ID.clone(), value);
+        }
+        let info = RequestInfo::from_parts(parts);
+        let client_addr = common.proxies.client(info.peer_addr(), &parts.headers);
+        context.start(&request_id, client_addr.clone());
+        let identity = Some(common.identity.identity(&info)).filter(|i| !i.is_anonymous());
+        let header = |name: &str| info.header(name).map(str::to_owned);
+        let started = Started {
+            identity,
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            endpoint: info.endpoint().to_owned(),
+            user_agent: parts.headers.get(http::header::USER_AGENT).cloned(),
+            request_id,
+            correlation_id: request_id::correlation_id(&parts.headers),
+            client_addr,
+            owner_id: header("x-owner-id"),
+            message: header("x-message"),
+            started: Instant::now(),
+            started_at: Utc::now(),
+            context,
+        };
+        (started, generated)
+    }
+
+    fn details(&self) -> (Option<Identity>, Option<Uuid>, String) {
+        let (identity, resource_id, correlation_id) = self.context.take_details();
+        (
+            identity
+                .filter(|i| !i.is_anonymous())
+                .or_else(|| self.identity.clone()),
+            resource_id,
+            correlation_id.unwrap_or_else(|| self.correlation_id.clone()),
+        )
+    }
+
+    /// The audit entry of the request, without its bodies.
+    pub fn audit_entry(&self, common: &Common, ended: Ended) -> AuditEntry {
+        let (identity, resource_id, correlation_id) = self.details();
+        let (status_code, outcome) = ended.status_and_outcome();
+        let anonymous = identity.is_none();
+        let identity = identity.unwrap_or_default();
+        AuditEntry {
+            tenant_id: identity.tenant_id,
+            subject: identity.subject,
+            jti: identity.jti,
+            http_method: self.method.to_string(),
+            resource: resource(&self.endpoint),
+            resource_id,
+            payload: None,
+            source_ip: self.client_addr.clone(),
+            user_agent: self
+                .user_agent
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            timestamp: self.started_at,
+            service: common.service.clone(),
+            endpoint: self.endpoint.clone(),
+            full_url: redact::redact_url(&self.uri, &common.masker.matcher),
+            id: Uuid::new_v4(),
+            correlation_id,
+            request_id: self.request_id.clone(),
+            status_code,
+            duration_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+            response_payload: None,
+            payload_truncated: false,
+            outcome,
+            anonymous,
+        }
+    }
+
+    /// The usage event of the request, as the Go middleware's `UsageEntry` plus this crate's
+    /// fields.
+    pub fn usage_event(&self, common: &Common, ended: Ended) -> UsageEvent {
+        let (identity, _, _) = self.details();
+        let identity = identity.unwrap_or_default();
+        let end = Utc::now();
+        let mut event = UsageEvent::new(&common.service, self.started_at, end);
+        event.metadata = Some(usage_metadata(&identity.subject, &common.service));
+        event.subject = identity.subject;
+        event.tenant_id = identity.tenant_id;
+        event.product_id = common.product_id;
+        event.memory_mb = common.memory_mb;
+        event.endpoint = self.endpoint.clone();
+        event.owner_id = self.owner_id.clone();
+        event.message = self.message.clone();
+        event.outcome = ended.status_and_outcome().1;
+        event.timestamp = end;
+        event
     }
 }
 
@@ -259,8 +457,9 @@ pub(crate) fn resource(endpoint: &str) -> String {
 }
 
 impl AuthEvent {
-    /// Fills `path`, `user_agent` and `remote_addr` from the request (see
-    /// [`RequestInfo::client_addr`] for `trust_forwarded_for`).
+    /// Fills `path`, `user_agent` and `remote_addr` from the request, and the tenant from the
+    /// identity attached to it. Inside an audit or usage layer the client address is the one the
+    /// layer made out with its [`TrustedProxies`]; elsewhere it is the peer address.
     ///
     /// ```
     /// use kafka_events::AuthEvent;
@@ -268,17 +467,17 @@ impl AuthEvent {
     ///
     /// let request = http::Request::post("/login").header("user-agent", "curl/8").body(()).unwrap();
     /// let event = AuthEvent::login_failure("accounts", "mallory", "bad password")
-    ///     .with_request(&RequestInfo::new(&request), false);
+    ///     .with_request(&RequestInfo::new(&request));
     /// assert_eq!((event.path.as_str(), event.user_agent.as_str()), ("/login", "curl/8"));
     /// ```
-    pub fn with_request(mut self, request: &RequestInfo<'_>, trust_forwarded_for: bool) -> Self {
+    pub fn with_request(mut self, request: &RequestInfo<'_>) -> Self {
         self.path = request.uri.path().to_owned();
         self.user_agent = request.header("user-agent").unwrap_or_default().to_owned();
-        self.remote_addr = request.client_addr(trust_forwarded_for);
+        self.remote_addr = request.client_addr(&TrustedProxies::none());
         if self.tenant_id.is_none() {
-            self.tenant_id = request
-                .extensions
-                .get::<Identity>()
+            let attached = AuditContext::of(request.extensions).and_then(|c| c.identity());
+            self.tenant_id = attached
+                .or_else(|| request.extensions.get::<Identity>().cloned())
                 .and_then(|i| i.tenant_id);
         }
         self

@@ -1,27 +1,29 @@
-//! [`UsageLayer`]: one [`UsageEvent`] per request, the billing stream.
+//! [`UsageLayer`]: one [`UsageEvent`](crate::UsageEvent) per request, the billing stream.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
-use chrono::{DateTime, Utc};
 use http::Request;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
-use uuid::Uuid;
 
-use super::{Common, IdentityHook, RequestInfo, send};
-use crate::models::{UsageEvent, usage_metadata};
+use super::{Common, Ended, IdentityHook, RequestInfo, Started, TrustedProxies, send};
 use crate::producer::Producer;
 
-/// Emits one [`UsageEvent`] per request when its response is produced, as the Go middleware's
+/// Emits one [`UsageEvent`](crate::UsageEvent) per request when its response is produced, as the Go middleware's
 /// `UsageEntry`: start and end time, the caller's tenant, the optional `X-Owner-ID` header,
 /// `product_id` and `memory_mb` from this layer's configuration, status `draft`, and the
 /// metadata `[{"user_id": subject}, {"service_name": service}]`; plus the service, endpoint,
-/// subject, duration and optional `X-Message` header. Never waits for the broker; never changes
-/// the response.
+/// subject, duration, optional `X-Message` header and how the request ended. Never waits for
+/// the broker; never changes the response. Every request that is not skipped leaves one event,
+/// also when its handler panics or the request is cancelled.
+///
+/// To audit and bill with one configuration, use [`AuditLayer::with_usage`](super::AuditLayer::with_usage)
+/// instead of both layers.
 #[derive(Clone)]
 pub struct UsageLayer {
     config: Arc<Config>,
@@ -30,8 +32,6 @@ pub struct UsageLayer {
 #[derive(Clone)]
 struct Config {
     common: Common,
-    product_id: Option<Uuid>,
-    memory_mb: i16,
 }
 
 impl UsageLayer {
@@ -40,32 +40,16 @@ impl UsageLayer {
         UsageLayer {
             config: Arc::new(Config {
                 common: Common::new(Arc::new(producer)),
-                product_id: None,
-                memory_mb: 0,
             }),
         }
     }
 
-    fn with(mut self, change: impl FnOnce(&mut Config)) -> Self {
-        change(Arc::make_mut(&mut self.config));
+    fn with_common(mut self, change: impl FnOnce(&mut Common)) -> Self {
+        change(&mut Arc::make_mut(&mut self.config).common);
         self
     }
 
-    fn with_common(self, change: impl FnOnce(&mut Common)) -> Self {
-        self.with(|c| change(&mut c.common))
-    }
-
     common_builders!();
-
-    /// The product the service bills (`product_id` of every event).
-    pub fn product_id(self, id: Uuid) -> Self {
-        self.with(|c| c.product_id = Some(id))
-    }
-
-    /// The memory the service is billed for, in MiB (`memory_mb` of every event).
-    pub fn memory_mb(self, memory_mb: i16) -> Self {
-        self.with(|c| c.memory_mb = memory_mb)
-    }
 }
 
 impl<S> Layer<S> for UsageLayer {
@@ -86,9 +70,9 @@ pub struct Usage<S> {
     config: Arc<Config>,
 }
 
-impl<S, B> Service<Request<B>> for Usage<S>
+impl<S, B, ResB> Service<Request<B>> for Usage<S>
 where
-    S: Service<Request<B>>,
+    S: Service<Request<B>, Response = http::Response<ResB>>,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -99,27 +83,35 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let info = RequestInfo::new(&request);
         let config = &self.config;
-        let pending = (!config.common.skips(&info)).then(|| {
-            let identity = config.common.identity.identity(&info);
-            let now = Utc::now();
-            let service = &config.common.service;
-            let mut event = UsageEvent::new(service, now, now);
-            event.metadata = Some(usage_metadata(&identity.subject, service));
-            event.subject = identity.subject;
-            event.tenant_id = identity.tenant_id;
-            event.product_id = config.product_id;
-            event.memory_mb = config.memory_mb;
-            event.endpoint = info.endpoint().to_owned();
-            event.owner_id = info.header("x-owner-id").map(str::to_owned);
-            event.message = info.header("x-message").map(str::to_owned);
-            (event, config.clone())
-        });
-        UsageResponseFuture {
-            inner: self.inner.call(request),
-            pending,
+        if config.common.skips(&RequestInfo::new(&request)) {
+            return UsageResponseFuture {
+                inner: self.inner.call(request),
+                pending: None,
+            };
         }
+        let (mut parts, body) = request.into_parts();
+        let (started, _) = Started::new(&config.common, &mut parts, false);
+        UsageResponseFuture {
+            inner: self.inner.call(Request::from_parts(parts, body)),
+            pending: Some(Pending {
+                started,
+                config: config.clone(),
+            }),
+        }
+    }
+}
+
+/// A request whose usage event is not written yet.
+struct Pending {
+    started: Started,
+    config: Arc<Config>,
+}
+
+impl Pending {
+    fn finish(self, ended: Ended) {
+        let event = self.started.usage_event(&self.config.common, ended);
+        send(&*self.config.common.producer, &event);
     }
 }
 
@@ -128,23 +120,44 @@ pin_project! {
     pub struct UsageResponseFuture<F> {
         #[pin]
         inner: F,
-        pending: Option<(UsageEvent, Arc<Config>)>,
+        // Written when the service answers, its handler panics, or (when this future is
+        // dropped first) the request is cancelled.
+        pending: Option<Pending>,
+    }
+
+    impl<F> PinnedDrop for UsageResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(pending) = this.project().pending.take() {
+                pending.finish(Ended::Cancelled);
+            }
+        }
     }
 }
 
-impl<F: Future> Future for UsageResponseFuture<F> {
+impl<F, T, E> Future for UsageResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<T>, E>>,
+{
     type Output = F::Output;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let polled = catch_unwind(AssertUnwindSafe(|| self.as_mut().project().inner.poll(cx)));
         let this = self.project();
-        let output = ready!(this.inner.poll(cx));
-        if let Some((mut event, config)) = this.pending.take() {
-            let end: DateTime<Utc> = Utc::now();
-            event.end_timestamp = end;
-            event.duration_ms = (end - event.start_timestamp).num_milliseconds().max(0) as u64;
-            event.timestamp = end;
-            send(&*config.common.producer, &event);
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                if let Some(pending) = this.pending.take() {
+                    let status = output.as_ref().map_or(500, |r| r.status().as_u16());
+                    pending.finish(Ended::Answered(status));
+                }
+                Poll::Ready(output)
+            }
+            Err(panic) => {
+                if let Some(pending) = this.pending.take() {
+                    pending.finish(Ended::Panicked);
+                }
+                resume_unwind(panic)
+            }
         }
-        Poll::Ready(output)
     }
 }

@@ -1,0 +1,312 @@
+//! Who the client is, when requests come through proxies: [`TrustedProxies`].
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use http::HeaderMap;
+
+/// Which proxies in front of the service may say who the client is.
+///
+/// The hops a request went through are the `Forwarded` header's `for=` addresses (RFC 7239),
+/// or else `X-Forwarded-For`'s, left to right, followed by the peer address of the connection.
+/// The client is the **rightmost hop that is not a trusted proxy**: every hop to its right was
+/// added by a proxy you run, while entries to its left are whatever the client sent.
+///
+/// ```
+/// use kafka_events::middleware::TrustedProxies;
+///
+/// // The client sent `X-Forwarded-For: 6.6.6.6`; the load balancer (10.0.0.2) appended the
+/// // address it saw, 203.0.113.9, and connected to the service.
+/// let headers = http::HeaderMap::from_iter([(
+///     http::header::HeaderName::from_static("x-forwarded-for"),
+///     http::HeaderValue::from_static("6.6.6.6, 203.0.113.9"),
+/// )]);
+/// let peer = Some("10.0.0.2".parse().unwrap());
+/// assert_eq!(TrustedProxies::none().client(peer, &headers), "10.0.0.2");
+/// assert_eq!(TrustedProxies::count(1).client(peer, &headers), "203.0.113.9");
+/// let ranges = TrustedProxies::ranges(["10.0.0.0/8"]).unwrap();
+/// assert_eq!(ranges.client(peer, &headers), "203.0.113.9");
+/// // A peer outside the trusted ranges is the client, whatever it claims.
+/// assert_eq!(ranges.client(Some("198.51.100.7".parse().unwrap()), &headers), "198.51.100.7");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Trust);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Trust {
+    #[default]
+    None,
+    Count(usize),
+    Ranges(Vec<IpRange>),
+}
+
+/// An address range (`10.0.0.0/8`, `2001:db8::/32`) or address that [`TrustedProxies::ranges`]
+/// could not read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an IP address or range: write `10.0.0.0/8`, `2001:db8::/32` or `192.0.2.7`")]
+pub struct InvalidRange(pub String);
+
+impl TrustedProxies {
+    /// No proxy is trusted: the client is the peer address (the default).
+    pub fn none() -> Self {
+        TrustedProxies(Trust::None)
+    }
+
+    /// The `n` hops nearest the service are your proxies: the peer and `n - 1` entries of the
+    /// forwarding header (with one load balancer in front, `count(1)`).
+    pub fn count(n: usize) -> Self {
+        TrustedProxies(if n == 0 { Trust::None } else { Trust::Count(n) })
+    }
+
+    /// Hops whose address is in one of these ranges are your proxies. The headers are read
+    /// only when the peer itself is one.
+    pub fn ranges<I, S>(ranges: I) -> Result<Self, InvalidRange>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let ranges = ranges
+            .into_iter()
+            .map(|r| r.as_ref().parse())
+            .collect::<Result<Vec<IpRange>, _>>()?;
+        Ok(TrustedProxies(Trust::Ranges(ranges)))
+    }
+
+    /// The client's address for a request from `peer` with these headers; empty when unknown.
+    pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
+        let peer_text = || peer.map_or_else(String::new, |p| p.to_string());
+        match &self.0 {
+            Trust::None => peer_text(),
+            Trust::Count(n) => {
+                let mut hops = forwarded_hops(headers);
+                // The peer is the nearest proxy; unknown, it is still one of the `n`.
+                let listed = match peer {
+                    Some(peer) => {
+                        hops.push(peer.to_string());
+                        *n
+                    }
+                    None => n - 1,
+                };
+                if hops.is_empty() {
+                    return String::new();
+                }
+                let client = hops.len().saturating_sub(listed + 1);
+                hops.swap_remove(client)
+            }
+            Trust::Ranges(ranges) => {
+                let trusted = |hop: &str| {
+                    parse_ip(hop).is_some_and(|ip| ranges.iter().any(|r| r.contains(ip)))
+                };
+                if let Some(peer) = peer
+                    && !ranges.iter().any(|r| r.contains(peer))
+                {
+                    return peer.to_string();
+                }
+                let hops = forwarded_hops(headers);
+                match hops.iter().rposition(|hop| !trusted(hop)) {
+                    Some(client) => hops[client].clone(),
+                    None => hops.into_iter().next().unwrap_or_else(peer_text),
+                }
+            }
+        }
+    }
+}
+
+/// The hops the forwarding headers list, left to right: `Forwarded`'s `for=` values if there is
+/// such a header, else `X-Forwarded-For`'s entries. Each is an address without its port, or the
+/// header's text for what is not an address (`unknown`, an obfuscated name), cut to 64 visible
+/// characters.
+fn forwarded_hops(headers: &HeaderMap) -> Vec<String> {
+    let forwarded: Vec<&str> = headers
+        .get_all(http::header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let entries: Vec<String> = if !forwarded.is_empty() {
+        forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (name, value) = pair.split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| value.trim().trim_matches('"').to_owned())
+                })
+            })
+            .collect()
+    } else {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    entries
+        .into_iter()
+        .map(|hop| match parse_ip(&hop) {
+            Some(ip) => ip.to_string(),
+            None => hop
+                .chars()
+                .filter(|c| c.is_ascii_graphic())
+                .take(64)
+                .collect(),
+        })
+        .collect()
+}
+
+/// An address as the headers write it: `192.0.2.7`, `192.0.2.7:4711`, `2001:db8::1`,
+/// `[2001:db8::1]:4711`.
+fn parse_ip(hop: &str) -> Option<IpAddr> {
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    let (host, port) = hop.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl FromStr for IpRange {
+    type Err = InvalidRange;
+
+    fn from_str(text: &str) -> Result<Self, InvalidRange> {
+        let invalid = || InvalidRange(text.to_owned());
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let network: IpAddr = address.parse().map_err(|_| invalid())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(invalid)?,
+            None => max,
+        };
+        Ok(IpRange { network, prefix })
+    }
+}
+
+impl IpRange {
+    fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match (self.network, ip) {
+            // An IPv4 address written as IPv6 (`::ffff:10.0.0.1`) is the IPv4 address.
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            _ => ip,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(n, v)| {
+                (
+                    http::header::HeaderName::from_static(n),
+                    http::HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        Some(text.parse().unwrap())
+    }
+
+    #[test]
+    fn the_client_is_the_rightmost_untrusted_hop() {
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.9, 10.0.0.3")]);
+        assert_eq!(
+            TrustedProxies::none().client(ip("10.0.0.2"), &h),
+            "10.0.0.2"
+        );
+        assert_eq!(
+            TrustedProxies::count(1).client(ip("10.0.0.2"), &h),
+            "10.0.0.3"
+        );
+        assert_eq!(
+            TrustedProxies::count(2).client(ip("10.0.0.2"), &h),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            TrustedProxies::count(9).client(ip("10.0.0.2"), &h),
+            "6.6.6.6"
+        );
+        let ranges = TrustedProxies::ranges(["10.0.0.0/8", "192.168.0.0/16"]).unwrap();
+        assert_eq!(ranges.client(ip("10.0.0.2"), &h), "203.0.113.9");
+        // Headers from a peer that is not a trusted proxy are not believed.
+        assert_eq!(ranges.client(ip("6.6.6.6"), &h), "6.6.6.6");
+        // No peer known (not axum, no ConnectInfo): the headers alone.
+        assert_eq!(ranges.client(None, &h), "203.0.113.9");
+        assert_eq!(TrustedProxies::count(1).client(None, &headers(&[])), "");
+        assert_eq!(TrustedProxies::count(2).client(None, &h), "203.0.113.9");
+    }
+
+    #[test]
+    fn forwarded_is_read_before_x_forwarded_for() {
+        let h = headers(&[
+            (
+                "forwarded",
+                "for=6.6.6.6;proto=https, for=\"[2001:db8:cafe::17]:4711\";by=10.0.0.3",
+            ),
+            ("x-forwarded-for", "7.7.7.7"),
+        ]);
+        let ranges = TrustedProxies::ranges(["10.0.0.0/8"]).unwrap();
+        assert_eq!(ranges.client(ip("10.0.0.2"), &h), "2001:db8:cafe::17");
+        assert_eq!(
+            TrustedProxies::count(2).client(ip("10.0.0.2"), &h),
+            "6.6.6.6"
+        );
+        let obfuscated = headers(&[("forwarded", "for=_hidden, for=10.1.2.3")]);
+        assert_eq!(ranges.client(ip("10.0.0.2"), &obfuscated), "_hidden");
+    }
+
+    #[test]
+    fn ranges_and_addresses() {
+        let r = |s: &str| s.parse::<IpRange>().unwrap();
+        assert!(r("10.0.0.0/8").contains("10.255.1.1".parse().unwrap()));
+        assert!(!r("10.0.0.0/8").contains("11.0.0.1".parse().unwrap()));
+        assert!(r("10.0.0.0/8").contains("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(r("2001:db8::/32").contains("2001:db8:1::1".parse().unwrap()));
+        assert!(r("192.0.2.7").contains("192.0.2.7".parse().unwrap()));
+        assert!(r("0.0.0.0/0").contains("8.8.8.8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "not-an-ip", "10.0.0/8", "::/129"] {
+            assert!(bad.parse::<IpRange>().is_err(), "{bad}");
+        }
+        assert_eq!(parse_ip("192.0.2.7:4711"), ip("192.0.2.7"));
+        assert_eq!(parse_ip("[2001:db8::1]:80"), ip("2001:db8::1"));
+    }
+}

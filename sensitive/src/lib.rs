@@ -1,0 +1,430 @@
+//! Which names look like secrets: one list and one matching rule, shared by
+//! `#[derive(KafkaEvent)]` (which refuses to compile a secret-looking field that is neither
+//! redacted nor allowed) and by kafka-events' HTTP middleware (which masks such JSON fields and
+//! query parameters). Use it through `kafka-events`.
+//!
+//! A name is split into words: at every character that is not a letter or digit, and where
+//! camel case changes (`apiKey`, `APIKey` and `api-key` are all `api key`). A name matches an
+//! entry of the list when the entry's words appear in it in a row (`x_api_key`, `newPassword`,
+//! `aws_access_key_id`), or when one word of the name is the entry written as one word
+//! (`apikey`), ends with it (entries of five letters or more: `accesstoken`, `clientsecret`)
+//! or starts with it (six or more: `passwordhash`). Short entries (`pin`, `otp`, `jwt`, `auth`)
+//! match whole words only, so `shipping`, `author` and `option` are not masked.
+//!
+//! ```
+//! use kafka_events_sensitive::{is_sensitive, sensitive_match};
+//!
+//! assert!(is_sensitive("X-Api-Key"));
+//! assert!(is_sensitive("aws_access_key_id"));
+//! assert!(is_sensitive("refreshToken"));
+//! assert!(!is_sensitive("author"));
+//! assert!(!is_sensitive("shipping_address"));
+//! assert_eq!(sensitive_match("card_number"), Some("card number"));
+//! ```
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// The names masked by default, as words separated by spaces. Matching ignores case and how the
+/// words are joined (see the crate docs).
+pub const SENSITIVE_NAMES: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api key",
+    "access key",
+    "private key",
+    "secret key",
+    "signing key",
+    "encryption key",
+    "credential",
+    "credentials",
+    "auth",
+    "authorization",
+    "bearer",
+    "cookie",
+    "session",
+    "session id",
+    "jwt",
+    "otp",
+    "totp",
+    "pin",
+    "signature",
+    "card number",
+    "credit card",
+    "cvv",
+    "cvc",
+    "ssn",
+    "social security",
+];
+
+/// Why a name can't be used as a sensitive name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidName;
+
+impl core::fmt::Display for InvalidName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a sensitive name needs at least one letter or digit")
+    }
+}
+
+/// A name in its matching form: its words, lower-cased.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    words: Vec<String>,
+    joined: String,
+}
+
+impl Name {
+    /// Splits `name` into words; fails when it has no letter or digit.
+    pub fn new(name: &str) -> Result<Name, InvalidName> {
+        let words = words(name);
+        if words.is_empty() {
+            return Err(InvalidName);
+        }
+        let joined = words.concat();
+        Ok(Name { words, joined })
+    }
+
+    /// The name as words separated by spaces.
+    pub fn as_words(&self) -> String {
+        self.words.join(" ")
+    }
+
+    /// Whether `key` matches this name (see the crate docs).
+    pub fn matches_words(&self, key: &[String]) -> bool {
+        let n = self.words.len();
+        if key.windows(n).any(|w| w == self.words.as_slice()) {
+            return true;
+        }
+        let len = self.joined.len();
+        key.iter().any(|word| {
+            *word == self.joined
+                || (len >= 5 && word.ends_with(&self.joined))
+                || (len >= 6 && word.starts_with(&self.joined))
+        })
+    }
+}
+
+/// The words of a name, lower-cased: split at every character that is not a letter or digit,
+/// and where camel case changes.
+pub fn words(name: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(core::mem::take(&mut current));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|p| chars[p]);
+        let next = chars.get(i + 1).copied();
+        let boundary = c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
+            });
+        if boundary && !current.is_empty() {
+            words.push(core::mem::take(&mut current));
+        }
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+/// A set of sensitive names to match keys against. Matching allocates nothing for keys of up to
+/// 128 ASCII bytes and 32 words, which is what JSON keys and query parameters are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Matcher {
+    names: Vec<Name>,
+}
+
+impl Default for Matcher {
+    /// [`SENSITIVE_NAMES`].
+    fn default() -> Self {
+        Matcher {
+            names: SENSITIVE_NAMES
+                .iter()
+                .map(|n| Name::new(n).expect("the default names are valid"))
+                .collect(),
+        }
+    }
+}
+
+impl Matcher {
+    /// A matcher for exactly these names.
+    pub fn with_names<I, S>(names: I) -> Result<Matcher, InvalidName>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let names = names
+            .into_iter()
+            .map(|n| Name::new(n.as_ref()))
+            .collect::<Result<_, _>>()?;
+        Ok(Matcher { names })
+    }
+
+    /// Adds a name.
+    pub fn add(&mut self, name: &str) -> Result<(), InvalidName> {
+        let name = Name::new(name)?;
+        if !self.names.contains(&name) {
+            self.names.push(name);
+        }
+        Ok(())
+    }
+
+    /// The names, as words separated by spaces.
+    pub fn names(&self) -> impl Iterator<Item = String> + '_ {
+        self.names.iter().map(Name::as_words)
+    }
+
+    /// Whether `key` matches any of the names.
+    pub fn matches(&self, key: &str) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// The first name `key` matches.
+    pub fn find(&self, key: &str) -> Option<&Name> {
+        match Words::split(key) {
+            Some(words) => self.names.iter().find(|n| n.matches(&words)),
+            None => {
+                let key = words(key);
+                self.names.iter().find(|n| n.matches_words(&key))
+            }
+        }
+    }
+}
+
+impl Name {
+    fn matches(&self, key: &Words) -> bool {
+        let n = self.words.len();
+        let count = key.count;
+        if n <= count
+            && (0..=count - n).any(|start| (0..n).all(|i| key.word(start + i) == self.words[i]))
+        {
+            return true;
+        }
+        let len = self.joined.len();
+        (0..count).any(|i| {
+            let word = key.word(i);
+            word == self.joined
+                || (len >= 5 && word.ends_with(self.joined.as_str()))
+                || (len >= 6 && word.starts_with(self.joined.as_str()))
+        })
+    }
+}
+
+/// The words of a short ASCII key, lower-cased into a buffer on the stack.
+struct Words {
+    bytes: [u8; 128],
+    bounds: [(u8, u8); 32],
+    count: usize,
+}
+
+impl Words {
+    fn split(key: &str) -> Option<Words> {
+        let key = key.as_bytes();
+        if key.len() > 128 || !key.is_ascii() {
+            return None;
+        }
+        let mut words = Words {
+            bytes: [0; 128],
+            bounds: [(0, 0); 32],
+            count: 0,
+        };
+        let mut start: Option<usize> = None;
+        for (i, &c) in key.iter().enumerate() {
+            words.bytes[i] = c.to_ascii_lowercase();
+            if !c.is_ascii_alphanumeric() {
+                if let Some(s) = start.take() {
+                    words.push(s, i)?;
+                }
+                continue;
+            }
+            let prev = i.checked_sub(1).map(|p| key[p]);
+            let next = key.get(i + 1).copied();
+            let boundary = c.is_ascii_uppercase()
+                && prev.is_some_and(|p| {
+                    p.is_ascii_lowercase()
+                        || p.is_ascii_digit()
+                        || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                });
+            match start {
+                Some(s) if boundary => {
+                    words.push(s, i)?;
+                    start = Some(i);
+                }
+                None => start = Some(i),
+                Some(_) => {}
+            }
+        }
+        if let Some(s) = start {
+            words.push(s, key.len())?;
+        }
+        Some(words)
+    }
+
+    fn push(&mut self, start: usize, end: usize) -> Option<()> {
+        if self.count == self.bounds.len() {
+            return None;
+        }
+        self.bounds[self.count] = (start as u8, (end - 1) as u8);
+        self.count += 1;
+        Some(())
+    }
+
+    fn word(&self, i: usize) -> &str {
+        let (start, last) = self.bounds[i];
+        core::str::from_utf8(&self.bytes[start as usize..=last as usize]).expect("ASCII")
+    }
+}
+
+/// The entry of [`SENSITIVE_NAMES`] that `name` matches, if any.
+pub fn sensitive_match(name: &str) -> Option<&'static str> {
+    let key = words(name);
+    SENSITIVE_NAMES
+        .iter()
+        .find(|entry| Name::new(entry).is_ok_and(|n| n.matches_words(&key)))
+        .copied()
+}
+
+/// Whether `name` looks like it holds a secret, by the default list.
+pub fn is_sensitive(name: &str) -> bool {
+    sensitive_match(name).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn words_split_like_people_write_names() {
+        for (name, expected) in [
+            ("api_key", vec!["api", "key"]),
+            ("X-Api-Key", vec!["x", "api", "key"]),
+            ("apiKey", vec!["api", "key"]),
+            ("APIKey", vec!["api", "key"]),
+            ("sessionID", vec!["session", "id"]),
+            ("aws4Signature", vec!["aws4", "signature"]),
+            ("  ", vec![]),
+        ] {
+            assert_eq!(words(name), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn secrets_under_their_usual_spellings() {
+        for name in [
+            "password",
+            "Password",
+            "new_password",
+            "passwordHash",
+            "userpassword",
+            "passphrase",
+            "pwd",
+            "credentials",
+            "session_id",
+            "sessionId",
+            "jwt",
+            "otp",
+            "pin",
+            "card_pin",
+            "aws_access_key_id",
+            "AWS_SECRET_ACCESS_KEY",
+            "signature",
+            "auth",
+            "authToken",
+            "authorization",
+            "access_token",
+            "accesstoken",
+            "refresh-token",
+            "client_secret",
+            "clientsecret",
+            "apikey",
+            "X-API-KEY",
+            "cardNumber",
+            "credit_card_number",
+            "cvv",
+            "ssn",
+            "private_key",
+            "Cookie",
+        ] {
+            assert!(is_sensitive(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn ordinary_names_are_not_secrets() {
+        for name in [
+            "author",
+            "authority",
+            "shipping_address",
+            "pinned",
+            "option",
+            "description",
+            "quantity",
+            "sku",
+            "id",
+            "tenant_id",
+            "user_agent",
+            "full_url",
+            "primary_key",
+            "sort_key",
+            "tokenizer_version",
+        ] {
+            assert_eq!(sensitive_match(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_matcher_agrees_with_the_list_without_allocating() {
+        let matcher = Matcher::default();
+        for name in [
+            "X-API-KEY",
+            "apiKey",
+            "refresh-token",
+            "cardNumber",
+            "author",
+            "shipping_address",
+            "sessionID",
+            "aws4Signature",
+            "pinned",
+            "tokenizer_version",
+            "passwordHash",
+        ] {
+            assert_eq!(matcher.matches(name), is_sensitive(name), "{name}");
+            // The same through the allocating path (non-ASCII key).
+            let long = alloc::format!("{name}_é");
+            assert_eq!(matcher.matches(&long), is_sensitive(&long), "{long}");
+        }
+        let mut custom = Matcher::with_names(["tax id"]).unwrap();
+        assert!(custom.matches("customerTaxId") && !custom.matches("password"));
+        custom.add("pin").unwrap();
+        assert!(custom.matches("card_pin"));
+        assert_eq!(custom.add("--"), Err(InvalidName));
+    }
+
+    #[test]
+    fn a_name_needs_a_letter_or_digit() {
+        assert_eq!(Name::new(""), Err(InvalidName));
+        assert_eq!(Name::new("-_ "), Err(InvalidName));
+        assert_eq!(Name::new("Tax-ID").unwrap().as_words(), "tax id");
+    }
+}
