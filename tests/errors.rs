@@ -68,6 +68,48 @@ fn bad_configs_are_typed_errors_naming_the_field() {
     }
 }
 
+/// A secret property librdkafka refuses is named, and its value is not shown: not in the error's
+/// message, not in its `Debug`.
+#[test]
+fn a_refused_secret_property_is_named_not_shown() {
+    let _rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = _rt.enter();
+    // The OIDC token endpoint needs libcurl, which this build of librdkafka lacks.
+    let config = KafkaConfig::new(["kafka:9092"]).property(
+        "sasl.oauthbearer.token.endpoint.url",
+        "https://TOP-SECRET.example/token",
+    );
+    let error = KafkaProducer::new(&config).err().expect("refused");
+    assert!(
+        matches!(&error, ConfigError::InvalidProperty { name, value, .. }
+            if name == "sasl.oauthbearer.token.endpoint.url" && value == "***"),
+        "{error:?}"
+    );
+    for text in [
+        error.to_string(),
+        format!("{error:?}"),
+        format!("{config:?}"),
+    ] {
+        assert!(!text.contains("TOP-SECRET"), "{text}");
+    }
+}
+
+/// TLS and SCRAM need the `ssl` feature: without it, asking for them says so.
+#[cfg(not(feature = "ssl"))]
+#[test]
+fn tls_and_scram_without_the_ssl_feature_say_what_to_enable() {
+    for config in [
+        KafkaConfig::new(["kafka:9092"]).sasl(kafka_events::SaslMechanism::ScramSha512, "u", "p"),
+        KafkaConfig::new(["kafka:9092"]).tls(kafka_events::TlsConfig::default()),
+    ] {
+        let error = KafkaProducer::new(&config).err().expect("refused");
+        assert!(
+            matches!(&error, ConfigError::Security { reason } if reason.contains("`ssl` feature")),
+            "{error:?}"
+        );
+    }
+}
+
 #[test]
 fn config_loads_from_json_and_rejects_unknown_keys() {
     let config: KafkaConfig = serde_json::from_str(

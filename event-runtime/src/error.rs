@@ -43,6 +43,29 @@ pub enum EmitError {
     /// No broker was reachable; the record was taken back from the queue undelivered.
     #[error("no broker is reachable; the record was not delivered")]
     Unreachable,
+    /// The brokers refused the client's credentials (wrong user or password, a mechanism the
+    /// broker does not enable, an OAUTHBEARER token it does not accept). Arrives as soon as
+    /// librdkafka reports the refusal, not after the delivery timeout. A record that was
+    /// already queued stays with the producer, as if its caller had stopped waiting:
+    /// delivered if the brokers accept the client in time, otherwise spooled (with a spool)
+    /// or handed back by `close`.
+    #[error(
+        "the brokers refused to authenticate this client: {reason}; check the SASL mechanism, user and password (or token)"
+    )]
+    Authentication {
+        /// What librdkafka said (never the credentials).
+        reason: String,
+    },
+    /// The TLS handshake failed (a certificate signed by a CA the client does not trust, a
+    /// certificate for another host name, a client certificate the broker rejects or lacks).
+    /// Arrives, and leaves a queued record, as [`Authentication`](Self::Authentication) does.
+    #[error(
+        "the TLS handshake with the brokers failed: {reason}; check `security.tls.ca`, that the broker's certificate names the host in `brokers`, and the client certificate if the broker requires one"
+    )]
+    Tls {
+        /// What librdkafka said.
+        reason: String,
+    },
     /// The producer was closed.
     #[error("the producer is closed")]
     Closed,
@@ -88,9 +111,25 @@ pub enum ConfigError {
     InvalidProperty {
         /// The property name.
         name: String,
-        /// The value as given.
+        /// The value as given; `***` for a property that holds a secret.
         value: String,
-        /// What librdkafka said.
+        /// What librdkafka said (a secret's value written as `***`).
+        reason: String,
+    },
+    /// The TLS or SASL settings are incomplete, contradict each other, or need a feature this
+    /// build lacks.
+    #[error("security settings: {reason}")]
+    Security {
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// An environment variable of [`KafkaConfig::from_env`](crate::KafkaConfig::from_env) is
+    /// missing or has a value that can't be used.
+    #[error("environment variable `{variable}` {reason}")]
+    Environment {
+        /// The variable.
+        variable: String,
+        /// What is wrong with it (never its value when it holds a secret).
         reason: String,
     },
     /// A property that this crate sets from a typed field was also given in `properties`.

@@ -17,6 +17,7 @@ pub mod middleware;
 pub mod models;
 mod producer;
 mod redact;
+mod secret;
 mod spool;
 mod stats;
 pub mod testing;
@@ -24,12 +25,16 @@ mod topic;
 
 pub use error::{CloseError, CloseReport, ConfigError, EmitError};
 pub use event::{EventKey, KafkaEvent, Key};
-pub use kafka::{KafkaConfig, KafkaProducer, OverflowPolicy, Partitioner};
+pub use kafka::{
+    KafkaConfig, KafkaProducer, OAuthToken, OverflowPolicy, Partitioner, PemSource, SaslConfig,
+    SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig, TokenProvider,
+};
 pub use kafka_events_macros::KafkaEvent;
 pub use memory::{MemoryProducer, WaitTimeout};
 pub use message::{Delivery, Header, Message, MessageRef, Record, headers};
 pub use models::{AuditEntry, AuthEvent, AuthEventType, RequestOutcome, UsageEvent, UsageStatus};
 pub use producer::{CloseFuture, Producer, SendFuture};
+pub use secret::{Secret, is_secret_property};
 pub use spool::{
     Durability, FsyncPolicy, QuarantinedRecord, SpoolConfig, SpoolError, SpoolRecovery,
 };

@@ -15,6 +15,11 @@ pub struct Tansu {
     storage: String,
     /// Tansu resolves a `sqlite://` path against its working directory.
     dir: PathBuf,
+    /// `--authentication`: clients must log in with SASL SCRAM.
+    authentication: bool,
+    /// The address clients are told to connect to (a TLS terminator or a SASL gateway in
+    /// front), when not the broker's own.
+    advertised: Option<String>,
     process: Option<Child>,
 }
 
@@ -27,16 +32,24 @@ impl Tansu {
     }
 
     pub fn start(bin: PathBuf, dir: &Path, storage: String) -> Tansu {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::start_advertising(bin, dir, storage, None)
+    }
+
+    /// Starts a broker that tells clients to connect to `advertised` (`host:port`) instead of
+    /// itself: the address of a proxy in front of it.
+    pub fn start_advertising(
+        bin: PathBuf,
+        dir: &Path,
+        storage: String,
+        advertised: Option<String>,
+    ) -> Tansu {
         let mut tansu = Tansu {
             bin,
-            port,
+            port: free_port(),
             storage,
             dir: dir.to_owned(),
+            authentication: false,
+            advertised,
             process: None,
         };
         tansu.restart();
@@ -49,6 +62,10 @@ impl Tansu {
 
     pub fn restart(&mut self) {
         let url = format!("tcp://{}", self.bootstrap());
+        let advertised = match &self.advertised {
+            Some(address) => format!("tcp://{address}"),
+            None => url.clone(),
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -60,9 +77,10 @@ impl Tansu {
                 "--listener-url",
                 &url,
                 "--advertised-listener-url",
-                &url,
+                &advertised,
             ])
             .args(["--storage-engine", &self.storage])
+            .args(self.authentication.then_some("--authentication"))
             .env("RUST_LOG", "warn")
             .current_dir(&self.dir)
             .stdout(log.try_clone().unwrap())
@@ -93,6 +111,37 @@ impl Tansu {
         assert!(status.success(), "tansu topic create {name} failed");
     }
 
+    /// Creates a SCRAM user (`mechanism`: `scram256` or `scram512`). Tansu's CLI can't log
+    /// in, so this works only before [`require_authentication`](Self::require_authentication).
+    pub fn create_user(&self, name: &str, password: &str, mechanism: &str) {
+        let status = Command::new(&self.bin)
+            .args(["user", "create", name, password, "--broker"])
+            .arg(format!("tcp://{}", self.bootstrap()))
+            .args(["--mechanism", mechanism])
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu user create");
+        assert!(status.success(), "tansu user create {name} failed");
+    }
+
+    /// Restarts the broker with `--authentication` on the same storage (a `sqlite://` one:
+    /// users and topics must be created before).
+    pub fn require_authentication(&mut self) {
+        assert!(
+            self.storage.starts_with("sqlite://"),
+            "users live in the storage"
+        );
+        self.kill();
+        self.authentication = true;
+        self.restart();
+    }
+
+    /// A second broker on the same storage, without authentication, for what Tansu's CLI
+    /// must do while this one requires it (create a user, say). Killed when dropped.
+    pub fn side_door(&self) -> Tansu {
+        Tansu::start(self.bin.clone(), &self.dir, self.storage.clone())
+    }
+
     /// SIGKILL: no shutdown, no flush.
     pub fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
@@ -100,6 +149,15 @@ impl Tansu {
             process.wait().unwrap();
         }
     }
+}
+
+/// A port nothing listens on at the moment.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for Tansu {

@@ -21,6 +21,10 @@ pub(super) enum Class {
     Purged,
     /// No broker is reachable.
     Unreachable,
+    /// The brokers refused the client's credentials.
+    Authentication,
+    /// The TLS handshake with the brokers failed.
+    Tls,
     /// The librdkafka producer instance can't send any more (idempotence broken, fenced):
     /// another producer instance can deliver the record.
     Fatal,
@@ -32,6 +36,31 @@ impl Class {
     /// Whether the record must never be sent again as it is.
     pub fn is_permanent(self) -> bool {
         matches!(self, Class::TooLarge | Class::Rejected)
+    }
+
+    /// What a refusal of the client means, for logs.
+    pub fn refusal(self) -> &'static str {
+        if self == Class::Tls {
+            "the TLS handshake with the brokers failed"
+        } else {
+            "the brokers refused this client's credentials"
+        }
+    }
+}
+
+/// The class of an error librdkafka reports about the client (its error callback), where the
+/// text matters too: with TLS 1.3 a broker (or its TLS terminator) refusing the client's
+/// certificate, or the lack of one, reaches the client as a transport failure carrying the
+/// TLS alert it received.
+pub(super) fn classify_client_error(error: &KafkaError, reason: &str) -> Class {
+    match classify(error) {
+        Class::Unreachable
+            if error.rdkafka_error_code() == Some(Code::BrokerTransportFailure)
+                && reason.contains("SSL alert number") =>
+        {
+            Class::Tls
+        }
+        class => class,
     }
 }
 
@@ -61,6 +90,11 @@ pub(super) fn classify(error: &KafkaError) -> Class {
         Code::MessageTimedOut => Class::TimedOut,
         Code::PurgeQueue | Code::PurgeInflight => Class::Purged,
         Code::AllBrokersDown | Code::BrokerTransportFailure | Code::Resolve => Class::Unreachable,
+        Code::Authentication
+        | Code::SaslAuthenticationFailed
+        | Code::UnsupportedSASLMechanism
+        | Code::IllegalSASLState => Class::Authentication,
+        Code::SSL => Class::Tls,
         Code::Fatal | Code::Fenced | Code::ProducerFenced | Code::InvalidProducerEpoch => {
             Class::Fatal
         }
@@ -87,6 +121,9 @@ mod tests {
             (Code::PurgeInflight, Class::Purged),
             (Code::AllBrokersDown, Class::Unreachable),
             (Code::Fatal, Class::Fatal),
+            (Code::Authentication, Class::Authentication),
+            (Code::SaslAuthenticationFailed, Class::Authentication),
+            (Code::SSL, Class::Tls),
             (Code::NotEnoughReplicas, Class::Transient),
             (Code::LeaderNotAvailable, Class::Transient),
         ] {
@@ -94,6 +131,18 @@ mod tests {
         }
         assert_eq!(classify(&KafkaError::Canceled), Class::Transient);
         assert!(Class::TooLarge.is_permanent() && Class::Rejected.is_permanent());
+        let transport = KafkaError::Global(Code::BrokerTransportFailure);
+        assert_eq!(
+            classify_client_error(
+                &transport,
+                "ssl://kafka:9093/bootstrap: Receive failed: error:0A00045C:SSL routines::tlsv13 alert certificate required: SSL alert number 116"
+            ),
+            Class::Tls
+        );
+        assert_eq!(
+            classify_client_error(&transport, "kafka:9092/1: Connection refused"),
+            Class::Unreachable
+        );
         assert!(!Class::TopicMissing.is_permanent() && !Class::Fatal.is_permanent());
     }
 }

@@ -6,7 +6,12 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use serde::{Deserialize, Serialize};
 
+use super::security::{
+    PemSource, SECURITY_PROPERTIES, SaslConfig, SaslMechanism, SecurityConfig, SecurityProtocol,
+    TlsConfig,
+};
 use crate::error::ConfigError;
+use crate::secret::{REDACTED, Secret, is_secret_property};
 use crate::spool::SpoolConfig;
 
 /// Configuration of a [`KafkaProducer`](super::KafkaProducer), deserializable from TOML, JSON or
@@ -14,7 +19,11 @@ use crate::spool::SpoolConfig;
 ///
 /// Typed fields cover what every service sets; `properties` passes anything else to librdkafka
 /// and overrides the defaults in [`KafkaConfig::DEFAULT_PROPERTIES`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Secrets never show: `Debug` and `Serialize` write `***` for the passwords and keys of
+/// [`security`](Self::security) and for every property that holds one (see
+/// [`is_secret_property`](crate::is_secret_property)).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap brokers, `host:port` each (the Go config's `Event.Brokers`).
@@ -45,8 +54,52 @@ pub struct KafkaConfig {
     /// How long a topic may be missing before its records count as undeliverable and are
     /// quarantined rather than retried (default 10 minutes).
     pub missing_topic_timeout_ms: u64,
-    /// Raw librdkafka properties (`linger.ms`, `security.protocol`, ...).
+    /// TLS and SASL (see [`SecurityConfig`]).
+    pub security: SecurityConfig,
+    /// Raw librdkafka properties (`linger.ms`, `socket.keepalive.enable`, ...).
+    #[serde(serialize_with = "redacted_properties")]
     pub properties: BTreeMap<String, String>,
+}
+
+/// The properties with the values of secret ones written as `***`.
+fn redacted(properties: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    properties
+        .iter()
+        .map(|(name, value)| {
+            let shown = if is_secret_property(name) {
+                REDACTED
+            } else {
+                value.as_str()
+            };
+            (name.as_str(), shown)
+        })
+        .collect()
+}
+
+fn redacted_properties<S: serde::Serializer>(
+    properties: &BTreeMap<String, String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    redacted(properties).serialize(serializer)
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConfig")
+            .field("brokers", &self.brokers)
+            .field("client_id", &self.client_id)
+            .field("topics", &self.topics)
+            .field("delivery_timeout_ms", &self.delivery_timeout_ms)
+            .field("max_queued_messages", &self.max_queued_messages)
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("overflow", &self.overflow)
+            .field("spool", &self.spool)
+            .field("partitioner", &self.partitioner)
+            .field("missing_topic_timeout_ms", &self.missing_topic_timeout_ms)
+            .field("security", &self.security)
+            .field("properties", &redacted(&self.properties))
+            .finish()
+    }
 }
 
 /// What [`emit_detached`](crate::KafkaEvent::emit_detached) does when librdkafka's in-memory
@@ -111,6 +164,7 @@ impl Default for KafkaConfig {
             spool: None,
             partitioner: Partitioner::default(),
             missing_topic_timeout_ms: 600_000,
+            security: SecurityConfig::default(),
             properties: BTreeMap::new(),
         }
     }
@@ -177,6 +231,205 @@ impl KafkaConfig {
         self
     }
 
+    /// Authenticates with SASL (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`; for `OAUTHBEARER` see
+    /// [`KafkaProducer::with_token_provider`](super::KafkaProducer::with_token_provider)).
+    pub fn sasl(
+        mut self,
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.security.sasl = Some(SaslConfig {
+            mechanism,
+            username: username.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// Connects over TLS.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.security.tls = Some(tls);
+        self
+    }
+
+    /// Sets every security setting at once.
+    pub fn security(mut self, security: SecurityConfig) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// A configuration from the usual deployment variables, so a twelve-factor service needs no
+    /// code: [`from_env_prefixed`](Self::from_env_prefixed) with the prefix `KAFKA_`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_prefixed("KAFKA_")
+    }
+
+    /// A configuration from environment variables named with `prefix`:
+    ///
+    /// | variable | meaning |
+    /// | --- | --- |
+    /// | `BROKERS` (or `BOOTSTRAP_SERVERS`) | `host:port`, comma-separated (required) |
+    /// | `CLIENT_ID` | the client id |
+    /// | `TOPICS` | logical to physical topics: `audit=ds.audit.1,usage=ds.billing.1` |
+    /// | `DELIVERY_TIMEOUT_MS` | the delivery timeout |
+    /// | `SPOOL_DIR` | a spool directory (with the default spool settings) |
+    /// | `SECURITY_PROTOCOL` | `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (any case) |
+    /// | `SASL_MECHANISM` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER` |
+    /// | `SASL_USERNAME`, `SASL_PASSWORD` | SASL credentials |
+    /// | `SSL_CA_LOCATION` or `SSL_CA_PEM` | the CA certificate(s), as a file or PEM text |
+    /// | `SSL_CERTIFICATE_LOCATION` or `_PEM`, `SSL_KEY_LOCATION` or `_PEM` | mutual TLS |
+    /// | `SSL_KEY_PASSWORD` | the private key's password |
+    /// | `SSL_VERIFY_HOSTNAME` | `false` to skip hostname verification (default `true`) |
+    ///
+    /// A bad value is a [`ConfigError::Environment`] naming the variable, never showing a
+    /// secret's value.
+    ///
+    /// ```
+    /// use kafka_events::{KafkaConfig, ConfigError};
+    ///
+    /// // In a deployment, these come from the environment:
+    /// # unsafe {
+    /// std::env::set_var("ORDERS_KAFKA_BROKERS", "kafka-0:9092,kafka-1:9092");
+    /// std::env::set_var("ORDERS_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512");
+    /// std::env::set_var("ORDERS_KAFKA_SASL_USERNAME", "orders");
+    /// std::env::set_var("ORDERS_KAFKA_SASL_PASSWORD", "s3cr3t");
+    /// # }
+    /// let config = KafkaConfig::from_env_prefixed("ORDERS_KAFKA_")?;
+    /// assert_eq!(config.brokers, ["kafka-0:9092", "kafka-1:9092"]);
+    /// assert_eq!(config.security.sasl.as_ref().unwrap().password.expose(), "s3cr3t");
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn from_env_prefixed(prefix: &str) -> Result<Self, ConfigError> {
+        Self::from_vars(prefix, |name| std::env::var(name).ok())
+    }
+
+    pub(crate) fn from_vars(
+        prefix: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let var = |name: &str| {
+            get(&format!("{prefix}{name}"))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let bad = |name: &str, reason: String| ConfigError::Environment {
+            variable: format!("{prefix}{name}"),
+            reason,
+        };
+        let brokers = var("BROKERS")
+            .or_else(|| var("BOOTSTRAP_SERVERS"))
+            .ok_or_else(|| {
+                bad(
+                    "BROKERS",
+                    "is not set: give `host:port`, comma-separated".into(),
+                )
+            })?;
+        let mut config =
+            KafkaConfig::new(brokers.split(',').map(str::trim).filter(|b| !b.is_empty()));
+        if let Some(client_id) = var("CLIENT_ID") {
+            config.client_id = client_id;
+        }
+        if let Some(topics) = var("TOPICS") {
+            for pair in topics.split(',').filter(|p| !p.trim().is_empty()) {
+                let (logical, physical) = pair
+                    .split_once('=')
+                    .ok_or_else(|| bad("TOPICS", format!("`{pair}` is not `logical=physical`")))?;
+                config
+                    .topics
+                    .insert(logical.trim().to_owned(), physical.trim().to_owned());
+            }
+        }
+        if let Some(ms) = var("DELIVERY_TIMEOUT_MS") {
+            config.delivery_timeout_ms = ms
+                .parse()
+                .map_err(|_| bad("DELIVERY_TIMEOUT_MS", format!("`{ms}` is not a number")))?;
+        }
+        if let Some(dir) = var("SPOOL_DIR") {
+            config.spool = Some(SpoolConfig::new(dir));
+        }
+        let mut security = SecurityConfig::default();
+        if let Some(protocol) = var("SECURITY_PROTOCOL") {
+            let normalized = protocol.to_ascii_lowercase().replace('-', "_");
+            security.protocol = Some(
+                serde_json::from_value(serde_json::Value::String(normalized)).map_err(|_| {
+                    bad(
+                        "SECURITY_PROTOCOL",
+                        format!(
+                            "`{protocol}` is not one of plaintext, ssl, sasl_plaintext, sasl_ssl"
+                        ),
+                    )
+                })?,
+            );
+        }
+        if let Some(mechanism) = var("SASL_MECHANISM") {
+            let mechanism = match mechanism.to_ascii_uppercase().replace('_', "-").as_str() {
+                "PLAIN" => SaslMechanism::Plain,
+                "SCRAM-SHA-256" => SaslMechanism::ScramSha256,
+                "SCRAM-SHA-512" => SaslMechanism::ScramSha512,
+                "OAUTHBEARER" => SaslMechanism::OAuthBearer,
+                _ => {
+                    return Err(bad(
+                        "SASL_MECHANISM",
+                        format!(
+                            "`{mechanism}` is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER"
+                        ),
+                    ));
+                }
+            };
+            security.sasl = Some(SaslConfig {
+                mechanism,
+                username: var("SASL_USERNAME").unwrap_or_default(),
+                password: Secret::new(var("SASL_PASSWORD").unwrap_or_default()),
+            });
+        } else if var("SASL_USERNAME").is_some() {
+            return Err(bad(
+                "SASL_MECHANISM",
+                "is not set, but SASL credentials are: set it (e.g. SCRAM-SHA-512)".into(),
+            ));
+        }
+        let pem = |name: &str| -> Result<Option<PemSource>, ConfigError> {
+            match (
+                var(&format!("{name}_LOCATION")),
+                var(&format!("{name}_PEM")),
+            ) {
+                (Some(_), Some(_)) => Err(bad(
+                    &format!("{name}_PEM"),
+                    format!("is set together with {prefix}{name}_LOCATION: keep one"),
+                )),
+                (Some(file), None) => Ok(Some(PemSource::File(file.into()))),
+                (None, Some(text)) => Ok(Some(PemSource::Pem(Secret::new(text)))),
+                (None, None) => Ok(None),
+            }
+        };
+        let tls = TlsConfig {
+            ca: pem("SSL_CA")?,
+            certificate: pem("SSL_CERTIFICATE")?,
+            key: pem("SSL_KEY")?,
+            key_password: var("SSL_KEY_PASSWORD").map(Secret::new),
+            verify_hostname: match var("SSL_VERIFY_HOSTNAME").as_deref() {
+                None | Some("true" | "1" | "yes") => true,
+                Some("false" | "0" | "no") => false,
+                Some(other) => {
+                    return Err(bad(
+                        "SSL_VERIFY_HOSTNAME",
+                        format!("`{other}` is not true or false"),
+                    ));
+                }
+            },
+        };
+        let wants_tls = tls != TlsConfig::default()
+            || matches!(
+                security.protocol,
+                Some(SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+            );
+        if wants_tls {
+            security.tls = Some(tls);
+        }
+        config.security = security;
+        Ok(config)
+    }
+
     /// Sets how keys choose partitions.
     pub fn partitioner(mut self, partitioner: Partitioner) -> Self {
         self.partitioner = partitioner;
@@ -235,6 +488,16 @@ impl KafkaConfig {
                 });
             }
         }
+        if self.security.is_set()
+            && let Some(name) = SECURITY_PROPERTIES
+                .iter()
+                .find(|name| self.properties.contains_key(**name))
+        {
+            return Err(ConfigError::ReservedProperty {
+                name: (*name).to_owned(),
+                field: "security",
+            });
+        }
         if self.delivery_timeout_ms == 0 {
             return Err(ConfigError::InvalidProperty {
                 name: "delivery_timeout_ms".into(),
@@ -259,10 +522,37 @@ impl KafkaConfig {
         for (name, value) in Self::DEFAULT_PROPERTIES {
             config.set(*name, *value);
         }
+        self.security.apply(&mut config)?;
         for (name, value) in &self.properties {
             config.set(name, value);
         }
         Ok(config)
+    }
+
+    /// `text` with every secret of this configuration written as `***`.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let mut secrets: Vec<&str> = self
+            .properties
+            .iter()
+            .filter(|(name, _)| is_secret_property(name))
+            .map(|(_, value)| value.as_str())
+            .collect();
+        if let Some(sasl) = &self.security.sasl {
+            secrets.push(sasl.password.expose());
+        }
+        if let Some(tls) = &self.security.tls {
+            secrets.extend(tls.key_password.as_ref().map(Secret::expose));
+            for source in [&tls.ca, &tls.certificate, &tls.key].into_iter().flatten() {
+                if let PemSource::Pem(pem) = source {
+                    secrets.push(pem.expose());
+                }
+            }
+        }
+        let mut text = text.to_owned();
+        for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
+            text = text.replace(secret, REDACTED);
+        }
+        text
     }
 
     pub(crate) fn max_message_bytes(&self) -> usize {
@@ -291,5 +581,92 @@ pub(crate) fn check_broker(address: &str) -> Result<(), &'static str> {
     match port.parse::<u16>() {
         Ok(0) | Err(_) => Err("the port must be a number from 1 to 65535"),
         Ok(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn from_the_environment() {
+        let config = KafkaConfig::from_vars(
+            "K_",
+            vars(&[
+                ("K_BROKERS", "a:1, b:2"),
+                ("K_CLIENT_ID", "orders"),
+                ("K_TOPICS", "audit=ds.audit.1,usage=ds.billing.1"),
+                ("K_DELIVERY_TIMEOUT_MS", "2500"),
+                ("K_SECURITY_PROTOCOL", "SASL_SSL"),
+                ("K_SASL_MECHANISM", "scram-sha-256"),
+                ("K_SASL_USERNAME", "orders"),
+                ("K_SASL_PASSWORD", "s3cr3t"),
+                ("K_SSL_CA_LOCATION", "/etc/ca.pem"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.brokers, ["a:1", "b:2"]);
+        assert_eq!(config.client_id, "orders");
+        assert_eq!(config.topics["usage"], "ds.billing.1");
+        assert_eq!(config.delivery_timeout_ms, 2500);
+        assert_eq!(config.security.protocol, Some(SecurityProtocol::SaslSsl));
+        let sasl = config.security.sasl.as_ref().unwrap();
+        assert_eq!(
+            (
+                sasl.mechanism,
+                sasl.username.as_str(),
+                sasl.password.expose()
+            ),
+            (SaslMechanism::ScramSha256, "orders", "s3cr3t")
+        );
+        let tls = config.security.tls.as_ref().unwrap();
+        assert_eq!(tls.ca, Some(PemSource::File("/etc/ca.pem".into())));
+        assert!(tls.verify_hostname);
+    }
+
+    #[test]
+    fn environment_mistakes_name_the_variable_and_hide_secrets() {
+        for (pairs, variable) in [
+            (vec![], "K_BROKERS"),
+            (
+                vec![("K_BROKERS", "a:1"), ("K_SASL_MECHANISM", "KERBEROS")],
+                "K_SASL_MECHANISM",
+            ),
+            (
+                vec![("K_BROKERS", "a:1"), ("K_SASL_USERNAME", "u")],
+                "K_SASL_MECHANISM",
+            ),
+            (
+                vec![("K_BROKERS", "a:1"), ("K_TOPICS", "audit")],
+                "K_TOPICS",
+            ),
+            (
+                vec![
+                    ("K_BROKERS", "a:1"),
+                    ("K_SSL_KEY_LOCATION", "/k"),
+                    ("K_SSL_KEY_PEM", "PEM-SECRET"),
+                ],
+                "K_SSL_KEY_PEM",
+            ),
+            (
+                vec![("K_BROKERS", "a:1"), ("K_SECURITY_PROTOCOL", "tls")],
+                "K_SECURITY_PROTOCOL",
+            ),
+        ] {
+            let err = KafkaConfig::from_vars("K_", vars(&pairs)).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Environment { variable: v, .. } if v == variable),
+                "{err}"
+            );
+            assert!(!err.to_string().contains("PEM-SECRET"), "{err}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
-use super::classify::{Class, classify};
+use super::classify::{Class, classify, classify_client_error};
 use super::fate::{Event, Fate, Origin, fate};
 use super::record::{Tag, now_micros, returned};
 use super::shared::Shared;
@@ -20,13 +20,41 @@ use crate::stats::Counters;
 pub(super) struct Context(pub Arc<Shared>);
 
 impl ClientContext for Context {
+    // Asks librdkafka's OAUTHBEARER refresh events; answered only with a token provider.
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
     fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-            if self.0.mark_brokers_down() {
-                tracing::warn!(reason, "kafka-events: no broker is reachable");
+        // rdkafka hands a producer's error event to this callback twice.
+        if self.0.repeated_client_error(&error, reason) {
+            return;
+        }
+        match classify_client_error(&error, reason) {
+            Class::Unreachable
+                if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) =>
+            {
+                if self.0.mark_brokers_down() {
+                    tracing::warn!(reason, "kafka-events: no broker is reachable");
+                }
             }
-        } else {
-            tracing::error!(%error, reason, "kafka-events: librdkafka error");
+            class @ (Class::Authentication | Class::Tls) => {
+                if self.0.mark_client_refused(class, reason) {
+                    tracing::error!(%error, reason, "kafka-events: {}; records wait (in the spool, if there is one) until a broker accepts the client", class.refusal());
+                }
+            }
+            _ => tracing::warn!(%error, reason, "kafka-events: librdkafka error"),
+        }
+    }
+
+    fn generate_oauth_token(
+        &self,
+        _oauthbearer_config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        match self.0.tokens() {
+            Some(tokens) => tokens.for_librdkafka(),
+            None => Err(
+                "sasl.mechanism is OAUTHBEARER but no token provider was given: create the producer with KafkaProducer::with_token_provider"
+                    .into(),
+            ),
         }
     }
 }
@@ -88,7 +116,7 @@ impl ProducerContext for Context {
                         Fate::Reply => {
                             let taken = waiter
                                 .take()
-                                .map(|w| w.reply.send(Err((class, error.clone()))));
+                                .map(|w| w.reply.send(Err((class, error.to_string()))));
                             if let Some(Err(_)) = taken {
                                 // It stopped waiting just now: decided again, as a record
                                 // nobody waits for.

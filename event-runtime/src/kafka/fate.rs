@@ -10,7 +10,8 @@ use crate::spool::Durability;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Origin {
     /// An awaited `emit`; `waiting` is false once the caller stopped waiting (its future was
-    /// dropped), and the record is then treated as detached.
+    /// dropped, or it was told the brokers refuse the client), and the record is then treated
+    /// as detached.
     Awaited { waiting: bool },
     /// `emit_detached`, held in memory only.
     Detached,
@@ -50,6 +51,8 @@ pub(super) struct State {
     pub out_of_time: bool,
     /// The record's topic has been missing for longer than `missing_topic_timeout_ms`.
     pub topic_gone: bool,
+    /// The brokers refused this client (authentication or TLS), and none has accepted it since.
+    pub refused_client: bool,
 }
 
 /// What happens to the record. Each is carried out in one place and counted.
@@ -85,6 +88,8 @@ pub(super) fn fate(origin: Origin, event: Event, state: &State) -> Fate {
         (_, Event::Acked) => Deliver,
 
         (Origin::Awaited { .. } | Origin::Detached, Event::Admit) if state.closing => Reply,
+        // Its caller hears at once, rather than after the delivery timeout.
+        (Origin::Awaited { .. }, Event::Admit) if state.refused_client => Reply,
         (Origin::Awaited { .. }, Event::Admit) => Enqueue,
         (Origin::Detached, Event::Admit) => match state.spool {
             // Nothing is sent into an outage: straight to disk, safe from a crash.
@@ -149,7 +154,7 @@ mod tests {
     use super::Fate::*;
     use super::*;
 
-    const CLASSES: [Class; 9] = [
+    const CLASSES: [Class; 11] = [
         Class::QueueFull,
         Class::TooLarge,
         Class::Rejected,
@@ -159,6 +164,8 @@ mod tests {
         Class::Unreachable,
         Class::Fatal,
         Class::Transient,
+        Class::Authentication,
+        Class::Tls,
     ];
 
     fn base() -> State {
@@ -171,6 +178,7 @@ mod tests {
             may_block: false,
             out_of_time: false,
             topic_gone: false,
+            refused_client: false,
         }
     }
 
@@ -231,6 +239,17 @@ mod tests {
                 Event::Admit,
                 spool(WRITE_AHEAD),
                 Enqueue,
+            ),
+            (
+                "emit to brokers that refused this client",
+                WAITING,
+                Event::Admit,
+                State {
+                    refused_client: true,
+                    brokers_down: true,
+                    ..base()
+                },
+                Reply,
             ),
             (
                 "emit enqueues into an outage",
@@ -570,7 +589,7 @@ mod tests {
                 if overflow == OverflowPolicy::Spool && spool.is_none() {
                     continue; // refused by the configuration
                 }
-                for bits in 0..64u8 {
+                for bits in 0..128u8 {
                     let bit = |i: u8| bits & (1u8 << i) != 0;
                     states.push(State {
                         spool,
@@ -581,6 +600,7 @@ mod tests {
                         out_of_time: bit(3),
                         topic_gone: bit(4),
                         close_waits: bit(5),
+                        refused_client: bit(6),
                     });
                 }
             }

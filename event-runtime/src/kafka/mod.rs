@@ -29,6 +29,7 @@ mod delivery;
 mod fate;
 mod record;
 mod replay;
+mod security;
 mod shared;
 
 use std::sync::{Arc, Mutex};
@@ -40,17 +41,23 @@ use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
 use rdkafka::util::Timeout;
 
 pub use config::{KafkaConfig, OverflowPolicy, Partitioner};
+pub use security::{
+    OAuthToken, PemSource, SaslConfig, SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig,
+    TokenProvider,
+};
 
 use self::classify::{Class, classify};
 use self::delivery::Context;
 use self::fate::{Event, Fate, Origin, fate};
 use self::record::{Tag, base_record, now_micros, wire_size};
 use self::replay::ReplayHandle;
+use self::security::Tokens;
 use self::shared::Shared;
 use crate::error::{CloseError, CloseReport, ConfigError, EmitError};
 use crate::flow::lock;
 use crate::message::{Delivery, Message, MessageRef};
 use crate::producer::{CloseFuture, Producer, SendFuture};
+use crate::secret::{REDACTED, is_secret_property};
 use crate::spool::{Caller, QuarantinedRecord, Spool, SpoolError, SpoolRecovery};
 use crate::stats::{Counters, DeliveryStats};
 use crate::topic::TopicMap;
@@ -99,22 +106,78 @@ impl KafkaProducer {
     /// directory); if a producer on the same spool was dropped in this process moments ago,
     /// it waits (up to 30 s) for that one to finish with the directory.
     pub fn new(config: &KafkaConfig) -> Result<Self, ConfigError> {
+        Self::build(config, None)
+    }
+
+    /// Like [`new`](Self::new), for `sasl.mechanism = "oauthbearer"`: `provider` supplies the
+    /// tokens (an OIDC client-credentials call, a cloud IAM signer such as MSK IAM). It is
+    /// called on a thread of the producer's own, never on librdkafka's, and again when 70 % of
+    /// a token's life has passed; a failure is logged (without the token) and retried.
+    ///
+    /// ```no_run
+    /// use std::time::{Duration, SystemTime};
+    /// use kafka_events::{KafkaConfig, KafkaProducer, OAuthToken, SaslMechanism, SecurityConfig, SaslConfig, Secret};
+    ///
+    /// # fn fetch_from_identity_provider() -> Result<String, Box<dyn std::error::Error + Send + Sync>> { Ok(String::new()) }
+    /// let config = KafkaConfig::new(["kafka-0:9093"]).security(SecurityConfig {
+    ///     sasl: Some(SaslConfig {
+    ///         mechanism: SaslMechanism::OAuthBearer,
+    ///         username: String::new(),
+    ///         password: Secret::default(),
+    ///     }),
+    ///     tls: Some(Default::default()),
+    ///     ..SecurityConfig::default()
+    /// });
+    /// let producer = KafkaProducer::with_token_provider(&config, || {
+    ///     Ok(OAuthToken {
+    ///         value: fetch_from_identity_provider()?.into(),
+    ///         principal: "billing-api".into(),
+    ///         expires_at: SystemTime::now() + Duration::from_secs(3600),
+    ///     })
+    /// })?;
+    /// # Ok::<(), kafka_events::ConfigError>(())
+    /// ```
+    pub fn with_token_provider(
+        config: &KafkaConfig,
+        provider: impl TokenProvider,
+    ) -> Result<Self, ConfigError> {
+        Self::build(config, Some(Arc::new(provider)))
+    }
+
+    fn build(
+        config: &KafkaConfig,
+        provider: Option<Arc<dyn TokenProvider>>,
+    ) -> Result<Self, ConfigError> {
         let topics = TopicMap::new(config.topics.clone())?;
         let overflow = config.overflow_policy()?;
         let client_config = config.client_config()?;
-        // Building the native config first names the property librdkafka rejects.
+        // Building the native config first names the property librdkafka rejects; a secret's
+        // value is never shown.
         if let Err(error) = client_config.create_native_config() {
             return Err(match error {
-                KafkaError::ClientConfig(_, reason, name, value) => ConfigError::InvalidProperty {
-                    name,
-                    value,
-                    reason,
-                },
+                KafkaError::ClientConfig(_, reason, name, value) => {
+                    let (value, reason) = if is_secret_property(&name) {
+                        (REDACTED.to_owned(), reason.replace(&value, REDACTED))
+                    } else {
+                        (value, reason)
+                    };
+                    ConfigError::InvalidProperty {
+                        name,
+                        value,
+                        reason,
+                    }
+                }
                 other => ConfigError::Client {
-                    reason: other.to_string(),
+                    reason: config.redact(&other.to_string()),
                 },
             });
         }
+        let tokens = match provider {
+            Some(provider) => Some(Tokens::start(provider).map_err(|e| ConfigError::Client {
+                reason: format!("the OAUTHBEARER token thread could not start: {e}"),
+            })?),
+            None => None,
+        };
         let max_message_bytes = config.max_message_bytes();
         let spool = match &config.spool {
             Some(spool) => Some(Spool::open(spool, max_message_bytes)?),
@@ -124,32 +187,28 @@ impl KafkaProducer {
             spool,
             overflow,
             Duration::from_millis(config.missing_topic_timeout_ms),
+            tokens,
         ));
         let producer =
             ThreadedProducer::from_config_and_context(&client_config, Context(shared.clone()))
                 .map_err(|e| ConfigError::Client {
-                    reason: match e {
+                    reason: config.redact(&match e {
                         KafkaError::ClientCreation(reason) => reason,
                         other => other.to_string(),
-                    },
+                    }),
                 })?;
-        let replay = match shared.spool() {
-            Some(_) => Some(
-                ReplayHandle::start(producer.clone(), shared.clone()).map_err(|e| {
-                    ConfigError::Client {
-                        reason: format!("the spool's replay thread could not start: {e}"),
-                    }
-                })?,
-            ),
-            None => None,
-        };
+        let replay = ReplayHandle::start(producer.clone(), shared.clone()).map_err(|e| {
+            ConfigError::Client {
+                reason: format!("the producer's watch thread could not start: {e}"),
+            }
+        })?;
         Ok(KafkaProducer {
             producer: Some(producer),
             shared,
             topics,
             delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
             max_message_bytes,
-            replay: Mutex::new(replay),
+            replay: Mutex::new(Some(replay)),
         })
     }
 
@@ -324,8 +383,9 @@ impl KafkaProducer {
         })
     }
 
-    /// The error a caller sees for a record librdkafka refused or failed.
-    fn emit_error(&self, class: Class, error: &KafkaError, message: &MessageRef<'_>) -> EmitError {
+    /// The error a caller sees for a record librdkafka refused or failed (`reason`: what it
+    /// said).
+    fn emit_error(&self, class: Class, reason: String, message: &MessageRef<'_>) -> EmitError {
         match class {
             Class::QueueFull => EmitError::QueueFull,
             Class::TooLarge => EmitError::MessageTooLarge {
@@ -337,10 +397,13 @@ impl KafkaProducer {
             },
             Class::TimedOut => EmitError::Timeout(self.delivery_timeout),
             Class::Purged if self.shared.is_closing() => EmitError::Closed,
-            Class::Purged | Class::Unreachable => EmitError::Unreachable,
-            Class::Rejected | Class::Fatal | Class::Transient => EmitError::Broker {
-                reason: error.to_string(),
+            Class::Purged | Class::Unreachable => match self.shared.client_refused() {
+                Some((class, reason)) => self.emit_error(class, reason, message),
+                None => EmitError::Unreachable,
             },
+            Class::Authentication => EmitError::Authentication { reason },
+            Class::Tls => EmitError::Tls { reason },
+            Class::Rejected | Class::Fatal | Class::Transient => EmitError::Broker { reason },
         }
     }
 
@@ -408,8 +471,14 @@ impl Producer for KafkaProducer {
             };
             let origin = Origin::Awaited { waiting: true };
             self.check_size(origin, &message)?;
-            if fate(origin, Event::Admit, &self.shared.state()) != Fate::Enqueue {
-                return Err(EmitError::Closed);
+            let state = self.shared.state();
+            if fate(origin, Event::Admit, &state) != Fate::Enqueue {
+                return Err(match self.shared.client_refused() {
+                    Some((class, reason)) if !state.closing => {
+                        self.emit_error(class, reason, &message)
+                    }
+                    _ => EmitError::Closed,
+                });
             }
             let (id, reply, guard) = self.shared.expect_reply();
             let deadline = tokio::time::Instant::now() + self.delivery_timeout;
@@ -432,7 +501,7 @@ impl Producer for KafkaProducer {
                     Fate::WaitForRoom => {
                         let _ = tokio::time::timeout_at(deadline, room).await;
                     }
-                    _ => return Err(self.emit_error(class, &error, &message)),
+                    _ => return Err(self.emit_error(class, error.to_string(), &message)),
                 }
             }
             guard.handed_over();
@@ -443,7 +512,7 @@ impl Producer for KafkaProducer {
                     partition,
                     offset,
                 }),
-                Ok(Err((class, error))) => Err(self.emit_error(class, &error, &message)),
+                Ok(Err((class, reason))) => Err(self.emit_error(class, reason, &message)),
                 Err(_) => Err(EmitError::Closed),
             }
         })
@@ -491,9 +560,9 @@ impl Producer for KafkaProducer {
                 }
                 Fate::Drop => {
                     Counters::add(&self.shared.counters().dropped, 1);
-                    return Err(self.emit_error(class, &error, &message));
+                    return Err(self.emit_error(class, error.to_string(), &message));
                 }
-                _ => return Err(self.emit_error(class, &error, &message)),
+                _ => return Err(self.emit_error(class, error.to_string(), &message)),
             }
         }
     }

@@ -1,6 +1,7 @@
-//! The replay thread: checks what an earlier run left in the spool, then sends pending spooled
-//! records, oldest segment first, record by record; and, while every broker is down, probes
-//! until one answers.
+//! The producer's watch thread. While every broker is down (or refuses the client) it probes
+//! until one answers, and confirms or clears a suspected refusal; with a spool, it checks what
+//! an earlier run left there, then sends pending spooled records, oldest segment first, record
+//! by record.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,11 @@ use crate::stats::Counters;
 const TICK: Duration = Duration::from_millis(100);
 /// How long a metadata request may take while probing for a broker.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long the probe that confirms a suspected refusal may take: long enough for librdkafka
+/// to reconnect and authenticate again after a refused re-authentication.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the thread sleeps between looks when there is no spool.
+const IDLE: Duration = Duration::from_millis(250);
 /// How often segments an earlier run left that could not be read are tried again.
 const RECHECK: Duration = Duration::from_secs(5);
 
@@ -63,7 +69,7 @@ impl ReplayHandle {
             stop: stop.clone(),
         };
         let thread = std::thread::Builder::new()
-            .name("kafka-events-replay".into())
+            .name("kafka-events-watch".into())
             .spawn(move || replayer.run())?;
         Ok(ReplayHandle {
             stop,
@@ -102,38 +108,53 @@ struct Replayer {
 
 impl Replayer {
     fn run(self) {
-        let Some(spool) = self.shared.spool() else {
-            return;
-        };
         let stopped = || self.stop.is_set();
-        spool.recover(stopped);
+        let spool = self.shared.spool();
+        if let Some(spool) = spool {
+            spool.recover(stopped);
+        }
         let mut recheck_at = Instant::now() + RECHECK;
         let mut probe = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
         let mut purged_for_outage = false;
         while !stopped() {
             if self.shared.brokers_down() {
-                if !purged_for_outage && spool.durability() == Durability::OnFailure {
+                if let Some(spool) = spool
+                    && !purged_for_outage
+                    && spool.durability() == Durability::OnFailure
+                {
                     // Records waiting in memory for brokers that are gone are safer on disk:
                     // the purge fails them, and their delivery reports spool them.
                     self.producer
                         .purge(PurgeConfig::default().queue().inflight());
                     purged_for_outage = true;
                 }
-                if self
-                    .producer
-                    .client()
-                    .fetch_metadata(None, PROBE_TIMEOUT)
-                    .is_ok()
-                {
+                let suspected = self.shared.refusal_suspected();
+                let timeout = if suspected {
+                    CONFIRM_TIMEOUT
+                } else {
+                    PROBE_TIMEOUT
+                };
+                if self.producer.client().fetch_metadata(None, timeout).is_ok() {
                     if self.shared.mark_brokers_up() {
-                        tracing::info!("kafka-events: a broker answers again; replaying the spool");
+                        tracing::info!("kafka-events: a broker answers again");
                     }
                     probe.reset();
                 } else {
+                    if suspected && let Some((class, reason)) = self.shared.confirm_refusal() {
+                        tracing::error!(
+                            reason,
+                            "kafka-events: {}; awaited emits fail until a broker accepts the client",
+                            class.refusal()
+                        );
+                    }
                     self.stop.pause(probe.next());
                 }
                 continue;
             }
+            let Some(spool) = spool else {
+                self.stop.pause(IDLE);
+                continue;
+            };
             purged_for_outage = false;
             if Instant::now() >= recheck_at {
                 if spool.has_unchecked() {

@@ -1,23 +1,33 @@
 //! What the producer, librdkafka's callbacks and the replay thread share.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-use rdkafka::error::KafkaError;
 
 use super::classify::Class;
 use super::config::OverflowPolicy;
 use super::fate::State;
+use super::security::Tokens;
 use crate::error::EmitError;
 use crate::flow::{Bell, lock};
 use crate::message::{Message, MessageRef};
 use crate::spool::{Caller, Spool};
 use crate::stats::Counters;
 
-/// An awaited `emit`'s outcome: where the broker stored the record, or why it did not.
-pub(super) type Outcome = Result<(i32, i64), (Class, KafkaError)>;
+/// An awaited `emit`'s outcome: where the broker stored the record, or why it did not (the
+/// class and what librdkafka said).
+pub(super) type Outcome = Result<(i32, i64), (Class, String)>;
+
+/// Why the brokers refuse this client.
+struct Refusal {
+    class: Class,
+    /// What librdkafka said (never a secret: it does not repeat credentials).
+    reason: String,
+    /// Whether it stands: the client was never accepted, or a probe after the refusal failed
+    /// too. Until then awaited emits go on as in an outage.
+    confirmed: bool,
+}
 
 /// An awaited `emit` waiting for its delivery report.
 pub(super) struct Waiter {
@@ -42,6 +52,14 @@ pub(super) struct Shared {
     missing_topics: Mutex<HashMap<String, Instant>>,
     any_missing: AtomicBool,
     missing_topic_timeout: Duration,
+    /// Why the brokers refuse this client (authentication or TLS), until one accepts it.
+    refused: Mutex<Option<Refusal>>,
+    /// A broker has accepted this client at least once (a delivery or a metadata answer).
+    accepted: AtomicBool,
+    /// The last client error librdkafka reported, and when.
+    last_client_error: Mutex<Option<(String, Instant)>>,
+    /// OAUTHBEARER tokens, when a provider was given.
+    tokens: Option<Arc<Tokens>>,
 }
 
 impl Shared {
@@ -49,6 +67,7 @@ impl Shared {
         spool: Option<Spool>,
         overflow: OverflowPolicy,
         missing_topic_timeout: Duration,
+        tokens: Option<Arc<Tokens>>,
     ) -> Self {
         Shared {
             counters: Counters::default(),
@@ -64,7 +83,88 @@ impl Shared {
             missing_topics: Mutex::new(HashMap::new()),
             any_missing: AtomicBool::new(false),
             missing_topic_timeout,
+            refused: Mutex::new(None),
+            accepted: AtomicBool::new(false),
+            last_client_error: Mutex::new(None),
+            tokens,
         }
+    }
+
+    pub fn tokens(&self) -> Option<&Tokens> {
+        self.tokens.as_deref()
+    }
+
+    /// A broker refused this client (its credentials, or the TLS handshake): records are kept
+    /// as in an outage. A client that was never accepted is refused at once: every awaited
+    /// `emit` fails with the reason. One that was accepted before (credentials revoked, or a
+    /// broker that fails a re-authentication) is only suspected until the watch thread's
+    /// probe confirms it ([`confirm_refusal`](Self::confirm_refusal)). Returns whether that
+    /// is news.
+    pub fn mark_client_refused(&self, class: Class, reason: &str) -> bool {
+        let confirmed = !self.accepted.load(Ordering::Acquire);
+        let news = {
+            let mut refused = lock(&self.refused);
+            let news = refused.as_ref().is_none_or(|r| !r.confirmed && confirmed);
+            let confirmed = confirmed || refused.as_ref().is_some_and(|r| r.confirmed);
+            *refused = Some(Refusal {
+                class,
+                reason: reason.to_owned(),
+                confirmed,
+            });
+            news
+        };
+        self.mark_brokers_down();
+        if confirmed {
+            self.fail_waiters(class, reason);
+        }
+        news
+    }
+
+    /// Whether this client error is the one just reported (within a second): rdkafka passes a
+    /// producer's error events to the callback twice, and librdkafka itself already holds
+    /// back a broker's identical errors for 30 s.
+    pub fn repeated_client_error(&self, error: &rdkafka::error::KafkaError, reason: &str) -> bool {
+        let text = format!("{error}: {reason}");
+        let mut last = lock(&self.last_client_error);
+        let repeated = last
+            .as_ref()
+            .is_some_and(|(t, at)| *t == text && at.elapsed() < Duration::from_secs(1));
+        *last = Some((text, Instant::now()));
+        repeated
+    }
+
+    /// The suspected refusal stands: no broker answers after it. Returns it, if that is news.
+    pub fn confirm_refusal(&self) -> Option<(Class, String)> {
+        let (class, reason) = {
+            let mut refused = lock(&self.refused);
+            let refusal = refused.as_mut().filter(|r| !r.confirmed)?;
+            refusal.confirmed = true;
+            (refusal.class, refusal.reason.clone())
+        };
+        self.fail_waiters(class, &reason);
+        Some((class, reason))
+    }
+
+    /// A refusal waits for the watch thread's probe to confirm it.
+    pub fn refusal_suspected(&self) -> bool {
+        lock(&self.refused).as_ref().is_some_and(|r| !r.confirmed)
+    }
+
+    /// Every awaited `emit` hears why now, rather than after the delivery timeout; their
+    /// records stay queued, as those of callers that stopped waiting.
+    fn fail_waiters(&self, class: Class, reason: &str) {
+        let waiters: Vec<Waiter> = lock(&self.waiters).drain().map(|(_, w)| w).collect();
+        for waiter in waiters {
+            let _ = waiter.reply.send(Err((class, reason.to_owned())));
+        }
+    }
+
+    /// Why the brokers refuse this client, once confirmed.
+    pub fn client_refused(&self) -> Option<(Class, String)> {
+        lock(&self.refused)
+            .as_ref()
+            .filter(|r| r.confirmed)
+            .map(|r| (r.class, r.reason.clone()))
     }
 
     pub fn counters(&self) -> &Counters {
@@ -90,6 +190,8 @@ impl Shared {
             may_block: false,
             out_of_time: false,
             topic_gone: false,
+            refused_client: self.brokers_down.load(Ordering::Acquire)
+                && lock(&self.refused).as_ref().is_some_and(|r| r.confirmed),
         }
     }
 
@@ -106,10 +208,14 @@ impl Shared {
     /// A broker answered (an acknowledgement, or metadata). Returns whether that is news.
     pub fn mark_brokers_up(&self) -> bool {
         // Read first: this runs for every acknowledgement.
+        if !self.accepted.load(Ordering::Relaxed) {
+            self.accepted.store(true, Ordering::Release);
+        }
         if !self.brokers_down.load(Ordering::Acquire) {
             return false;
         }
         let news = self.brokers_down.swap(false, Ordering::AcqRel);
+        lock(&self.refused).take();
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
@@ -244,5 +350,71 @@ impl Drop for WaiterGuard<'_> {
         if self.armed {
             self.shared.take_waiter(self.id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> Shared {
+        Shared::new(
+            None,
+            OverflowPolicy::DropNewest,
+            Duration::from_secs(60),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_client_never_accepted_is_refused_at_once() {
+        let shared = shared();
+        let (_, mut reply, _guard) = shared.expect_reply();
+        assert!(shared.mark_client_refused(Class::Authentication, "invalid-proof"));
+        assert_eq!(
+            reply.try_recv().unwrap(),
+            Err((Class::Authentication, "invalid-proof".to_owned()))
+        );
+        assert!(shared.state().refused_client);
+        assert!(shared.client_refused().is_some());
+        // A broker accepting the client ends it.
+        assert!(shared.mark_brokers_up());
+        assert!(!shared.state().refused_client && shared.client_refused().is_none());
+    }
+
+    #[test]
+    fn a_client_accepted_before_is_only_suspected_until_a_probe_fails() {
+        let shared = shared();
+        shared.mark_brokers_down();
+        shared.mark_brokers_up(); // accepted once
+        let (_, mut reply, _guard) = shared.expect_reply();
+        assert!(shared.mark_client_refused(Class::Tls, "handshake"));
+        assert!(reply.try_recv().is_err(), "still waiting");
+        assert!(shared.refusal_suspected() && !shared.state().refused_client);
+        // The re-authentication hiccup passes: a broker answers.
+        shared.mark_brokers_up();
+        assert!(!shared.refusal_suspected());
+        // Refused again, and the probe fails too.
+        shared.mark_client_refused(Class::Tls, "handshake");
+        assert_eq!(
+            shared.confirm_refusal(),
+            Some((Class::Tls, "handshake".to_owned()))
+        );
+        assert_eq!(
+            reply.try_recv().unwrap(),
+            Err((Class::Tls, "handshake".to_owned()))
+        );
+        assert!(shared.state().refused_client && shared.confirm_refusal().is_none());
+    }
+
+    #[test]
+    fn an_error_repeated_at_once_is_recognised() {
+        let shared = shared();
+        let error = rdkafka::error::KafkaError::Global(
+            rdkafka::error::RDKafkaErrorCode::BrokerTransportFailure,
+        );
+        assert!(!shared.repeated_client_error(&error, "a"));
+        assert!(shared.repeated_client_error(&error, "a"));
+        assert!(!shared.repeated_client_error(&error, "b"));
     }
 }
