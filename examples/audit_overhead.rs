@@ -27,7 +27,7 @@ use kafka_events::{KafkaProducer, SpoolConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const BODY: &str = r#"{"sku":"A-1029","quantity":3,"customer":{"id":"c-77","tier":"gold"},"shipping":{"street":"1 Main St","city":"Springfield","zip":"12345"},"notes":"leave at the door","password":"not-logged"}"#;
+pub const BODY: &str = r#"{"sku":"A-1029","quantity":3,"customer":{"id":"c-77","tier":"gold"},"shipping":{"street":"1 Main St","city":"Springfield","zip":"12345"},"notes":"leave at the door","password":"not-logged"}"#;
 
 async fn create_order_after_io(body: Bytes) -> impl IntoResponse {
     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -154,8 +154,33 @@ struct Scenario {
     audited: SocketAddr,
 }
 
+/// One endpoint served plain and audited.
+pub struct Comparison {
+    pub name: &'static str,
+    pub connections: usize,
+    pub plain_rps: f64,
+    pub audited_rps: f64,
+    /// p50 and p99 latency, µs.
+    pub plain: (f64, f64),
+    pub audited: (f64, f64),
+}
+
+impl Comparison {
+    pub fn ratio(&self) -> f64 {
+        self.audited_rps / self.plain_rps
+    }
+
+    pub fn added_p50(&self) -> f64 {
+        self.audited.0 - self.plain.0
+    }
+
+    pub fn added_p99(&self) -> f64 {
+        self.audited.1 - self.plain.1
+    }
+}
+
 /// Alternates rounds on the two servers and prints one comparison.
-async fn compare(scenario: &Scenario, rounds: usize, length: Duration) {
+async fn compare(scenario: &Scenario, rounds: usize, length: Duration) -> Comparison {
     // Warm both up, then alternate so drift on a shared machine hits both alike.
     round(
         scenario.plain,
@@ -200,17 +225,34 @@ async fn compare(scenario: &Scenario, rounds: usize, length: Duration) {
             us(percentile(sorted, 0.99))
         );
     }
+    let comparison = Comparison {
+        name: scenario.name,
+        connections: scenario.connections,
+        plain_rps: base_rps,
+        audited_rps: with_rps,
+        plain: (us(percentile(&base, 0.5)), us(percentile(&base, 0.99))),
+        audited: (us(percentile(&with, 0.5)), us(percentile(&with, 0.99))),
+    };
     println!(
         "throughput ratio (audited / plain): {:.3}; added latency p50 {:+.1} µs, p99 {:+.1} µs",
-        with_rps / base_rps,
-        us(percentile(&with, 0.5)) - us(percentile(&base, 0.5)),
-        us(percentile(&with, 0.99)) - us(percentile(&base, 0.99)),
+        comparison.ratio(),
+        comparison.added_p50(),
+        comparison.added_p99(),
     );
+    comparison
 }
 
+#[allow(dead_code)] // `examples/benchmarks.rs` includes this file and calls `measure`.
 #[tokio::main]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let null = std::env::args().any(|a| a == "--null");
+    measure(quick, null).await;
+}
+
+/// Both endpoints, plain and audited; `null`: with a producer that drops every record, to see
+/// the layer's own cost.
+pub async fn measure(quick: bool, null: bool) -> Vec<Comparison> {
     let (rounds, length) = if quick {
         (2, Duration::from_secs(1))
     } else {
@@ -228,8 +270,7 @@ async fn main() {
         )
         .unwrap(),
     );
-    // `--null`: a producer that drops every record, to see the layer's own cost.
-    let layer = if std::env::args().any(|a| a == "--null") {
+    let layer = if null {
         AuditLayer::new(Null)
     } else {
         AuditLayer::new(producer.clone())
@@ -245,9 +286,9 @@ async fn main() {
         "POST /orders with a {} B JSON body; audit entries go to a KafkaProducer on the embedded broker",
         BODY.len()
     );
-    compare(
+    let cpu = compare(
         &Scenario {
-            name: "endpoint that parses and answers (CPU only)",
+            name: "parses the body and answers (CPU only)",
             connections: 8,
             plain,
             audited,
@@ -257,9 +298,9 @@ async fn main() {
     )
     .await;
     let (plain, audited) = servers(post(create_order_after_io)).await;
-    compare(
+    let io = compare(
         &Scenario {
-            name: "endpoint that waits 1 ms (I/O) first",
+            name: "waits 1 ms (I/O), then parses and answers",
             connections: 16,
             plain,
             audited,
@@ -275,4 +316,5 @@ async fn main() {
         "\naudit entries delivered: {}, dropped: {}",
         stats.delivered, stats.dropped
     );
+    vec![cpu, io]
 }

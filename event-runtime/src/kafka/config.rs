@@ -34,6 +34,14 @@ pub struct KafkaConfig {
     /// logical names are used as they are. Not empty: every logical topic must be listed, or
     /// sending fails with [`EmitError::UnmappedTopic`](crate::EmitError::UnmappedTopic).
     pub topics: BTreeMap<String, String>,
+    /// How long librdkafka may hold an awaited `emit`'s record to batch it with others
+    /// (`linger.ms` of the producer awaited emits go through; default 0: sent at once). Awaited
+    /// and detached records go through two librdkafka producers when this differs from the
+    /// `linger.ms` detached records batch with (librdkafka's default 5 ms, or what
+    /// `properties` says), so a caller waiting for the acknowledgement does not wait for a
+    /// batch to fill, and detached records still batch. Records of one key sent both ways may then reach their partition
+    /// out of order.
+    pub awaited_linger_ms: u32,
     /// The deadline for one record, retries included: `emit` fails with
     /// [`EmitError::Timeout`](crate::EmitError::Timeout) after it, and a detached record goes to
     /// the spool (librdkafka's `message.timeout.ms`, whose own default is 5 minutes).
@@ -89,6 +97,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("brokers", &self.brokers)
             .field("client_id", &self.client_id)
             .field("topics", &self.topics)
+            .field("awaited_linger_ms", &self.awaited_linger_ms)
             .field("delivery_timeout_ms", &self.delivery_timeout_ms)
             .field("max_queued_messages", &self.max_queued_messages)
             .field("max_queued_bytes", &self.max_queued_bytes)
@@ -151,12 +160,27 @@ impl Partitioner {
     }
 }
 
+/// Replaces a configuration's secrets in text (librdkafka's errors) with `***`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Redactor(Vec<Secret>);
+
+impl Redactor {
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.0 {
+            text = text.replace(secret.expose(), REDACTED);
+        }
+        text
+    }
+}
+
 impl Default for KafkaConfig {
     fn default() -> Self {
         KafkaConfig {
             brokers: Vec::new(),
             client_id: "kafka-events".into(),
             topics: BTreeMap::new(),
+            awaited_linger_ms: 0,
             delivery_timeout_ms: 5_000,
             max_queued_messages: 100_000,
             max_queued_bytes: 64 << 20,
@@ -469,6 +493,37 @@ impl KafkaConfig {
         Ok(addresses.join(","))
     }
 
+    /// The librdkafka configuration of the producer awaited emits go through, when it differs
+    /// from the detached one's: the same, but for `linger.ms`.
+    pub(crate) fn awaited_client_config(&self, detached: &ClientConfig) -> Option<ClientConfig> {
+        const LINGER: [&str; 2] = ["linger.ms", "queue.buffering.max.ms"];
+        // librdkafka's own default.
+        let detached_linger: f64 = LINGER
+            .iter()
+            .find_map(|name| detached.get(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(5.0);
+        if detached_linger == f64::from(self.awaited_linger_ms) {
+            return None;
+        }
+        let mut awaited = detached.clone();
+        for name in LINGER {
+            awaited.remove(name);
+        }
+        awaited.set("linger.ms", self.awaited_linger_ms.to_string());
+        // One request at a time per broker: while it is out, the records of the callers
+        // awaiting meanwhile gather into the next, so under load requests carry many records
+        // (and cost the broker less each), while a lone record still goes at once.
+        const IN_FLIGHT: [&str; 2] = ["max.in.flight.requests.per.connection", "max.in.flight"];
+        if !IN_FLIGHT
+            .iter()
+            .any(|name| self.properties.contains_key(*name))
+        {
+            awaited.set("max.in.flight.requests.per.connection", "1");
+        }
+        Some(awaited)
+    }
+
     pub(crate) fn client_config(&self) -> Result<ClientConfig, ConfigError> {
         const RESERVED: &[(&str, &str)] = &[
             ("bootstrap.servers", "brokers"),
@@ -531,28 +586,30 @@ impl KafkaConfig {
 
     /// `text` with every secret of this configuration written as `***`.
     pub(crate) fn redact(&self, text: &str) -> String {
-        let mut secrets: Vec<&str> = self
+        self.redactor().redact(text)
+    }
+
+    /// What replaces this configuration's secrets in text from librdkafka.
+    pub(crate) fn redactor(&self) -> Redactor {
+        let mut secrets: Vec<Secret> = self
             .properties
             .iter()
             .filter(|(name, _)| is_secret_property(name))
-            .map(|(_, value)| value.as_str())
+            .map(|(_, value)| Secret::new(value.as_str()))
             .collect();
         if let Some(sasl) = &self.security.sasl {
-            secrets.push(sasl.password.expose());
+            secrets.push(sasl.password.clone());
         }
         if let Some(tls) = &self.security.tls {
-            secrets.extend(tls.key_password.as_ref().map(Secret::expose));
+            secrets.extend(tls.key_password.clone());
             for source in [&tls.ca, &tls.certificate, &tls.key].into_iter().flatten() {
                 if let PemSource::Pem(pem) = source {
-                    secrets.push(pem.expose());
+                    secrets.push(pem.clone());
                 }
             }
         }
-        let mut text = text.to_owned();
-        for secret in secrets.into_iter().filter(|s| !s.is_empty()) {
-            text = text.replace(secret, REDACTED);
-        }
-        text
+        secrets.retain(|s| !s.is_empty());
+        Redactor(secrets)
     }
 
     pub(crate) fn max_message_bytes(&self) -> usize {
@@ -594,6 +651,43 @@ mod tests {
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn awaited_emits_get_their_own_producer_only_when_lingers_differ() {
+        let base = KafkaConfig::new(["h:1"]);
+        let detached = base.client_config().unwrap();
+        let awaited = base.awaited_client_config(&detached).expect("5 ms vs 0");
+        assert_eq!(awaited.get("linger.ms"), Some("0"));
+        assert_eq!(
+            awaited.get("max.in.flight.requests.per.connection"),
+            Some("1")
+        );
+        // Everything else is the same.
+        assert_eq!(awaited.get("acks"), detached.get("acks"));
+        assert_eq!(
+            awaited.get("bootstrap.servers"),
+            detached.get("bootstrap.servers")
+        );
+        // Same linger: one producer.
+        let zero = base.clone().property("queue.buffering.max.ms", "0");
+        assert!(
+            zero.awaited_client_config(&zero.client_config().unwrap())
+                .is_none()
+        );
+        // The user's in-flight limit stands.
+        let own = KafkaConfig {
+            awaited_linger_ms: 1,
+            ..base.property("max.in.flight.requests.per.connection", "3")
+        };
+        let awaited = own
+            .awaited_client_config(&own.client_config().unwrap())
+            .unwrap();
+        assert_eq!(awaited.get("linger.ms"), Some("1"));
+        assert_eq!(
+            awaited.get("max.in.flight.requests.per.connection"),
+            Some("3")
+        );
     }
 
     #[test]

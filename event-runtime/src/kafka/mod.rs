@@ -90,6 +90,9 @@ const GRACE: Duration = Duration::from_secs(1);
 pub struct KafkaProducer {
     /// Taken by `Drop`, which finishes on a thread of its own.
     producer: Option<ThreadedProducer<Context>>,
+    /// The producer awaited emits go through, when their linger differs from detached ones'.
+    /// Taken by `Drop` too.
+    awaited: Option<ThreadedProducer<Context>>,
     shared: Arc<Shared>,
     topics: TopicMap,
     delivery_timeout: Duration,
@@ -189,21 +192,29 @@ impl KafkaProducer {
             Duration::from_millis(config.missing_topic_timeout_ms),
             tokens,
         ));
-        let producer =
-            ThreadedProducer::from_config_and_context(&client_config, Context(shared.clone()))
+        let client = |client_config: &rdkafka::ClientConfig| {
+            ThreadedProducer::from_config_and_context(client_config, Context(shared.clone()))
                 .map_err(|e| ConfigError::Client {
                     reason: config.redact(&match e {
                         KafkaError::ClientCreation(reason) => reason,
                         other => other.to_string(),
                     }),
-                })?;
-        let replay = ReplayHandle::start(producer.clone(), shared.clone()).map_err(|e| {
-            ConfigError::Client {
+                })
+        };
+        let producer = client(&client_config)?;
+        // Awaited emits get a producer of their own when they should not linger as long as
+        // detached ones batch.
+        let awaited = match config.awaited_client_config(&client_config) {
+            Some(awaited_config) => Some(client(&awaited_config)?),
+            None => None,
+        };
+        let replay = ReplayHandle::start(producer.clone(), awaited.clone(), shared.clone())
+            .map_err(|e| ConfigError::Client {
                 reason: format!("the producer's watch thread could not start: {e}"),
-            }
-        })?;
+            })?;
         Ok(KafkaProducer {
             producer: Some(producer),
+            awaited,
             shared,
             topics,
             delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
@@ -220,7 +231,13 @@ impl KafkaProducer {
 
     /// How many records are queued or awaiting acknowledgement in memory.
     pub fn in_flight(&self) -> usize {
-        usize::try_from(self.producer().in_flight_count()).unwrap_or(0)
+        let awaited = self.awaited.as_ref().map_or(0, |p| p.in_flight_count());
+        usize::try_from(self.producer().in_flight_count() + awaited).unwrap_or(0)
+    }
+
+    /// The librdkafka producer an awaited `emit` goes through.
+    fn awaited_producer(&self) -> &ThreadedProducer<Context> {
+        self.awaited.as_ref().unwrap_or_else(|| self.producer())
     }
 
     /// What the producer did so far.
@@ -480,6 +497,7 @@ impl Producer for KafkaProducer {
                     _ => EmitError::Closed,
                 });
             }
+            let producer = self.awaited_producer();
             let (id, reply, guard) = self.shared.expect_reply();
             let deadline = tokio::time::Instant::now() + self.delivery_timeout;
             loop {
@@ -487,10 +505,7 @@ impl Producer for KafkaProducer {
                 let room = self.shared.reports().notified();
                 tokio::pin!(room);
                 room.as_mut().enable();
-                let error = match self
-                    .producer()
-                    .send(base_record(&message, Tag::Awaited(id)))
-                {
+                let error = match producer.send(base_record(&message, Tag::Awaited(id))) {
                     Ok(()) => break,
                     Err((error, _)) => error,
                 };
@@ -571,6 +586,7 @@ impl Producer for KafkaProducer {
         self.shared.start_closing(true);
         let shutdown = Shutdown {
             producer: self.producer().clone(),
+            awaited: self.awaited.clone(),
             shared: self.shared.clone(),
             replay: lock(&self.replay).take(),
         };
@@ -619,6 +635,7 @@ fn count_lost_at_shutdown(shared: &Shared, records: usize) {
 /// and `fsync` the spool.
 struct Shutdown {
     producer: ThreadedProducer<Context>,
+    awaited: Option<ThreadedProducer<Context>>,
     shared: Arc<Shared>,
     replay: Option<ReplayHandle>,
 }
@@ -630,11 +647,23 @@ impl Shutdown {
         if let Some(replay) = &self.replay {
             replay.stop();
         }
-        if self.producer.flush(Timeout::After(timeout)).is_err() {
-            self.producer
-                .purge(PurgeConfig::default().queue().inflight());
+        let deadline = Instant::now() + timeout;
+        let producers: Vec<&ThreadedProducer<Context>> = std::iter::once(&self.producer)
+            .chain(&self.awaited)
+            .collect();
+        let mut flushed = true;
+        for producer in &producers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            flushed &= producer.flush(Timeout::After(left)).is_ok();
+        }
+        if !flushed {
+            for producer in &producers {
+                producer.purge(PurgeConfig::default().queue().inflight());
+            }
             // Serves the purged records' reports.
-            let _ = self.producer.flush(Timeout::After(GRACE));
+            for producer in &producers {
+                let _ = producer.flush(Timeout::After(GRACE));
+            }
         }
         if let Some(spool) = self.shared.spool() {
             spool.sync(GRACE);
@@ -652,7 +681,8 @@ impl Drop for KafkaProducer {
         if let Some(spool) = self.shared.spool() {
             spool.going_away();
         }
-        let at_risk = producer.in_flight_count();
+        let at_risk =
+            producer.in_flight_count() + self.awaited.as_ref().map_or(0, |p| p.in_flight_count());
         if first && at_risk > 0 {
             tracing::warn!(
                 at_risk,
@@ -661,10 +691,12 @@ impl Drop for KafkaProducer {
         }
         let shared = self.shared.clone();
         let replay = lock(&self.replay).take();
+        let awaited = self.awaited.take();
         let flush = if first { DROP_FLUSH } else { Duration::ZERO };
         let finish = move || {
             let shutdown = Shutdown {
                 producer: producer.clone(),
+                awaited: awaited.clone(),
                 shared: shared.clone(),
                 replay: None,
             };
@@ -675,9 +707,10 @@ impl Drop for KafkaProducer {
             if let Some(replay) = replay {
                 replay.join();
             }
-            // Destroying the librdkafka handle joins its threads and fails what it still
-            // holds; those reports run before it returns.
+            // Destroying the librdkafka handles joins their threads and fails what they still
+            // hold; those reports run before it returns.
             drop(producer);
+            drop(awaited);
             lost += shared.take_handed_back().len();
             count_lost_at_shutdown(&shared, lost);
         };

@@ -60,11 +60,13 @@ impl Stop {
 impl ReplayHandle {
     pub fn start(
         producer: ThreadedProducer<Context>,
+        awaited: Option<ThreadedProducer<Context>>,
         shared: Arc<Shared>,
     ) -> std::io::Result<ReplayHandle> {
         let stop = Arc::new(Stop::default());
         let replayer = Replayer {
             producer,
+            awaited,
             shared,
             stop: stop.clone(),
         };
@@ -102,6 +104,7 @@ impl Drop for ReplayHandle {
 
 struct Replayer {
     producer: ThreadedProducer<Context>,
+    awaited: Option<ThreadedProducer<Context>>,
     shared: Arc<Shared>,
     stop: Arc<Stop>,
 }
@@ -123,9 +126,11 @@ impl Replayer {
                     && spool.durability() == Durability::OnFailure
                 {
                     // Records waiting in memory for brokers that are gone are safer on disk:
-                    // the purge fails them, and their delivery reports spool them.
-                    self.producer
-                        .purge(PurgeConfig::default().queue().inflight());
+                    // the purge fails them, and their delivery reports spool them (or tell
+                    // the callers awaiting them).
+                    for producer in std::iter::once(&self.producer).chain(&self.awaited) {
+                        producer.purge(PurgeConfig::default().queue().inflight());
+                    }
                     purged_for_outage = true;
                 }
                 let suspected = self.shared.refusal_suspected();

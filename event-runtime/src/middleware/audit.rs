@@ -16,7 +16,7 @@ use tower_service::Service;
 
 use super::body::{AuditBody, CaptureBody, Captured, poll_read_ahead};
 use super::request_id::REQUEST_ID;
-use super::{Common, Ended, IdentityHook, RequestInfo, Started, TrustedProxies, send};
+use super::{Common, End, Ended, IdentityHook, RequestInfo, Started, TrustedProxies, send};
 use crate::models::AuditEntry;
 use crate::producer::Producer;
 
@@ -231,9 +231,9 @@ struct Pending {
 impl Pending {
     /// Writes the entry (and usage event): bodies masked, the hook run, handed over. Called
     /// exactly once per request.
-    fn finish(self, ended: Ended) {
+    fn finish(self, end: End) {
         let config = &self.config;
-        let mut entry = self.started.audit_entry(&config.common, ended);
+        let mut entry = self.started.audit_entry(&config.common, end);
         let masker = &config.common.masker;
         let mut truncated = false;
         let mut read = |captured: Option<&Captured>| {
@@ -258,7 +258,7 @@ impl Pending {
         if config.usage {
             send(
                 &*config.common.producer,
-                &self.started.usage_event(&config.common, ended),
+                &self.started.usage_event(&config.common, end),
             );
         }
         if let Some(hook) = &config.on_entry
@@ -291,7 +291,7 @@ pin_project! {
     {
         fn drop(this: Pin<&mut Self>) {
             if let Some(pending) = this.project().pending.take() {
-                pending.finish(Ended::Cancelled);
+                pending.finish(End::now(Ended::Cancelled));
             }
         }
     }
@@ -331,7 +331,7 @@ where
             Ok(Poll::Ready(result)) => Poll::Ready(self.as_mut().respond(result)),
             Err(panic) => {
                 if let Some(pending) = self.project().pending.take() {
-                    pending.finish(Ended::Panicked);
+                    pending.finish(End::now(Ended::Panicked));
                 }
                 resume_unwind(panic)
             }
@@ -405,12 +405,14 @@ where
                 let body = CaptureBody::new(
                     body,
                     captured,
-                    Some(Box::new(move || pending.finish(Ended::Answered(status)))),
+                    Some(Box::new(move || {
+                        pending.finish(End::now(Ended::Answered(status)))
+                    })),
                 );
                 Ok(Response::from_parts(parts, body))
             }
             Err(error) => {
-                pending.finish(Ended::Answered(500));
+                pending.finish(End::now(Ended::Answered(500)));
                 Err(error)
             }
         }

@@ -313,6 +313,25 @@ pub(crate) enum Ended {
     Cancelled,
 }
 
+/// How a request ended, and when: taken as it happens, so an entry written later says the
+/// same.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct End {
+    how: Ended,
+    at: Instant,
+    at_utc: DateTime<Utc>,
+}
+
+impl End {
+    pub fn now(how: Ended) -> End {
+        End {
+            how,
+            at: Instant::now(),
+            at_utc: Utc::now(),
+        }
+    }
+}
+
 impl Ended {
     fn status_and_outcome(self) -> (u16, RequestOutcome) {
         match self {
@@ -382,9 +401,9 @@ impl Started {
     }
 
     /// The audit entry of the request, without its bodies.
-    pub fn audit_entry(&self, common: &Common, ended: Ended) -> AuditEntry {
+    pub fn audit_entry(&self, common: &Common, end: End) -> AuditEntry {
         let (identity, resource_id, correlation_id) = self.details();
-        let (status_code, outcome) = ended.status_and_outcome();
+        let (status_code, outcome) = end.how.status_and_outcome();
         let anonymous = identity.is_none();
         let identity = identity.unwrap_or_default();
         AuditEntry {
@@ -410,7 +429,7 @@ impl Started {
             correlation_id,
             request_id: self.request_id.clone(),
             status_code,
-            duration_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: end.at.saturating_duration_since(self.started).as_secs_f64() * 1000.0,
             response_payload: None,
             payload_truncated: false,
             outcome,
@@ -420,10 +439,10 @@ impl Started {
 
     /// The usage event of the request, as the Go middleware's `UsageEntry` plus this crate's
     /// fields.
-    pub fn usage_event(&self, common: &Common, ended: Ended) -> UsageEvent {
+    pub fn usage_event(&self, common: &Common, end: End) -> UsageEvent {
         let (identity, _, _) = self.details();
         let identity = identity.unwrap_or_default();
-        let end = Utc::now();
+        let (ended, end) = (end.how, end.at_utc);
         let mut event = UsageEvent::new(&common.service, self.started_at, end);
         event.metadata = Some(usage_metadata(&identity.subject, &common.service));
         event.subject = identity.subject;

@@ -11,7 +11,7 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{Common, Ended, IdentityHook, RequestInfo, Started, TrustedProxies, send};
+use super::{Common, End, Ended, IdentityHook, RequestInfo, Started, TrustedProxies, send};
 use crate::producer::Producer;
 
 /// Emits one [`UsageEvent`](crate::UsageEvent) per request when its response is produced, as the Go middleware's
@@ -109,8 +109,8 @@ struct Pending {
 }
 
 impl Pending {
-    fn finish(self, ended: Ended) {
-        let event = self.started.usage_event(&self.config.common, ended);
+    fn finish(self, end: End) {
+        let event = self.started.usage_event(&self.config.common, end);
         send(&*self.config.common.producer, &event);
     }
 }
@@ -128,7 +128,7 @@ pin_project! {
     impl<F> PinnedDrop for UsageResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
             if let Some(pending) = this.project().pending.take() {
-                pending.finish(Ended::Cancelled);
+                pending.finish(End::now(Ended::Cancelled));
             }
         }
     }
@@ -148,13 +148,13 @@ where
             Ok(Poll::Ready(output)) => {
                 if let Some(pending) = this.pending.take() {
                     let status = output.as_ref().map_or(500, |r| r.status().as_u16());
-                    pending.finish(Ended::Answered(status));
+                    pending.finish(End::now(Ended::Answered(status)));
                 }
                 Poll::Ready(output)
             }
             Err(panic) => {
                 if let Some(pending) = this.pending.take() {
-                    pending.finish(Ended::Panicked);
+                    pending.finish(End::now(Ended::Panicked));
                 }
                 resume_unwind(panic)
             }
