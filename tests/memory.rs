@@ -50,3 +50,29 @@ async fn refuses_after_close() {
     let err = AuditEntry::new().emit(&producer).await.unwrap_err();
     assert!(matches!(err, kafka_events::EmitError::Closed));
 }
+
+/// Events sharing a topic are told apart by their declared types, so each lookup returns
+/// exactly its own: the fixed `audit.log`, and every value of `AuthEvent`'s type field.
+#[tokio::test]
+async fn typed_lookups_on_a_shared_topic() {
+    use kafka_events::AuthEventType;
+    let producer = MemoryProducer::new();
+    AuditEntry::new().emit(&producer).await.unwrap();
+    for kind in AuthEventType::ALL {
+        AuthEvent::new(kind, "accounts", "ann", "")
+            .emit(&producer)
+            .await
+            .unwrap();
+    }
+    AuditEntry::new().emit(&producer).await.unwrap();
+    let auth = producer.events::<AuthEvent>().unwrap();
+    assert_eq!(
+        auth.iter().map(|e| e.r#type).collect::<Vec<_>>(),
+        AuthEventType::ALL
+    );
+    assert_eq!(producer.events::<AuditEntry>().unwrap().len(), 2);
+    // The declared types are exactly the type field's values.
+    let declared: Vec<&str> = AuthEventType::ALL.iter().map(|t| t.as_str()).collect();
+    assert_eq!(AuthEvent::EVENT_TYPES, declared);
+    assert_eq!(AuditEntry::EVENT_TYPES, ["audit.log"]);
+}

@@ -48,9 +48,47 @@ pub struct ContainerAttrs {
     pub event_type: Option<Attr<String>>,
     pub naming: Option<Attr<RenameRule>>,
     pub krate: Option<Attr<syn::Path>>,
+    /// `types = ["login.success", ..]`: every value the `#[event(type)]` field can take.
+    pub types: Option<Types>,
+    /// An unknown key was given: what is missing may be behind its typo, so it is not also
+    /// reported as missing.
+    pub unknown: bool,
 }
 
-const CONTAINER_KEYS: &str = "`topic`, `key`, `type`, `naming` or `crate`";
+/// The `types = [..]` list, where errors about it point.
+pub struct Types {
+    pub values: Vec<LitStr>,
+    pub span: TokenStream,
+}
+
+const CONTAINER_NAMES: [&str; 6] = ["topic", "key", "type", "types", "naming", "crate"];
+const CONTAINER_KEYS: &str = "`topic`, `key`, `type`, `types`, `naming` or `crate`";
+
+/// The known name `unknown` is most likely a typo of (at most two edits away), if any.
+fn did_you_mean(unknown: &str, known: &[&'static str]) -> Option<&'static str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut previous = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let current = row[j + 1];
+                row[j + 1] = (previous + usize::from(ca != *cb))
+                    .min(row[j] + 1)
+                    .min(current + 1);
+                previous = current;
+            }
+        }
+        row[b.len()]
+    }
+    known
+        .iter()
+        .map(|k| (distance(unknown, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, k)| k)
+}
 
 impl ContainerAttrs {
     pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
@@ -97,10 +135,17 @@ impl ContainerAttrs {
                             )
                         })
                     }),
+                    "types" => {
+                        parse_types(&mut out.types, &meta, errors);
+                        Ok(())
+                    }
                     _ => {
-                        errors.push(meta.error(format!(
-                            "unknown event attribute `{name}`, expected {CONTAINER_KEYS}"
-                        )));
+                        out.unknown = true;
+                        let hint = match did_you_mean(&name, &CONTAINER_NAMES) {
+                            Some(known) => format!("did you mean `{known}`?"),
+                            None => format!("expected {CONTAINER_KEYS}"),
+                        };
+                        errors.push(meta.error(format!("unknown event attribute `{name}`: {hint}")));
                         skip_value(&meta)
                     }
                 }
@@ -111,6 +156,60 @@ impl ContainerAttrs {
         }
         out
     }
+}
+
+/// Parses `types = ["a", "b"]`: string literals, none empty, none twice.
+fn parse_types(slot: &mut Option<Types>, meta: &ParseNestedMeta, errors: &mut Errors) {
+    let span = quote::ToTokens::to_token_stream(&meta.path);
+    let parsed = meta.value().and_then(|v| v.parse::<Expr>());
+    let mut expr = match parsed {
+        Ok(expr) => expr,
+        Err(e) => {
+            errors.push(e);
+            return;
+        }
+    };
+    while let Expr::Group(group) = expr {
+        expr = *group.expr;
+    }
+    let Expr::Array(array) = expr else {
+        errors.spanned(
+            &expr,
+            "`types` expects a list of event types: `types = [\"login.success\", \"login.failure\"]`",
+        );
+        return;
+    };
+    if slot.is_some() {
+        errors.spanned(&span, "duplicate event attribute `types`: give it once");
+        return;
+    }
+    let mut values: Vec<LitStr> = Vec::new();
+    for element in &array.elems {
+        match element {
+            Expr::Lit(syn::ExprLit {
+                lit: Lit::Str(lit), ..
+            }) => {
+                if lit.value().is_empty() {
+                    errors.spanned(lit, "an event type in `types` is empty: give it a name");
+                } else if values.iter().any(|v| v.value() == lit.value()) {
+                    errors.spanned(
+                        lit,
+                        format!("event type `{}` is listed twice in `types`", lit.value()),
+                    );
+                } else {
+                    values.push(lit.clone());
+                }
+            }
+            other => errors.spanned(other, "`types` lists string literals only"),
+        }
+    }
+    if array.elems.is_empty() {
+        errors.spanned(
+            &array,
+            "`types` is empty: list every value the `#[event(type)]` field takes, or leave `types` out",
+        );
+    }
+    *slot = Some(Types { values, span });
 }
 
 /// `#[event(..)]` on a field.

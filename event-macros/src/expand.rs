@@ -62,15 +62,20 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
     } else {
         quote!(const REDACTED: &'static [&'static str] = &[#(#redacted),*];)
     };
-    let (const_type, type_fn) = match checked.event_type {
-        EventType::None => (quote!(#private::None), TokenStream::new()),
-        EventType::Const(lit) => (quote!(#private::Some(#lit)), TokenStream::new()),
-        EventType::Field(field) => {
+    let (const_type, types, type_fn) = match checked.event_type {
+        EventType::None => (quote!(#private::None), quote!(&[]), TokenStream::new()),
+        EventType::Const(lit) => (
+            quote!(#private::Some(#lit)),
+            quote!(&[#lit]),
+            TokenStream::new(),
+        ),
+        EventType::Field(field, values) => {
             let member = field.ident;
             let ty = field.ty;
             let as_str = quote_spanned!(ty.span()=> <#ty as #private::AsRef<str>>::as_ref);
             (
                 quote!(#private::None),
+                quote!(&[#(#values),*]),
                 quote! {
                     #[inline]
                     fn event_type(&self) -> #private::Option<&str> {
@@ -90,6 +95,7 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
             const TOPIC: &'static str = #topic;
             const FIELD_NAMES: &'static [&'static str] = &[#(#names),*];
             const EVENT_TYPE: #private::Option<&'static str> = #const_type;
+            const EVENT_TYPES: &'static [&'static str] = #types;
             #redacted_const
 
             #[inline]

@@ -7,6 +7,7 @@ use syn::{LitStr, Path, Type};
 
 use crate::ast::{Field, Input, NameSource};
 use crate::attr::Errors;
+use crate::case::RenameRule;
 
 /// Everything `expand` needs, known to be valid.
 pub struct Checked<'a> {
@@ -21,7 +22,8 @@ pub struct Checked<'a> {
 pub enum EventType<'a> {
     None,
     Const(&'a LitStr),
-    Field(&'a Field<'a>),
+    /// The field, and the values it takes when `types = [..]` lists them.
+    Field(&'a Field<'a>, &'a [LitStr]),
 }
 
 pub fn validate<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<Checked<'a>> {
@@ -82,7 +84,9 @@ fn check_topic<'a>(input: &'a Input, errors: &mut Errors) -> Option<&'a LitStr> 
 /// Points at the `#[event]` attribute, or the struct name when there is none. A key that was
 /// given with a bad value has its own error already.
 fn report_missing(input: &Input, errors: &mut Errors, key: &str, message: &str) {
-    if input.attrs.given.iter().any(|k| k == key) {
+    // A key given with a bad value has its error already; and behind an unknown key there may
+    // be this one, misspelled: the unknown key's error says so.
+    if input.attrs.given.iter().any(|k| k == key) || input.attrs.unknown {
         return;
     }
     match &input.attrs.first {
@@ -212,6 +216,7 @@ fn check_names(input: &Input, errors: &mut Errors) -> Vec<String> {
     let naming = input.naming();
     let mut names = Vec::with_capacity(input.fields.len() + 1);
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut renamed_badly: Option<(RenameRule, &LitStr, Vec<String>)> = None;
 
     if let Some(tag) = &input.serde.tag {
         let value = tag.value();
@@ -284,15 +289,13 @@ fn check_names(input: &Input, errors: &mut Errors) -> Vec<String> {
                         json.value
                     ),
                 ),
-                NameSource::RenameAll(rule, lit) => errors.spanned(
-                    lit,
-                    format!(
-                        "`rename_all = \"{rule}\"` writes field `{}` as `{}`, which does not follow \
-                         the {naming} naming convention; remove `rename_all`, or declare the \
-                         convention with `#[event(naming = \"{rule}\")]`",
-                        field.name, json.value
-                    ),
-                ),
+                NameSource::RenameAll(rule, lit) => {
+                    // One error for the attribute, listing every field it breaks.
+                    renamed_badly
+                        .get_or_insert_with(|| (rule, lit, Vec::new()))
+                        .2
+                        .push(format!("`{}` as `{}`", field.name, json.value));
+                }
             }
         }
         if let Some(first) = seen.get(&json.value) {
@@ -308,6 +311,22 @@ fn check_names(input: &Input, errors: &mut Errors) -> Vec<String> {
         }
         seen.insert(json.value.clone(), format!("field `{}`", field.name));
         names.push(json.value);
+    }
+    if let Some((rule, lit, fields)) = renamed_badly {
+        let (s, verb) = if fields.len() == 1 {
+            ("", "does")
+        } else {
+            ("s", "do")
+        };
+        errors.spanned(
+            lit,
+            format!(
+                "`rename_all = \"{rule}\"` writes field{s} {}, which {verb} not follow the {naming} \
+                 naming convention; remove `rename_all`, or declare the convention with \
+                 `#[event(naming = \"{rule}\")]`",
+                fields.join(", ")
+            ),
+        );
     }
     names
 }
@@ -397,9 +416,34 @@ fn check_event_type<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<Eve
             None
         }
         _ if !ok => None,
-        (Some(field), None) => Some(EventType::Field(field)),
-        (None, Some(fixed)) => Some(EventType::Const(&fixed.lit)),
-        (None, None) => Some(EventType::None),
+        (Some(field), None) => Some(EventType::Field(
+            field,
+            input.attrs.types.as_ref().map_or(&[], |t| &t.values),
+        )),
+        (None, fixed) => {
+            if let Some(types) = &input.attrs.types {
+                errors.spanned(
+                    &types.span,
+                    match fixed {
+                        Some(fixed) => format!(
+                            "`types` lists the values of an `#[event(type)]` field, but this \
+                             event's type is fixed (`type = \"{}\"`); remove `types`",
+                            fixed.value
+                        ),
+                        None => "`types` lists the values of an `#[event(type)]` field, and no \
+                                 field has one; mark the field that holds the event type, or \
+                                 remove `types`"
+                            .into(),
+                    },
+                );
+                return None;
+            }
+            Some(
+                fixed
+                    .as_ref()
+                    .map_or(EventType::None, |f| EventType::Const(&f.lit)),
+            )
+        }
     }
 }
 

@@ -41,6 +41,31 @@ use crate::producer::{Producer, SendFuture};
 /// The derive checks at compile time that the topic is a legal Kafka topic name, that the key
 /// field exists, is always serialized and has a key type ([`EventKey`]), and that every JSON field
 /// name (as serde writes it) follows the naming convention and is unique.
+///
+/// ```
+/// use kafka_events::{KafkaEvent, MemoryProducer};
+/// use serde::Serialize;
+///
+/// #[derive(Serialize, KafkaEvent)]
+/// #[event(topic = "billing.invoices", key = "invoice_id", type = "invoice.issued")]
+/// struct InvoiceIssued {
+///     invoice_id: uuid::Uuid,
+///     amount_cents: i64,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let invoice = InvoiceIssued { invoice_id: uuid::Uuid::new_v4(), amount_cents: 1999 };
+/// invoice.emit_detached(&producer)?;
+///
+/// let record = &producer.records()[0];
+/// assert_eq!(record.topic, "billing.invoices");
+/// assert_eq!(record.key, invoice.invoice_id.to_string().as_bytes());
+/// assert_eq!(record.header("event-type"), Some(&b"invoice.issued"[..]));
+/// # Ok(())
+/// # }
+/// ```
 pub trait KafkaEvent: Serialize {
     /// The logical topic. A producer maps it to a physical topic (see
     /// [`KafkaConfig::topics`](crate::KafkaConfig::topics)); without a mapping it is the topic.
@@ -51,6 +76,11 @@ pub trait KafkaEvent: Serialize {
     /// The fixed event type, from `#[event(type = "..")]`, sent as the
     /// [`event-type`](headers::EVENT_TYPE) header.
     const EVENT_TYPE: Option<&'static str>;
+    /// Every value the [`event-type`](headers::EVENT_TYPE) header of this event can take: the
+    /// fixed type, or the values an `#[event(type)]` field takes as `#[event(types = [..])]`
+    /// lists them. Empty when not known. [`MemoryProducer::events`](crate::MemoryProducer::events)
+    /// picks this event's records out of a shared topic by it.
+    const EVENT_TYPES: &'static [&'static str] = &[];
     /// The JSON names of the fields marked `#[event(redact)]`: the record has `"***"` in their
     /// place.
     const REDACTED: &'static [&'static str] = &[];

@@ -1,10 +1,11 @@
 //! Runtime of [`kafka-events`](https://docs.rs/kafka-events): the [`KafkaEvent`] trait the derive
 //! implements, the object-safe [`Producer`] trait, the rdkafka backend [`KafkaProducer`], the
-//! in-memory [`MemoryProducer`] for tests, the embedded broker in [`testing`], and ready-made
+//! in-memory [`MemoryProducer`] for tests, the embedded broker in `testing` (feature `testing`), and ready-made
 //! [`models`]. Depend on `kafka-events`, which re-exports all of it.
 
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod event;
@@ -13,6 +14,7 @@ mod kafka;
 mod memory;
 mod message;
 #[cfg(feature = "middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub mod middleware;
 pub mod models;
 mod producer;
@@ -20,6 +22,8 @@ mod redact;
 mod secret;
 mod spool;
 mod stats;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod topic;
 
@@ -40,6 +44,13 @@ pub use spool::{
 };
 pub use stats::DeliveryStats;
 pub use topic::{TopicMap, topic_name_problem};
+
+/// The `chrono` this crate's models use (`DateTime<Utc>` timestamps).
+pub use chrono;
+/// The `serde_json` this crate serializes with.
+pub use serde_json;
+/// The `uuid` this crate's models use (event ids, tenants).
+pub use uuid;
 
 /// What generated code names. Not public API.
 #[doc(hidden)]

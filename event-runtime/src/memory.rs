@@ -38,6 +38,26 @@ use crate::topic::TopicMap;
 ///
 /// Every record lands on partition 0 at the next offset of its topic. Logical topics are mapped
 /// like [`KafkaProducer`](crate::KafkaProducer) maps them ([`MemoryProducer::with_topics`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let service = producer.clone(); // what the code under test holds
+/// tokio::spawn(async move {
+///     AuditEntry { service: "orders".into(), ..AuditEntry::new() }.emit_detached(&service)
+/// });
+///
+/// // Wait for what is sent in the background, then look at it typed or raw.
+/// producer.wait_for(1, Duration::from_secs(5)).await?;
+/// assert_eq!(producer.events::<AuditEntry>()?[0].service, "orders");
+/// assert_eq!(producer.records()[0].topic, "audit");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Default)]
 pub struct MemoryProducer {
     shared: Arc<Shared>,
@@ -112,9 +132,29 @@ impl MemoryProducer {
         state.next_offset.clear();
     }
 
-    /// The records on `T`'s topic decoded as `T`. When `T` has a fixed event type, only records
-    /// with that `event-type` header are taken, so events sharing a topic can be told apart;
-    /// otherwise every record on the topic must decode as `T`.
+    /// The records on `T`'s topic decoded as `T`. When `T`'s event types are known (a fixed
+    /// `type = ".."`, or `types = [..]` for an `#[event(type)]` field: see
+    /// [`KafkaEvent::EVENT_TYPES`]), only records whose `event-type` header is one of them are
+    /// taken, so events sharing a topic are told apart; otherwise every record on the topic
+    /// must decode as `T`.
+    ///
+    /// ```
+    /// use kafka_events::{AuditEntry, AuthEvent, KafkaEvent, MemoryProducer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let producer = MemoryProducer::new();
+    /// // Both go to the `audit` topic.
+    /// AuditEntry::new().emit(&producer).await?;
+    /// AuthEvent::login_failure("accounts", "mallory", "bad password").emit(&producer).await?;
+    ///
+    /// let auth = producer.events::<AuthEvent>()?;
+    /// assert_eq!(auth.len(), 1);
+    /// assert_eq!(auth[0].subject, "mallory");
+    /// assert_eq!(producer.events::<AuditEntry>()?.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn events<T>(&self) -> Result<Vec<T>, serde_json::Error>
     where
         T: KafkaEvent + DeserializeOwned,
@@ -125,7 +165,13 @@ impl MemoryProducer {
             .iter()
             .filter(|r| r.topic == topic)
             .filter(|r| {
-                T::EVENT_TYPE.is_none_or(|t| r.header(headers::EVENT_TYPE) == Some(t.as_bytes()))
+                let types = match (T::EVENT_TYPES, &T::EVENT_TYPE) {
+                    ([], Some(fixed)) => std::slice::from_ref(fixed),
+                    (types, _) => types,
+                };
+                types.is_empty()
+                    || r.header(headers::EVENT_TYPE)
+                        .is_some_and(|t| types.iter().any(|e| e.as_bytes() == t))
             })
             .map(Record::decode)
             .collect()

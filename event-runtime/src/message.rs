@@ -85,7 +85,7 @@ impl From<MessageRef<'_>> for Message {
     }
 }
 
-/// A borrowed view of a record, for [`Producer::send_detached`]: nothing is copied until the
+/// A borrowed view of a record, for [`Producer::send_detached`](crate::Producer::send_detached): nothing is copied until the
 /// producer copies it into its queue.
 #[derive(Clone, Copy, Debug)]
 pub struct MessageRef<'a> {

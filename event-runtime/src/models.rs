@@ -259,6 +259,27 @@ pub enum RequestOutcome {
 }
 
 /// One audited request (the Go middleware's `AuditEntry`, plus what this crate adds).
+///
+/// [`AuditLayer`](crate::middleware::AuditLayer) writes one per HTTP request; build one yourself
+/// for what is not a request (a job, a message handler):
+///
+/// ```
+/// use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer};
+///
+/// let producer = MemoryProducer::new();
+/// let entry = AuditEntry {
+///     service: "billing-worker".into(),
+///     resource: "invoices".into(),
+///     http_method: "JOB".into(),
+///     subject: "system".into(),
+///     ..AuditEntry::new() // a fresh id, the current time
+/// };
+/// entry.emit_detached(&producer)?;
+/// let json = serde_json::to_value(&entry)?;
+/// assert_eq!(json["resource"], "invoices");
+/// assert_eq!(producer.records()[0].key, entry.id.to_string().as_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
 #[event(crate = "crate", topic = "audit", key = "id", type = "audit.log")]
 pub struct AuditEntry {
@@ -406,8 +427,27 @@ impl AsRef<str> for AuthEventType {
 }
 
 /// A login attempt or an authorization decision (the Go package's `AuthEvent`).
+///
+/// ```
+/// use kafka_events::{AuthEvent, AuthEventType, KafkaEvent, MemoryProducer};
+///
+/// let producer = MemoryProducer::new();
+/// AuthEvent::login_success("accounts", "ann").emit_detached(&producer)?;
+/// AuthEvent::login_failure("accounts", "mallory", "bad password").emit_detached(&producer)?;
+///
+/// let events = producer.events::<AuthEvent>()?;
+/// assert_eq!(events[1].r#type, AuthEventType::LoginFailure);
+/// // The type is the `event-type` header, as Go consumers route on it.
+/// assert_eq!(producer.records()[1].header("event-type"), Some(&b"login.failure"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[event(crate = "crate", topic = "audit", key = "id")]
+#[event(
+    crate = "crate",
+    topic = "audit",
+    key = "id",
+    types = ["login.success", "login.failure", "authz.denied", "authz.error"]
+)]
 pub struct AuthEvent {
     /// The event id; also the record key.
     pub id: Uuid,
@@ -495,6 +535,23 @@ pub enum UsageStatus {
 }
 
 /// One billable request (the Go middleware's `UsageEntry`, plus what this crate adds).
+///
+/// ```
+/// use kafka_events::{KafkaEvent, MemoryProducer, UsageEvent, UsageStatus};
+/// use kafka_events::chrono::{Duration, Utc};
+///
+/// let end = Utc::now();
+/// let mut usage = UsageEvent::new("reports-api", end - Duration::milliseconds(40), end);
+/// usage.owner_id = Some("acme".into());
+/// assert_eq!(usage.status, UsageStatus::Draft);
+///
+/// let producer = MemoryProducer::new();
+/// usage.emit_detached(&producer)?;
+/// let json = serde_json::to_value(&usage)?;
+/// // The Go struct's spelling, kept for its consumers.
+/// assert!(json.get("end_timestmap").is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
 #[event(crate = "crate", topic = "usage", key = "id", type = "usage.record")]
 pub struct UsageEvent {

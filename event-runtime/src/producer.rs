@@ -37,6 +37,35 @@ pub type CloseFuture<'a> =
 ///
 /// The typed form of the Go package's `Producer` (`Send(ctx, key, value)`, `Close()`): events call
 /// it through [`KafkaEvent::emit`](crate::KafkaEvent::emit).
+///
+/// Take it as `&dyn Producer` or `Arc<dyn Producer>` where the concrete producer should not
+/// matter, as code that runs against Kafka in production and a [`MemoryProducer`] in tests:
+///
+/// ```
+/// use std::sync::Arc;
+/// use kafka_events::{AuthEvent, KafkaEvent, MemoryProducer, Producer};
+///
+/// struct Accounts {
+///     events: Arc<dyn Producer>,
+/// }
+///
+/// impl Accounts {
+///     fn login_failed(&self, user: &str) {
+///         let event = AuthEvent::login_failure("accounts", user, "bad password");
+///         // Never fails the login: a refused event is logged by the caller's choice.
+///         if let Err(error) = event.emit_detached(&*self.events) {
+///             eprintln!("auth event not sent: {error}");
+///         }
+///     }
+/// }
+///
+/// let producer = MemoryProducer::new();
+/// let accounts = Accounts { events: Arc::new(producer.clone()) };
+/// accounts.login_failed("mallory");
+/// assert_eq!(producer.events::<AuthEvent>().unwrap()[0].subject, "mallory");
+/// ```
+///
+/// [`MemoryProducer`]: crate::MemoryProducer
 pub trait Producer: Send + Sync {
     /// Sends one record and resolves with its delivery once the broker acknowledged it, or
     /// with an error once the delivery deadline has passed.

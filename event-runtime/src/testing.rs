@@ -110,6 +110,34 @@ enum Command {
 ///
 /// The mock cluster is not `Send`, so it lives on a thread of its own; this handle is `Send +
 /// Sync` and stops the cluster when dropped.
+///
+/// The first acknowledged send of a new producer takes about half a second: librdkafka's
+/// idempotent producer fetches its producer id first (production brokers answer the same
+/// request quickly too, once per producer).
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::{EmbeddedKafka, read_topic};
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer, Producer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let kafka = EmbeddedKafka::start()?;
+/// kafka.create_topic("audit", 3)?;
+/// let producer = KafkaProducer::new(&kafka.producer_config())?;
+/// AuditEntry::new().emit(&producer).await?;
+///
+/// // An outage: detached emits still return at once.
+/// kafka.all_down()?;
+/// AuditEntry::new().emit_detached(&producer)?;
+/// kafka.all_up()?;
+/// producer.close(Duration::from_secs(10)).await?;
+///
+/// let records = read_topic(kafka.bootstrap_servers(), "audit", 2, Duration::from_secs(10))?;
+/// assert_eq!(records.len(), 2);
+/// # Ok(())
+/// # }
+/// ```
 pub struct EmbeddedKafka {
     commands: Mutex<mpsc::Sender<Command>>,
     bootstrap: String,

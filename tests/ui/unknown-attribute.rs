@@ -2,7 +2,7 @@ use kafka_events::KafkaEvent;
 use serde::Serialize;
 
 #[derive(Serialize, KafkaEvent)]
-#[event(topc = "audit", topic = "audit", key = "id")]
+#[event(partitions = 3, topic = "audit", key = "id")]
 struct Login {
     id: u64,
 }

@@ -20,6 +20,33 @@ use crate::spool::SpoolConfig;
 /// Typed fields cover what every service sets; `properties` passes anything else to librdkafka
 /// and overrides the defaults in [`KafkaConfig::DEFAULT_PROPERTIES`].
 ///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::{KafkaConfig, SpoolConfig};
+///
+/// // In code:
+/// let config = KafkaConfig::new(["kafka-0.internal:9092", "kafka-1.internal:9092"])
+///     .client_id("billing-api")
+///     .topic("audit", "ds.core.config.compliance.1.0.0")
+///     .delivery_timeout(Duration::from_secs(10))
+///     .spool(SpoolConfig::new("/var/lib/billing-api/kafka-spool"))
+///     .property("linger.ms", "10"); // any librdkafka property
+///
+/// // Or from a file (TOML, JSON, ... through serde):
+/// let loaded: KafkaConfig = serde_json::from_str(r#"{
+///     "brokers": ["kafka-0.internal:9092", "kafka-1.internal:9092"],
+///     "client_id": "billing-api",
+///     "topics": { "audit": "ds.core.config.compliance.1.0.0" },
+///     "delivery_timeout_ms": 10000,
+///     "spool": { "dir": "/var/lib/billing-api/kafka-spool" },
+///     "properties": { "linger.ms": "10" }
+/// }"#)?;
+/// assert_eq!(loaded, config);
+///
+/// // Or from the environment: KafkaConfig::from_env().
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Secrets never show: `Debug` and `Serialize` write `***` for the passwords and keys of
 /// [`security`](Self::security) and for every property that holds one (see
 /// [`is_secret_property`](crate::is_secret_property)).

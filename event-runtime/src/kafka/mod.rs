@@ -87,6 +87,37 @@ const GRACE: Duration = Duration::from_secs(1);
 /// happen on the producer's own threads. Awaiting `emit` while librdkafka's queue is full, and
 /// [`wait_delivered`](KafkaProducer::wait_delivered), wait on Tokio's timer, so those futures
 /// need a Tokio runtime with time enabled.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer, Producer, SpoolConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 3)?;
+/// # let spool = tempfile::tempdir()?;
+/// // KafkaConfig::new(["kafka-0:9092"]) in production; here, the embedded broker.
+/// let config = kafka.producer_config().spool(SpoolConfig::new(spool.path()));
+/// let producer = Arc::new(KafkaProducer::new(&config)?);
+///
+/// // On the request path: returns at once.
+/// AuditEntry::new().emit_detached(&*producer)?;
+/// // Where the caller needs the acknowledgement.
+/// let delivery = AuditEntry::new().emit(&*producer).await?;
+/// println!("audit[{}] @ {}", delivery.partition, delivery.offset);
+///
+/// // For a health check.
+/// let stats = producer.stats();
+/// assert!(!stats.brokers_down);
+///
+/// // At shutdown: flush; what can't be delivered in time stays in the spool.
+/// producer.close(Duration::from_secs(10)).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub struct KafkaProducer {
     /// Taken by `Drop`, which finishes on a thread of its own.
     producer: Option<ThreadedProducer<Context>>,

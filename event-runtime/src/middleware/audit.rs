@@ -59,6 +59,38 @@ struct Config {
 /// The entry is emitted when the response body has ended or was dropped (a test that calls
 /// the service waits for it with [`MemoryProducer::wait_for`](crate::MemoryProducer::wait_for)),
 /// when the handler panicked, or when the request was cancelled.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use http_body_util::{BodyExt, Full};
+/// use kafka_events::middleware::AuditLayer;
+/// use kafka_events::{AuditEntry, MemoryProducer};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let service = ServiceBuilder::new()
+///     .layer(AuditLayer::new(producer.clone()).service_name("orders-api"))
+///     .service_fn(|_request: http::Request<_>| async {
+///         Ok::<_, Infallible>(http::Response::new(Full::new(bytes::Bytes::from("ok"))))
+///     });
+///
+/// let request = http::Request::post("/orders?token=abc")
+///     .header("content-type", "application/json")
+///     .body(Full::new(bytes::Bytes::from(r#"{"sku":"A-1","password":"hunter2"}"#)))?;
+/// let response = service.oneshot(request).await?;
+/// response.into_body().collect().await?; // the entry is written when the body has gone out
+///
+/// producer.wait_for(1, Duration::from_secs(5)).await?;
+/// let entry = &producer.events::<AuditEntry>()?[0];
+/// assert_eq!((entry.http_method.as_str(), entry.status_code), ("POST", 200));
+/// assert_eq!(entry.full_url, "/orders?token=***");
+/// assert_eq!(entry.payload.as_ref().unwrap(), &serde_json::json!({"sku": "A-1", "password": "***"}));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct AuditLayer {
     config: Arc<Config>,

@@ -1,5 +1,5 @@
-//! Tower middleware: [`AuditLayer`] emits one [`AuditEntry`](crate::AuditEntry) per request (and,
-//! with [`AuditLayer::with_usage`], one [`UsageEvent`](crate::UsageEvent) too, under the same
+//! Tower middleware: [`AuditLayer`] emits one [`AuditEntry`] per request (and,
+//! with [`AuditLayer::with_usage`], one [`UsageEvent`] too, under the same
 //! configuration); [`UsageLayer`] emits usage events alone. They work with any tower HTTP stack
 //! (axum, tonic, hyper), hand events over with
 //! [`emit_detached`](crate::KafkaEvent::emit_detached), never wait for the broker, and never

@@ -24,6 +24,32 @@ use crate::producer::Producer;
 ///
 /// To audit and bill with one configuration, use [`AuditLayer::with_usage`](super::AuditLayer::with_usage)
 /// instead of both layers.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use kafka_events::middleware::UsageLayer;
+/// use kafka_events::{MemoryProducer, UsageEvent};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let product = uuid::Uuid::new_v4();
+/// let service = ServiceBuilder::new()
+///     .layer(UsageLayer::new(producer.clone()).service_name("reports-api").product_id(product))
+///     .service_fn(|_request: http::Request<()>| async {
+///         Ok::<_, Infallible>(http::Response::new(()))
+///     });
+/// service.oneshot(http::Request::get("/reports/1").header("x-owner-id", "acme").body(())?).await?;
+///
+/// producer.wait_for(1, Duration::from_secs(5)).await?;
+/// let usage = &producer.events::<UsageEvent>()?[0];
+/// assert_eq!(usage.owner_id.as_deref(), Some("acme"));
+/// assert_eq!(usage.product_id, Some(product));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct UsageLayer {
     config: Arc<Config>,

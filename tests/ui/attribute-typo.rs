@@ -1,0 +1,11 @@
+use kafka_events::KafkaEvent;
+use serde::Serialize;
+
+// One mistake, one error: the typo, with the likely name; not also "missing topic".
+#[derive(Serialize, KafkaEvent)]
+#[event(topik = "audit", key = "id")]
+struct Login {
+    id: u64,
+}
+
+fn main() {}
