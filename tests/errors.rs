@@ -219,3 +219,38 @@ async fn memory_producer_wait_for_times_out_with_counts() {
         .unwrap_err();
     assert_eq!((err.expected, err.received), (2, 1));
 }
+
+/// A token provider and OAUTHBEARER go together: either without the other is a configuration
+/// error at construction, not an authentication failure later.
+#[test]
+fn oauthbearer_and_a_token_provider_come_together() {
+    let _rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = _rt.enter();
+    let provider =
+        || -> Result<kafka_events::OAuthToken, Box<dyn std::error::Error + Send + Sync>> {
+            Err("unused".into())
+        };
+    let error = KafkaProducer::with_token_provider(&KafkaConfig::new(["kafka:9092"]), provider)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&error, ConfigError::Security { reason } if reason.contains("not OAUTHBEARER")),
+        "{error:?}"
+    );
+    #[cfg(feature = "ssl")]
+    {
+        let config = KafkaConfig::new(["kafka:9092"]).security(kafka_events::SecurityConfig {
+            sasl: Some(kafka_events::SaslConfig {
+                mechanism: kafka_events::SaslMechanism::OAuthBearer,
+                username: String::new(),
+                password: kafka_events::Secret::default(),
+            }),
+            ..Default::default()
+        });
+        let error = KafkaProducer::new(&config).err().expect("refused");
+        assert!(
+            matches!(&error, ConfigError::Security { reason } if reason.contains("with_token_provider")),
+            "{error:?}"
+        );
+    }
+}

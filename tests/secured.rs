@@ -190,7 +190,16 @@ async fn deliver(config: &KafkaConfig) -> Result<(), EmitError> {
         "the configuration's JSON",
         &serde_json::to_string(config).unwrap(),
     );
+    let started = std::time::Instant::now();
     let result = login(1).emit(&producer).await.map(|_| ());
+    if let Err(EmitError::Authentication { .. } | EmitError::Tls { .. }) = &result {
+        // A refusal is told within a couple of seconds, not after the delivery timeout.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "refused after {:?}",
+            started.elapsed()
+        );
+    }
     let closed = producer
         .close(Duration::from_secs(if result.is_ok() { 5 } else { 1 }))
         .await;

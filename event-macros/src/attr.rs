@@ -50,9 +50,9 @@ pub struct ContainerAttrs {
     pub krate: Option<Attr<syn::Path>>,
     /// `types = ["login.success", ..]`: every value the `#[event(type)]` field can take.
     pub types: Option<Types>,
-    /// An unknown key was given: what is missing may be behind its typo, so it is not also
-    /// reported as missing.
-    pub unknown: bool,
+    /// The known keys that unknown ones look like typos of: such a key is not also reported
+    /// as missing (its typo's error names it).
+    pub misspelled: Vec<&'static str>,
 }
 
 /// The `types = [..]` list, where errors about it point.
@@ -140,9 +140,11 @@ impl ContainerAttrs {
                         Ok(())
                     }
                     _ => {
-                        out.unknown = true;
                         let hint = match did_you_mean(&name, &CONTAINER_NAMES) {
-                            Some(known) => format!("did you mean `{known}`?"),
+                            Some(known) => {
+                                out.misspelled.push(known);
+                                format!("did you mean `{known}`?")
+                            }
                             None => format!("expected {CONTAINER_KEYS}"),
                         };
                         errors.push(meta.error(format!("unknown event attribute `{name}`: {hint}")));

@@ -84,9 +84,9 @@ fn check_topic<'a>(input: &'a Input, errors: &mut Errors) -> Option<&'a LitStr> 
 /// Points at the `#[event]` attribute, or the struct name when there is none. A key that was
 /// given with a bad value has its own error already.
 fn report_missing(input: &Input, errors: &mut Errors, key: &str, message: &str) {
-    // A key given with a bad value has its error already; and behind an unknown key there may
-    // be this one, misspelled: the unknown key's error says so.
-    if input.attrs.given.iter().any(|k| k == key) || input.attrs.unknown {
+    // A key given with a bad value has its error already, and so has one misspelled (the
+    // unknown key's error names it).
+    if input.attrs.given.iter().any(|k| k == key) || input.attrs.misspelled.contains(&key) {
         return;
     }
     match &input.attrs.first {

@@ -8,4 +8,11 @@ struct Login {
     id: u64,
 }
 
+// An unknown key that is no typo of a missing one hides nothing.
+#[derive(Serialize, KafkaEvent)]
+#[event(partitions = 3, key = "id")]
+struct Logout {
+    id: u64,
+}
+
 fn main() {}

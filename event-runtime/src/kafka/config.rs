@@ -74,8 +74,11 @@ pub struct KafkaConfig {
     /// the spool (librdkafka's `message.timeout.ms`, whose own default is 5 minutes).
     pub delivery_timeout_ms: u64,
     /// The most records librdkafka's in-memory queue holds (`queue.buffering.max.messages`).
+    /// With a producer of their own for awaited emits (see
+    /// [`awaited_linger_ms`](Self::awaited_linger_ms)), each of the two has this bound.
     pub max_queued_messages: u32,
-    /// The most bytes librdkafka's in-memory queue holds (`queue.buffering.max.kbytes`).
+    /// The most bytes librdkafka's in-memory queue holds (`queue.buffering.max.kbytes`), per
+    /// producer as above.
     pub max_queued_bytes: u64,
     /// What a detached send does when librdkafka's queue is full. Default: `spool` when a spool
     /// is configured, otherwise `drop_newest`.
@@ -433,7 +436,7 @@ impl KafkaConfig {
                 username: var("SASL_USERNAME").unwrap_or_default(),
                 password: Secret::new(var("SASL_PASSWORD").unwrap_or_default()),
             });
-        } else if var("SASL_USERNAME").is_some() {
+        } else if var("SASL_USERNAME").is_some() || var("SASL_PASSWORD").is_some() {
             return Err(bad(
                 "SASL_MECHANISM",
                 "is not set, but SASL credentials are: set it (e.g. SCRAM-SHA-512)".into(),

@@ -33,15 +33,20 @@ impl ClientContext for Context {
                 if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) =>
             {
                 if self.0.mark_brokers_down() {
+                    let reason = self.0.redact(reason);
                     tracing::warn!(reason, "kafka-events: no broker is reachable");
                 }
             }
             class @ (Class::Authentication | Class::Tls) => {
                 if self.0.mark_client_refused(class, reason) {
-                    tracing::error!(%error, reason, "kafka-events: {}; records wait (in the spool, if there is one) until a broker accepts the client", class.refusal());
+                    let reason = self.0.redact(reason);
+                    tracing::warn!(%error, reason, "kafka-events: {}; asking the cluster whether any broker accepts it", class.refusal());
                 }
             }
-            _ => tracing::warn!(%error, reason, "kafka-events: librdkafka error"),
+            _ => {
+                let reason = self.0.redact(reason);
+                tracing::warn!(%error, reason, "kafka-events: librdkafka error");
+            }
         }
     }
 
@@ -114,9 +119,10 @@ impl ProducerContext for Context {
                 loop {
                     match fate(origin, Event::Failed(class), &state) {
                         Fate::Reply => {
-                            let taken = waiter
-                                .take()
-                                .map(|w| w.reply.send(Err((class, error.to_string()))));
+                            let taken = waiter.take().map(|w| {
+                                w.reply
+                                    .send(Err((class, shared.redact(&error.to_string()))))
+                            });
                             if let Some(Err(_)) = taken {
                                 // It stopped waiting just now: decided again, as a record
                                 // nobody waits for.

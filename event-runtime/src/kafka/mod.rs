@@ -67,6 +67,8 @@ use crate::topic::TopicMap;
 /// its deadline.
 const DROP_FLUSH: Duration = Duration::from_secs(5);
 const GRACE: Duration = Duration::from_secs(1);
+/// How long construction waits for the token provider's first token.
+const FIRST_TOKEN_AT_START: Duration = Duration::from_secs(10);
 
 /// A [`Producer`] on librdkafka. Share it with an `Arc`.
 ///
@@ -190,8 +192,14 @@ impl KafkaProducer {
         if let Err(error) = client_config.create_native_config() {
             return Err(match error {
                 KafkaError::ClientConfig(_, reason, name, value) => {
+                    let reason = config.redact(&reason);
                     let (value, reason) = if is_secret_property(&name) {
-                        (REDACTED.to_owned(), reason.replace(&value, REDACTED))
+                        let reason = if value.is_empty() {
+                            reason
+                        } else {
+                            reason.replace(&value, REDACTED)
+                        };
+                        (REDACTED.to_owned(), reason)
                     } else {
                         (value, reason)
                     };
@@ -206,10 +214,44 @@ impl KafkaProducer {
                 },
             });
         }
+        let oauthbearer = ["sasl.mechanism", "sasl.mechanisms"]
+            .iter()
+            .find_map(|name| client_config.get(name))
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("OAUTHBEARER"));
+        let unsecured_jwt =
+            client_config.get("enable.sasl.oauthbearer.unsecure.jwt") == Some("true");
+        match (&provider, oauthbearer) {
+            (None, true) if !unsecured_jwt => {
+                return Err(ConfigError::Security {
+                    reason: "`sasl.mechanism` is OAUTHBEARER, so the tokens must come from \
+                             somewhere: create the producer with \
+                             `KafkaProducer::with_token_provider`"
+                        .into(),
+                });
+            }
+            (Some(_), false) => {
+                return Err(ConfigError::Security {
+                    reason: "a token provider was given, but `sasl.mechanism` is not \
+                             OAUTHBEARER: set `security.sasl.mechanism = \"oauthbearer\"`, or \
+                             use `KafkaProducer::new`"
+                        .into(),
+                });
+            }
+            _ => {}
+        }
         let tokens = match provider {
-            Some(provider) => Some(Tokens::start(provider).map_err(|e| ConfigError::Client {
-                reason: format!("the OAUTHBEARER token thread could not start: {e}"),
-            })?),
+            Some(provider) => {
+                let tokens = Tokens::start(provider).map_err(|e| ConfigError::Client {
+                    reason: format!("the OAUTHBEARER token thread could not start: {e}"),
+                })?;
+                // So librdkafka's first request for a token finds one (it waits only briefly).
+                if !tokens.wait_first(FIRST_TOKEN_AT_START) {
+                    tracing::warn!(
+                        "kafka-events: the OAUTHBEARER token provider has given no token in {FIRST_TOKEN_AT_START:?}; connecting anyway, it is asked again"
+                    );
+                }
+                Some(tokens)
+            }
             None => None,
         };
         let max_message_bytes = config.max_message_bytes();
@@ -222,6 +264,7 @@ impl KafkaProducer {
             overflow,
             Duration::from_millis(config.missing_topic_timeout_ms),
             tokens,
+            config.redactor(),
         ));
         let client = |client_config: &rdkafka::ClientConfig| {
             ThreadedProducer::from_config_and_context(client_config, Context(shared.clone()))
@@ -431,9 +474,23 @@ impl KafkaProducer {
         })
     }
 
+    /// Who a detached emit is to the spool: under the `block` overflow policy, off any async
+    /// runtime, one that may wait as long as the policy says for the next segment.
+    fn emitter(&self) -> Caller {
+        match self.shared.overflow() {
+            OverflowPolicy::Block { timeout_ms }
+                if tokio::runtime::Handle::try_current().is_err() =>
+            {
+                Caller::EmitterUntil(Instant::now() + Duration::from_millis(timeout_ms))
+            }
+            _ => Caller::Emitter,
+        }
+    }
+
     /// The error a caller sees for a record librdkafka refused or failed (`reason`: what it
     /// said).
     fn emit_error(&self, class: Class, reason: String, message: &MessageRef<'_>) -> EmitError {
+        let reason = self.shared.redact(&reason);
         match class {
             Class::QueueFull => EmitError::QueueFull,
             Class::TooLarge => EmitError::MessageTooLarge {
@@ -459,7 +516,7 @@ impl KafkaProducer {
     /// that hand-over, it stays there until it is delivered or quarantined.
     fn write_ahead(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
         let spool = self.shared.spool().ok_or(EmitError::Closed)?;
-        let position = match spool.append(message, true, Caller::Emitter) {
+        let position = match spool.append(message, true, self.emitter()) {
             Ok(position) => position,
             Err(error) => {
                 Counters::add(&self.shared.counters().dropped, 1);
@@ -530,6 +587,10 @@ impl Producer for KafkaProducer {
             }
             let producer = self.awaited_producer();
             let (id, reply, guard) = self.shared.expect_reply();
+            // Registered first: a refusal confirmed from here on fails this waiter too.
+            if let Some((class, reason)) = self.shared.client_refused() {
+                return Err(self.emit_error(class, reason, &message));
+            }
             let deadline = tokio::time::Instant::now() + self.delivery_timeout;
             loop {
                 // Registered before the attempt, so room freed in between still wakes us.
@@ -571,7 +632,7 @@ impl Producer for KafkaProducer {
         let mut state = self.shared.state();
         match fate(Origin::Detached, Event::Admit, &state) {
             Fate::Enqueue => {}
-            Fate::Spool => return self.shared.spool_record(message, Caller::Emitter),
+            Fate::Spool => return self.shared.spool_record(message, self.emitter()),
             Fate::WriteAhead => return self.write_ahead(message),
             _ => return Err(EmitError::Closed),
         }
@@ -597,7 +658,7 @@ impl Producer for KafkaProducer {
                 state.out_of_time = Instant::now() >= until;
             }
             match fate(Origin::Detached, Event::Refused(class), &state) {
-                Fate::Spool => return self.shared.spool_record(message, Caller::Emitter),
+                Fate::Spool => return self.shared.spool_record(message, self.emitter()),
                 Fate::WaitForRoom => {
                     let left = waited.map_or(Duration::ZERO, |until| {
                         until.saturating_duration_since(Instant::now())
@@ -679,9 +740,9 @@ impl Shutdown {
             replay.stop();
         }
         let deadline = Instant::now() + timeout;
-        let producers: Vec<&ThreadedProducer<Context>> = std::iter::once(&self.producer)
-            .chain(&self.awaited)
-            .collect();
+        // The awaited producer first: it holds few records, each with a caller waiting.
+        let producers: Vec<&ThreadedProducer<Context>> =
+            self.awaited.iter().chain([&self.producer]).collect();
         let mut flushed = true;
         for producer in &producers {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -691,9 +752,11 @@ impl Shutdown {
             for producer in &producers {
                 producer.purge(PurgeConfig::default().queue().inflight());
             }
-            // Serves the purged records' reports.
+            // Serves the purged records' reports, within one grace for both.
+            let grace = Instant::now() + GRACE;
             for producer in &producers {
-                let _ = producer.flush(Timeout::After(GRACE));
+                let left = grace.saturating_duration_since(Instant::now());
+                let _ = producer.flush(Timeout::After(left));
             }
         }
         if let Some(spool) = self.shared.spool() {

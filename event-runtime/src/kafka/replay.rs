@@ -110,6 +110,30 @@ struct Replayer {
 }
 
 impl Replayer {
+    /// A broker refused the client: asks the cluster for metadata. No broker answering
+    /// confirms the refusal (awaited emits then fail at once); one answering clears it (it was
+    /// one broker's, or a re-authentication that failed once). Blocks up to
+    /// [`CONFIRM_TIMEOUT`], on this thread.
+    fn check_refusal(&self) {
+        if !self.shared.refusal_suspected() {
+            return;
+        }
+        if self
+            .producer
+            .client()
+            .fetch_metadata(None, CONFIRM_TIMEOUT)
+            .is_ok()
+        {
+            self.shared.clear_suspected_refusal();
+        } else if let Some((class, reason)) = self.shared.confirm_refusal() {
+            tracing::error!(
+                reason,
+                "kafka-events: {}; awaited emits fail until a broker accepts the client",
+                class.refusal()
+            );
+        }
+    }
+
     fn run(self) {
         let stopped = || self.stop.is_set();
         let spool = self.shared.spool();
@@ -120,6 +144,7 @@ impl Replayer {
         let mut probe = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
         let mut purged_for_outage = false;
         while !stopped() {
+            self.check_refusal();
             if self.shared.brokers_down() {
                 if let Some(spool) = spool
                     && !purged_for_outage
@@ -133,25 +158,17 @@ impl Replayer {
                     }
                     purged_for_outage = true;
                 }
-                let suspected = self.shared.refusal_suspected();
-                let timeout = if suspected {
-                    CONFIRM_TIMEOUT
-                } else {
-                    PROBE_TIMEOUT
-                };
-                if self.producer.client().fetch_metadata(None, timeout).is_ok() {
+                if self
+                    .producer
+                    .client()
+                    .fetch_metadata(None, PROBE_TIMEOUT)
+                    .is_ok()
+                {
                     if self.shared.mark_brokers_up() {
                         tracing::info!("kafka-events: a broker answers again");
                     }
                     probe.reset();
                 } else {
-                    if suspected && let Some((class, reason)) = self.shared.confirm_refusal() {
-                        tracing::error!(
-                            reason,
-                            "kafka-events: {}; awaited emits fail until a broker accepts the client",
-                            class.refusal()
-                        );
-                    }
                     self.stop.pause(probe.next());
                 }
                 continue;
@@ -202,6 +219,7 @@ impl Replayer {
                 .bell()
                 .wait_until(TICK, || stopped() || spool.in_flight(ticket.segment) == 0)
             {
+                self.check_refusal();
             }
             spool.replayed(ticket.segment);
         }
@@ -231,6 +249,7 @@ impl Replayer {
                 Fate::WaitForRoom => {
                     let seen = self.shared.reports().rung();
                     self.shared.reports().wait(seen, TICK);
+                    self.check_refusal();
                 }
                 Fate::Quarantine => {
                     spool.sending(position);

@@ -77,7 +77,7 @@ impl SecurityProtocol {
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
     /// The CA certificate(s) that signed the brokers' certificates; the system's CAs when not
-    /// given.
+    /// given (librdkafka probes the usual locations, also with `ssl-vendored`).
     pub ca: Option<PemSource>,
     /// The client's certificate, for mutual TLS.
     pub certificate: Option<PemSource>,
@@ -235,8 +235,13 @@ impl SecurityConfig {
                     PemSource::Pem(text) => config.set(pem, text.expose()),
                 };
             };
-            if let Some(ca) = &tls.ca {
-                pem(config, ca, "ssl.ca.location", "ssl.ca.pem");
+            match &tls.ca {
+                Some(ca) => pem(config, ca, "ssl.ca.location", "ssl.ca.pem"),
+                // The system's CAs, wherever this OpenSSL (the system's, or one built from
+                // source with its own default directory) finds them.
+                None => {
+                    config.set("ssl.ca.location", "probe");
+                }
             }
             if let Some(certificate) = &tls.certificate {
                 pem(
@@ -364,6 +369,16 @@ impl Tokens {
                 }
             })?;
         Ok(tokens)
+    }
+
+    /// Waits up to `timeout` for the provider's first token; whether it came.
+    pub fn wait_first(&self, timeout: Duration) -> bool {
+        let guard = lock(&self.current);
+        let (guard, _) = self
+            .changed
+            .wait_timeout_while(guard, timeout, |t| t.is_none())
+            .unwrap_or_else(|e| e.into_inner());
+        guard.is_some()
     }
 
     /// The current token for librdkafka (on its thread): the cached one, or at start up to a few

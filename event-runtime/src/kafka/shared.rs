@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::classify::Class;
 use super::config::OverflowPolicy;
+use super::config::Redactor;
 use super::fate::State;
 use super::security::Tokens;
 use crate::error::EmitError;
@@ -54,8 +55,8 @@ pub(super) struct Shared {
     missing_topic_timeout: Duration,
     /// Why the brokers refuse this client (authentication or TLS), until one accepts it.
     refused: Mutex<Option<Refusal>>,
-    /// A broker has accepted this client at least once (a delivery or a metadata answer).
-    accepted: AtomicBool,
+    /// Replaces the configuration's secrets in what librdkafka says.
+    redactor: Redactor,
     /// The last client error librdkafka reported, and when.
     last_client_error: Mutex<Option<(String, Instant)>>,
     /// OAUTHBEARER tokens, when a provider was given.
@@ -68,6 +69,7 @@ impl Shared {
         overflow: OverflowPolicy,
         missing_topic_timeout: Duration,
         tokens: Option<Arc<Tokens>>,
+        redactor: Redactor,
     ) -> Self {
         Shared {
             counters: Counters::default(),
@@ -84,7 +86,7 @@ impl Shared {
             any_missing: AtomicBool::new(false),
             missing_topic_timeout,
             refused: Mutex::new(None),
-            accepted: AtomicBool::new(false),
+            redactor,
             last_client_error: Mutex::new(None),
             tokens,
         }
@@ -94,29 +96,20 @@ impl Shared {
         self.tokens.as_deref()
     }
 
-    /// A broker refused this client (its credentials, or the TLS handshake): records are kept
-    /// as in an outage. A client that was never accepted is refused at once: every awaited
-    /// `emit` fails with the reason. One that was accepted before (credentials revoked, or a
-    /// broker that fails a re-authentication) is only suspected until the watch thread's
-    /// probe confirms it ([`confirm_refusal`](Self::confirm_refusal)). Returns whether that
-    /// is news.
+    /// A broker refused this client (its credentials, or the TLS handshake). One broker's
+    /// refusal is not the cluster's: it is suspected until the watch thread asks the cluster
+    /// for metadata, which confirms it ([`confirm_refusal`](Self::confirm_refusal)) when no
+    /// broker answers, and clears it when one does. Returns whether that is news.
     pub fn mark_client_refused(&self, class: Class, reason: &str) -> bool {
-        let confirmed = !self.accepted.load(Ordering::Acquire);
-        let news = {
-            let mut refused = lock(&self.refused);
-            let news = refused.as_ref().is_none_or(|r| !r.confirmed && confirmed);
-            let confirmed = confirmed || refused.as_ref().is_some_and(|r| r.confirmed);
-            *refused = Some(Refusal {
-                class,
-                reason: reason.to_owned(),
-                confirmed,
-            });
-            news
-        };
-        self.mark_brokers_down();
-        if confirmed {
-            self.fail_waiters(class, reason);
-        }
+        let reason = self.redactor.redact(reason);
+        let mut refused = lock(&self.refused);
+        let confirmed = refused.as_ref().is_some_and(|r| r.confirmed);
+        let news = refused.is_none();
+        *refused = Some(Refusal {
+            class,
+            reason,
+            confirmed,
+        });
         news
     }
 
@@ -133,7 +126,9 @@ impl Shared {
         repeated
     }
 
-    /// The suspected refusal stands: no broker answers after it. Returns it, if that is news.
+    /// The suspected refusal stands: no broker answers after it. Records are kept as in an
+    /// outage, and every awaited `emit` fails at once with the reason. Returns it, if that is
+    /// news.
     pub fn confirm_refusal(&self) -> Option<(Class, String)> {
         let (class, reason) = {
             let mut refused = lock(&self.refused);
@@ -141,13 +136,27 @@ impl Shared {
             refusal.confirmed = true;
             (refusal.class, refusal.reason.clone())
         };
+        self.mark_brokers_down();
         self.fail_waiters(class, &reason);
         Some((class, reason))
+    }
+
+    /// A broker answered after a refusal was suspected: it was one broker's, or passed.
+    pub fn clear_suspected_refusal(&self) {
+        let mut refused = lock(&self.refused);
+        if refused.as_ref().is_some_and(|r| !r.confirmed) {
+            *refused = None;
+        }
     }
 
     /// A refusal waits for the watch thread's probe to confirm it.
     pub fn refusal_suspected(&self) -> bool {
         lock(&self.refused).as_ref().is_some_and(|r| !r.confirmed)
+    }
+
+    /// Replaces the configuration's secrets in text from librdkafka.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
     }
 
     /// Every awaited `emit` hears why now, rather than after the delivery timeout; their
@@ -165,6 +174,10 @@ impl Shared {
             .as_ref()
             .filter(|r| r.confirmed)
             .map(|r| (r.class, r.reason.clone()))
+    }
+
+    pub fn overflow(&self) -> OverflowPolicy {
+        self.overflow
     }
 
     pub fn counters(&self) -> &Counters {
@@ -208,14 +221,15 @@ impl Shared {
     /// A broker answered (an acknowledgement, or metadata). Returns whether that is news.
     pub fn mark_brokers_up(&self) -> bool {
         // Read first: this runs for every acknowledgement.
-        if !self.accepted.load(Ordering::Relaxed) {
-            self.accepted.store(true, Ordering::Release);
-        }
         if !self.brokers_down.load(Ordering::Acquire) {
             return false;
         }
-        let news = self.brokers_down.swap(false, Ordering::AcqRel);
-        lock(&self.refused).take();
+        // Under the refusal's lock, so a refusal reported meanwhile is not lost between the two.
+        let news = {
+            let mut refused = lock(&self.refused);
+            refused.take();
+            self.brokers_down.swap(false, Ordering::AcqRel)
+        };
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
@@ -363,48 +377,44 @@ mod tests {
             OverflowPolicy::DropNewest,
             Duration::from_secs(60),
             None,
+            Redactor::default(),
         )
     }
 
     #[test]
-    fn a_client_never_accepted_is_refused_at_once() {
+    fn a_refusal_is_suspected_until_a_probe_confirms_it() {
         let shared = shared();
         let (_, mut reply, _guard) = shared.expect_reply();
         assert!(shared.mark_client_refused(Class::Authentication, "invalid-proof"));
+        // One broker's refusal is not an outage, and nobody is told yet.
+        assert!(shared.refusal_suspected() && !shared.brokers_down());
+        assert!(reply.try_recv().is_err(), "still waiting");
+        assert!(!shared.state().refused_client);
+        // The probe found no broker that answers: it stands.
+        assert_eq!(
+            shared.confirm_refusal(),
+            Some((Class::Authentication, "invalid-proof".to_owned()))
+        );
         assert_eq!(
             reply.try_recv().unwrap(),
             Err((Class::Authentication, "invalid-proof".to_owned()))
         );
-        assert!(shared.state().refused_client);
-        assert!(shared.client_refused().is_some());
+        assert!(shared.state().refused_client && shared.brokers_down());
+        assert!(shared.confirm_refusal().is_none());
         // A broker accepting the client ends it.
         assert!(shared.mark_brokers_up());
         assert!(!shared.state().refused_client && shared.client_refused().is_none());
     }
 
     #[test]
-    fn a_client_accepted_before_is_only_suspected_until_a_probe_fails() {
+    fn a_refusal_a_broker_contradicts_is_cleared() {
         let shared = shared();
-        shared.mark_brokers_down();
-        shared.mark_brokers_up(); // accepted once
         let (_, mut reply, _guard) = shared.expect_reply();
-        assert!(shared.mark_client_refused(Class::Tls, "handshake"));
-        assert!(reply.try_recv().is_err(), "still waiting");
-        assert!(shared.refusal_suspected() && !shared.state().refused_client);
-        // The re-authentication hiccup passes: a broker answers.
-        shared.mark_brokers_up();
-        assert!(!shared.refusal_suspected());
-        // Refused again, and the probe fails too.
         shared.mark_client_refused(Class::Tls, "handshake");
-        assert_eq!(
-            shared.confirm_refusal(),
-            Some((Class::Tls, "handshake".to_owned()))
-        );
-        assert_eq!(
-            reply.try_recv().unwrap(),
-            Err((Class::Tls, "handshake".to_owned()))
-        );
-        assert!(shared.state().refused_client && shared.confirm_refusal().is_none());
+        shared.clear_suspected_refusal();
+        assert!(!shared.refusal_suspected() && shared.client_refused().is_none());
+        assert!(reply.try_recv().is_err(), "still waiting");
+        assert!(shared.confirm_refusal().is_none());
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct SpoolRecovery {
 pub(crate) enum Caller {
     /// A thread that emits (maybe an async runtime's): never waits for a disk.
     Emitter,
+    /// A thread that emits off any async runtime, under the `block` overflow policy: it may
+    /// wait, until then, for the writer thread to prepare the next segment (it does no file
+    /// I/O itself).
+    EmitterUntil(std::time::Instant),
     /// librdkafka's thread or one of the producer's own.
     MayBlock,
 }
@@ -401,20 +405,35 @@ impl Spool {
     ///
     /// When the segments the writer made ahead are used up, a caller that may block
     /// ([`Caller::MayBlock`]: librdkafka's thread, the producer's own threads) makes the next
-    /// one itself; an emitting thread gets an error instead.
+    /// one itself; an emitter allowed to wait ([`Caller::EmitterUntil`]) waits for the writer
+    /// to make it, until its deadline; any other emitting thread gets an error instead.
     pub fn append(
         &self,
         message: MessageRef<'_>,
         in_flight: bool,
         caller: Caller,
     ) -> Result<Position, SpoolError> {
-        match self.try_append(message, in_flight) {
-            Err(Roll::NotReady) if caller == Caller::MayBlock => {
+        match (self.try_append(message, in_flight), caller) {
+            (Err(Roll::NotReady), Caller::MayBlock) => {
                 writer::prepare_spares(&self.inner);
                 self.try_append(message, in_flight)
                     .map_err(|e| self.inner.roll_error(e))
             }
-            result => result.map_err(|e| self.inner.roll_error(e)),
+            (Err(Roll::NotReady), Caller::EmitterUntil(until)) => {
+                // The writer rings the bell when it has prepared a segment, or can't.
+                let inner = &*self.inner;
+                inner.work.ring();
+                loop {
+                    let seen = inner.bell.rung();
+                    match self.try_append(message, in_flight) {
+                        Err(Roll::NotReady) if Instant::now() < until => inner
+                            .bell
+                            .wait(seen, until.saturating_duration_since(Instant::now())),
+                        result => break result.map_err(|e| inner.roll_error(e)),
+                    }
+                }
+            }
+            (result, _) => result.map_err(|e| self.inner.roll_error(e)),
         }
     }
 

@@ -479,3 +479,24 @@ proptest! {
         prop_assert_eq!(fs::read(&recovery.damaged[0]).unwrap(), kept[..used].to_vec());
     }
 }
+
+/// An emitter allowed to wait (the `block` policy, off any async runtime) waits for the writer
+/// to prepare the next segment instead of being refused, however fast it appends.
+#[test]
+fn an_emitter_that_may_wait_is_never_refused_for_want_of_a_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    // Small records, many segments (the smallest segment holds a few of them).
+    let messages: Vec<Message> = (0..3_000u32)
+        .map(|i| message("audit", &i.to_be_bytes(), &[7u8; 200], &[]))
+        .collect();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    for m in &messages {
+        m.with_ref(|m| spool.append(m, false, Caller::EmitterUntil(until)))
+            .expect("waits for a segment rather than failing");
+    }
+    drop(spool);
+    let spool = open(dir.path());
+    assert_eq!(spool.recover(|| false).records, messages.len() as u64);
+    assert_eq!(replay_all(&spool), messages);
+}

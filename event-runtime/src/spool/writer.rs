@@ -309,6 +309,9 @@ fn prepare_spare(inner: &Inner) -> bool {
                 tracing::error!(%error, dir = %inner.dir.display(), "kafka-events: the spool can't start a new segment; records that need one are refused until it can");
             }
             active.blocked = Some(blocked);
+            drop(active);
+            // An emitter waiting for the segment hears at once that it won't come.
+            inner.bell.ring();
             false
         }
     }
