@@ -224,6 +224,14 @@ impl EmbeddedKafka {
     }
 
     /// Makes the next Produce requests fail with these errors, one per request, in order.
+    ///
+    /// The embedded broker does not check an idempotent producer's sequence numbers (librdkafka's
+    /// mock cluster checks them for transactional producers only). A real broker refuses a batch
+    /// that arrives after a failed one of the same partition (`OutOfOrderSequenceNumber`); the
+    /// embedded one writes it, and librdkafka then takes the failed batch as written too (a later
+    /// sequence succeeded) and reports its records delivered although they never were. With
+    /// injected errors, give the producer one request in flight per broker, as a real broker's
+    /// ordering would: `.property("max.in.flight.requests.per.connection", "1")`.
     pub fn fail_produce_requests(&self, faults: &[ProduceFault]) -> Result<(), TestingError> {
         self.call(|reply| Command::FailProduce(faults.to_vec(), reply))
     }

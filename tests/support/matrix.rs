@@ -281,8 +281,12 @@ pub fn embedded_broker_down(n: usize) -> Row {
 /// Row 2: Produce requests fail with retriable errors, over and over, during the load.
 pub fn injected_produce_errors(n: usize) -> Row {
     let (kafka, spool) = embedded_with_spool();
-    let producer =
-        KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
+    // One request in flight: the embedded broker writes a batch that follows a failed one, where
+    // a real broker refuses it as out of sequence, and librdkafka then reports the failed batch
+    // delivered (see `EmbeddedKafka::fail_produce_requests`).
+    let config = spooled_config(kafka.bootstrap_servers(), spool.path())
+        .property("max.in.flight.requests.per.connection", "1");
+    let producer = KafkaProducer::new(&config).unwrap();
     let faults = [
         ProduceFault::LeaderNotAvailable,
         ProduceFault::RequestTimedOut,
