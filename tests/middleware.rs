@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 use http_body::Body as _;
 use http_body_util::BodyExt;
 use kafka_events::middleware::{
-    AuditBody, AuditContext, AuditLayer, Identity, RequestInfo, TrustedProxies, UsageLayer,
+    AuditBody, AuditContext, AuditLayer, ForwardingHeader, Identity, RequestInfo, TrustedProxies,
+    UsageLayer,
 };
 use kafka_events::{
     AuditEntry, AuthEvent, CloseFuture, EmitError, KafkaEvent, MemoryProducer, Message, MessageRef,
@@ -189,9 +190,11 @@ async fn the_client_is_the_rightmost_hop_no_trusted_proxy_added() {
     assert_eq!(source(TrustedProxies::count(1), None).await, "203.0.113.9");
     let ranges = TrustedProxies::ranges(["10.0.0.0/8"]).unwrap();
     assert_eq!(source(ranges.clone(), None).await, "203.0.113.9");
-    // RFC 7239 `Forwarded` is read when present.
+    // A client-sent `Forwarded` is not read unless the proxies write that header instead.
     let forwarded = Some("for=6.6.6.6, for=\"[2001:db8::7]:4711\"");
-    assert_eq!(source(ranges, forwarded).await, "2001:db8::7");
+    assert_eq!(source(ranges.clone(), forwarded).await, "203.0.113.9");
+    let rfc7239 = ranges.header(ForwardingHeader::Forwarded);
+    assert_eq!(source(rfc7239, forwarded).await, "2001:db8::7");
     assert!(TrustedProxies::ranges(["10.0.0.0/33"]).is_err());
 }
 
@@ -544,6 +547,42 @@ async fn a_panicking_handler_is_audited_and_the_panic_goes_on() {
         (entry.status_code, entry.outcome),
         (500, RequestOutcome::Panicked)
     );
+    let usage = producer.events::<UsageEvent>().unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!(usage[0].outcome, RequestOutcome::Panicked);
+}
+
+#[tokio::test]
+async fn a_service_that_panics_in_call_is_audited_and_the_panic_goes_on() {
+    use tower::Layer as _;
+    // The panic comes from `call` itself, before any future exists (as from a `map_request`
+    // closure), on a request whose body is not read ahead.
+    fn panics_in_call<B>(
+        _: Request<B>,
+    ) -> std::future::Ready<Result<axum::response::Response, std::convert::Infallible>> {
+        panic!("bug in a request mapper")
+    }
+    let producer = MemoryProducer::new();
+    let audited = layer(&producer)
+        .with_usage()
+        .layer(tower::service_fn(panics_in_call::<AuditBody<Body>>));
+    let request = Request::get("/orders/1").body(Body::empty()).unwrap();
+    let outcome = tokio::spawn(audited.oneshot(request)).await;
+    assert!(outcome.is_err_and(|e| e.is_panic()), "the panic propagates");
+    let entry = only_entry(&producer);
+    assert_eq!(
+        (entry.status_code, entry.outcome),
+        (500, RequestOutcome::Panicked)
+    );
+    let usage = producer.events::<UsageEvent>().unwrap();
+    assert_eq!(usage[0].outcome, RequestOutcome::Panicked);
+
+    let producer = MemoryProducer::new();
+    let counted =
+        UsageLayer::new(producer.clone()).layer(tower::service_fn(panics_in_call::<Body>));
+    let request = Request::get("/orders/1").body(Body::empty()).unwrap();
+    let outcome = tokio::spawn(counted.oneshot(request)).await;
+    assert!(outcome.is_err_and(|e| e.is_panic()));
     let usage = producer.events::<UsageEvent>().unwrap();
     assert_eq!(usage.len(), 1);
     assert_eq!(usage[0].outcome, RequestOutcome::Panicked);

@@ -8,8 +8,9 @@
 //! entry of the list when the entry's words appear in it in a row (`x_api_key`, `newPassword`,
 //! `aws_access_key_id`), or when one word of the name is the entry written as one word
 //! (`apikey`), ends with it (entries of five letters or more: `accesstoken`, `clientsecret`)
-//! or starts with it (six or more: `passwordhash`). Short entries (`pin`, `otp`, `jwt`, `auth`)
-//! match whole words only, so `shipping`, `author` and `option` are not masked.
+//! or starts with it (six or more: `passwordhash`). A word ending in `s` matches as its singular
+//! too (`api_keys`, `tokens`, `pins`). Short entries (`pin`, `otp`, `jwt`, `auth`) match whole
+//! words only, so `shipping`, `author` and `option` are not masked.
 //!
 //! ```
 //! use kafka_events_sensitive::{is_sensitive, sensitive_match};
@@ -19,6 +20,7 @@
 //! assert!(is_sensitive("refreshToken"));
 //! assert!(!is_sensitive("author"));
 //! assert!(!is_sensitive("shipping_address"));
+//! assert!(is_sensitive("apiKeys") && is_sensitive("refresh_tokens") && is_sensitive("pins"));
 //! assert_eq!(sensitive_match("card_number"), Some("card number"));
 //! ```
 
@@ -103,15 +105,30 @@ impl Name {
     /// Whether `key` matches this name (see the crate docs).
     pub fn matches_words(&self, key: &[String]) -> bool {
         let n = self.words.len();
-        if key.windows(n).any(|w| w == self.words.as_slice()) {
+        if key.windows(n).any(|w| {
+            w.iter()
+                .zip(&self.words)
+                .enumerate()
+                .all(|(i, (k, name))| same_word(k.as_bytes(), name.as_bytes(), i + 1 == n))
+        }) {
             return true;
         }
-        let len = self.joined.len();
-        key.iter().any(|word| {
-            *word == self.joined
-                || (len >= 5 && word.ends_with(&self.joined))
-                || (len >= 6 && word.starts_with(&self.joined))
-        })
+        key.iter()
+            .any(|word| self.matches_one_word(word.as_bytes()))
+    }
+
+    /// Whether one word of a key is this name written as one word, ends or starts with it.
+    fn matches_one_word(&self, word: &[u8]) -> bool {
+        let joined = self.joined.as_bytes();
+        let len = joined.len();
+        [Some(word), singular(word)]
+            .into_iter()
+            .flatten()
+            .any(|word| {
+                word == joined
+                    || (len >= 5 && word.ends_with(joined))
+                    || (len >= 6 && word.starts_with(joined))
+            })
     }
 }
 
@@ -222,19 +239,24 @@ impl Name {
         let n = self.words.len();
         let count = key.count;
         if n <= count
-            && (0..=count - n)
-                .any(|start| (0..n).all(|i| key.word(start + i) == self.words[i].as_bytes()))
+            && (0..=count - n).any(|start| {
+                (0..n).all(|i| same_word(key.word(start + i), self.words[i].as_bytes(), i + 1 == n))
+            })
         {
             return true;
         }
-        let len = joined.len();
-        (0..count).any(|i| {
-            let word = key.word(i);
-            word == joined
-                || (len >= 5 && word.ends_with(joined))
-                || (len >= 6 && word.starts_with(joined))
-        })
+        (0..count).any(|i| self.matches_one_word(key.word(i)))
     }
+}
+
+/// A word without a trailing `s` (of a plural), if it has one and something before it.
+fn singular(word: &[u8]) -> Option<&[u8]> {
+    word.strip_suffix(b"s").filter(|w| !w.is_empty())
+}
+
+/// Whether a key's word is a name's word, or (for the name's last word) its plural.
+fn same_word(key: &[u8], name: &[u8], last: bool) -> bool {
+    key == name || (last && singular(key) == Some(name))
 }
 
 /// The words of a short ASCII key, lower-cased into a buffer on the stack, and its letters and
@@ -386,6 +408,14 @@ mod tests {
             "ssn",
             "private_key",
             "Cookie",
+            "api_keys",
+            "apiKeys",
+            "access_keys",
+            "tokens",
+            "refresh_tokens",
+            "pins",
+            "jwts",
+            "passwords",
         ] {
             assert!(is_sensitive(name), "{name}");
         }
@@ -409,6 +439,10 @@ mod tests {
             "primary_key",
             "sort_key",
             "tokenizer_version",
+            "authors",
+            "options",
+            "keys",
+            "status",
         ] {
             assert_eq!(sensitive_match(name), None, "{name}");
         }

@@ -53,8 +53,9 @@ struct Config {
 /// [`Identity::attach`](super::Identity::attach), or read by the [`IdentityHook`]) or that the
 /// caller is anonymous, and the JSON body of POST/PUT/PATCH requests (and of 4xx/5xx responses)
 /// with sensitive fields masked. It never records `Authorization`, `Cookie`, `Set-Cookie` or
-/// API-key headers: no header other than `User-Agent`, `X-Request-Id`, `X-Correlation-Id` and
-/// (with trusted proxies) `Forwarded`/`X-Forwarded-For` is read.
+/// API-key headers: no header other than `User-Agent`, `X-Request-Id`, `X-Correlation-Id`,
+/// `X-Owner-ID` and `X-Message` (for usage events) and (with trusted proxies) the forwarding
+/// header is read.
 ///
 /// The entry is emitted when the response body has ended or was dropped (a test that calls
 /// the service waits for it with [`MemoryProducer::wait_for`](crate::MemoryProducer::wait_for)),
@@ -227,10 +228,22 @@ where
             config: config.clone(),
         });
         if !captures_body {
+            // A service that panics in `call` itself (a `map_request` closure, say) leaves no
+            // future to poll: its entry is written here before the panic goes on.
+            let called = catch_unwind(AssertUnwindSafe(|| {
+                self.inner.call(Request::from_parts(parts, body))
+            }));
+            let future = match called {
+                Ok(future) => future,
+                Err(panic) => {
+                    if let Some(pending) = pending {
+                        pending.finish(End::now(Ended::Panicked));
+                    }
+                    resume_unwind(panic)
+                }
+            };
             return AuditResponseFuture {
-                state: State::Calling {
-                    future: self.inner.call(Request::from_parts(parts, body)),
-                },
+                state: State::Calling { future },
                 pending,
             };
         }
@@ -287,18 +300,20 @@ impl Pending {
             None => None,
         };
         entry.payload_truncated = truncated;
-        if config.usage {
-            send(
-                &*config.common.producer,
-                &self.started.usage_event(&config.common, end),
-            );
+        let usage = config
+            .usage
+            .then(|| self.started.usage_event(&config.common, end));
+        // The entry first: a test awaiting one record sees the request's entry.
+        let keep = config
+            .on_entry
+            .as_ref()
+            .is_none_or(|hook| hook.on_entry(&mut entry));
+        if keep {
+            send(&*config.common.producer, &entry);
         }
-        if let Some(hook) = &config.on_entry
-            && !hook.on_entry(&mut entry)
-        {
-            return;
+        if let Some(usage) = usage {
+            send(&*config.common.producer, &usage);
         }
-        send(&*config.common.producer, &entry);
     }
 }
 

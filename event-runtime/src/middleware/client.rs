@@ -7,8 +7,10 @@ use http::HeaderMap;
 
 /// Which proxies in front of the service may say who the client is.
 ///
-/// The hops a request went through are the `Forwarded` header's `for=` addresses (RFC 7239),
-/// or else `X-Forwarded-For`'s, left to right, followed by the peer address of the connection.
+/// The hops a request went through are the entries of one forwarding header, the one your
+/// proxies append to ([`ForwardingHeader`]: `X-Forwarded-For` by default, or RFC 7239's
+/// `Forwarded`), left to right, followed by the peer address of the connection. The other header
+/// is never read: a proxy that appends to one passes the other through as the client wrote it.
 /// The client is the **rightmost hop that is not a trusted proxy**: every hop to its right was
 /// added by a proxy you run, while entries to its left are whatever the client sent.
 ///
@@ -30,7 +32,38 @@ use http::HeaderMap;
 /// assert_eq!(ranges.client(Some("198.51.100.7".parse().unwrap()), &headers), "198.51.100.7");
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Trust);
+pub struct TrustedProxies {
+    trust: Trust,
+    header: ForwardingHeader,
+}
+
+/// The header your proxies append the address they saw to: the only one
+/// [`TrustedProxies`] reads.
+///
+/// ```
+/// use kafka_events::middleware::{ForwardingHeader, TrustedProxies};
+///
+/// let headers = http::HeaderMap::from_iter([
+///     (http::header::FORWARDED, http::HeaderValue::from_static("for=203.0.113.9")),
+///     (
+///         http::header::HeaderName::from_static("x-forwarded-for"),
+///         http::HeaderValue::from_static("6.6.6.6"),
+///     ),
+/// ]);
+/// let peer = Some("10.0.0.2".parse().unwrap());
+/// let proxies = TrustedProxies::count(1).header(ForwardingHeader::Forwarded);
+/// assert_eq!(proxies.client(peer, &headers), "203.0.113.9");
+/// assert_eq!(TrustedProxies::count(1).client(peer, &headers), "6.6.6.6");
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (the default: what most load balancers write).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for="[2001:db8::1]:4711"`: its `for=` parameters.
+    Forwarded,
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 enum Trust {
@@ -49,17 +82,29 @@ pub struct InvalidRange(pub String);
 impl TrustedProxies {
     /// No proxy is trusted: the client is the peer address (the default).
     pub fn none() -> Self {
-        TrustedProxies(Trust::None)
+        TrustedProxies::default()
     }
 
     /// The `n` hops nearest the service are your proxies: the peer and `n - 1` entries of the
     /// forwarding header (with one load balancer in front, `count(1)`).
     pub fn count(n: usize) -> Self {
-        TrustedProxies(if n == 0 { Trust::None } else { Trust::Count(n) })
+        TrustedProxies {
+            trust: if n == 0 { Trust::None } else { Trust::Count(n) },
+            header: ForwardingHeader::default(),
+        }
+    }
+
+    /// Reads this forwarding header (`X-Forwarded-For` unless you say otherwise) and never the
+    /// other.
+    pub fn header(mut self, header: ForwardingHeader) -> Self {
+        self.header = header;
+        self
     }
 
     /// Hops whose address is in one of these ranges are your proxies. The headers are read
-    /// only when the peer itself is one.
+    /// only when the peer itself is one, so the peer address must be known (axum:
+    /// `into_make_service_with_connect_info::<SocketAddr>()`); without it the client is
+    /// unknown (an empty `source_ip`), since anyone could have written the headers.
     pub fn ranges<I, S>(ranges: I) -> Result<Self, InvalidRange>
     where
         I: IntoIterator<Item = S>,
@@ -69,16 +114,19 @@ impl TrustedProxies {
             .into_iter()
             .map(|r| r.as_ref().parse())
             .collect::<Result<Vec<IpRange>, _>>()?;
-        Ok(TrustedProxies(Trust::Ranges(ranges)))
+        Ok(TrustedProxies {
+            trust: Trust::Ranges(ranges),
+            header: ForwardingHeader::default(),
+        })
     }
 
     /// The client's address for a request from `peer` with these headers; empty when unknown.
     pub fn client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> String {
         let peer_text = || peer.map_or_else(String::new, |p| p.to_string());
-        match &self.0 {
+        match &self.trust {
             Trust::None => peer_text(),
             Trust::Count(n) => {
-                let mut hops = forwarded_hops(headers);
+                let mut hops = forwarded_hops(self.header, headers);
                 // The peer is the nearest proxy; unknown, it is still one of the `n`.
                 let listed = match peer {
                     Some(peer) => {
@@ -97,12 +145,15 @@ impl TrustedProxies {
                 let trusted = |hop: &str| {
                     parse_ip(hop).is_some_and(|ip| ranges.iter().any(|r| r.contains(ip)))
                 };
-                if let Some(peer) = peer
-                    && !ranges.iter().any(|r| r.contains(peer))
-                {
-                    return peer.to_string();
+                match peer {
+                    // Headers are believed only from a proxy of yours.
+                    None => return String::new(),
+                    Some(peer) if !ranges.iter().any(|r| r.contains(peer)) => {
+                        return peer.to_string();
+                    }
+                    Some(_) => {}
                 }
-                let hops = forwarded_hops(headers);
+                let hops = forwarded_hops(self.header, headers);
                 match hops.iter().rposition(|hop| !trusted(hop)) {
                     Some(client) => hops[client].clone(),
                     None => hops.into_iter().next().unwrap_or_else(peer_text),
@@ -112,19 +163,15 @@ impl TrustedProxies {
     }
 }
 
-/// The hops the forwarding headers list, left to right: `Forwarded`'s `for=` values if there is
-/// such a header, else `X-Forwarded-For`'s entries. Each is an address without its port, or the
-/// header's text for what is not an address (`unknown`, an obfuscated name), cut to 64 visible
-/// characters.
-fn forwarded_hops(headers: &HeaderMap) -> Vec<String> {
-    let forwarded: Vec<&str> = headers
-        .get_all(http::header::FORWARDED)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let entries: Vec<String> = if !forwarded.is_empty() {
-        forwarded
+/// The hops `header` lists, left to right: `Forwarded`'s `for=` values or `X-Forwarded-For`'s
+/// entries. Each is an address without its port, or the header's text for what is not an
+/// address (`unknown`, an obfuscated name), cut to 64 visible characters.
+fn forwarded_hops(header: ForwardingHeader, headers: &HeaderMap) -> Vec<String> {
+    let entries: Vec<String> = if header == ForwardingHeader::Forwarded {
+        headers
+            .get_all(http::header::FORWARDED)
             .iter()
+            .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .filter_map(|element| {
                 element.split(';').find_map(|pair| {
@@ -269,14 +316,14 @@ mod tests {
         assert_eq!(ranges.client(ip("10.0.0.2"), &h), "203.0.113.9");
         // Headers from a peer that is not a trusted proxy are not believed.
         assert_eq!(ranges.client(ip("6.6.6.6"), &h), "6.6.6.6");
-        // No peer known (not axum, no ConnectInfo): the headers alone.
-        assert_eq!(ranges.client(None, &h), "203.0.113.9");
+        // No peer known (no ConnectInfo): nobody can tell who wrote the headers.
+        assert_eq!(ranges.client(None, &h), "");
         assert_eq!(TrustedProxies::count(1).client(None, &headers(&[])), "");
         assert_eq!(TrustedProxies::count(2).client(None, &h), "203.0.113.9");
     }
 
     #[test]
-    fn forwarded_is_read_before_x_forwarded_for() {
+    fn only_the_chosen_forwarding_header_is_read() {
         let h = headers(&[
             (
                 "forwarded",
@@ -284,14 +331,33 @@ mod tests {
             ),
             ("x-forwarded-for", "7.7.7.7"),
         ]);
-        let ranges = TrustedProxies::ranges(["10.0.0.0/8"]).unwrap();
+        let forwarded = ForwardingHeader::Forwarded;
+        let ranges = TrustedProxies::ranges(["10.0.0.0/8"])
+            .unwrap()
+            .header(forwarded);
         assert_eq!(ranges.client(ip("10.0.0.2"), &h), "2001:db8:cafe::17");
         assert_eq!(
-            TrustedProxies::count(2).client(ip("10.0.0.2"), &h),
+            TrustedProxies::count(2)
+                .header(forwarded)
+                .client(ip("10.0.0.2"), &h),
             "6.6.6.6"
         );
         let obfuscated = headers(&[("forwarded", "for=_hidden, for=10.1.2.3")]);
         assert_eq!(ranges.client(ip("10.0.0.2"), &obfuscated), "_hidden");
+        // X-Forwarded-For (the default) is read alone: a client-sent `Forwarded` changes nothing,
+        // nor does one without `for=`.
+        let spoofed = headers(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("forwarded", "for=6.6.6.6"),
+        ]);
+        assert_eq!(
+            TrustedProxies::count(1).client(ip("10.0.0.2"), &spoofed),
+            "203.0.113.9"
+        );
+        let ranges = TrustedProxies::ranges(["10.0.0.0/8"]).unwrap();
+        assert_eq!(ranges.client(ip("10.0.0.2"), &spoofed), "203.0.113.9");
+        let hiding = headers(&[("x-forwarded-for", "203.0.113.9"), ("forwarded", "x")]);
+        assert_eq!(ranges.client(ip("10.0.0.2"), &hiding), "203.0.113.9");
     }
 
     #[test]

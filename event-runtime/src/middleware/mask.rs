@@ -169,23 +169,35 @@ impl Scan<'_> {
         }
     }
 
-    /// Writes a string value: as it was, unless it holds JSON with something to mask.
+    /// Writes a string value: as it was, unless it holds JSON (or a JSON string: JSON encoded
+    /// twice) with something to mask. Text that starts like JSON but does not parse (a stray
+    /// comma, cut short) is masked whole when a sensitive name appears in it.
     fn string_value(&mut self, start: usize, end: usize, escaped: bool, depth: usize) {
         let raw = &self.input[start..end];
         let inner = &raw[1..raw.len() - 1];
-        let first = inner
-            .iter()
-            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\\'));
-        if matches!(first, Some(b'{' | b'[')) && depth < MAX_DEPTH {
-            let text = if escaped {
-                serde_json::from_slice::<String>(raw).ok()
-            } else {
-                std::str::from_utf8(inner).ok().map(str::to_owned)
-            };
-            if let Some(masked) = text.and_then(|t| self.masker.mask_to_string(t.as_bytes())) {
-                // Written back as a JSON string.
-                serde_json::to_writer(&mut *self.out, &masked).expect("writing to a Vec");
-                return;
+        let text: Option<std::borrow::Cow<'_, str>> = if escaped {
+            serde_json::from_slice::<String>(raw).ok().map(Into::into)
+        } else {
+            std::str::from_utf8(inner).ok().map(Into::into)
+        };
+        if let Some(text) = text
+            && depth < MAX_DEPTH
+            && matches!(
+                text.trim_start().as_bytes().first(),
+                Some(b'{' | b'[' | b'"')
+            )
+        {
+            match self.masker.mask_to_string(text.as_bytes()) {
+                Some(masked) => {
+                    // Written back as a JSON string.
+                    serde_json::to_writer(&mut *self.out, &masked).expect("writing to a Vec");
+                    return;
+                }
+                None if self.masker.matcher.matches(&text) => {
+                    serde_json::to_writer(&mut *self.out, MASK).expect("writing to a Vec");
+                    return;
+                }
+                None => {}
             }
         }
         self.out.extend_from_slice(raw);
@@ -305,6 +317,24 @@ mod tests {
         let list: Value = serde_json::from_str(masked["list"].as_str().unwrap()).unwrap();
         assert_eq!(list, json!([{"token": "***"}]));
         assert_eq!(masked["plain"], "{not json");
+    }
+
+    #[test]
+    fn masks_json_in_strings_that_is_broken_escaped_or_encoded_twice() {
+        let twice = serde_json::to_string(&json!({"password": "hunter2"}).to_string()).unwrap();
+        let input = json!({
+            "broken": "{\"password\":\"hunter2\",}",
+            "newline_first": "\n{\"token\":\"t-1\"}",
+            "twice": twice,
+            "log": "[INFO] user logged in",
+        });
+        let masked = mask(&input.to_string()).unwrap();
+        let text = masked.to_string();
+        for secret in ["hunter2", "t-1"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        assert_eq!(masked["broken"], "***");
+        assert_eq!(masked["log"], "[INFO] user logged in");
     }
 
     #[test]

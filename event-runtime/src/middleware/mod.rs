@@ -115,7 +115,7 @@ use uuid::Uuid;
 
 pub use audit::{Audit, AuditLayer, AuditResponseFuture, EntryHook};
 pub use body::{AuditBody, CaptureBody};
-pub use client::{InvalidRange, TrustedProxies};
+pub use client::{ForwardingHeader, InvalidRange, TrustedProxies};
 pub use context::AuditContext;
 pub use kafka_events_sensitive::{InvalidName, SENSITIVE_NAMES as DEFAULT_SENSITIVE_FIELDS};
 pub use request_id::MAX_ID_LEN;
@@ -127,7 +127,10 @@ use crate::producer::Producer;
 use crate::{AuthEvent, KafkaEvent};
 
 /// What hooks see of a request.
-#[derive(Clone, Copy, Debug)]
+///
+/// Its `Debug` shows the method, the path with sensitive query values masked, and the names of
+/// the headers, never their values (`Authorization`, `Cookie`, API keys).
+#[derive(Clone, Copy)]
 pub struct RequestInfo<'a> {
     /// The method.
     pub method: &'a Method,
@@ -137,6 +140,17 @@ pub struct RequestInfo<'a> {
     pub headers: &'a HeaderMap,
     /// The extensions (where auth layers put what they learned).
     pub extensions: &'a Extensions,
+}
+
+impl std::fmt::Debug for RequestInfo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let matcher = kafka_events_sensitive::Matcher::default();
+        f.debug_struct("RequestInfo")
+            .field("method", self.method)
+            .field("uri", &redact::redact_url(self.uri, &matcher))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> RequestInfo<'a> {
@@ -370,7 +384,6 @@ impl Started {
         let client_addr = common.proxies.client(info.peer_addr(), &parts.headers);
         context.start(&request_id, client_addr.clone());
         let identity = Some(common.identity.identity(&info)).filter(|i| !i.is_anonymous());
-        let header = |name: &str| info.header(name).map(str::to_owned);
         let started = Started {
             identity,
             method: parts.method.clone(),
@@ -380,8 +393,13 @@ impl Started {
             request_id,
             correlation_id: request_id::correlation_id(&parts.headers),
             client_addr,
-            owner_id: header("x-owner-id"),
-            message: header("x-message"),
+            owner_id: info
+                .header("x-owner-id")
+                .filter(|id| request_id::is_valid_id(id.as_bytes()))
+                .map(str::to_owned),
+            message: info
+                .header("x-message")
+                .map(|m| bounded(m, MAX_MESSAGE_LEN)),
             started: Instant::now(),
             started_at: Utc::now(),
             context,
@@ -503,6 +521,18 @@ impl AuthEvent {
     }
 }
 
+/// The longest `X-Message` header text a usage event takes; longer ones are cut.
+const MAX_MESSAGE_LEN: usize = 1024;
+
+/// `text` cut to at most `max` bytes (header text is ASCII, so any byte is a boundary).
+fn bounded(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::resource;
@@ -512,5 +542,28 @@ mod tests {
         assert_eq!(resource("/users/{id}"), "users");
         assert_eq!(resource("//v1/x"), "v1");
         assert_eq!(resource("/"), "");
+    }
+
+    #[test]
+    fn request_info_debug_shows_no_header_value_nor_secret_parameter() {
+        let request = http::Request::get("/orders?page=2&api_key=k-123")
+            .header("authorization", "Bearer t-456")
+            .header("cookie", "session=s-789")
+            .body(())
+            .unwrap();
+        let debug = format!("{:?}", super::RequestInfo::new(&request));
+        for secret in ["k-123", "t-456", "s-789"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(
+            debug.contains("page=2") && debug.contains("authorization"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn bounded_text() {
+        assert_eq!(super::bounded("abc", 2), "ab");
+        assert_eq!(super::bounded("ab", 8), "ab");
     }
 }

@@ -118,12 +118,23 @@ where
         }
         let (mut parts, body) = request.into_parts();
         let (started, _) = Started::new(&config.common, &mut parts, false);
-        UsageResponseFuture {
-            inner: self.inner.call(Request::from_parts(parts, body)),
-            pending: Some(Pending {
-                started,
-                config: config.clone(),
-            }),
+        let pending = Pending {
+            started,
+            config: config.clone(),
+        };
+        // A service that panics in `call` itself leaves no future to poll: the event is
+        // written here before the panic goes on.
+        match catch_unwind(AssertUnwindSafe(|| {
+            self.inner.call(Request::from_parts(parts, body))
+        })) {
+            Ok(inner) => UsageResponseFuture {
+                inner,
+                pending: Some(pending),
+            },
+            Err(panic) => {
+                pending.finish(End::now(Ended::Panicked));
+                resume_unwind(panic)
+            }
         }
     }
 }
