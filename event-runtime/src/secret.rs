@@ -72,7 +72,14 @@ impl Serialize for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        let value = String::deserialize(deserializer)?;
+        if value.trim() == REDACTED {
+            return Err(serde::de::Error::custom(
+                "a secret reads `***`, the redacted form a configuration is shown and serialized \
+                 with, not the secret: give the real value",
+            ));
+        }
+        Ok(Secret(value))
     }
 }
 
@@ -83,7 +90,7 @@ pub(crate) const REDACTED: &str = "***";
 /// settings and JAAS configuration. Their values are written as `***` wherever this crate shows
 /// a configuration or an error.
 pub fn is_secret_property(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
+    let name = name.trim().to_ascii_lowercase();
     name.contains("password")
         || name.contains("secret")
         || name.contains("credential")
@@ -111,6 +118,9 @@ mod tests {
             "sasl.oauthbearer.config",
             "sasl.jaas.config",
             "SASL.PASSWORD",
+            "ssl.key.pem ",
+            " sasl.oauthbearer.config",
+            "sasl.jaas.config\t",
         ] {
             assert!(is_secret_property(secret), "{secret}");
         }

@@ -367,6 +367,8 @@ impl KafkaConfig {
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
+        // A password is taken as it is: spaces around it are part of it.
+        let secret_var = |name: &str| get(&format!("{prefix}{name}")).filter(|v| !v.is_empty());
         let bad = |name: &str, reason: String| ConfigError::Environment {
             variable: format!("{prefix}{name}"),
             reason,
@@ -431,12 +433,22 @@ impl KafkaConfig {
                     ));
                 }
             };
+            let password = secret_var("SASL_PASSWORD");
+            if password.is_none() && mechanism != SaslMechanism::OAuthBearer {
+                return Err(bad(
+                    "SASL_PASSWORD",
+                    format!(
+                        "is not set, but SASL {} needs a password",
+                        mechanism.as_str()
+                    ),
+                ));
+            }
             security.sasl = Some(SaslConfig {
                 mechanism,
                 username: var("SASL_USERNAME").unwrap_or_default(),
-                password: Secret::new(var("SASL_PASSWORD").unwrap_or_default()),
+                password: Secret::new(password.unwrap_or_default()),
             });
-        } else if var("SASL_USERNAME").is_some() || var("SASL_PASSWORD").is_some() {
+        } else if var("SASL_USERNAME").is_some() || secret_var("SASL_PASSWORD").is_some() {
             return Err(bad(
                 "SASL_MECHANISM",
                 "is not set, but SASL credentials are: set it (e.g. SCRAM-SHA-512)".into(),
@@ -460,7 +472,7 @@ impl KafkaConfig {
             ca: pem("SSL_CA")?,
             certificate: pem("SSL_CERTIFICATE")?,
             key: pem("SSL_KEY")?,
-            key_password: var("SSL_KEY_PASSWORD").map(Secret::new),
+            key_password: secret_var("SSL_KEY_PASSWORD").map(Secret::new),
             verify_hostname: match var("SSL_VERIFY_HOSTNAME").as_deref() {
                 None | Some("true" | "1" | "yes") => true,
                 Some("false" | "0" | "no") => false,
@@ -583,6 +595,22 @@ impl KafkaConfig {
                 field: "security",
             });
         }
+        // `***` is how a secret is shown and serialized: a configuration saved that way and
+        // read back lost its secrets, which must not go to the broker as passwords.
+        if let Some(name) = self
+            .properties
+            .iter()
+            .find(|(name, value)| is_secret_property(name) && value.trim() == REDACTED)
+            .map(|(name, _)| name)
+        {
+            return Err(ConfigError::InvalidProperty {
+                name: name.clone(),
+                value: REDACTED.into(),
+                reason: "this is the redacted form a configuration is shown and serialized \
+                         with, not the secret: give the real value"
+                    .into(),
+            });
+        }
         if self.delivery_timeout_ms == 0 {
             return Err(ConfigError::InvalidProperty {
                 name: "delivery_timeout_ms".into(),
@@ -639,6 +667,8 @@ impl KafkaConfig {
             }
         }
         secrets.retain(|s| !s.is_empty());
+        // Longest first: a secret that contains another is hidden whole, not around it.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
         Redactor(secrets)
     }
 
@@ -721,6 +751,38 @@ mod tests {
     }
 
     #[test]
+    fn a_saved_configuration_with_redacted_secrets_is_refused() {
+        let config = KafkaConfig::new(["a:1"]).property("ssl.key.password", "***");
+        let err = config.client_config().unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidProperty { name, .. } if name == "ssl.key.password"),
+            "{err}"
+        );
+        let saved =
+            serde_json::to_value(KafkaConfig::new(["a:1"]).security(crate::SecurityConfig {
+                sasl: Some(crate::SaslConfig {
+                    mechanism: SaslMechanism::ScramSha512,
+                    username: "u".into(),
+                    password: Secret::new("hunter2"),
+                }),
+                ..Default::default()
+            }))
+            .unwrap();
+        assert!(!saved.to_string().contains("hunter2"));
+        let err = serde_json::from_value::<KafkaConfig>(saved).unwrap_err();
+        assert!(err.to_string().contains("redacted form"), "{err}");
+    }
+
+    #[test]
+    fn the_longest_secret_is_hidden_first() {
+        let config = KafkaConfig::new(["a:1"])
+            .property("sasl.password", "hunter2")
+            .property("ssl.key.password", "hunter2-key");
+        let text = config.redactor().redact("wrong: hunter2-key and hunter2");
+        assert_eq!(text, "wrong: *** and ***");
+    }
+
+    #[test]
     fn from_the_environment() {
         let config = KafkaConfig::from_vars(
             "K_",
@@ -732,7 +794,7 @@ mod tests {
                 ("K_SECURITY_PROTOCOL", "SASL_SSL"),
                 ("K_SASL_MECHANISM", "scram-sha-256"),
                 ("K_SASL_USERNAME", "orders"),
-                ("K_SASL_PASSWORD", "s3cr3t"),
+                ("K_SASL_PASSWORD", " s3cr3t "),
                 ("K_SSL_CA_LOCATION", "/etc/ca.pem"),
             ]),
         )
@@ -749,7 +811,8 @@ mod tests {
                 sasl.username.as_str(),
                 sasl.password.expose()
             ),
-            (SaslMechanism::ScramSha256, "orders", "s3cr3t")
+            (SaslMechanism::ScramSha256, "orders", " s3cr3t "),
+            "a password is taken as it is"
         );
         let tls = config.security.tls.as_ref().unwrap();
         assert_eq!(tls.ca, Some(PemSource::File("/etc/ca.pem".into())));
@@ -771,6 +834,14 @@ mod tests {
             (
                 vec![("K_BROKERS", "a:1"), ("K_TOPICS", "audit")],
                 "K_TOPICS",
+            ),
+            (
+                vec![
+                    ("K_BROKERS", "a:1"),
+                    ("K_SASL_MECHANISM", "SCRAM-SHA-512"),
+                    ("K_SASL_USERNAME", "u"),
+                ],
+                "K_SASL_PASSWORD",
             ),
             (
                 vec![

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
@@ -46,6 +47,28 @@ impl ClientContext for Context {
             _ => {
                 let reason = self.0.redact(reason);
                 tracing::warn!(%error, reason, "kafka-events: librdkafka error");
+            }
+        }
+    }
+
+    // librdkafka's own log lines, with any secret of the configuration masked.
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, line: &str) {
+        let line = self.0.redact(line);
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility, "librdkafka: {line}");
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", facility, "librdkafka: {line}");
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility, "librdkafka: {line}");
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", facility, "librdkafka: {line}");
             }
         }
     }

@@ -218,14 +218,15 @@ impl KafkaProducer {
             .iter()
             .find_map(|name| client_config.get(name))
             .is_some_and(|m| m.trim().eq_ignore_ascii_case("OAUTHBEARER"));
-        let unsecured_jwt =
-            client_config.get("enable.sasl.oauthbearer.unsecure.jwt") == Some("true");
+        // librdkafka's own token builders (its unsecured JWT, OIDC) are not used: tokens come
+        // from the application's provider, which this producer's context asks for.
         match (&provider, oauthbearer) {
-            (None, true) if !unsecured_jwt => {
+            (None, true) => {
                 return Err(ConfigError::Security {
                     reason: "`sasl.mechanism` is OAUTHBEARER, so the tokens must come from \
                              somewhere: create the producer with \
-                             `KafkaProducer::with_token_provider`"
+                             `KafkaProducer::with_token_provider` (a provider can also build an \
+                             unsecured JWT for a test broker)"
                         .into(),
                 });
             }

@@ -142,7 +142,7 @@ pub enum SaslMechanism {
 }
 
 impl SaslMechanism {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
@@ -228,7 +228,17 @@ impl SecurityConfig {
             );
         }
         config.set("security.protocol", protocol.as_str());
-        if let Some(tls) = &self.tls {
+        // TLS chosen by `protocol` alone gets the defaults: the system's CAs, hostnames checked.
+        let default_tls;
+        let tls = match &self.tls {
+            Some(tls) => Some(tls),
+            None if uses_tls => {
+                default_tls = TlsConfig::default();
+                Some(&default_tls)
+            }
+            None => None,
+        };
+        if let Some(tls) = tls {
             let pem = |config: &mut ClientConfig, source: &PemSource, location: &str, pem: &str| {
                 match source {
                     PemSource::File(path) => config.set(location, path.display().to_string()),
@@ -277,6 +287,12 @@ impl SecurityConfig {
                         sasl.mechanism.as_str()
                     ));
                 }
+                if sasl.password.expose().is_empty() {
+                    return wrong(format!(
+                        "SASL {} needs `security.sasl.password` (it is empty)",
+                        sasl.mechanism.as_str()
+                    ));
+                }
                 config
                     .set("sasl.username", &sasl.username)
                     .set("sasl.password", sasl.password.expose());
@@ -299,7 +315,9 @@ pub struct OAuthToken {
 
 /// Supplies OAUTHBEARER tokens: an OIDC client-credentials call, a cloud IAM signer (e.g. MSK
 /// IAM). The producer calls it on a thread of its own, never on librdkafka's, ahead of the
-/// current token's expiry; an error is logged (without the token) and retried.
+/// current token's expiry; an error is logged (without the token) and retried, and so is a
+/// panic. That thread runs no async runtime: a provider built on an async client keeps a
+/// `tokio::runtime::Handle` from where it was made and calls `handle.block_on(..)`.
 pub trait TokenProvider: Send + Sync + 'static {
     /// Fetches a fresh token.
     fn token(&self) -> Result<OAuthToken, Box<dyn std::error::Error + Send + Sync>>;
@@ -336,7 +354,17 @@ impl Tokens {
             .spawn(move || {
                 let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
                 loop {
-                    let pause = match provider.token() {
+                    // A provider that panics (one that looks for a Tokio runtime on this
+                    // plain thread, say) is retried like one that fails, not lost for good.
+                    let fetched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        provider.token()
+                    }))
+                    .unwrap_or_else(|_| {
+                        Err("the token provider panicked (it runs on a thread of its own, \
+                             outside any async runtime)"
+                            .into())
+                    });
+                    let pause = match fetched {
                         Ok(token) => {
                             backoff.reset();
                             let life = token
