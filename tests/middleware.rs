@@ -407,6 +407,44 @@ async fn a_broker_that_never_acks_does_not_hold_the_request() {
 }
 
 #[tokio::test]
+async fn both_layers_record_one_request_id_whichever_is_outside() {
+    let producer = MemoryProducer::new();
+    let router = Router::new()
+        .route(
+            "/orders/{id}",
+            get(|context: AuditContext| async move { context.request_id() }),
+        )
+        .layer(layer(&producer))
+        .layer(UsageLayer::new(producer.clone()));
+    let request = Request::get("/orders/1").body(Body::empty()).unwrap();
+    let (_, headers, body) = call(router, request).await;
+    let entry = only_entry(&producer);
+    assert_eq!(
+        body,
+        entry.request_id.as_bytes(),
+        "the handler saw the entry's id"
+    );
+    assert_eq!(headers["x-request-id"], entry.request_id.as_str());
+}
+
+#[tokio::test]
+async fn owner_ids_and_messages_are_bounded() {
+    let producer = MemoryProducer::new();
+    let router = Router::new()
+        .route("/reports/{id}", get(|| async { "report" }))
+        .layer(UsageLayer::new(producer.clone()));
+    let request = Request::get("/reports/7")
+        .header("x-owner-id", "x".repeat(64 * 1024))
+        .header("x-message", "m".repeat(64 * 1024))
+        .body(Body::empty())
+        .unwrap();
+    call(router, request).await;
+    let usage = &producer.events::<UsageEvent>().unwrap()[0];
+    assert_eq!(usage.owner_id, None, "not a valid id");
+    assert_eq!(usage.message.as_deref().map(str::len), Some(1024));
+}
+
+#[tokio::test]
 async fn usage_events_carry_identity_owner_and_message() {
     let producer = MemoryProducer::new();
     let (tenant, product) = (Uuid::new_v4(), Uuid::new_v4());

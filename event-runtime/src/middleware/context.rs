@@ -41,6 +41,7 @@ struct State {
     resource_id: Option<Uuid>,
     correlation_id: Option<String>,
     request_id: String,
+    generated_id: bool,
     client_addr: String,
 }
 
@@ -81,10 +82,17 @@ impl AuditContext {
         lock(&self.state).client_addr.clone()
     }
 
-    pub(crate) fn start(&self, request_id: &str, client_addr: String) {
+    /// The request id an outer layer settled on, and whether it generated it.
+    pub(crate) fn request_id_taken(&self) -> Option<(String, bool)> {
+        let state = lock(&self.state);
+        (!state.request_id.is_empty()).then(|| (state.request_id.clone(), state.generated_id))
+    }
+
+    pub(crate) fn start(&self, request_id: &str, generated: bool, client_addr: String) {
         let mut state = lock(&self.state);
         if state.request_id.is_empty() {
             state.request_id = request_id.to_owned();
+            state.generated_id = generated;
             state.client_addr = client_addr;
         }
     }

@@ -373,7 +373,10 @@ impl Started {
                 context
             }
         };
-        let (request_id, generated) = request_id::request_id(&parts.headers);
+        // Both layers around one request record one id: the outer one's.
+        let (request_id, generated) = context
+            .request_id_taken()
+            .unwrap_or_else(|| request_id::request_id(&parts.headers));
         if generated
             && stamp_request_id
             && let Ok(value) = HeaderValue::from_str(&request_id)
@@ -382,7 +385,7 @@ impl Started {
         }
         let info = RequestInfo::from_parts(parts);
         let client_addr = common.proxies.client(info.peer_addr(), &parts.headers);
-        context.start(&request_id, client_addr.clone());
+        context.start(&request_id, generated, client_addr.clone());
         let identity = Some(common.identity.identity(&info)).filter(|i| !i.is_anonymous());
         let started = Started {
             identity,
