@@ -3,6 +3,26 @@
 use std::time::Duration;
 
 /// Why an event was not delivered.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::{AuditEntry, EmitError, KafkaEvent, MemoryProducer, Producer, UsageEvent};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::with_topics([("audit".into(), "ds.audit.1".into())].into())?;
+/// // The map has no entry for `usage`: refused, never sent to a topic nobody configured.
+/// let now = kafka_events::chrono::Utc::now();
+/// let refused = UsageEvent::new("reports-api", now, now).emit_detached(&producer);
+/// assert!(matches!(refused, Err(EmitError::UnmappedTopic { topic }) if topic == "usage"));
+///
+/// producer.close(Duration::from_secs(1)).await?;
+/// let error = AuditEntry::new().emit(&producer).await.unwrap_err();
+/// assert!(matches!(error, EmitError::Closed));
+/// assert_eq!(error.to_string(), "the producer is closed");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmitError {
@@ -82,6 +102,24 @@ pub enum EmitError {
 }
 
 /// Why a producer configuration was rejected.
+///
+/// Every variant names the field or property at fault, and never shows a secret's value.
+///
+/// ```
+/// use kafka_events::{ConfigError, KafkaConfig, KafkaProducer};
+///
+/// // A property that a typed field owns.
+/// let config = KafkaConfig::new(["kafka-0:9092"]).property("client.id", "billing-api");
+/// let Err(error) = KafkaProducer::new(&config) else { panic!("accepted") };
+/// assert!(matches!(error, ConfigError::ReservedProperty { field: "client_id", .. }));
+/// assert_eq!(
+///     error.to_string(),
+///     "property `client.id` is set by `client_id`: remove it from `properties`"
+/// );
+///
+/// let no_brokers = KafkaConfig::default();
+/// assert!(matches!(KafkaProducer::new(&no_brokers), Err(ConfigError::NoBrokers)));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -155,6 +193,26 @@ pub enum ConfigError {
 }
 
 /// What [`Producer::close`](crate::Producer::close) left behind.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer, Producer, SpoolConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # let spool = tempfile::tempdir()?;
+/// let config = kafka.producer_config().spool(SpoolConfig::new(spool.path()));
+/// let producer = KafkaProducer::new(&config)?;
+/// kafka.all_down()?; // an outage at shutdown
+/// AuditEntry::new().emit_detached(&producer)?;
+///
+/// let report = producer.close(Duration::from_millis(100)).await?;
+/// assert_eq!(report.spooled, 1); // the next producer on this spool delivers it
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CloseReport {
@@ -163,6 +221,30 @@ pub struct CloseReport {
 }
 
 /// Why [`Producer::close`](crate::Producer::close) did not finish cleanly.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{AuditEntry, CloseError, KafkaEvent, KafkaProducer, Producer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// let producer = KafkaProducer::new(&kafka.producer_config())?; // no spool
+/// kafka.all_down()?;
+/// let entry = AuditEntry::new();
+/// entry.emit_detached(&producer)?;
+///
+/// match producer.close(Duration::from_millis(100)).await {
+///     // Keep them or resend them elsewhere: nothing else holds them now.
+///     Err(CloseError::Undelivered { messages, .. }) => {
+///         assert_eq!(messages[0].key, entry.id.to_string().as_bytes());
+///     }
+///     other => panic!("expected the record back, got {other:?}"),
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CloseError {

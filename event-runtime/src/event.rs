@@ -199,6 +199,19 @@ where
 
 /// The bytes of an event key, borrowed from the event or formatted into an inline buffer (UUIDs
 /// and integers), so that taking a key does not allocate.
+///
+/// ```
+/// use kafka_events::{AuditEntry, EventKey, KafkaEvent, Key};
+///
+/// let entry = AuditEntry::new();
+/// // An event's key is its key field in canonical form: here, the hyphenated UUID.
+/// assert_eq!(entry.key(), entry.id.to_key());
+/// assert_eq!(entry.key().as_bytes(), entry.id.to_string().as_bytes());
+///
+/// let key = Key::borrowed(b"tenant-7");
+/// assert_eq!(key.as_bytes(), b"tenant-7");
+/// assert_eq!(format!("{:?}", 42u64.to_key()), r#"Key("42")"#);
+/// ```
 #[derive(Clone)]
 pub struct Key<'a>(Repr<'a>);
 
@@ -262,6 +275,32 @@ impl fmt::Debug for Key<'_> {
 /// send: a hyphenated lower-case UUID, a decimal integer, a string as it is.
 ///
 /// Implement it for your own id newtypes by delegating to the inner value.
+///
+/// ```
+/// use kafka_events::{EventKey, KafkaEvent, Key};
+/// use serde::Serialize;
+///
+/// #[derive(Serialize)]
+/// struct TenantId(uuid::Uuid);
+///
+/// impl EventKey for TenantId {
+///     fn to_key(&self) -> Key<'_> {
+///         self.0.to_key()
+///     }
+/// }
+///
+/// #[derive(Serialize, KafkaEvent)]
+/// #[event(topic = "tenants", key = "tenant_id", type = "tenant.created")]
+/// struct TenantCreated {
+///     tenant_id: TenantId,
+///     name: String,
+/// }
+///
+/// let id = uuid::Uuid::new_v4();
+/// let created = TenantCreated { tenant_id: TenantId(id), name: "acme".into() };
+/// assert_eq!(created.key().as_bytes(), id.to_string().as_bytes());
+/// assert_eq!((-7i64).to_key().as_bytes(), b"-7");
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a Kafka event key",
     label = "not a key type",

@@ -78,6 +78,22 @@ struct State {
 }
 
 /// [`MemoryProducer::wait_for`] ran out of time.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// AuditEntry::new().emit_detached(&producer)?;
+///
+/// let timeout = producer.wait_for(2, Duration::from_millis(50)).await.unwrap_err();
+/// assert_eq!((timeout.expected, timeout.received), (2, 1));
+/// assert_eq!(timeout.to_string(), "waited 50ms for 2 records, got 1");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[error("waited {timeout:?} for {expected} records, got {received}")]
 pub struct WaitTimeout {

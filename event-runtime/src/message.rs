@@ -7,16 +7,61 @@ use std::borrow::Cow;
 use serde::de::DeserializeOwned;
 
 /// Header names and values this crate writes.
+///
+/// ```
+/// use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer, headers};
+///
+/// let producer = MemoryProducer::new();
+/// AuditEntry::new().emit_detached(&producer)?;
+///
+/// let record = &producer.records()[0];
+/// assert_eq!(record.header_str(headers::CONTENT_TYPE), Some(headers::APPLICATION_JSON));
+/// // What consumers of a shared topic route on.
+/// assert_eq!(record.header_str(headers::EVENT_TYPE), Some("audit.log"));
+/// # Ok::<(), kafka_events::EmitError>(())
+/// ```
 pub mod headers {
     /// Always `application/json`.
+    ///
+    /// ```
+    /// assert_eq!(kafka_events::headers::CONTENT_TYPE, "content-type");
+    /// ```
     pub const CONTENT_TYPE: &str = "content-type";
     /// The event type (`#[event(type = "..")]`), when the event has one.
+    ///
+    /// ```
+    /// assert_eq!(kafka_events::headers::EVENT_TYPE, "event-type");
+    /// ```
     pub const EVENT_TYPE: &str = "event-type";
     /// The value of [`CONTENT_TYPE`].
+    ///
+    /// ```
+    /// assert_eq!(kafka_events::headers::APPLICATION_JSON, "application/json");
+    /// ```
     pub const APPLICATION_JSON: &str = "application/json";
 }
 
 /// One record to send: a logical topic, key bytes, a JSON payload and headers.
+///
+/// ```
+/// use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer, Message, Producer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // What an event serializes to: its topic, key, JSON and headers.
+/// let entry = AuditEntry::new();
+/// let message = entry.to_message()?;
+/// assert_eq!(message.topic, "audit");
+/// assert_eq!(message.key, entry.id.to_string().as_bytes());
+/// assert_eq!(message.header("event-type"), Some(&b"audit.log"[..]));
+///
+/// // Or built by hand, and sent as it is by any producer.
+/// let raw = Message::new("audit", b"key-1".to_vec(), br#"{"id":"key-1"}"#.to_vec());
+/// let delivery = MemoryProducer::new().send(raw).await?;
+/// assert_eq!(delivery.topic, "audit");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     /// The logical topic; the producer maps it to a physical one.
@@ -87,6 +132,23 @@ impl From<MessageRef<'_>> for Message {
 
 /// A borrowed view of a record, for [`Producer::send_detached`](crate::Producer::send_detached): nothing is copied until the
 /// producer copies it into its queue.
+///
+/// ```
+/// use kafka_events::{MemoryProducer, MessageRef, Producer};
+///
+/// let producer = MemoryProducer::new();
+/// producer.send_detached(MessageRef {
+///     topic: "orders",
+///     key: b"order-42",
+///     payload: br#"{"order_id":42}"#,
+///     headers: &[("content-type", &b"application/json"[..])],
+/// })?;
+///
+/// let record = &producer.records()[0];
+/// assert_eq!(record.key_str(), Some("order-42"));
+/// assert_eq!(record.header_str("content-type"), Some("application/json"));
+/// # Ok::<(), kafka_events::EmitError>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct MessageRef<'a> {
     /// The logical topic.
@@ -151,6 +213,20 @@ impl Header {
 }
 
 /// Where the broker stored a record.
+///
+/// ```
+/// use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::with_topics([("audit".into(), "ds.audit.1".into())].into())?;
+/// let first = AuditEntry::new().emit(&producer).await?;
+/// let second = AuditEntry::new().emit(&producer).await?;
+/// assert_eq!(first.topic, "ds.audit.1"); // the physical topic
+/// assert_eq!((second.partition, second.offset), (first.partition, first.offset + 1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     /// The physical topic.
@@ -162,6 +238,22 @@ pub struct Delivery {
 }
 
 /// A stored record: where it landed, its key, payload and headers.
+///
+/// ```
+/// use kafka_events::{AuditEntry, KafkaEvent, MemoryProducer};
+///
+/// let producer = MemoryProducer::new();
+/// let entry = AuditEntry { service: "orders-api".into(), ..AuditEntry::new() };
+/// entry.emit_detached(&producer)?;
+///
+/// let record = &producer.records()[0];
+/// assert_eq!((record.topic.as_str(), record.partition, record.offset), ("audit", 0, 0));
+/// assert_eq!(record.key_str(), Some(entry.id.to_string().as_str()));
+/// assert_eq!(record.header_str("event-type"), Some("audit.log"));
+/// assert_eq!(record.json()?["service"], "orders-api");
+/// assert_eq!(record.decode::<AuditEntry>()?, entry);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// The physical topic.

@@ -245,6 +245,34 @@ impl<'de> Deserialize<'de> for JsonText {
 }
 
 /// How the request an [`AuditEntry`] records ended.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use kafka_events::middleware::AuditLayer;
+/// use kafka_events::{AuditEntry, MemoryProducer, RequestOutcome};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let slow = ServiceBuilder::new()
+///     .layer(AuditLayer::new(producer.clone()))
+///     .service_fn(|_request: http::Request<_>| async {
+///         std::future::pending::<Result<http::Response<String>, Infallible>>().await
+///     });
+///
+/// // The client gives up before the answer.
+/// let call = slow.oneshot(http::Request::get("/reports").body(String::new())?);
+/// assert!(tokio::time::timeout(Duration::from_millis(20), call).await.is_err());
+///
+/// producer.wait_for(1, Duration::from_secs(5)).await?;
+/// let entry = &producer.events::<AuditEntry>()?[0];
+/// assert_eq!((entry.outcome, entry.status_code), (RequestOutcome::Cancelled, 499));
+/// assert_eq!(serde_json::to_value(entry)?["outcome"], "cancelled");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestOutcome {
@@ -384,6 +412,18 @@ impl Default for AuditEntry {
 }
 
 /// What an [`AuthEvent`] records; serialized as its wire name and sent as the event type.
+///
+/// ```
+/// use kafka_events::{AuthEvent, AuthEventType, KafkaEvent};
+///
+/// let denied = AuthEvent::authz_denied("billing-api", "mallory", "not an admin");
+/// assert_eq!(denied.r#type, AuthEventType::AuthzDenied);
+/// assert_eq!(denied.event_type(), Some("authz.denied")); // the `event-type` header
+/// assert_eq!(serde_json::to_value(&denied)?["type"], "authz.denied");
+/// // `MemoryProducer::events::<AuthEvent>()` picks out records with these types.
+/// assert_eq!(AuthEventType::ALL.map(AuthEventType::as_str), AuthEvent::EVENT_TYPES);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AuthEventType {
     /// `login.success`
@@ -513,6 +553,21 @@ impl AuthEvent {
 }
 
 /// The state of a usage record (the Go `UsageEntry`'s `status`); the middleware sends `draft`.
+///
+/// ```
+/// use kafka_events::chrono::Utc;
+/// use kafka_events::{UsageEvent, UsageStatus};
+///
+/// let now = Utc::now();
+/// let usage = UsageEvent::new("reports-api", now, now);
+/// assert_eq!(usage.status, UsageStatus::Draft);
+///
+/// let active = UsageEvent { status: UsageStatus::Active, ..usage };
+/// assert_eq!(serde_json::to_value(&active)?["status"], "active");
+/// // Go's zero value, an empty string, reads back as `Unset`.
+/// assert_eq!(serde_json::from_str::<UsageStatus>(r#""""#)?, UsageStatus::Unset);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UsageStatus {

@@ -89,6 +89,18 @@ pub(crate) const REDACTED: &str = "***";
 /// Whether a librdkafka property holds a secret: passwords, secrets, PEM text, the OAUTHBEARER
 /// settings and JAAS configuration. Their values are written as `***` wherever this crate shows
 /// a configuration or an error.
+///
+/// ```
+/// use kafka_events::{KafkaConfig, is_secret_property};
+///
+/// assert!(is_secret_property("sasl.password"));
+/// assert!(is_secret_property("ssl.key.pem"));
+/// assert!(!is_secret_property("linger.ms"));
+///
+/// let config = KafkaConfig::new(["kafka-0:9092"]).property("ssl.key.password", "hunter2");
+/// assert!(!format!("{config:?}").contains("hunter2"));
+/// assert!(!serde_json::to_string(&config).unwrap().contains("hunter2"));
+/// ```
 pub fn is_secret_property(name: &str) -> bool {
     let name = name.trim().to_ascii_lowercase();
     name.contains("password")

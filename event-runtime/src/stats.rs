@@ -13,6 +13,26 @@ use crate::spool::SpoolCounts;
 /// what it could not deliver without a spool; neither counts them as dropped. `spooled` counts
 /// records written to the spool, `replayed` those of them the broker acknowledged (with
 /// write-ahead, every acknowledged detached record); `failed` and `retried` count attempts.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 1)?;
+/// let producer = KafkaProducer::new(&kafka.producer_config())?;
+/// AuditEntry::new().emit(&producer).await?;
+/// assert!(producer.wait_for(Duration::from_secs(5), |stats| stats.delivered == 1).await);
+///
+/// let stats = producer.stats(); // cheap: read it for metrics and health checks
+/// assert_eq!((stats.enqueued, stats.delivered, stats.dropped), (1, 1, 0));
+/// assert!(!stats.brokers_down);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryStats {

@@ -40,6 +40,16 @@ use crate::kafka::KafkaConfig;
 use crate::message::{Header, Record};
 
 /// Errors from [`EmbeddedKafka`] and [`read_topic`].
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::{EmbeddedKafka, TestingError, read_topic};
+///
+/// let kafka = EmbeddedKafka::start()?;
+/// let read = read_topic(kafka.bootstrap_servers(), "never-created", 1, Duration::from_secs(5));
+/// assert!(matches!(read, Err(TestingError::Read { topic, .. }) if topic == "never-created"));
+/// # Ok::<(), TestingError>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TestingError {
@@ -68,6 +78,32 @@ pub enum TestingError {
 }
 
 /// A retriable Produce failure to inject with [`EmbeddedKafka::fail_produce_requests`].
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::{EmbeddedKafka, ProduceFault, read_topic};
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let kafka = EmbeddedKafka::start()?;
+/// kafka.create_topic("audit", 1)?;
+/// let config = kafka.producer_config().property("max.in.flight.requests.per.connection", "1");
+/// let producer = KafkaProducer::new(&config)?;
+///
+/// // The next two Produce requests fail; librdkafka retries, and the emit succeeds anyway.
+/// kafka.fail_produce_requests(&[
+///     ProduceFault::LeaderNotAvailable,
+///     ProduceFault::NotEnoughReplicas,
+/// ])?;
+/// let entry = AuditEntry::new();
+/// entry.emit(&producer).await?;
+///
+/// let records = read_topic(kafka.bootstrap_servers(), "audit", 1, Duration::from_secs(10))?;
+/// assert_eq!(records[0].decode::<AuditEntry>()?, entry);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProduceFault {
@@ -295,6 +331,34 @@ impl Drop for EmbeddedKafka {
 /// Reads `topic` from the beginning of every partition with an independent rdkafka consumer
 /// until `expected` records have arrived or `timeout` has passed, and returns what it read (so
 /// fewer than `expected` means they did not arrive in time). Blocks the calling thread.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::{EmbeddedKafka, read_topic};
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let kafka = EmbeddedKafka::start()?;
+/// kafka.create_topic("audit", 3)?;
+/// let producer = KafkaProducer::new(&kafka.producer_config())?;
+/// let mut sent = Vec::new();
+/// for _ in 0..3 {
+///     let entry = AuditEntry::new();
+///     entry.emit(&producer).await?;
+///     sent.push(entry.id.to_string());
+/// }
+///
+/// // From every partition: compare as sets, not in order.
+/// let records = read_topic(kafka.bootstrap_servers(), "audit", 3, Duration::from_secs(10))?;
+/// let mut read: Vec<String> =
+///     records.iter().filter_map(|r| r.key_str()).map(String::from).collect();
+/// read.sort();
+/// sent.sort();
+/// assert_eq!(read, sent);
+/// # Ok(())
+/// # }
+/// ```
 pub fn read_topic(
     bootstrap_servers: &str,
     topic: &str,
@@ -308,6 +372,31 @@ pub fn read_topic(
 
 /// Like [`read_topic`], but stops as soon as `done` returns true for the records read so far
 /// (for a topic that holds older records too), or when `timeout` has passed.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::{EmbeddedKafka, read_topic_until};
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 1)?;
+/// let producer = KafkaProducer::new(&kafka.producer_config())?;
+/// AuditEntry::new().emit(&producer).await?; // an older record
+/// let entry = AuditEntry::new();
+/// entry.emit(&producer).await?;
+///
+/// let key = entry.id.to_string();
+/// let timeout = Duration::from_secs(10);
+/// let records = read_topic_until(kafka.bootstrap_servers(), "audit", timeout, |read| {
+///     read.iter().any(|record| record.key_str() == Some(key.as_str()))
+/// })?;
+/// assert_eq!(records.len(), 2);
+/// assert_eq!(records[1].decode::<AuditEntry>()?, entry);
+/// # Ok(())
+/// # }
+/// ```
 pub fn read_topic_until(
     bootstrap_servers: &str,
     topic: &str,
@@ -319,6 +408,29 @@ pub fn read_topic_until(
 
 /// Reads `topic` from the beginning until no record has arrived for `idle` (or `timeout` has
 /// passed): everything the topic holds, duplicates included.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::{EmbeddedKafka, read_topic_idle};
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer, Producer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 3)?;
+/// let producer = KafkaProducer::new(&kafka.producer_config())?;
+/// for _ in 0..3 {
+///     AuditEntry::new().emit_detached(&producer)?;
+/// }
+/// producer.close(Duration::from_secs(10)).await?;
+///
+/// // Not "at least 3": all of them, so a duplicate would show.
+/// let (idle, timeout) = (Duration::from_secs(2), Duration::from_secs(20));
+/// let records = read_topic_idle(kafka.bootstrap_servers(), "audit", idle, timeout)?;
+/// assert_eq!(records.len(), 3);
+/// # Ok(())
+/// # }
+/// ```
 pub fn read_topic_idle(
     bootstrap_servers: &str,
     topic: &str,

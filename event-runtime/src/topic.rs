@@ -10,6 +10,21 @@ use crate::error::{ConfigError, EmitError};
 /// The rule: with an empty map every logical topic is used as the physical topic. Once the map
 /// has any entry, every logical topic must be in it; an unmapped one is
 /// [`EmitError::UnmappedTopic`], never a send to a topic nobody configured.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use kafka_events::{ConfigError, EmitError, TopicMap};
+///
+/// assert_eq!(TopicMap::default().resolve("audit")?, "audit");
+///
+/// let topics = TopicMap::new(BTreeMap::from([("audit".into(), "ds.audit.1".into())]))?;
+/// assert_eq!(topics.resolve("audit")?, "ds.audit.1");
+/// assert!(matches!(topics.resolve("usage"), Err(EmitError::UnmappedTopic { .. })));
+///
+/// let bad = TopicMap::new(BTreeMap::from([("audit".into(), "audit log".into())]));
+/// assert!(matches!(bad, Err(ConfigError::InvalidTopic { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TopicMap {
     map: BTreeMap<String, String>,
@@ -46,6 +61,18 @@ impl TopicMap {
 
 /// Why `name` is not a legal Kafka topic name: 1 to 249 characters of `[a-zA-Z0-9._-]`, not `.`
 /// or `..`. The derive checks logical topics by the same rule at compile time.
+///
+/// ```
+/// use kafka_events::topic_name_problem;
+///
+/// assert_eq!(topic_name_problem("ds.core.config.compliance.1.0.0"), None);
+/// assert_eq!(
+///     topic_name_problem("audit log"),
+///     Some("a topic name may only contain ASCII letters, digits, `.`, `_` and `-`")
+/// );
+/// assert!(topic_name_problem("..").is_some());
+/// assert!(topic_name_problem(&"a".repeat(250)).is_some());
+/// ```
 pub fn topic_name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         Some("a topic name can't be empty")

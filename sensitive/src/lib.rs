@@ -35,6 +35,14 @@ use alloc::vec::Vec;
 
 /// The names masked by default, as words separated by spaces. Matching ignores case and how the
 /// words are joined (see the crate docs).
+///
+/// ```
+/// # use kafka_events_sensitive::SENSITIVE_NAMES as DEFAULT_SENSITIVE_FIELDS;
+/// // In kafka-events: `kafka_events::middleware::DEFAULT_SENSITIVE_FIELDS`.
+/// assert!(DEFAULT_SENSITIVE_FIELDS.contains(&"password"));
+/// // One entry covers every spelling: `apiKey`, `X-Api-Key`, `api_key`.
+/// assert!(DEFAULT_SENSITIVE_FIELDS.contains(&"api key"));
+/// ```
 pub const SENSITIVE_NAMES: &[&str] = &[
     "password",
     "passwd",

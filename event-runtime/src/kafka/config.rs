@@ -144,6 +144,23 @@ impl std::fmt::Debug for KafkaConfig {
 /// What [`emit_detached`](crate::KafkaEvent::emit_detached) does when librdkafka's in-memory
 /// queue is full. An awaited [`emit`](crate::KafkaEvent::emit) always waits for room, without
 /// blocking, up to `delivery_timeout_ms`.
+///
+/// ```
+/// use kafka_events::{ConfigError, KafkaConfig, KafkaProducer, OverflowPolicy};
+///
+/// let config =
+///     KafkaConfig::new(["kafka-0:9092"]).overflow(OverflowPolicy::Block { timeout_ms: 50 });
+/// let loaded: KafkaConfig = serde_json::from_str(r#"{
+///     "brokers": ["kafka-0:9092"],
+///     "overflow": { "block": { "timeout_ms": 50 } }
+/// }"#)?;
+/// assert_eq!(loaded, config);
+///
+/// // `spool` needs a spool to write to.
+/// let no_spool = KafkaConfig::new(["kafka-0:9092"]).overflow(OverflowPolicy::Spool);
+/// assert!(matches!(KafkaProducer::new(&no_spool), Err(ConfigError::SpoolRequired)));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum OverflowPolicy {
@@ -163,6 +180,20 @@ pub enum OverflowPolicy {
 
 /// Which partition a keyed record goes to. Records with the same key go to the same partition
 /// as long as the partition count does not change; what differs is which producers agree.
+///
+/// ```
+/// use kafka_events::{KafkaConfig, Partitioner};
+///
+/// assert_eq!(Partitioner::default(), Partitioner::KafkaGoHash);
+/// assert_eq!(Partitioner::KafkaGoHash.librdkafka_name(), "fnv1a_random");
+///
+/// // Sharing a topic with Java producers instead:
+/// let config = KafkaConfig::new(["kafka-0:9092"]).partitioner(Partitioner::JavaMurmur2);
+/// let loaded: KafkaConfig =
+///     serde_json::from_str(r#"{ "brokers": ["kafka-0:9092"], "partitioner": "java_murmur2" }"#)?;
+/// assert_eq!(loaded, config);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Partitioner {

@@ -48,6 +48,19 @@ pub struct SecurityConfig {
 }
 
 /// librdkafka's `security.protocol`.
+///
+/// ```
+/// use kafka_events::{SecurityConfig, SecurityProtocol};
+///
+/// // Usually implied by `tls` and `sasl`; set it to be explicit.
+/// let security: SecurityConfig = serde_json::from_str(r#"{
+///     "protocol": "sasl_plaintext",
+///     "sasl": { "mechanism": "plain", "username": "billing-api", "password": "s3cr3t" }
+/// }"#)?;
+/// assert_eq!(security.protocol, Some(SecurityProtocol::SaslPlaintext));
+/// assert_eq!(serde_json::to_string(&SecurityProtocol::SaslSsl)?, r#""sasl_ssl""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecurityProtocol {
@@ -73,6 +86,27 @@ impl SecurityProtocol {
 }
 
 /// TLS settings.
+///
+/// ```
+/// use kafka_events::{KafkaConfig, PemSource, TlsConfig};
+///
+/// // By default: the system's CAs, and the broker's certificate must name its host.
+/// assert!(TlsConfig::default().verify_hostname);
+///
+/// let config: KafkaConfig = serde_json::from_str(r#"{
+///     "brokers": ["kafka-0:9093"],
+///     "security": { "tls": {
+///         "ca": { "file": "/etc/kafka/ca.pem" },
+///         "certificate": { "file": "/etc/kafka/client.pem" },
+///         "key": { "file": "/etc/kafka/client.key" },
+///         "key_password": "k3y-pa55"
+///     } }
+/// }"#)?;
+/// let tls = config.security.tls.as_ref().unwrap();
+/// assert_eq!(tls.ca, Some(PemSource::File("/etc/kafka/ca.pem".into())));
+/// assert!(!format!("{config:?}").contains("k3y-pa55"));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
@@ -102,6 +136,18 @@ impl Default for TlsConfig {
 }
 
 /// A certificate or key: a PEM file, or the PEM text itself (say, from a secret store).
+///
+/// ```
+/// use kafka_events::{PemSource, Secret};
+///
+/// let file: PemSource = serde_json::from_str(r#"{ "file": "/etc/kafka/ca.pem" }"#)?;
+/// assert_eq!(file, PemSource::File("/etc/kafka/ca.pem".into()));
+///
+/// let text = "-----BEGIN PRIVATE KEY-----\nMIIEvQ...\n-----END PRIVATE KEY-----\n";
+/// let inline = PemSource::Pem(Secret::new(text));
+/// assert_eq!(format!("{inline:?}"), "Pem(***)");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PemSource {
@@ -112,6 +158,22 @@ pub enum PemSource {
 }
 
 /// SASL settings.
+///
+/// ```
+/// use kafka_events::{KafkaConfig, SaslConfig, SaslMechanism};
+///
+/// let sasl: SaslConfig = serde_json::from_str(
+///     r#"{ "mechanism": "scram_sha512", "username": "billing-api", "password": "s3cr3t" }"#,
+/// )?;
+/// assert_eq!(sasl.password.expose(), "s3cr3t");
+/// assert!(!format!("{sasl:?}").contains("s3cr3t"));
+///
+/// // The same, in code:
+/// let config = KafkaConfig::new(["kafka-0:9092"])
+///     .sasl(SaslMechanism::ScramSha512, "billing-api", "s3cr3t");
+/// assert_eq!(config.security.sasl, Some(sasl));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SaslConfig {
@@ -126,6 +188,15 @@ pub struct SaslConfig {
 }
 
 /// A SASL mechanism.
+///
+/// ```
+/// use kafka_events::SaslMechanism;
+///
+/// let mechanism: SaslMechanism = serde_json::from_str(r#""scram_sha256""#)?;
+/// assert_eq!(mechanism, SaslMechanism::ScramSha256);
+/// assert_eq!(serde_json::to_string(&SaslMechanism::OAuthBearer)?, r#""oauthbearer""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SaslMechanism {
@@ -303,6 +374,19 @@ impl SecurityConfig {
 }
 
 /// An OAUTHBEARER token.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use kafka_events::{OAuthToken, Secret};
+///
+/// let token = OAuthToken {
+///     value: Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+///     principal: "billing-api".into(),
+///     expires_at: SystemTime::now() + Duration::from_secs(3600),
+/// };
+/// assert!(token.expires_at > SystemTime::now());
+/// assert!(!format!("{token:?}").contains("eyJ")); // the token never shows
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OAuthToken {
     /// The token (a JWT, a signed IAM request, ...).
@@ -318,6 +402,35 @@ pub struct OAuthToken {
 /// current token's expiry; an error is logged (without the token) and retried, and so is a
 /// panic. That thread runs no async runtime: a provider built on an async client keeps a
 /// `tokio::runtime::Handle` from where it was made and calls `handle.block_on(..)`.
+///
+/// A closure `Fn() -> Result<OAuthToken, Box<dyn Error + Send + Sync>>` is one (see
+/// [`KafkaProducer::with_token_provider`](super::KafkaProducer::with_token_provider)); so is a
+/// type of your own:
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use kafka_events::{OAuthToken, Secret, TokenProvider};
+///
+/// struct ClientCredentials {
+///     client_id: String,
+/// }
+///
+/// impl TokenProvider for ClientCredentials {
+///     fn token(&self) -> Result<OAuthToken, Box<dyn std::error::Error + Send + Sync>> {
+///         // A real provider asks the identity provider here.
+///         Ok(OAuthToken {
+///             value: Secret::new("eyJhbGciOiJSUzI1NiJ9.e30.c2ln"),
+///             principal: self.client_id.clone(),
+///             expires_at: SystemTime::now() + Duration::from_secs(3600),
+///         })
+///     }
+/// }
+///
+/// // Given to `KafkaProducer::with_token_provider(&config, provider)`.
+/// let provider = ClientCredentials { client_id: "billing-api".into() };
+/// assert_eq!(provider.token()?.principal, "billing-api");
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+/// ```
 pub trait TokenProvider: Send + Sync + 'static {
     /// Fetches a fresh token.
     fn token(&self) -> Result<OAuthToken, Box<dyn std::error::Error + Send + Sync>>;

@@ -216,6 +216,23 @@ impl<'a> RequestInfo<'a> {
 /// Attach it from your auth layer or handler with [`Identity::attach`], which also reaches an
 /// audit layer outside them; or give the layers your own [`IdentityHook`]. A request without one
 /// is audited as anonymous (`anonymous: true`, these fields empty).
+///
+/// ```
+/// use kafka_events::middleware::{Identity, IdentityFromExtensions, IdentityHook, RequestInfo};
+///
+/// assert!(Identity::default().is_anonymous());
+/// let identity = Identity {
+///     subject: "ann".into(),
+///     tenant_id: Some(uuid::Uuid::new_v4()),
+///     ..Identity::default()
+/// };
+/// assert!(!identity.is_anonymous());
+///
+/// // What an auth layer does; the audit layer reads it back.
+/// let mut request = http::Request::get("/orders").body(()).unwrap();
+/// identity.clone().attach(request.extensions_mut());
+/// assert_eq!(IdentityFromExtensions.identity(&RequestInfo::new(&request)), identity);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Identity {
     /// The subject (JWT `sub`).
@@ -234,6 +251,30 @@ impl Identity {
 }
 
 /// Reads the caller's identity from a request.
+///
+/// Give one to [`AuditLayer::identity`] or [`UsageLayer::identity`], as in
+/// `AuditLayer::new(producer).identity(FromGateway)`; a closure
+/// `Fn(&RequestInfo<'_>) -> Identity` is one too.
+///
+/// ```
+/// use kafka_events::middleware::{Identity, IdentityHook, RequestInfo};
+///
+/// /// The API gateway in front has authenticated the caller and says who it is.
+/// struct FromGateway;
+///
+/// impl IdentityHook for FromGateway {
+///     fn identity(&self, request: &RequestInfo<'_>) -> Identity {
+///         let subject = request.header("x-authenticated-user").unwrap_or_default();
+///         Identity { subject: subject.to_owned(), ..Identity::default() }
+///     }
+/// }
+///
+/// let request = http::Request::get("/orders").header("x-authenticated-user", "ann");
+/// let request = request.body(()).unwrap();
+/// assert_eq!(FromGateway.identity(&RequestInfo::new(&request)).subject, "ann");
+/// let anonymous = http::Request::get("/orders").body(()).unwrap();
+/// assert!(FromGateway.identity(&RequestInfo::new(&anonymous)).is_anonymous());
+/// ```
 pub trait IdentityHook: Send + Sync + 'static {
     /// The identity, or `Identity::default()` when unknown.
     fn identity(&self, request: &RequestInfo<'_>) -> Identity;

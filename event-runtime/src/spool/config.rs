@@ -10,6 +10,27 @@ use serde::{Deserialize, Serialize};
 /// filesystem that allocates in place (ext4, xfs), where a full disk is an error when a segment
 /// starts. On a copy-on-write filesystem (btrfs, ZFS) a full disk can instead stop the process
 /// while it writes into a mapped segment.
+///
+/// ```
+/// use kafka_events::{Durability, FsyncPolicy, KafkaConfig, SpoolConfig};
+///
+/// let spool = SpoolConfig::new("/var/lib/billing-api/kafka-spool")
+///     .fsync(FsyncPolicy::Always)
+///     .durability(Durability::WriteAhead);
+/// assert_eq!(spool.segment_bytes, 8 << 20); // the default
+///
+/// // From a file, as part of a `KafkaConfig`; left-out fields take their defaults.
+/// let loaded: KafkaConfig = serde_json::from_str(r#"{
+///     "brokers": ["kafka-0:9092"],
+///     "spool": {
+///         "dir": "/var/lib/billing-api/kafka-spool",
+///         "fsync": "always",
+///         "durability": "write_ahead"
+///     }
+/// }"#)?;
+/// assert_eq!(loaded.spool, Some(spool));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpoolConfig {
@@ -63,6 +84,17 @@ impl SpoolConfig {
 /// decides what a power loss or kernel crash can take. `fsync` always runs on the spool's own
 /// writer thread (group commit: one `fsync` covers every record appended since the last), never
 /// on a thread that emits.
+///
+/// ```
+/// use kafka_events::{FsyncPolicy, SpoolConfig};
+///
+/// assert_eq!(FsyncPolicy::default(), FsyncPolicy::IntervalMs(100));
+/// let spool: SpoolConfig =
+///     serde_json::from_str(r#"{ "dir": "spool", "fsync": { "interval_ms": 20 } }"#)?;
+/// assert_eq!(spool.fsync, FsyncPolicy::IntervalMs(20));
+/// assert_eq!(serde_json::to_string(&FsyncPolicy::Never)?, r#""never""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FsyncPolicy {
@@ -82,6 +114,28 @@ impl Default for FsyncPolicy {
 }
 
 /// Which records the spool holds.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{AuditEntry, Durability, KafkaEvent, KafkaProducer, SpoolConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 1)?;
+/// # let dir = tempfile::tempdir()?;
+/// let spool = SpoolConfig::new(dir.path()).durability(Durability::WriteAhead);
+/// let producer = KafkaProducer::new(&kafka.producer_config().spool(spool))?;
+///
+/// AuditEntry::new().emit_detached(&producer)?;
+/// assert_eq!(producer.stats().spooled, 1); // on disk before librdkafka has it
+/// // It leaves the spool once the broker has acknowledged it.
+/// assert!(producer.wait_delivered(Duration::from_secs(10)).await);
+/// assert_eq!(producer.stats().spool_depth, 0);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Durability {

@@ -19,6 +19,45 @@ use crate::message::{Message, MessageRef};
 const MAGIC: &[u8; 8] = b"KEVQUAR1";
 
 /// A record in the quarantine: what was sent, why the broker refused it, and when.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer, Producer, SpoolConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 1)?;
+/// # let dir = tempfile::tempdir()?;
+/// # let big = AuditEntry {
+/// #     payload: Some(serde_json::json!({ "blob": "x".repeat(700_000) }).into()),
+/// #     ..AuditEntry::new()
+/// # };
+/// # {
+/// #     let spool = SpoolConfig::new(dir.path());
+/// #     let earlier = KafkaProducer::new(&kafka.producer_config().spool(spool))?;
+/// #     kafka.all_down()?;
+/// #     big.emit_detached(&earlier)?;
+/// #     earlier.close(Duration::from_millis(100)).await?;
+/// #     kafka.all_up()?;
+/// # }
+/// // An earlier run spooled a 700 kB record; this one accepts at most 500 kB.
+/// let config = kafka
+///     .producer_config()
+///     .spool(SpoolConfig::new(dir.path()))
+///     .property("message.max.bytes", "500000");
+/// let producer = KafkaProducer::new(&config)?;
+/// // Replayed, and refused for good: the others go on, this one waits in the quarantine.
+/// assert!(producer.wait_delivered(Duration::from_secs(10)).await);
+///
+/// let quarantined = producer.drain_quarantine().await?;
+/// assert_eq!(quarantined.len(), 1);
+/// assert_eq!(quarantined[0].message.key, big.id.to_string().as_bytes());
+/// assert!(quarantined[0].reason.contains("size"), "{}", quarantined[0].reason);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct QuarantinedRecord {
