@@ -532,13 +532,14 @@ impl KafkaProducer {
         {
             Ok(()) => Counters::add(&self.shared.counters().enqueued, 1),
             Err((error, _)) => {
-                spool.release(position);
                 let class = classify(&error);
-                // Retry: replay sends it; Quarantine (a topic gone for good) is carried out here.
+                // Retry: released to replay, which sends it; Quarantine (a topic gone for good)
+                // is carried out here, before replay could take the record.
                 let state = self.shared.state_for(class, message.topic);
                 if fate(Origin::Spooled, Event::Refused(class), &state) == Fate::Quarantine {
-                    spool.sending(position);
                     spool.quarantine(message.into(), error.to_string(), Some(position));
+                } else {
+                    spool.release(position);
                 }
             }
         }

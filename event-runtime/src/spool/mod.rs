@@ -184,6 +184,9 @@ struct Inner {
     stop: AtomicBool,
     quarantine: Quarantine,
     jobs: Mutex<Vec<Job>>,
+    /// Quarantine jobs not written yet, and the bytes their records hold in memory.
+    jobs_queued: AtomicU64,
+    jobs_bytes: AtomicU64,
     lock_file: Mutex<File>,
     /// Set once the directory is unlocked, as this is dropped.
     released: Arc<AtomicBool>,
@@ -306,6 +309,19 @@ struct Job {
 /// How many segments the writer keeps ready, so that a burst of appends does not outrun it.
 const SPARES: usize = 2;
 
+/// The most bytes of records waiting in memory for the quarantine.
+pub(crate) const MAX_QUARANTINE_QUEUE_BYTES: u64 = 64 << 20;
+
+/// What a quarantine job holds in memory.
+fn job_bytes(message: &Message) -> u64 {
+    let headers: usize = message
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len())
+        .sum();
+    (message.topic.len() + message.key.len() + message.payload.len() + headers) as u64
+}
+
 /// Spools of this process that were dropped, and whether their writer thread has let go of the
 /// directory yet.
 static OPEN: Mutex<Vec<(PathBuf, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
@@ -352,7 +368,7 @@ impl Spool {
             }),
             segs: Mutex::new(Segs {
                 map,
-                next_id: ids.last().map_or(1, |last| last + 1),
+                next_id: ids.last().map_or(1, |last| last.saturating_add(1)),
                 mapped: Vec::new(),
             }),
             pending: AtomicU64::new(0),
@@ -367,6 +383,8 @@ impl Spool {
             stop: AtomicBool::new(false),
             quarantine: Quarantine::new(&dir),
             jobs: Mutex::new(Vec::new()),
+            jobs_queued: AtomicU64::new(0),
+            jobs_bytes: AtomicU64::new(0),
             lock_file: Mutex::new(lock_file),
             released: Arc::new(AtomicBool::new(false)),
             dir,
@@ -493,14 +511,32 @@ impl Spool {
     }
 
     /// Moves a record the broker refused for good to the quarantine (on the writer thread); a
-    /// spooled one (`position`) is done once it is there.
+    /// spooled one (`position`) is done once it is there. Records held in memory for it are
+    /// bounded ([`MAX_QUARANTINE_QUEUE_BYTES`]): past that, a record that is not in the spool is
+    /// dropped, counted and logged.
     pub fn quarantine(&self, message: Message, reason: String, position: Option<Position>) {
-        lock(&self.inner.jobs).push(Job {
+        let inner = &*self.inner;
+        let bytes = job_bytes(&message);
+        if position.is_none()
+            && inner.jobs_bytes.load(Ordering::Acquire) + bytes > MAX_QUARANTINE_QUEUE_BYTES
+        {
+            inner.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                reason,
+                topic = %message.topic,
+                "kafka-events: the broker refused a record for good and the quarantine is behind by \
+                 more than {MAX_QUARANTINE_QUEUE_BYTES} bytes; the record is dropped"
+            );
+            return;
+        }
+        inner.jobs_queued.fetch_add(1, Ordering::AcqRel);
+        inner.jobs_bytes.fetch_add(bytes, Ordering::AcqRel);
+        lock(&inner.jobs).push(Job {
             message,
             reason,
             position,
         });
-        self.inner.work.ring();
+        inner.work.ring();
     }
 
     /// Records not yet done, and what the spool quarantined or lost.
@@ -516,6 +552,7 @@ impl Spool {
     pub fn is_empty(&self) -> bool {
         self.inner.recovery.get().is_some()
             && self.inner.pending.load(Ordering::Acquire) == 0
+            && self.inner.jobs_queued.load(Ordering::Acquire) == 0
             && !self.has_unchecked()
     }
 
@@ -563,6 +600,7 @@ impl Spool {
                 }
             };
             let scan = codec::scan(&bytes);
+            let mut keep = false;
             if let Some(damage) = scan.damage {
                 match store::keep_damaged(&inner.dir, id, damage.offset, &bytes[damage.offset..]) {
                     Ok(path) => {
@@ -576,8 +614,12 @@ impl Spool {
                         recovery.damaged_bytes += (bytes.len() - damage.offset) as u64;
                         recovery.damaged.push(path);
                     }
-                    Err(error) => tracing::error!(%error, segment = id,
-                        "spool: could not set aside the damaged part of a segment"),
+                    Err(error) => {
+                        // Without a copy of the damaged bytes, the segment itself stays.
+                        keep = true;
+                        tracing::error!(%error, segment = id,
+                            "spool: could not set aside the damaged part of a segment; the segment is kept")
+                    }
                 }
             }
             let done_bits = store::read_acks(&inner.dir, id);
@@ -588,6 +630,7 @@ impl Spool {
             seg.state = SegState::Sealed;
             seg.records = scan.records.len() as u32;
             seg.end = scan.end;
+            seg.keep |= keep;
             for index in 0..seg.records {
                 if bit_set(&done_bits, index) {
                     seg.set_done(index);
@@ -750,17 +793,19 @@ impl Spool {
 
     /// Asks the writer for an `fsync` of everything appended so far and waits up to `timeout`
     /// for it. Blocks: for `close`'s own thread.
+    /// Quarantine jobs queued before the call are written too, whatever the fsync policy.
     pub fn sync(&self, timeout: Duration) -> bool {
         let inner = &*self.inner;
-        if inner.fsync == FsyncPolicy::Never {
-            return true;
-        }
-        let target = inner.appended.load(Ordering::Acquire);
+        let target = match inner.fsync {
+            FsyncPolicy::Never => 0,
+            _ => inner.appended.load(Ordering::Acquire),
+        };
         inner.sync_wanted.fetch_max(target, Ordering::AcqRel);
         inner.work.ring();
-        inner
-            .bell
-            .wait_until(timeout, || inner.synced.load(Ordering::Acquire) >= target)
+        inner.bell.wait_until(timeout, || {
+            inner.synced.load(Ordering::Acquire) >= target
+                && inner.jobs_queued.load(Ordering::Acquire) == 0
+        })
     }
 
     /// Every record in the quarantine, oldest first. Does file I/O.

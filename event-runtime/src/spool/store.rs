@@ -46,6 +46,8 @@ pub(super) struct Prepared {
 /// Creates segment `id` with room for `capacity` bytes. The space is allocated now, so a full
 /// disk fails here and never under a mapped page.
 pub(super) fn prepare(dir: &Path, id: u64, capacity: usize) -> io::Result<Prepared> {
+    // Acknowledgements an earlier segment with this id left behind are not this one's.
+    remove_acks(dir, id)?;
     let path = segment_path(dir, id);
     let file = OpenOptions::new()
         .read(true)
@@ -182,9 +184,17 @@ pub(super) fn write_acks(dir: &Path, id: u64, bits: &[u64]) -> io::Result<()> {
     fs::rename(partial, path)
 }
 
-/// Deletes a segment and its acknowledgement file.
+/// Deletes a segment and its acknowledgement file, the segment first: a segment that can't be
+/// deleted keeps its acknowledgements, so its records are not sent again after a restart.
+/// Acknowledgements left without their segment are removed before a segment with that id is
+/// made again (see [`prepare`]).
 pub(super) fn remove(dir: &Path, id: u64) -> io::Result<()> {
     fs::remove_file(segment_path(dir, id))?;
+    remove_acks(dir, id)
+}
+
+/// Deletes the acknowledgement file of segment `id`, if there is one.
+pub(super) fn remove_acks(dir: &Path, id: u64) -> io::Result<()> {
     match fs::remove_file(acks_path(dir, id)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),

@@ -500,3 +500,38 @@ fn an_emitter_that_may_wait_is_never_refused_for_want_of_a_segment() {
     assert_eq!(spool.recover(|| false).records, messages.len() as u64);
     assert_eq!(replay_all(&spool), messages);
 }
+
+#[test]
+fn acknowledgements_left_without_their_segment_do_not_mark_a_new_one_done() {
+    let dir = tempfile::tempdir().unwrap();
+    // As if an earlier run stopped between deleting segment 1 and its acknowledgements.
+    store::write_acks(dir.path(), 1, &[u64::MAX]).unwrap();
+    {
+        let spool = open(dir.path());
+        spool.recover(|| false);
+        for m in &messages(3) {
+            append(&spool, m);
+        }
+    }
+    wait_for_release(&fs::canonicalize(dir.path()).unwrap());
+    let spool = open(dir.path());
+    assert_eq!(
+        spool.recover(|| false).records,
+        3,
+        "every record is replayed"
+    );
+}
+
+#[test]
+fn sync_waits_for_queued_quarantine_writes_and_empty_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    for m in messages(20) {
+        spool.quarantine(m, "refused for good".into(), None);
+    }
+    assert!(spool.sync(Duration::from_secs(10)));
+    assert!(spool.is_empty());
+    assert_eq!(spool.quarantined().unwrap().len(), 20);
+    assert_eq!(spool.counts().quarantined, 20);
+}
