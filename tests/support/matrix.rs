@@ -793,9 +793,12 @@ pub fn cancelled_emits(n: usize, mut child: Command) -> (Row, u64) {
         .stdout(Stdio::piped())
         .spawn()
         .expect("starting the child process");
-    let said = lines(&mut process)
+    let mut out = lines(&mut process);
+    let said = out
         .find(|l| l.contains("rss-growth "))
         .expect("the child reports its RSS growth");
+    // Read to the end, so the child's test harness does not write into a closed pipe.
+    out.for_each(drop);
     process.wait().unwrap();
     let growth: u64 = said.rsplit(' ').next().unwrap().parse().unwrap();
     let row = Row::caller_side(
