@@ -5,7 +5,8 @@
 //! Kafka rejects, a key field that is missing, skipped or optional, JSON field names that break
 //! the naming convention or collide, a field that looks like a secret. Sending never slows the
 //! request that caused it and loses nothing it accepted: [`emit_detached`](KafkaEvent::emit_detached)
-//! hands the record to a bounded pipeline with a durable spool and returns at once, and
+//! hands the record to a bounded pipeline (with a durable spool, when you configure one) and
+//! returns at once, and
 //! [`emit`](KafkaEvent::emit) waits for the broker's acknowledgement when the caller needs it.
 //! The ready-made [`AuditEntry`], [`AuthEvent`] and [`UsageEvent`] write exactly the JSON the Go
 //! services on the same topics write, and the [`middleware`] layers emit them for every HTTP

@@ -175,13 +175,21 @@ impl Scan<'_> {
     fn string_value(&mut self, start: usize, end: usize, escaped: bool, depth: usize) {
         let raw = &self.input[start..end];
         let inner = &raw[1..raw.len() - 1];
+        // Most strings are ruled out by their first byte: only `{`, `[` or an escape (`\n{`,
+        // `\"` of JSON encoded twice) can start JSON text.
+        let first = inner
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if !matches!(first, Some(b'{' | b'[' | b'\\')) || depth >= MAX_DEPTH {
+            self.out.extend_from_slice(raw);
+            return;
+        }
         let text: Option<std::borrow::Cow<'_, str>> = if escaped {
             serde_json::from_slice::<String>(raw).ok().map(Into::into)
         } else {
             std::str::from_utf8(inner).ok().map(Into::into)
         };
         if let Some(text) = text
-            && depth < MAX_DEPTH
             && matches!(
                 text.trim_start().as_bytes().first(),
                 Some(b'{' | b'[' | b'"')
