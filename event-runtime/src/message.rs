@@ -186,6 +186,26 @@ impl Parts<'_> {
 }
 
 /// A record header.
+///
+/// ```
+/// use kafka_events::{Header, MemoryProducer, Message, Producer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut message = Message::new("orders", b"order-42".to_vec(), br#"{"order_id":42}"#.to_vec());
+/// message.headers.push(Header::from_static("content-type", "application/json"));
+/// let tenant = String::from("acme"); // known at run time
+/// message.headers.push(Header::new("x-tenant", tenant));
+/// assert_eq!(message.header("x-tenant"), Some(&b"acme"[..]));
+///
+/// let producer = MemoryProducer::new();
+/// producer.send(message).await?;
+/// let record = &producer.records()[0];
+/// assert_eq!(record.headers[0], Header::new("content-type", "application/json"));
+/// assert_eq!(record.header_str("x-tenant"), Some("acme"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
     /// The header name.

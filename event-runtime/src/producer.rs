@@ -26,9 +26,43 @@ use crate::error::{CloseError, CloseReport, EmitError};
 use crate::message::{Delivery, Message, MessageRef};
 
 /// The future [`Producer::send`] returns.
+///
+/// ```
+/// use kafka_events::{MemoryProducer, Message, Producer, SendFuture};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// // Boxed, so sends can be kept together and awaited later.
+/// let sends: Vec<SendFuture<'_>> = ["a", "b"]
+///     .map(|key| producer.send(Message::new("audit", key.into(), b"{}".to_vec())))
+///     .into();
+/// for (offset, send) in sends.into_iter().enumerate() {
+///     let delivery = send.await?;
+///     assert_eq!((delivery.topic.as_str(), delivery.offset), ("audit", offset as i64));
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<Delivery, EmitError>> + Send + 'a>>;
 
 /// The future [`Producer::close`] returns.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::{CloseFuture, CloseReport, EmitError, MemoryProducer, Message, Producer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let closing: CloseFuture<'_> = producer.close(Duration::from_secs(1));
+/// let report = closing.await?;
+/// assert_eq!(report, CloseReport::default()); // nothing was left to spool
+/// let late = producer.send(Message::new("audit", b"k".to_vec(), b"{}".to_vec()));
+/// assert!(matches!(late.await, Err(EmitError::Closed)));
+/// # Ok(())
+/// # }
+/// ```
 pub type CloseFuture<'a> =
     Pin<Box<dyn Future<Output = Result<CloseReport, CloseError>> + Send + 'a>>;
 

@@ -78,6 +78,18 @@ pub const SENSITIVE_NAMES: &[&str] = &[
 ];
 
 /// Why a name can't be used as a sensitive name.
+///
+/// ```
+/// use kafka_events_sensitive::{InvalidName, Matcher};
+/// // In kafka-events: `kafka_events::middleware::InvalidName`, which
+/// // `AuditLayer::mask_field` and `AuditLayer::sensitive_fields` return.
+///
+/// let mut matcher = Matcher::default();
+/// assert_eq!(matcher.add("--"), Err(InvalidName)); // no letter or digit
+/// assert_eq!(Matcher::with_names(["tax id", " _ "]), Err(InvalidName));
+/// assert_eq!(InvalidName.to_string(), "a sensitive name needs at least one letter or digit");
+/// assert!(matcher.add("tax-id").is_ok());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InvalidName;
 

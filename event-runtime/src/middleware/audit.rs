@@ -21,6 +21,45 @@ use crate::models::AuditEntry;
 use crate::producer::Producer;
 
 /// Enriches or vetoes each [`AuditEntry`] before it is emitted: return `false` to drop it.
+///
+/// Give one to [`AuditLayer::on_entry`]; a closure `Fn(&mut AuditEntry) -> bool` is one too.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use kafka_events::middleware::{AuditLayer, EntryHook};
+/// use kafka_events::{AuditEntry, MemoryProducer};
+/// use tower::{ServiceBuilder, ServiceExt};
+///
+/// /// Audits changes only, and names the region that served them.
+/// struct WritesIn(&'static str);
+///
+/// impl EntryHook for WritesIn {
+///     fn on_entry(&self, entry: &mut AuditEntry) -> bool {
+///         entry.service = format!("{}@{}", entry.service, self.0);
+///         entry.http_method != "GET"
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let service = ServiceBuilder::new()
+///     .layer(AuditLayer::new(producer.clone()).service_name("orders").on_entry(WritesIn("eu-1")))
+///     .service_fn(|_request: http::Request<_>| async {
+///         Ok::<_, Infallible>(http::Response::new(String::new()))
+///     });
+/// for request in [http::Request::get("/orders/7"), http::Request::delete("/orders/7")] {
+///     service.clone().oneshot(request.body(String::new())?).await?;
+/// }
+///
+/// producer.wait_for(1, Duration::from_secs(5)).await?;
+/// let entries = producer.events::<AuditEntry>()?;
+/// assert_eq!(entries.len(), 1); // the GET was dropped
+/// assert_eq!((entries[0].http_method.as_str(), entries[0].service.as_str()), ("DELETE", "orders@eu-1"));
+/// # Ok(())
+/// # }
+/// ```
 pub trait EntryHook: Send + Sync + 'static {
     /// Called once per entry.
     fn on_entry(&self, entry: &mut AuditEntry) -> bool;
@@ -170,6 +209,30 @@ impl<S> Layer<S> for AuditLayer {
 }
 
 /// The service [`AuditLayer`] wraps around yours.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use kafka_events::middleware::{Audit, AuditLayer};
+/// use kafka_events::{AuditEntry, MemoryProducer};
+/// use tower::{Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let handler = tower::service_fn(|_request: http::Request<_>| async {
+///     Ok::<_, Infallible>(http::Response::new(String::from("ok")))
+/// });
+/// let service: Audit<_> = AuditLayer::new(producer.clone()).layer(handler);
+///
+/// let response = service.oneshot(http::Request::get("/orders/7").body(String::new())?).await?;
+/// assert_eq!(response.status(), 200);
+/// drop(response); // the entry is written once the body has gone out, or is dropped
+/// producer.wait_for(1, Duration::from_secs(5)).await?;
+/// assert_eq!(producer.events::<AuditEntry>()?[0].full_url, "/orders/7");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Audit<S> {
     inner: S,
@@ -319,6 +382,35 @@ impl Pending {
 
 pin_project! {
     /// The future [`Audit`] returns.
+    ///
+    /// It resolves to the response with a [`CaptureBody`]. Dropped before then, the request
+    /// was cancelled: its entry is written at once, with status 499.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    /// use kafka_events::middleware::{AuditLayer, AuditResponseFuture};
+    /// use kafka_events::{AuditEntry, MemoryProducer, RequestOutcome};
+    /// use tower::{Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let producer = MemoryProducer::new();
+    /// let mut service = AuditLayer::new(producer.clone()).layer(tower::service_fn(
+    ///     |_request: http::Request<_>| async {
+    ///         Ok::<_, Infallible>(http::Response::new(String::new()))
+    ///     },
+    /// ));
+    /// let request = http::Request::get("/reports").body(String::new())?;
+    /// let future: AuditResponseFuture<_, String> = service.ready().await?.call(request);
+    /// drop(future); // the client went away
+    ///
+    /// producer.wait_for(1, Duration::from_secs(5)).await?;
+    /// let entry = &producer.events::<AuditEntry>()?[0];
+    /// assert_eq!((entry.outcome, entry.status_code), (RequestOutcome::Cancelled, 499));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct AuditResponseFuture<S, B>
     where
         S: Service<Request<AuditBody<B>>>,

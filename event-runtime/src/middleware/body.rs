@@ -65,6 +65,37 @@ pin_project! {
     /// for a 4xx/5xx JSON response the data is also copied aside (up to the payload cap); the
     /// audit entry is emitted when the body ends or is dropped. Once the body has ended it is
     /// not polled again.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    /// use http_body_util::BodyExt;
+    /// use kafka_events::middleware::{AuditLayer, CaptureBody};
+    /// use kafka_events::{AuditEntry, MemoryProducer};
+    /// use tower::{Layer, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let producer = MemoryProducer::new();
+    /// let service = AuditLayer::new(producer.clone()).layer(tower::service_fn(
+    ///     |_request: http::Request<_>| async {
+    ///         let body = r#"{"error":"unknown sku","token":"t-1"}"#.to_owned();
+    ///         let response = http::Response::builder().status(422);
+    ///         Ok::<_, Infallible>(response.header("content-type", "application/json").body(body).unwrap())
+    ///     },
+    /// ));
+    /// let request = http::Request::get("/orders/x").body(String::new())?;
+    /// let response: http::Response<CaptureBody<String>> = service.oneshot(request).await?;
+    /// let body = response.into_body().collect().await?.to_bytes();
+    /// assert_eq!(body, r#"{"error":"unknown sku","token":"t-1"}"#); // the client's copy, unchanged
+    ///
+    /// producer.wait_for(1, Duration::from_secs(5)).await?;
+    /// let entry = &producer.events::<AuditEntry>()?[0];
+    /// let recorded = serde_json::json!({"error": "unknown sku", "token": "***"});
+    /// assert_eq!(entry.response_payload.as_ref().unwrap(), &recorded);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct CaptureBody<B> {
         #[pin]
         inner: B,
@@ -158,6 +189,30 @@ where
 /// record the payload) followed by the rest of the original body, so your handler receives the
 /// same bytes, frames and trailers, in the same order, whatever they contain. Once the original
 /// body has ended it is not polled again.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use bytes::Bytes;
+/// use http_body_util::{BodyExt, Full};
+/// use kafka_events::MemoryProducer;
+/// use kafka_events::middleware::{AuditBody, AuditLayer};
+/// use tower::{Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // Behind the layer, the handler's request body is an `AuditBody` of the original one.
+/// let echo = tower::service_fn(|request: http::Request<AuditBody<Full<Bytes>>>| async move {
+///     let bytes = request.into_body().collect().await?.to_bytes();
+///     Ok::<_, Infallible>(http::Response::new(Full::new(bytes)))
+/// });
+/// let service = AuditLayer::new(MemoryProducer::new()).layer(echo);
+/// let request = http::Request::post("/orders").header("content-type", "application/json");
+/// let response = service.oneshot(request.body(Full::from(r#"{"sku":"A-1"}"#))?).await?;
+/// // Read ahead for the entry, and still handed on whole.
+/// assert_eq!(response.into_body().collect().await?.to_bytes(), r#"{"sku":"A-1"}"#);
+/// # Ok(())
+/// # }
+/// ```
 pub struct AuditBody<B: Body> {
     read_ahead: VecDeque<Frame<B::Data>>,
     error: Option<B::Error>,

@@ -75,6 +75,18 @@ enum Trust {
 
 /// An address range (`10.0.0.0/8`, `2001:db8::/32`) or address that [`TrustedProxies::ranges`]
 /// could not read.
+///
+/// ```
+/// use kafka_events::middleware::{InvalidRange, TrustedProxies};
+///
+/// // A prefix longer than the address: the first entry that can't be read is named.
+/// let error = TrustedProxies::ranges(["10.0.0.0/8", "10.0.0.0/33", "proxy-1"]).unwrap_err();
+/// assert_eq!(error, InvalidRange("10.0.0.0/33".into()));
+/// assert_eq!(
+///     error.to_string(),
+///     "`10.0.0.0/33` is not an IP address or range: write `10.0.0.0/8`, `2001:db8::/32` or `192.0.2.7`"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not an IP address or range: write `10.0.0.0/8`, `2001:db8::/32` or `192.0.2.7`")]
 pub struct InvalidRange(pub String);

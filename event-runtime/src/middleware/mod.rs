@@ -130,6 +130,24 @@ use crate::{AuthEvent, KafkaEvent};
 ///
 /// Its `Debug` shows the method, the path with sensitive query values masked, and the names of
 /// the headers, never their values (`Authorization`, `Cookie`, API keys).
+///
+/// ```
+/// use kafka_events::middleware::RequestInfo;
+///
+/// let request = http::Request::get("/orders/7?api_key=k-123")
+///     .header("user-agent", "kube-probe/1.30")
+///     .header("authorization", "Bearer t-456")
+///     .body(())
+///     .unwrap();
+/// let info = RequestInfo::new(&request);
+/// assert_eq!((info.method.as_str(), info.endpoint()), ("GET", "/orders/7"));
+/// // What a `skip_if` hook might test.
+/// assert!(info.header("user-agent").is_some_and(|ua| ua.starts_with("kube-probe/")));
+/// // Safe to log.
+/// let logged = format!("{info:?}");
+/// assert!(logged.contains("api_key=***") && logged.contains("authorization"));
+/// assert!(!logged.contains("k-123") && !logged.contains("t-456"));
+/// ```
 #[derive(Clone, Copy)]
 pub struct RequestInfo<'a> {
     /// The method.
@@ -290,6 +308,16 @@ where
 }
 
 /// The default [`IdentityHook`]: the [`Identity`] in the request extensions, if any.
+///
+/// ```
+/// use kafka_events::middleware::{Identity, IdentityFromExtensions, IdentityHook, RequestInfo};
+///
+/// let mut request = http::Request::get("/orders").body(()).unwrap();
+/// assert!(IdentityFromExtensions.identity(&RequestInfo::new(&request)).is_anonymous());
+///
+/// Identity { subject: "ann".into(), ..Identity::default() }.attach(request.extensions_mut());
+/// assert_eq!(IdentityFromExtensions.identity(&RequestInfo::new(&request)).subject, "ann");
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IdentityFromExtensions;
 

@@ -90,6 +90,30 @@ impl<S> Layer<S> for UsageLayer {
 }
 
 /// The service [`UsageLayer`] wraps around yours.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use kafka_events::middleware::{Usage, UsageLayer};
+/// use kafka_events::{MemoryProducer, UsageEvent};
+/// use tower::{Layer, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let producer = MemoryProducer::new();
+/// let handler = tower::service_fn(|_request: http::Request<()>| async {
+///     Ok::<_, Infallible>(http::Response::new(()))
+/// });
+/// let service: Usage<_> = UsageLayer::new(producer.clone()).service_name("reports").layer(handler);
+///
+/// let response = service.oneshot(http::Request::get("/reports/1").body(())?).await?;
+/// assert_eq!(response.status(), 200); // the response is the handler's, unchanged
+/// producer.wait_for(1, Duration::from_secs(5)).await?;
+/// let usage = &producer.events::<UsageEvent>()?[0];
+/// assert_eq!((usage.service.as_str(), usage.endpoint.as_str()), ("reports", "/reports/1"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Usage<S> {
     inner: S,
@@ -153,7 +177,31 @@ impl Pending {
 }
 
 pin_project! {
-    /// The future [`Usage`] returns.
+    /// The future [`Usage`] returns: the inner service's response, unchanged. The usage
+    /// event is written when it resolves (or, dropped before then, as cancelled).
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    /// use kafka_events::middleware::{UsageLayer, UsageResponseFuture};
+    /// use kafka_events::{MemoryProducer, RequestOutcome, UsageEvent};
+    /// use tower::{Layer, Service, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let producer = MemoryProducer::new();
+    /// let mut service = UsageLayer::new(producer.clone()).layer(tower::service_fn(
+    ///     |_request: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(())) },
+    /// ));
+    /// let request = http::Request::get("/reports/1").body(())?;
+    /// let future: UsageResponseFuture<_> = service.ready().await?.call(request);
+    /// assert_eq!(future.await?.status(), 200);
+    ///
+    /// producer.wait_for(1, Duration::from_secs(5)).await?;
+    /// assert_eq!(producer.events::<UsageEvent>()?[0].outcome, RequestOutcome::Completed);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub struct UsageResponseFuture<F> {
         #[pin]
         inner: F,

@@ -45,6 +45,29 @@ use crate::flow::{Backoff, Bell, lock};
 use crate::message::{Message, MessageRef, Parts};
 
 /// Why the spool could not be opened or could not take a record.
+///
+/// Opening one arrives as [`ConfigError::Spool`](crate::ConfigError::Spool) from
+/// `KafkaProducer::new`; taking a record, as [`EmitError::Spool`](crate::EmitError::Spool).
+///
+/// ```
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{ConfigError, KafkaProducer, SpoolConfig, SpoolError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # let dir = tempfile::tempdir()?;
+/// let config = kafka.producer_config().spool(SpoolConfig::new(dir.path()));
+/// let _first = KafkaProducer::new(&config)?;
+/// // One producer at a time on a spool directory.
+/// let Err(ConfigError::Spool(error)) = KafkaProducer::new(&config) else {
+///     panic!("a second producer opened the same spool");
+/// };
+/// assert!(matches!(&error, SpoolError::Locked(path) if path == dir.path()));
+/// assert!(error.to_string().ends_with("is in use by another producer"));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpoolError {
@@ -79,6 +102,36 @@ pub enum SpoolError {
 }
 
 /// What the check of an opened spool found: records left by an earlier run, and damage.
+///
+/// [`KafkaProducer::spool_recovery`](crate::KafkaProducer::spool_recovery) returns it.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer, Producer, SpoolConfig};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 1)?;
+/// # let dir = tempfile::tempdir()?;
+/// let config = kafka.producer_config().spool(SpoolConfig::new(dir.path()));
+/// # {
+/// #     let earlier = KafkaProducer::new(&config)?;
+/// #     kafka.all_down()?;
+/// #     AuditEntry::new().emit_detached(&earlier)?;
+/// #     assert_eq!(earlier.close(Duration::from_millis(100)).await?.spooled, 1);
+/// #     kafka.all_up()?;
+/// # }
+/// // An earlier run was closed during an outage and left one record in the spool.
+/// let producer = KafkaProducer::new(&config)?;
+/// let recovery = producer.spool_recovery().await.expect("a spool is configured");
+/// assert_eq!(recovery.records, 1);
+/// assert_eq!((recovery.damaged_bytes, recovery.damaged.len()), (0, 0)); // nothing torn
+/// assert!(producer.wait_delivered(Duration::from_secs(10)).await); // and it is replayed
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SpoolRecovery {
