@@ -164,18 +164,8 @@ async fn every_model_and_a_user_event_round_trip() {
         Some(entry.id.hyphenated().to_string().as_str())
     );
     let auth = records[2].json().unwrap();
-    for key in [
-        "id",
-        "service_name",
-        "type",
-        "subject",
-        "tenant_id",
-        "error",
-        "path",
-        "user_agent",
-        "remote_addr",
-        "timestamp",
-    ] {
+    // `tests/go_interop.rs` pins the list to the Go struct's fields.
+    for key in AuthEvent::FIELD_NAMES {
         assert!(auth.get(key).is_some(), "AuthEvent lacks `{key}`: {auth}");
     }
     assert_eq!(auth["type"], "login.failure");

@@ -148,7 +148,9 @@ impl KafkaProducer {
     /// Like [`new`](Self::new), for `sasl.mechanism = "oauthbearer"`: `provider` supplies the
     /// tokens (an OIDC client-credentials call, a cloud IAM signer such as MSK IAM). It is
     /// called on a thread of the producer's own, never on librdkafka's, and again when 70 % of
-    /// a token's life has passed; a failure is logged (without the token) and retried.
+    /// a token's life has passed; a failure is logged (without the token) and retried. Outside
+    /// an async runtime it waits up to 10 s for the first token; on an async worker it never
+    /// blocks, and the first connection waits for the token on librdkafka's side.
     ///
     /// ```no_run
     /// use std::time::{Duration, SystemTime};
@@ -246,7 +248,11 @@ impl KafkaProducer {
                     reason: format!("the OAUTHBEARER token thread could not start: {e}"),
                 })?;
                 // So librdkafka's first request for a token finds one (it waits only briefly).
-                if !tokens.wait_first(FIRST_TOKEN_AT_START) {
+                // Not on an async worker, which must not block: there librdkafka's own wait
+                // for the first token has to do.
+                if tokio::runtime::Handle::try_current().is_err()
+                    && !tokens.wait_first(FIRST_TOKEN_AT_START)
+                {
                     tracing::warn!(
                         "kafka-events: the OAUTHBEARER token provider has given no token in {FIRST_TOKEN_AT_START:?}; connecting anyway, it is asked again"
                     );

@@ -357,6 +357,8 @@ struct Job {
     message: Message,
     reason: String,
     position: Option<Position>,
+    /// What it holds in memory (counted in `jobs_bytes` until it is written).
+    bytes: u64,
 }
 
 /// How many segments the writer keeps ready, so that a burst of appends does not outrun it.
@@ -588,6 +590,7 @@ impl Spool {
             message,
             reason,
             position,
+            bytes,
         });
         inner.work.ring();
     }

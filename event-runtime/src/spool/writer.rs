@@ -328,7 +328,6 @@ fn run_jobs(inner: &Inner) {
     let jobs = std::mem::take(&mut *lock(&inner.jobs));
     let ran = !jobs.is_empty();
     for job in jobs {
-        let bytes = super::job_bytes(&job.message);
         let sync = inner.fsync != FsyncPolicy::Never;
         let topic = job.message.topic.to_string();
         let key = String::from_utf8_lossy(&job.message.key).into_owned();
@@ -360,7 +359,7 @@ fn run_jobs(inner: &Inner) {
         if let Some(position) = job.position {
             inner.done(position);
         }
-        inner.jobs_bytes.fetch_sub(bytes, Ordering::AcqRel);
+        inner.jobs_bytes.fetch_sub(job.bytes, Ordering::AcqRel);
         inner.jobs_queued.fetch_sub(1, Ordering::AcqRel);
     }
     if ran {
