@@ -515,9 +515,12 @@ fn enqueue_cost(iterations: u64) -> (f64, f64) {
     const NOWHERE: &str = "127.0.0.1:1";
     const BATCH: u64 = 50_000;
     let entry = &events(1)[0];
-    let ours =
-        KafkaProducer::new(&KafkaConfig::new([NOWHERE]).max_queued(2_000_000, 4_000_000_000))
-            .unwrap();
+    let ours_config = KafkaConfig::new([NOWHERE]).max_queued(2_000_000, 4_000_000_000);
+    let ours = std::cell::RefCell::new(KafkaProducer::new(&ours_config).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let mut config = raw_config(NOWHERE, &[]);
     config
         .set("queue.buffering.max.messages", "2000000")
@@ -538,10 +541,18 @@ fn enqueue_cost(iterations: u64) -> (f64, f64) {
         }
         elapsed.as_secs_f64() * 1e9 / iterations as f64
     };
-    let ours_send = || std::hint::black_box(entry).emit_detached(&ours).unwrap();
+    let ours_send = || {
+        std::hint::black_box(entry)
+            .emit_detached(&*ours.borrow())
+            .unwrap()
+    };
+    // What nobody delivered comes back from `close`; the next batch gets a fresh producer.
     let ours_drain = || {
-        ours.rdkafka().purge(PurgeConfig::default().queue());
-        ours.rdkafka().flush(Duration::from_secs(30)).unwrap();
+        let _ = runtime.block_on(kafka_events::Producer::close(
+            &*ours.borrow(),
+            Duration::ZERO,
+        ));
+        *ours.borrow_mut() = KafkaProducer::new(&ours_config).unwrap();
     };
     let raw_send = || {
         let entry = std::hint::black_box(entry);
@@ -624,7 +635,7 @@ fn outage_latency(n: usize, fsync: FsyncPolicy) -> [f64; 4] {
     let events = events(n + 100);
     for event in &events[..100] {
         event.emit_detached(&producer).unwrap();
-        if runtime.block_on(producer.wait_for(Duration::from_millis(100), |s| s.brokers_down)) {
+        if runtime.block_on(producer.wait_until(Duration::from_millis(100), |s| s.brokers_down)) {
             break;
         }
     }

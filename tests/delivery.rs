@@ -86,7 +86,7 @@ async fn broker_outage_spools_then_replays_everything() {
     // An outage long enough for librdkafka to notice it (on the records it tries to send).
     assert!(
         producer
-            .wait_for(Duration::from_secs(30), |s| s.brokers_down)
+            .wait_until(Duration::from_secs(30), |s| s.brokers_down)
             .await
     );
     kafka.all_up().unwrap();

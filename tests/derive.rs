@@ -276,7 +276,7 @@ fn event_type_from_a_field_becomes_the_header() {
     };
     assert_eq!(Dynamic::EVENT_TYPE, None);
     assert_eq!(event.event_type(), Some("thing.created"));
-    let message = event.to_message().unwrap();
+    let message = kafka_events::Message::from_event(&event).unwrap();
     assert_eq!(
         message.header(headers::EVENT_TYPE),
         Some(&b"thing.created"[..])
@@ -331,7 +331,7 @@ fn redacted_fields_are_written_masked_and_keep_their_names() {
         token_count: 3,
     };
     assert_eq!(AccountCreated::REDACTED, ["password", "api_key"]);
-    let message = event.to_message().unwrap();
+    let message = kafka_events::Message::from_event(&event).unwrap();
     let json: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
     assert_eq!(
         json,

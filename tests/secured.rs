@@ -282,7 +282,7 @@ async fn a_refused_client_recovers_when_the_broker_accepts_it() {
     }
     assert!(
         producer
-            .wait_for(Duration::from_secs(30), |s| s.spooled >= 10)
+            .wait_until(Duration::from_secs(30), |s| s.spooled >= 10)
             .await,
         "{:?}\n{}",
         producer.stats(),
@@ -296,7 +296,7 @@ async fn a_refused_client_recovers_when_the_broker_accepts_it() {
     }
     assert!(
         producer
-            .wait_for(Duration::from_secs(30), |s| !s.brokers_down
+            .wait_until(Duration::from_secs(30), |s| !s.brokers_down
                 && s.spooled >= 10
                 && s.replayed == s.spooled)
             .await,

@@ -100,6 +100,26 @@ impl<'a> Input<'a> {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// The field `key = ".."` names (by its Rust name, `r#` optional), if it names one.
+    pub fn key_field(&self) -> Option<&Field<'a>> {
+        let key = &self.attrs.key.as_ref()?.value;
+        self.field_named(key.strip_prefix("r#").unwrap_or(key))
+    }
+
+    /// Whether `field` is the key field.
+    pub fn is_key(&self, field: &Field<'_>) -> bool {
+        self.key_field().is_some_and(|key| key.name == field.name)
+    }
+
+    /// The crate path generated code starts from: `::kafka_events` unless `crate = ".."` says
+    /// otherwise.
+    pub fn krate(&self) -> syn::Path {
+        match &self.attrs.krate {
+            Some(path) => path.value.clone(),
+            None => syn::parse_quote!(::kafka_events),
+        }
+    }
+
     /// The naming convention every JSON name must follow.
     pub fn naming(&self) -> RenameRule {
         self.attrs

@@ -13,7 +13,7 @@ use crate::valid::{self, Checked, EventType};
 pub fn derive(node: &DeriveInput) -> TokenStream {
     let mut errors = Errors::default();
     let input = Input::from_syn(node, &mut errors);
-    let krate = valid::krate(&input);
+    let krate = input.krate();
     let checked = if input.is_named_struct {
         valid::validate(&input, &mut errors)
     } else {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use syn::{LitStr, Path, Type};
+use syn::{LitStr, Type};
 
 use crate::ast::{Field, Input, NameSource};
 use crate::attr::Errors;
@@ -42,14 +42,6 @@ pub fn validate<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<Checked
     })
 }
 
-/// The crate path generated code starts from: `::kafka_events` unless `crate = ".."` says otherwise.
-pub fn krate(input: &Input) -> Path {
-    match &input.attrs.krate {
-        Some(path) => path.value.clone(),
-        None => syn::parse_quote!(::kafka_events),
-    }
-}
-
 // `transparent` makes the struct serialize as its one field, which is not a JSON object.
 fn check_transparent(input: &Input, errors: &mut Errors) {
     if let Some(span) = input.serde.transparent {
@@ -72,9 +64,9 @@ fn check_topic<'a>(input: &'a Input, errors: &mut Errors) -> Option<&'a LitStr> 
         );
         return None;
     };
-    match topic_problem(&topic.value) {
+    match kafka_events_rules::topic_problem(&topic.value) {
         Some(problem) => {
-            errors.spanned(&topic.lit, problem);
+            errors.spanned(&topic.lit, problem.describe(&topic.value));
             None
         }
         None => Some(&topic.lit),
@@ -95,34 +87,6 @@ fn report_missing(input: &Input, errors: &mut Errors, key: &str, message: &str) 
     }
 }
 
-fn topic_problem(topic: &str) -> Option<String> {
-    const MAX: usize = 249;
-    if topic.is_empty() {
-        return Some("topic is empty: a Kafka topic name has 1 to 249 characters".into());
-    }
-    if topic == "." || topic == ".." {
-        return Some(format!(
-            "topic `{topic}` is reserved: Kafka does not allow `.` or `..` as a topic name"
-        ));
-    }
-    if let Some(bad) = topic
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Some(format!(
-            "topic `{topic}` contains {bad:?}: Kafka topic names may only contain ASCII letters, \
-             digits, `.`, `_` and `-`"
-        ));
-    }
-    let len = topic.chars().count();
-    if len > MAX {
-        return Some(format!(
-            "topic is {len} characters long: Kafka topic names have at most {MAX} characters"
-        ));
-    }
-    None
-}
-
 // The key decides the partition and is what consumers dedupe on, so it must be a field that is
 // always present in the JSON, under its own name, and never absent.
 fn check_key<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<&'a Field<'a>> {
@@ -136,8 +100,7 @@ fn check_key<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<&'a Field<
         );
         return None;
     };
-    let name = key.value.strip_prefix("r#").unwrap_or(&key.value);
-    let Some(field) = input.field_named(name) else {
+    let Some(field) = input.key_field() else {
         let known: Vec<String> = input
             .fields
             .iter()
@@ -235,12 +198,7 @@ fn check_names(input: &Input, errors: &mut Errors) -> Vec<String> {
 
     for field in &input.fields {
         if let Some(span) = field.serde.flatten {
-            if input
-                .attrs
-                .key
-                .as_ref()
-                .is_some_and(|k| k.value == field.name)
-            {
+            if input.is_key(field) {
                 continue; // reported by check_key
             }
             errors.push(syn::Error::new(
@@ -349,11 +307,7 @@ fn check_sensitive(input: &Input, errors: &mut Errors) -> Vec<String> {
             }
             continue;
         };
-        let is_key = input
-            .attrs
-            .key
-            .as_ref()
-            .is_some_and(|k| k.value.strip_prefix("r#").unwrap_or(&k.value) == field.name);
+        let is_key = input.is_key(field);
         match (field.event.redact, field.event.allow_sensitive) {
             (Some(_), Some(allow)) => errors.push(syn::Error::new(
                 allow,
@@ -374,7 +328,7 @@ fn check_sensitive(input: &Input, errors: &mut Errors) -> Vec<String> {
             (Some(_), None) => redacted.push(json.value),
             (None, Some(_)) => {}
             (None, None) => {
-                if let Some(entry) = kafka_events_sensitive::sensitive_match(&json.value) {
+                if let Some(entry) = kafka_events_rules::sensitive_match(&json.value) {
                     errors.spanned(
                         field.ident,
                         format!(
@@ -443,26 +397,6 @@ fn check_event_type<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<Eve
                     .as_ref()
                     .map_or(EventType::None, |f| EventType::Const(&f.lit)),
             )
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::topic_problem;
-
-    #[test]
-    fn topic_names() {
-        for good in [
-            "audit",
-            "ds.core.config.compliance.1.0.0",
-            "a-b_c.D9",
-            &"x".repeat(249),
-        ] {
-            assert_eq!(topic_problem(good), None, "{good}");
-        }
-        for bad in ["", ".", "..", "a b", "audit!", "ünicode", &"x".repeat(250)] {
-            assert!(topic_problem(bad).is_some(), "{bad}");
         }
     }
 }

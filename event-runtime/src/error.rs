@@ -1,5 +1,7 @@
 //! Typed errors: one variant per thing a caller can act on.
 
+use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why an event was not delivered.
@@ -92,7 +94,7 @@ pub enum EmitError {
     /// The record had to go to the spool, and the spool could not take it (disk full,
     /// directory unwritable or removed); it was counted as dropped and logged.
     #[error("the record could not be spooled: {0}")]
-    Spool(#[source] crate::spool::SpoolError),
+    Spool(#[source] SpoolError),
     /// The broker or client rejected the record for another reason.
     #[error("the record was not delivered: {reason}")]
     Broker {
@@ -142,7 +144,7 @@ pub enum ConfigError {
         /// The physical topic as given.
         physical: String,
         /// What is wrong with it.
-        reason: &'static str,
+        reason: String,
     },
     /// librdkafka rejected a property.
     #[error("property `{name}` = `{value}` is invalid: {reason}")]
@@ -183,7 +185,7 @@ pub enum ConfigError {
     SpoolRequired,
     /// The spool could not be opened.
     #[error(transparent)]
-    Spool(#[from] crate::spool::SpoolError),
+    Spool(#[from] SpoolError),
     /// The client could not be created from an otherwise valid configuration.
     #[error("the Kafka client could not be created: {reason}")]
     Client {
@@ -256,5 +258,62 @@ pub enum CloseError {
         messages: Vec<crate::message::Message>,
         /// The deadline given to `close`.
         timeout: Duration,
+    },
+}
+
+/// Why the spool could not be opened or could not take a record.
+///
+/// Opening one arrives as [`ConfigError::Spool`](crate::ConfigError::Spool) from
+/// `KafkaProducer::new`; taking a record, as [`EmitError::Spool`](crate::EmitError::Spool).
+///
+/// ```
+/// use kafka_events::testing::EmbeddedKafka;
+/// use kafka_events::{ConfigError, KafkaProducer, SpoolConfig, SpoolError};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # let dir = tempfile::tempdir()?;
+/// let config = kafka.producer_config().spool(SpoolConfig::new(dir.path()));
+/// let _first = KafkaProducer::new(&config)?;
+/// // One producer at a time on a spool directory.
+/// let Err(ConfigError::Spool(error)) = KafkaProducer::new(&config) else {
+///     panic!("a second producer opened the same spool");
+/// };
+/// assert!(matches!(&error, SpoolError::Locked(path) if path == dir.path()));
+/// assert!(error.to_string().ends_with("is in use by another producer"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpoolError {
+    /// Another producer holds the spool directory.
+    #[error("spool directory {} is in use by another producer", .0.display())]
+    Locked(PathBuf),
+    /// A file operation failed.
+    #[error("spool {}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The disk holding the spool is full: no new segment can be started. Records that need the
+    /// spool are refused with this error until there is room again.
+    #[error("the disk holding spool {} is full: free space there; records that need the spool are refused until then", .dir.display())]
+    Full {
+        /// The spool directory.
+        dir: PathBuf,
+    },
+    /// The spool can't take records now (its directory is unwritable or was removed and could
+    /// not be recreated, or the producer is closing).
+    #[error("spool {} can't take records: {reason}", .dir.display())]
+    Unavailable {
+        /// The spool directory.
+        dir: PathBuf,
+        /// What is wrong, and what to fix.
+        reason: String,
     },
 }

@@ -1,9 +1,10 @@
 //! Waiting primitives that know nothing of Kafka or files.
 //!
-//! A [`Bell`] is rung when some state changes; threads of the crate's own (the replay and spool
-//! writer threads, `close`'s helper thread) wait on it with a timeout, and async code awaits it
+//! A [`Bell`] is rung when some state changes; threads of the crate's own (the watch and spool
+//! worker threads, `close`'s helper thread) wait on it with a timeout, and async code awaits it
 //! without blocking its worker. Ringing costs an atomic increment, plus a wake-up only when a
-//! thread is waiting.
+//! thread is waiting. [`run_blocking`] runs blocking work on a thread of its own for async
+//! callers.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -102,6 +103,25 @@ fn deadline(timeout: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(timeout)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+}
+
+/// Runs blocking work on a thread of its own and awaits the result, whatever the async runtime.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("kafka-events-io".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        });
+    match spawned {
+        Ok(_) => rx.await.ok(),
+        Err(error) => {
+            tracing::error!(%error, "kafka-events: could not start a thread");
+            None
+        }
+    }
 }
 
 /// A mutex whose holder panicking leaves nothing half-done that matters here.

@@ -7,10 +7,12 @@
 #![deny(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod encode;
 mod error;
 mod event;
 mod flow;
 mod kafka;
+mod key;
 mod memory;
 mod message;
 #[cfg(feature = "middleware")]
@@ -27,23 +29,21 @@ mod stats;
 pub mod testing;
 mod topic;
 
-pub use error::{CloseError, CloseReport, ConfigError, EmitError};
-pub use event::{EventKey, KafkaEvent, Key};
+pub use error::{CloseError, CloseReport, ConfigError, EmitError, SpoolError};
+pub use event::KafkaEvent;
 pub use kafka::{
     KafkaConfig, KafkaProducer, OAuthToken, OverflowPolicy, Partitioner, PemSource, SaslConfig,
     SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig, TokenProvider,
 };
 pub use kafka_events_macros::KafkaEvent;
+pub use key::{EventKey, Key};
 pub use memory::{MemoryProducer, WaitTimeout};
 pub use message::{Delivery, Header, Message, MessageRef, Record, headers};
 pub use models::{AuditEntry, AuthEvent, AuthEventType, RequestOutcome, UsageEvent, UsageStatus};
 pub use producer::{CloseFuture, Producer, SendFuture};
-pub use secret::{Secret, is_secret_property};
-pub use spool::{
-    Durability, FsyncPolicy, QuarantinedRecord, SpoolConfig, SpoolError, SpoolRecovery,
-};
+pub use secret::Secret;
+pub use spool::{Durability, FsyncPolicy, QuarantinedRecord, SpoolConfig, SpoolRecovery};
 pub use stats::DeliveryStats;
-pub use topic::{TopicMap, topic_name_problem};
 
 /// The `chrono` this crate's models use (`DateTime<Utc>` timestamps).
 pub use chrono;
@@ -55,7 +55,8 @@ pub use uuid;
 /// What generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::event::{EventKey, KafkaEvent, Key};
+    pub use crate::event::KafkaEvent;
+    pub use crate::key::{EventKey, Key};
     pub use ::core::convert::AsRef;
     pub use ::core::option::Option::{self, None, Some};
     pub use ::serde::Serialize;

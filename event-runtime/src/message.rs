@@ -50,7 +50,7 @@ pub mod headers {
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// // What an event serializes to: its topic, key, JSON and headers.
 /// let entry = AuditEntry::new();
-/// let message = entry.to_message()?;
+/// let message = Message::from_event(&entry)?;
 /// assert_eq!(message.topic, "audit");
 /// assert_eq!(message.key, entry.id.to_string().as_bytes());
 /// assert_eq!(message.header("event-type"), Some(&b"audit.log"[..]));
@@ -163,14 +163,14 @@ pub struct MessageRef<'a> {
 
 /// A record whose parts are borrowed from somewhere else (a spool segment, a delivery report),
 /// with its headers collected, so it can be viewed as a [`MessageRef`].
-pub(crate) struct Parts<'a> {
+pub(crate) struct BorrowedRecord<'a> {
     pub topic: &'a str,
     pub key: &'a [u8],
     pub payload: &'a [u8],
     pub headers: Vec<(&'a str, &'a [u8])>,
 }
 
-impl Parts<'_> {
+impl BorrowedRecord<'_> {
     pub fn as_ref(&self) -> MessageRef<'_> {
         MessageRef {
             topic: self.topic,

@@ -8,7 +8,7 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::ser::{CompactFormatter, Compound};
 
 /// What a redacted field is written as.
-pub(crate) const MASK: &str = "***";
+pub(crate) use kafka_events_rules::MASK;
 
 /// Serializes `event` as JSON into `out`, writing the fields in `redacted` as `"***"`.
 pub(crate) fn to_writer<W: Write, T: Serialize + ?Sized>(

@@ -1,5 +1,5 @@
-//! [`Secret`]: a value that never shows itself, and the rule for which librdkafka properties hold
-//! one.
+//! [`Secret`]: a value that never shows itself, and [`Redactor`], which hides a configuration's
+//! secrets in text.
 
 use std::fmt;
 
@@ -84,67 +84,29 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 /// What a secret is written as.
-pub(crate) const REDACTED: &str = "***";
+pub(crate) use kafka_events_rules::MASK as REDACTED;
+/// Whether a librdkafka property holds a secret (the rule lives in `kafka-events-rules`).
+pub(crate) use kafka_events_rules::is_secret_property;
 
-/// Whether a librdkafka property holds a secret: passwords, secrets, PEM text, the OAUTHBEARER
-/// settings and JAAS configuration. Their values are written as `***` wherever this crate shows
-/// a configuration or an error.
-///
-/// ```
-/// use kafka_events::{KafkaConfig, is_secret_property};
-///
-/// assert!(is_secret_property("sasl.password"));
-/// assert!(is_secret_property("ssl.key.pem"));
-/// assert!(!is_secret_property("linger.ms"));
-///
-/// let config = KafkaConfig::new(["kafka-0:9092"]).property("ssl.key.password", "hunter2");
-/// assert!(!format!("{config:?}").contains("hunter2"));
-/// assert!(!serde_json::to_string(&config).unwrap().contains("hunter2"));
-/// ```
-pub fn is_secret_property(name: &str) -> bool {
-    let name = name.trim().to_ascii_lowercase();
-    name.contains("password")
-        || name.contains("secret")
-        || name.contains("credential")
-        || name.ends_with(".pem")
-        || name.starts_with("sasl.oauthbearer.")
-        || name == "sasl.jaas.config"
-        || name.starts_with("ssl.keystore.")
-        || name.starts_with("ssl_")
-}
+/// Replaces a configuration's secrets in text (librdkafka's errors and log lines) with `***`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Redactor(Vec<Secret>);
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl Redactor {
+    /// A redactor for these secrets; empty ones are left out, and a secret that contains another
+    /// is hidden whole, not around it.
+    pub(crate) fn new(mut secrets: Vec<Secret>) -> Self {
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.expose().len()));
+        Redactor(secrets)
+    }
 
-    #[test]
-    fn secret_properties_by_name() {
-        for secret in [
-            "sasl.password",
-            "ssl.key.password",
-            "ssl.keystore.password",
-            "ssl.key.pem",
-            "ssl.certificate.pem",
-            "ssl.ca.pem",
-            "sasl.oauthbearer.client.secret",
-            "sasl.oauthbearer.config",
-            "sasl.jaas.config",
-            "SASL.PASSWORD",
-            "ssl.key.pem ",
-            " sasl.oauthbearer.config",
-            "sasl.jaas.config\t",
-        ] {
-            assert!(is_secret_property(secret), "{secret}");
+    /// `text` with every secret written as `***`.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.0 {
+            text = text.replace(secret.expose(), REDACTED);
         }
-        for plain in [
-            "sasl.username",
-            "sasl.mechanism",
-            "ssl.ca.location",
-            "ssl.key.location",
-            "linger.ms",
-            "security.protocol",
-        ] {
-            assert!(!is_secret_property(plain), "{plain}");
-        }
+        text
     }
 }

@@ -2,8 +2,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::spool::SpoolCounts;
-
 /// A snapshot of what a producer did with the records it was given.
 ///
 /// Every record `emit_detached` accepted ends in exactly one of `delivered`, `quarantined` or
@@ -25,7 +23,7 @@ use crate::spool::SpoolCounts;
 /// # kafka.create_topic("audit", 1)?;
 /// let producer = KafkaProducer::new(&kafka.producer_config())?;
 /// AuditEntry::new().emit(&producer).await?;
-/// assert!(producer.wait_for(Duration::from_secs(5), |stats| stats.delivered == 1).await);
+/// assert!(producer.wait_until(Duration::from_secs(5), |stats| stats.delivered == 1).await);
 ///
 /// let stats = producer.stats(); // cheap: read it for metrics and health checks
 /// assert_eq!((stats.enqueued, stats.delivered, stats.dropped), (1, 1, 0));
@@ -67,6 +65,17 @@ pub struct DeliveryStats {
     pub latency_mean_ms: u64,
     /// Longest time from enqueue to acknowledgement, in milliseconds.
     pub latency_max_ms: u64,
+}
+
+/// Counts of what the spool did on its own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SpoolCounts {
+    /// Records in the spool not yet done (delivered or quarantined).
+    pub pending: u64,
+    /// Records written to the quarantine.
+    pub quarantined: u64,
+    /// Records lost to damage found while running, or that could not be quarantined.
+    pub lost: u64,
 }
 
 #[derive(Default)]

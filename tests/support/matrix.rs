@@ -223,7 +223,7 @@ fn outage(kafka: &EmbeddedKafka, producer: &KafkaProducer) -> BTreeSet<String> {
         let probe = event(base, i);
         probe.emit_detached(producer).unwrap();
         probes.insert(probe.id.to_string());
-        if runtime().block_on(producer.wait_for(Duration::from_secs(1), |s| s.brokers_down)) {
+        if runtime().block_on(producer.wait_until(Duration::from_secs(1), |s| s.brokers_down)) {
             return probes;
         }
     }
@@ -467,7 +467,7 @@ pub fn poison_record(n: usize) -> Row {
     // A second outage; the producer follows the brokers back up without a replay to tell it.
     sent.extend(outage(&kafka, &second));
     kafka.all_up().unwrap();
-    let up = runtime().block_on(second.wait_for(Duration::from_secs(30), |s| !s.brokers_down));
+    let up = runtime().block_on(second.wait_until(Duration::from_secs(30), |s| !s.brokers_down));
     assert!(up, "{:?}", second.stats());
     let (after, refused) = emit_counting(&second, base, n / 2..n);
     assert!(refused.is_empty(), "{refused:?}");
@@ -915,7 +915,7 @@ pub fn child_main(args: &[String]) {
                 pace(started, i + 1, (n / 2).max(1) as u32);
             }
             let spooled = runtime().block_on(
-                producer.wait_for(Duration::from_secs(120), |s| s.spool_depth >= n as u64),
+                producer.wait_until(Duration::from_secs(120), |s| s.spool_depth >= n as u64),
             );
             assert!(spooled, "not spooled: {:?}", producer.stats());
             say(format!("spooled {n}"));

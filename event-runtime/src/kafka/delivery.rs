@@ -6,14 +6,14 @@ use std::sync::Arc;
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::Message as _;
+use rdkafka::message::{BorrowedMessage, Message as _};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 
+use super::apply;
 use super::classify::{Class, classify, classify_client_error};
 use super::fate::{Event, Fate, Origin, fate};
 use super::record::{Tag, now_micros, returned};
 use super::shared::Shared;
-use crate::message::Parts;
 use crate::spool::Caller;
 use crate::stats::Counters;
 
@@ -94,123 +94,99 @@ impl ProducerContext for Context {
         let shared = &*self.0;
         let tag = Tag::decode(opaque);
         match result {
-            Ok(message) => {
-                shared.mark_brokers_up();
-                shared.topic_exists(message.topic());
-                let origin = match tag {
-                    Tag::Detached(_) => Origin::Detached,
-                    Tag::Awaited(_) => Origin::Awaited { waiting: true },
-                    Tag::Spooled(_) => Origin::Spooled,
-                };
-                debug_assert_eq!(fate(origin, Event::Acked, &shared.state()), Fate::Deliver);
-                Counters::add(&shared.counters().delivered, 1);
-                match tag {
-                    Tag::Detached(at) => latency(shared, at),
-                    Tag::Awaited(id) => {
-                        if let Some(waiter) = shared.take_waiter(id) {
-                            latency(shared, waiter.enqueued_at);
-                            // The caller may have stopped waiting; the record is delivered anyway.
-                            let _ = waiter
-                                .reply
-                                .send(Ok((message.partition(), message.offset())));
-                        }
-                    }
-                    Tag::Spooled(position) => {
-                        Counters::add(&shared.counters().replayed, 1);
-                        if let Some(spool) = shared.spool() {
-                            spool.delivered(position);
-                        }
-                    }
-                }
-            }
-            Err((error, message)) => {
-                Counters::add(&shared.counters().failed, 1);
-                let class = classify(error);
-                let state = shared.state_for(class, message.topic());
-                let mut waiter = match tag {
-                    Tag::Awaited(id) => shared.take_waiter(id),
-                    _ => None,
-                };
-                let record = returned(message);
-                let mut origin = match tag {
-                    Tag::Detached(_) => Origin::Detached,
-                    Tag::Spooled(_) => Origin::Spooled,
-                    Tag::Awaited(_) => Origin::Awaited {
-                        waiting: waiter.as_ref().is_some_and(|w| !w.reply.is_closed()),
-                    },
-                };
-                loop {
-                    match fate(origin, Event::Failed(class), &state) {
-                        Fate::Reply => {
-                            let taken = waiter.take().map(|w| {
-                                w.reply
-                                    .send(Err((class, shared.redact(&error.to_string()))))
-                            });
-                            if let Some(Err(_)) = taken {
-                                // It stopped waiting just now: decided again, as a record
-                                // nobody waits for.
-                                origin = Origin::Awaited { waiting: false };
-                                continue;
-                            }
-                        }
-                        Fate::Spool => {
-                            // Counted and logged there, whatever the outcome.
-                            let _ = shared.spool_record(record.as_ref(), Caller::MayBlock);
-                        }
-                        Fate::Retry => {
-                            Counters::add(&shared.counters().retried, 1);
-                            if let (Some(spool), Tag::Spooled(position)) = (shared.spool(), tag) {
-                                spool.release(position);
-                            }
-                        }
-                        Fate::Quarantine => match (shared.spool(), tag) {
-                            (Some(spool), Tag::Spooled(position)) => spool.quarantine(
-                                record.to_message(),
-                                error.to_string(),
-                                Some(position),
-                            ),
-                            (Some(spool), _) => {
-                                spool.quarantine(record.to_message(), error.to_string(), None)
-                            }
-                            // The decision quarantines only with a spool.
-                            (None, _) => drop_record(shared, &record, error, class),
-                        },
-                        Fate::HandBack => shared.hand_back(record.to_message()),
-                        Fate::Drop => drop_record(shared, &record, error, class),
-                        // Not what a failed delivery can lead to (the decision's invariants);
-                        // counted as dropped rather than lost should that ever change.
-                        other @ (Fate::Enqueue
-                        | Fate::WriteAhead
-                        | Fate::WaitForRoom
-                        | Fate::Deliver) => {
-                            tracing::error!(
-                                ?other,
-                                "kafka-events: unexpected fate for a failed delivery"
-                            );
-                            drop_record(shared, &record, error, class);
-                        }
-                    }
-                    break;
-                }
-            }
+            Ok(message) => acked(
+                shared,
+                tag,
+                message.partition(),
+                message.offset(),
+                message.topic(),
+            ),
+            Err((error, message)) => failed(shared, tag, error, message),
         }
         shared.reports().ring();
     }
 }
 
-fn drop_record(shared: &Shared, record: &Parts<'_>, error: &KafkaError, class: Class) {
-    Counters::add(&shared.counters().dropped, 1);
-    let why = if class.is_permanent() {
-        "the broker refused it for good"
-    } else {
-        "it could not be delivered and there is no spool to keep it (configure one to keep such records)"
-    };
-    tracing::error!(
-        %error,
-        topic = record.topic,
-        key = %String::from_utf8_lossy(record.key),
-        "kafka-events: dropped a record: {why}"
+/// The broker acknowledged the record.
+fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) {
+    shared.mark_brokers_up();
+    shared.topic_exists(topic);
+    debug_assert_eq!(
+        fate(tag.origin(true), Event::Acked, &shared.state()),
+        Fate::Deliver
     );
+    Counters::add(&shared.counters().delivered, 1);
+    match tag {
+        Tag::Detached(at) => latency(shared, at),
+        Tag::Awaited(id) => {
+            if let Some(waiter) = shared.waiters().take(id) {
+                latency(shared, waiter.enqueued_at);
+                // The caller may have stopped waiting; the record is delivered anyway.
+                let _ = waiter.reply.send(Ok((partition, offset)));
+            }
+        }
+        Tag::Spooled(position) => {
+            Counters::add(&shared.counters().replayed, 1);
+            if let Some(spool) = shared.spool() {
+                spool.delivered(position);
+            }
+        }
+    }
+}
+
+/// The record's delivery failed: its fate decides where it goes.
+fn failed(shared: &Shared, tag: Tag, error: &KafkaError, message: &BorrowedMessage<'_>) {
+    Counters::add(&shared.counters().failed, 1);
+    let class = classify(error);
+    let state = shared.state_for(class, message.topic());
+    let mut waiter = match tag {
+        Tag::Awaited(id) => shared.waiters().take(id),
+        _ => None,
+    };
+    let record = returned(message);
+    let position = match tag {
+        Tag::Spooled(position) => Some(position),
+        _ => None,
+    };
+    let mut origin = tag.origin(waiter.as_ref().is_some_and(|w| !w.reply.is_closed()));
+    loop {
+        match fate(origin, Event::Failed(class), &state) {
+            Fate::Reply => {
+                let taken = waiter
+                    .take()
+                    .map(|w| w.reply.send(Err((class, error.to_string()))));
+                if let Some(Err(_)) = taken {
+                    // It stopped waiting just now: decided again, as a record nobody waits for.
+                    origin = Origin::Awaited { waiting: false };
+                    continue;
+                }
+            }
+            Fate::Spool => {
+                // Counted and logged there, whatever the outcome.
+                let _ = apply::spool(shared, record.as_ref(), Caller::MayBlock);
+            }
+            Fate::Retry => apply::retry(shared, position),
+            Fate::Quarantine => apply::quarantine(
+                shared,
+                record.to_message(),
+                error.to_string(),
+                class,
+                position,
+            ),
+            Fate::HandBack => shared.hand_back(record.to_message()),
+            Fate::Drop => apply::drop(shared, record.topic, record.key, &error.to_string(), class),
+            // Not what a failed delivery can lead to (the decision's invariants); counted as
+            // dropped rather than lost should that ever change.
+            other @ (Fate::Enqueue | Fate::WriteAhead | Fate::WaitForRoom | Fate::Deliver) => {
+                tracing::error!(
+                    ?other,
+                    "kafka-events: unexpected fate for a failed delivery"
+                );
+                apply::drop(shared, record.topic, record.key, &error.to_string(), class);
+            }
+        }
+        break;
+    }
 }
 
 fn latency(shared: &Shared, enqueued_at: u64) {

@@ -34,7 +34,7 @@ pub(super) enum Event {
 
 /// What the decision needs to know about the producer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct State {
+pub(super) struct ProducerState {
     /// The spool, if there is one, and what goes through it.
     pub spool: Option<Durability>,
     /// librdkafka reported every broker down, and none has answered since.
@@ -80,7 +80,26 @@ pub(super) enum Fate {
     Drop,
 }
 
-pub(super) fn fate(origin: Origin, event: Event, state: &State) -> Fate {
+/// What happens to the records waiting in librdkafka's memory when every broker goes down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outage {
+    /// Take them back from librdkafka: their delivery reports (purged) spool them, or tell the
+    /// callers awaiting them. Records waiting for brokers that are gone are safer on disk.
+    Purge,
+    /// Leave them with librdkafka, which sends them when a broker answers (no spool to keep
+    /// them, or write-ahead: they are on disk already).
+    Keep,
+}
+
+/// The decision for the records in memory when every broker goes down.
+pub(super) fn outage(state: &ProducerState) -> Outage {
+    match state.spool {
+        Some(Durability::OnFailure) => Outage::Purge,
+        Some(Durability::WriteAhead) | None => Outage::Keep,
+    }
+}
+
+pub(super) fn fate(origin: Origin, event: Event, state: &ProducerState) -> Fate {
     use Fate::*;
     let never =
         |class: Class| class.is_permanent() || (class == Class::TopicMissing && state.topic_gone);
@@ -168,8 +187,8 @@ mod tests {
         Class::Tls,
     ];
 
-    fn base() -> State {
-        State {
+    fn base() -> ProducerState {
+        ProducerState {
             spool: None,
             brokers_down: false,
             closing: false,
@@ -182,8 +201,8 @@ mod tests {
         }
     }
 
-    fn spool(durability: Durability) -> State {
-        State {
+    fn spool(durability: Durability) -> ProducerState {
+        ProducerState {
             spool: Some(durability),
             overflow: OverflowPolicy::Spool,
             ..base()
@@ -198,13 +217,13 @@ mod tests {
     /// Every row of the decision, by name.
     #[test]
     fn table() {
-        let block = |may_block, out_of_time| State {
+        let block = |may_block, out_of_time| ProducerState {
             overflow: OverflowPolicy::Block { timeout_ms: 50 },
             may_block,
             out_of_time,
             ..base()
         };
-        let rows: &[(&str, Origin, Event, State, Fate)] = &[
+        let rows: &[(&str, Origin, Event, ProducerState, Fate)] = &[
             ("acked", WAITING, Event::Acked, base(), Deliver),
             (
                 "acked spooled",
@@ -217,7 +236,7 @@ mod tests {
                 "closing refuses emit",
                 WAITING,
                 Event::Admit,
-                State {
+                ProducerState {
                     closing: true,
                     ..base()
                 },
@@ -227,7 +246,7 @@ mod tests {
                 "closing refuses detached",
                 Origin::Detached,
                 Event::Admit,
-                State {
+                ProducerState {
                     closing: true,
                     ..spool(ON_FAILURE)
                 },
@@ -244,7 +263,7 @@ mod tests {
                 "emit to brokers that refused this client",
                 WAITING,
                 Event::Admit,
-                State {
+                ProducerState {
                     refused_client: true,
                     brokers_down: true,
                     ..base()
@@ -255,7 +274,7 @@ mod tests {
                 "emit enqueues into an outage",
                 WAITING,
                 Event::Admit,
-                State {
+                ProducerState {
                     brokers_down: true,
                     ..spool(ON_FAILURE)
                 },
@@ -272,7 +291,7 @@ mod tests {
                 "detached without spool enqueues into an outage",
                 Origin::Detached,
                 Event::Admit,
-                State {
+                ProducerState {
                     brokers_down: true,
                     ..base()
                 },
@@ -282,7 +301,7 @@ mod tests {
                 "outage: straight to the spool",
                 Origin::Detached,
                 Event::Admit,
-                State {
+                ProducerState {
                     brokers_down: true,
                     ..spool(ON_FAILURE)
                 },
@@ -292,7 +311,7 @@ mod tests {
                 "outage, write-ahead: spool only",
                 Origin::Detached,
                 Event::Admit,
-                State {
+                ProducerState {
                     brokers_down: true,
                     ..spool(WRITE_AHEAD)
                 },
@@ -323,7 +342,7 @@ mod tests {
                 "emit out of time",
                 WAITING,
                 Event::Refused(Class::QueueFull),
-                State {
+                ProducerState {
                     out_of_time: true,
                     ..base()
                 },
@@ -403,7 +422,7 @@ mod tests {
                 "replay waits for room",
                 Origin::Spooled,
                 Event::Refused(Class::QueueFull),
-                State {
+                ProducerState {
                     may_block: true,
                     ..spool(ON_FAILURE)
                 },
@@ -413,7 +432,7 @@ mod tests {
                 "replay stopping",
                 Origin::Spooled,
                 Event::Refused(Class::QueueFull),
-                State {
+                ProducerState {
                     may_block: true,
                     out_of_time: true,
                     ..spool(ON_FAILURE)
@@ -452,7 +471,7 @@ mod tests {
                 "spooled topic gone",
                 Origin::Spooled,
                 Event::Failed(Class::TopicMissing),
-                State {
+                ProducerState {
                     topic_gone: true,
                     ..spool(ON_FAILURE)
                 },
@@ -504,7 +523,7 @@ mod tests {
                 "detached purged at close, spool",
                 Origin::Detached,
                 Event::Failed(Class::Purged),
-                State {
+                ProducerState {
                     closing: true,
                     ..spool(ON_FAILURE)
                 },
@@ -514,7 +533,7 @@ mod tests {
                 "detached purged at close, no spool",
                 Origin::Detached,
                 Event::Failed(Class::Purged),
-                State {
+                ProducerState {
                     closing: true,
                     close_waits: true,
                     ..base()
@@ -525,7 +544,7 @@ mod tests {
                 "detached purged when dropped, no spool",
                 Origin::Detached,
                 Event::Failed(Class::Purged),
-                State {
+                ProducerState {
                     closing: true,
                     ..base()
                 },
@@ -556,7 +575,7 @@ mod tests {
                 "detached topic gone, no spool",
                 Origin::Detached,
                 Event::Failed(Class::TopicMissing),
-                State {
+                ProducerState {
                     topic_gone: true,
                     closing: true,
                     ..base()
@@ -576,6 +595,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_outage_moves_what_is_in_memory_to_the_spool_only_when_it_is_not_there_yet() {
+        assert_eq!(outage(&spool(ON_FAILURE)), Outage::Purge);
+        assert_eq!(outage(&spool(WRITE_AHEAD)), Outage::Keep);
+        assert_eq!(outage(&base()), Outage::Keep);
+    }
+
     /// Rules that hold in every combination.
     #[test]
     fn invariants() {
@@ -591,7 +617,7 @@ mod tests {
                 }
                 for bits in 0..128u8 {
                     let bit = |i: u8| bits & (1u8 << i) != 0;
-                    states.push(State {
+                    states.push(ProducerState {
                         spool,
                         overflow,
                         brokers_down: bit(0),

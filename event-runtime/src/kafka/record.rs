@@ -5,7 +5,8 @@
 use rdkafka::message::{BorrowedMessage, Headers, Message as _, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
 
-use crate::message::{MessageRef, Parts};
+use super::fate::Origin;
+use crate::message::{BorrowedRecord, MessageRef};
 use crate::spool::Position;
 
 // The delivery opaque packs a tag and a 62-bit value into a `usize`.
@@ -62,6 +63,18 @@ impl Tag {
     }
 }
 
+impl Tag {
+    /// Where the record came from, for its fate; `waiting`: whether an awaited emit's caller
+    /// still waits.
+    pub fn origin(self, waiting: bool) -> Origin {
+        match self {
+            Tag::Detached(_) => Origin::Detached,
+            Tag::Awaited(_) => Origin::Awaited { waiting },
+            Tag::Spooled(_) => Origin::Spooled,
+        }
+    }
+}
+
 /// Microseconds since the first call in this process.
 pub(super) fn now_micros() -> u64 {
     static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -96,8 +109,8 @@ pub(super) fn owned_headers<'a>(
 }
 
 /// The parts of a record librdkafka hands back in a delivery report.
-pub(super) fn returned<'a>(message: &'a BorrowedMessage<'a>) -> Parts<'a> {
-    Parts {
+pub(super) fn returned<'a>(message: &'a BorrowedMessage<'a>) -> BorrowedRecord<'a> {
+    BorrowedRecord {
         topic: message.topic(),
         key: message.key().unwrap_or_default(),
         payload: message.payload().unwrap_or_default(),

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use http::Extensions;
 use uuid::Uuid;
 
-use super::Identity;
+use super::identity::Identity;
 use crate::flow::lock;
 
 /// A request's audit context: the outermost of [`AuditLayer`](super::AuditLayer) and
@@ -72,7 +72,37 @@ impl AuditContext {
         lock(&self.state).correlation_id = Some(id.into());
     }
 
-    /// The request id the layers record (and answer with when they generated it).
+    /// The request id the layers record (and answer with when they generated it). A client's
+    /// `x-request-id` (or `x-correlation-id`) of 1 to 128 visible ASCII characters goes into
+    /// the events as it is; any other is replaced by a new UUID.
+    ///
+    /// ```
+    /// use std::convert::Infallible;
+    /// use std::time::Duration;
+    /// use kafka_events::middleware::AuditLayer;
+    /// use kafka_events::{AuditEntry, MemoryProducer};
+    /// use tower::{ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let producer = MemoryProducer::new();
+    /// let service = ServiceBuilder::new()
+    ///     .layer(AuditLayer::new(producer.clone()))
+    ///     .service_fn(|_request: http::Request<_>| async {
+    ///         Ok::<_, Infallible>(http::Response::new(String::new()))
+    ///     });
+    ///
+    /// for id in ["req-42".to_owned(), "x".repeat(129)] {
+    ///     let request = http::Request::get("/").header("x-request-id", id).body(String::new())?;
+    ///     service.clone().oneshot(request).await?;
+    /// }
+    /// producer.wait_for(2, Duration::from_secs(5)).await?;
+    /// let entries = producer.events::<AuditEntry>()?;
+    /// assert_eq!(entries[0].request_id, "req-42");
+    /// assert!(uuid::Uuid::parse_str(&entries[1].request_id).is_ok()); // too long: replaced
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn request_id(&self) -> String {
         lock(&self.state).request_id.clone()
     }

@@ -3,12 +3,12 @@
 //! depth), and masking JSON held in string values too (`"data": "{\"password\":\"x\"}"`).
 //! Whitespace outside strings is dropped.
 
-use kafka_events_sensitive::Matcher;
+use kafka_events_rules::Matcher;
 
 use crate::models::JsonText;
 
 /// What a masked value becomes.
-pub(crate) use crate::redact::MASK;
+use kafka_events_rules::MASK;
 
 /// The deepest nesting accepted (as `serde_json` does); deeper input is refused, not recursed.
 const MAX_DEPTH: usize = 128;

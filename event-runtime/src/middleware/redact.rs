@@ -5,9 +5,9 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use http::Uri;
-use kafka_events_sensitive::Matcher;
+use kafka_events_rules::Matcher;
 
-use super::mask::MASK;
+use kafka_events_rules::MASK;
 
 /// `uri` with any `user:password@` removed and the value of every query parameter whose name
 /// looks sensitive replaced by `***`; every other part as it was.

@@ -8,38 +8,7 @@ pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id
 pub(crate) static CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
 
 /// The longest id taken from a request.
-///
-/// A client's `x-request-id` (or `x-correlation-id`) of 1 to `MAX_ID_LEN` visible ASCII
-/// characters goes into the events as it is; any other is replaced by a new UUID.
-///
-/// ```
-/// use std::convert::Infallible;
-/// use std::time::Duration;
-/// use kafka_events::middleware::{AuditLayer, MAX_ID_LEN};
-/// use kafka_events::{AuditEntry, MemoryProducer};
-/// use tower::{ServiceBuilder, ServiceExt};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let producer = MemoryProducer::new();
-/// let service = ServiceBuilder::new()
-///     .layer(AuditLayer::new(producer.clone()))
-///     .service_fn(|_request: http::Request<_>| async {
-///         Ok::<_, Infallible>(http::Response::new(String::new()))
-///     });
-///
-/// for id in ["req-42".to_owned(), "x".repeat(MAX_ID_LEN + 1)] {
-///     let request = http::Request::get("/").header("x-request-id", id).body(String::new())?;
-///     service.clone().oneshot(request).await?;
-/// }
-/// producer.wait_for(2, Duration::from_secs(5)).await?;
-/// let entries = producer.events::<AuditEntry>()?;
-/// assert_eq!(entries[0].request_id, "req-42");
-/// assert!(uuid::Uuid::parse_str(&entries[1].request_id).is_ok()); // too long: replaced
-/// # Ok(())
-/// # }
-/// ```
-pub const MAX_ID_LEN: usize = 128;
+pub(crate) const MAX_ID_LEN: usize = 128;
 
 /// Whether a client-chosen id can go into an event as it is: 1 to [`MAX_ID_LEN`] visible ASCII
 /// characters (no spaces, no control characters).

@@ -17,7 +17,7 @@
 //! damaged length), a length that runs past the end of the file, and a body whose checksum fails
 //! are damage: the scan reports where it starts, and the records before it are good.
 
-use crate::message::{MessageRef, Parts};
+use crate::message::{BorrowedRecord, MessageRef};
 
 pub(super) const MAGIC: &[u8; 8] = b"KEVSPOOL";
 pub(super) const FORMAT: u32 = 2;
@@ -179,11 +179,11 @@ pub(super) fn scan(bytes: &[u8]) -> Scan {
 }
 
 /// Decodes the record whose header and body are `record` (as [`Span`] gives them).
-pub(super) fn decode_record(record: &[u8]) -> Option<Parts<'_>> {
+pub(super) fn decode_record(record: &[u8]) -> Option<BorrowedRecord<'_>> {
     decode(record.get(RECORD_HEADER..)?)
 }
 
-fn decode(body: &[u8]) -> Option<Parts<'_>> {
+fn decode(body: &[u8]) -> Option<BorrowedRecord<'_>> {
     struct Reader<'a>(&'a [u8]);
     impl<'a> Reader<'a> {
         fn take(&mut self, n: usize) -> Option<&'a [u8]> {
@@ -225,7 +225,7 @@ fn decode(body: &[u8]) -> Option<Parts<'_>> {
     if !r.0.is_empty() {
         return None;
     }
-    Some(Parts {
+    Some(BorrowedRecord {
         topic,
         key,
         headers,

@@ -5,6 +5,8 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::codec::{self, FILE_HEADER};
+use super::lock::wait_for_release;
+use super::state::SPARES;
 use super::*;
 use crate::message::{Header, Message};
 
@@ -34,7 +36,7 @@ fn open(dir: &Path) -> Spool {
     Spool::open(&config(dir), 1 << 10).unwrap()
 }
 
-/// Appends, waiting for the writer when a burst of appends (faster than any emitting service)
+/// Appends, waiting for the worker when a burst of appends (faster than any emitting service)
 /// has used every segment it made ahead.
 fn append(spool: &Spool, m: &Message) -> Position {
     loop {
@@ -80,7 +82,7 @@ fn segment_files(dir: &Path) -> usize {
         .count()
 }
 
-/// Waits until the writer deleted finished segments (it runs on its own thread and rings the
+/// Waits until the worker deleted finished segments (it runs on its own thread and rings the
 /// spool's bell when it did).
 fn wait_for_segments(spool: &Spool, dir: &Path, at_most: usize) {
     let deleted = spool

@@ -1,20 +1,23 @@
-//! The spool's writer thread: every file operation the spool needs after it was opened, so that
-//! no thread that emits ever waits for a disk.
+//! The spool's worker thread: every file operation the spool needs after it was opened, so that
+//! no thread that emits ever waits for a disk. It prepares segments ahead, `fsync`s by the
+//! policy (group commit), writes acknowledgements and the quarantine, deletes finished segments
+//! (backing off when it can't), and recreates the directory if it disappears.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::config::FsyncPolicy;
+use super::state::{Blocked, Inner, SPARES, SegState};
 use super::store;
-use super::{Blocked, FsyncPolicy, Inner, SPARES, SegState, take_lock};
 use crate::flow::{Backoff, lock};
 
-/// How often the writer checks that the spool directory still exists.
+/// How often the worker checks that the spool directory still exists.
 const DIR_CHECK: Duration = Duration::from_secs(1);
 
 pub(super) fn run(inner: Arc<Inner>) {
-    let mut state = State {
+    let mut state = Housekeeping {
         unsynced_since: None,
         sync_failed: false,
         spare_after: None,
@@ -52,7 +55,8 @@ pub(super) fn run(inner: Arc<Inner>) {
     }
 }
 
-struct State {
+/// What the worker keeps between its rounds.
+struct Housekeeping {
     unsynced_since: Option<Instant>,
     sync_failed: bool,
     spare_after: Option<Instant>,
@@ -61,7 +65,7 @@ struct State {
     dir_gone: bool,
 }
 
-impl State {
+impl Housekeeping {
     fn ensure_spare(&mut self, inner: &Inner) {
         if self.spare_after.is_some_and(|at| Instant::now() < at) {
             return;
@@ -191,8 +195,8 @@ impl State {
             tracing::error!(%error, dir = %inner.dir.display(), "kafka-events: could not recreate the spool directory; records that need the spool are refused");
             return;
         }
-        match take_lock(&inner.dir) {
-            Ok(file) => *lock(&inner.lock_file) = file,
+        match inner.lock.retake(&inner.dir) {
+            Ok(()) => {}
             Err(error) => {
                 tracing::error!(%error, "kafka-events: could not lock the recreated spool directory; records that need the spool are refused");
                 lock(&inner.active).blocked = Some(Blocked::Unavailable(format!(
@@ -257,7 +261,7 @@ fn finish(inner: &Inner) {
         drop(spare);
         let _ = store::remove(&inner.dir, id);
     }
-    let mut state_free = State {
+    let mut state_free = Housekeeping {
         unsynced_since: None,
         sync_failed: false,
         spare_after: None,
@@ -268,6 +272,22 @@ fn finish(inner: &Inner) {
     state_free.sync(inner, true);
     persist_acks(inner);
     delete_finished(inner);
+}
+
+/// Asks the worker for an `fsync` of everything appended so far and waits up to `timeout` for
+/// it; quarantine jobs queued before the call are written too, whatever the fsync policy.
+/// Blocks: for `close`'s own thread.
+pub(super) fn sync(inner: &Inner, timeout: Duration) -> bool {
+    let target = match inner.fsync {
+        FsyncPolicy::Never => 0,
+        _ => inner.appended.load(Ordering::Acquire),
+    };
+    inner.sync_wanted.fetch_max(target, Ordering::AcqRel);
+    inner.work.ring();
+    inner.bell.wait_until(timeout, || {
+        inner.synced.load(Ordering::Acquire) >= target
+            && inner.jobs_queued.load(Ordering::Acquire) == 0
+    })
 }
 
 /// Makes the next segments ahead of time. Returns false (and says why appends that need a new

@@ -13,7 +13,7 @@
 //! words only, so `shipping`, `author` and `option` are not masked.
 //!
 //! ```
-//! use kafka_events_sensitive::{is_sensitive, sensitive_match};
+//! use kafka_events_rules::{is_sensitive, sensitive_match};
 //!
 //! assert!(is_sensitive("X-Api-Key"));
 //! assert!(is_sensitive("aws_access_key_id"));
@@ -24,12 +24,6 @@
 //! assert_eq!(sensitive_match("card_number"), Some("card number"));
 //! ```
 
-#![no_std]
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
-
-extern crate alloc;
-
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -37,7 +31,7 @@ use alloc::vec::Vec;
 /// words are joined (see the crate docs).
 ///
 /// ```
-/// # use kafka_events_sensitive::SENSITIVE_NAMES as DEFAULT_SENSITIVE_FIELDS;
+/// # use kafka_events_rules::SENSITIVE_NAMES as DEFAULT_SENSITIVE_FIELDS;
 /// // In kafka-events: `kafka_events::middleware::DEFAULT_SENSITIVE_FIELDS`.
 /// assert!(DEFAULT_SENSITIVE_FIELDS.contains(&"password"));
 /// // One entry covers every spelling: `apiKey`, `X-Api-Key`, `api_key`.
@@ -80,7 +74,7 @@ pub const SENSITIVE_NAMES: &[&str] = &[
 /// Why a name can't be used as a sensitive name.
 ///
 /// ```
-/// use kafka_events_sensitive::{InvalidName, Matcher};
+/// use kafka_events_rules::{InvalidName, Matcher};
 /// // In kafka-events: `kafka_events::middleware::InvalidName`, which
 /// // `AuditLayer::mask_field` and `AuditLayer::sensitive_fields` return.
 ///
@@ -166,13 +160,7 @@ pub fn words(name: &str) -> Vec<String> {
             continue;
         }
         let prev = i.checked_sub(1).map(|p| chars[p]);
-        let next = chars.get(i + 1).copied();
-        let boundary = c.is_uppercase()
-            && prev.is_some_and(|p| {
-                p.is_lowercase()
-                    || p.is_ascii_digit()
-                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
-            });
+        let boundary = starts_word(prev, c, chars.get(i + 1).copied());
         if boundary && !current.is_empty() {
             words.push(core::mem::take(&mut current));
         }
@@ -182,6 +170,17 @@ pub fn words(name: &str) -> Vec<String> {
         words.push(current);
     }
     words
+}
+
+/// Whether camel case starts a new word at `c`: an upper-case letter after a lower-case letter
+/// or a digit (`apiKey`), or the last capital of a run followed by lower case (`APIKey`).
+fn starts_word(prev: Option<char>, c: char, next: Option<char>) -> bool {
+    c.is_uppercase()
+        && prev.is_some_and(|p| {
+            p.is_lowercase()
+                || p.is_ascii_digit()
+                || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
+        })
 }
 
 /// A set of sensitive names to match keys against. Matching allocates nothing for keys of up to
@@ -316,14 +315,11 @@ impl Words {
                 }
                 continue;
             }
-            let prev = i.checked_sub(1).map(|p| key[p]);
-            let next = key.get(i + 1).copied();
-            let boundary = c.is_ascii_uppercase()
-                && prev.is_some_and(|p| {
-                    p.is_ascii_lowercase()
-                        || p.is_ascii_digit()
-                        || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
-                });
+            let boundary = starts_word(
+                i.checked_sub(1).map(|p| char::from(key[p])),
+                char::from(c),
+                key.get(i + 1).map(|n| char::from(*n)),
+            );
             match start {
                 Some(s) if boundary => {
                     words.push(s, i)?;

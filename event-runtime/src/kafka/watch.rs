@@ -1,7 +1,7 @@
 //! The producer's watch thread. While every broker is down (or refuses the client) it probes
 //! until one answers, and confirms or clears a suspected refusal; with a spool, it checks what
-//! an earlier run left there, then sends pending spooled records, oldest segment first, record
-//! by record.
+//! an earlier run left there, then replays pending spooled records, oldest segment first,
+//! record by record.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
 
+use super::apply;
 use super::classify::classify;
 use super::delivery::Context;
-use super::fate::{Event, Fate, Origin, fate};
+use super::fate::{Event, Fate, Origin, Outage, fate, outage};
 use super::record::{Tag, base_record};
 use super::shared::Shared;
 use crate::flow::{Backoff, Bell};
-use crate::spool::{Durability, Position, Spool};
+use crate::spool::{Position, Spool};
 use crate::stats::Counters;
 
 /// How long to wait for something to change before looking again.
@@ -31,8 +32,8 @@ const IDLE: Duration = Duration::from_millis(250);
 /// How often segments an earlier run left that could not be read are tried again.
 const RECHECK: Duration = Duration::from_secs(5);
 
-/// Runs the replay thread until stopped.
-pub(super) struct ReplayHandle {
+/// Runs the watch thread until stopped.
+pub(super) struct Watch {
     stop: Arc<Stop>,
     thread: Option<JoinHandle<()>>,
 }
@@ -57,14 +58,14 @@ impl Stop {
     }
 }
 
-impl ReplayHandle {
+impl Watch {
     pub fn start(
         producer: ThreadedProducer<Context>,
         awaited: Option<ThreadedProducer<Context>>,
         shared: Arc<Shared>,
-    ) -> std::io::Result<ReplayHandle> {
+    ) -> std::io::Result<Watch> {
         let stop = Arc::new(Stop::default());
-        let replayer = Replayer {
+        let watcher = Watcher {
             producer,
             awaited,
             shared,
@@ -72,8 +73,8 @@ impl ReplayHandle {
         };
         let thread = std::thread::Builder::new()
             .name("kafka-events-watch".into())
-            .spawn(move || replayer.run())?;
-        Ok(ReplayHandle {
+            .spawn(move || watcher.run())?;
+        Ok(Watch {
             stop,
             thread: Some(thread),
         })
@@ -94,7 +95,7 @@ impl ReplayHandle {
     }
 }
 
-impl Drop for ReplayHandle {
+impl Drop for Watch {
     /// A handle dropped without `join` (a `close` future never polled) still stops the thread,
     /// which lets go of the producer and the spool.
     fn drop(&mut self) {
@@ -102,14 +103,14 @@ impl Drop for ReplayHandle {
     }
 }
 
-struct Replayer {
+struct Watcher {
     producer: ThreadedProducer<Context>,
     awaited: Option<ThreadedProducer<Context>>,
     shared: Arc<Shared>,
     stop: Arc<Stop>,
 }
 
-impl Replayer {
+impl Watcher {
     /// A broker refused the client: asks the cluster for metadata. No broker answering
     /// confirms the refusal (awaited emits then fail at once); one answering clears it (it was
     /// one broker's, or a re-authentication that failed once). Blocks up to
@@ -146,13 +147,9 @@ impl Replayer {
         while !stopped() {
             self.check_refusal();
             if self.shared.brokers_down() {
-                if let Some(spool) = spool
-                    && !purged_for_outage
-                    && spool.durability() == Durability::OnFailure
-                {
-                    // Records waiting in memory for brokers that are gone are safer on disk:
-                    // the purge fails them, and their delivery reports spool them (or tell
-                    // the callers awaiting them).
+                if !purged_for_outage && outage(&self.shared.state()) == Outage::Purge {
+                    // The purge fails them, and their delivery reports spool them (or tell the
+                    // callers awaiting them).
                     for producer in std::iter::once(&self.producer).chain(&self.awaited) {
                         producer.purge(PurgeConfig::default().queue().inflight());
                     }
@@ -253,7 +250,13 @@ impl Replayer {
                 }
                 Fate::Quarantine => {
                     spool.sending(position);
-                    spool.quarantine((*record).into(), error.to_string(), Some(position));
+                    apply::quarantine(
+                        &self.shared,
+                        (*record).into(),
+                        error.to_string(),
+                        class,
+                        Some(position),
+                    );
                     return;
                 }
                 // Retry: it stays in the spool, for the segment's next replay.

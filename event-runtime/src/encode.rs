@@ -1,0 +1,142 @@
+//! What an event sends, said once: its JSON (with its `#[event(redact)]` fields masked), its
+//! key, its logical topic, and the `content-type` and `event-type` headers. `emit` (through
+//! [`to_message`]) and `emit_detached` (through [`with_encoded`]) both take it from [`encode`],
+//! so the two can never send different things.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use serde::Serialize;
+
+use crate::error::EmitError;
+use crate::key::Key;
+use crate::message::{Header, Message, MessageRef, headers};
+
+/// What a record needs to know about its event besides its JSON (what
+/// [`KafkaEvent`](crate::KafkaEvent) says of it).
+pub(crate) struct EventInfo<'e> {
+    pub topic: &'static str,
+    pub key: Key<'e>,
+    /// The JSON names of the fields written as `"***"`.
+    pub redacted: &'static [&'static str],
+    /// The fixed type (`#[event(type = "..")]`), which needs no copy.
+    pub fixed_type: Option<&'static str>,
+    pub event_type: Option<&'e str>,
+}
+
+/// An encoded event: its JSON is in the caller's buffer; the rest is borrowed from the event.
+pub(crate) struct Encoded<'e, 'b> {
+    topic: &'static str,
+    key: Key<'e>,
+    payload: &'b [u8],
+    /// The fixed type (`#[event(type = "..")]`), which needs no copy.
+    fixed_type: Option<&'static str>,
+    event_type: Option<&'e str>,
+}
+
+/// Serializes `event` into `buffer` (appended) and borrows everything else a record needs.
+pub(crate) fn encode<'e, 'b, T: Serialize + ?Sized>(
+    event: &T,
+    info: EventInfo<'e>,
+    buffer: &'b mut Vec<u8>,
+) -> Result<Encoded<'e, 'b>, EmitError> {
+    let start = buffer.len();
+    crate::redact::to_writer(&mut *buffer, event, info.redacted).map_err(EmitError::Serialize)?;
+    Ok(Encoded {
+        topic: info.topic,
+        key: info.key,
+        payload: &buffer[start..],
+        fixed_type: info.fixed_type,
+        event_type: info.event_type,
+    })
+}
+
+impl Encoded<'_, '_> {
+    /// Calls `f` with the record as a [`MessageRef`], its headers on the stack.
+    pub fn with_ref<R>(&self, f: impl FnOnce(MessageRef<'_>) -> R) -> R {
+        let content_type = (headers::CONTENT_TYPE, headers::APPLICATION_JSON.as_bytes());
+        let with_type;
+        let only_content_type;
+        let message_headers: &[(&str, &[u8])] = match self.event_type {
+            Some(event_type) => {
+                with_type = [content_type, (headers::EVENT_TYPE, event_type.as_bytes())];
+                &with_type
+            }
+            None => {
+                only_content_type = [content_type];
+                &only_content_type
+            }
+        };
+        f(MessageRef {
+            topic: self.topic,
+            key: self.key.as_bytes(),
+            payload: self.payload,
+            headers: message_headers,
+        })
+    }
+
+    /// The record's headers, owned.
+    fn headers(&self) -> Vec<Header> {
+        let mut owned = Vec::with_capacity(2);
+        owned.push(Header::from_static(
+            headers::CONTENT_TYPE,
+            headers::APPLICATION_JSON,
+        ));
+        match (self.fixed_type, self.event_type) {
+            (Some(fixed), _) => owned.push(Header::from_static(headers::EVENT_TYPE, fixed)),
+            (None, Some(dynamic)) => {
+                owned.push(Header::new(headers::EVENT_TYPE, dynamic.to_owned()));
+            }
+            (None, None) => {}
+        }
+        owned
+    }
+}
+
+/// Encodes `event` into a buffer reused by the calling thread and calls `f` with the record:
+/// the only copy per event is the one `f` makes (a producer's queue).
+pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
+    event: &T,
+    info: EventInfo<'_>,
+    f: impl FnOnce(MessageRef<'_>) -> R,
+) -> Result<R, EmitError> {
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    let run = |buffer: &mut Vec<u8>| -> Result<R, EmitError> {
+        let encoded = encode(event, info, buffer)?;
+        Ok(encoded.with_ref(f))
+    };
+    BUFFER.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            buffer.clear();
+            let result = run(&mut buffer);
+            // Keep the buffer's capacity for the next event, unless one event was huge.
+            if buffer.capacity() > 1 << 20 {
+                *buffer = Vec::new();
+            }
+            result
+        }
+        // Re-entered from inside a producer or a Serialize impl: use a fresh buffer.
+        Err(_) => run(&mut Vec::new()),
+    })
+}
+
+/// The owned record for `event`, as `emit` sends it.
+pub(crate) fn to_message<T: Serialize + ?Sized>(
+    event: &T,
+    info: EventInfo<'_>,
+) -> Result<Message, EmitError> {
+    let topic = info.topic;
+    let mut payload = Vec::new();
+    let (key, headers) = {
+        let encoded = encode(event, info, &mut payload)?;
+        (encoded.key.as_bytes().to_vec(), encoded.headers())
+    };
+    Ok(Message {
+        topic: Cow::Borrowed(topic),
+        key,
+        payload,
+        headers,
+    })
+}

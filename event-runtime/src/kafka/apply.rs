@@ -1,0 +1,89 @@
+//! Carrying out a record's [`fate`](super::fate): every fate that takes a record away from
+//! librdkafka (to the spool, the quarantine, back to the caller of `close`, or dropped) is
+//! applied, counted and logged here, whichever path decided it.
+
+use super::classify::Class;
+use super::shared::Shared;
+use crate::error::EmitError;
+use crate::message::{Message, MessageRef};
+use crate::spool::{Caller, Position};
+use crate::stats::Counters;
+
+/// [`Fate::Spool`](super::fate::Fate::Spool): writes the record to the spool and counts it; a
+/// record the spool can't take is counted as dropped, logged, and returned as the error.
+pub(super) fn spool(
+    shared: &Shared,
+    message: MessageRef<'_>,
+    caller: Caller,
+) -> Result<(), EmitError> {
+    let spool = shared.spool().ok_or(EmitError::Closed)?;
+    match spool.append(message, false, caller) {
+        Ok(_) => {
+            Counters::add(&shared.counters().spooled, 1);
+            Ok(())
+        }
+        Err(error) => {
+            Counters::add(&shared.counters().dropped, 1);
+            tracing::error!(
+                %error,
+                topic = message.topic,
+                key = %String::from_utf8_lossy(message.key),
+                "kafka-events: a record that needed the spool could not be written there; it is dropped"
+            );
+            Err(EmitError::Spool(error))
+        }
+    }
+}
+
+/// [`Fate::Quarantine`](super::fate::Fate::Quarantine): the record goes to the spool's
+/// quarantine with what the broker said (a spooled one, at `position`, is done once it is
+/// there). Without a spool there is no quarantine, and the record is dropped.
+pub(super) fn quarantine(
+    shared: &Shared,
+    message: Message,
+    reason: String,
+    class: Class,
+    position: Option<Position>,
+) {
+    match shared.spool() {
+        Some(spool) => spool.quarantine(message, reason, position),
+        None => drop(shared, &message.topic, &message.key, &reason, class),
+    }
+}
+
+/// [`Fate::Retry`](super::fate::Fate::Retry): the spooled record stays pending, for the
+/// segment's next replay.
+pub(super) fn retry(shared: &Shared, position: Option<Position>) {
+    Counters::add(&shared.counters().retried, 1);
+    if let (Some(spool), Some(position)) = (shared.spool(), position) {
+        spool.release(position);
+    }
+}
+
+/// [`Fate::Drop`](super::fate::Fate::Drop): the record is given up, counted and logged.
+pub(super) fn drop(shared: &Shared, topic: &str, key: &[u8], reason: &str, class: Class) {
+    Counters::add(&shared.counters().dropped, 1);
+    let why = if class.is_permanent() {
+        "the broker refused it for good"
+    } else {
+        "it could not be delivered and there is no spool to keep it (configure one to keep such records)"
+    };
+    tracing::error!(
+        error = reason,
+        topic,
+        key = %String::from_utf8_lossy(key),
+        "kafka-events: dropped a record: {why}"
+    );
+}
+
+/// Records nobody will take back (no spool; the producer dropped, or its `close` abandoned):
+/// dropped, counted and logged.
+pub(super) fn lost_at_shutdown(shared: &Shared, records: usize) {
+    if records > 0 {
+        Counters::add(&shared.counters().dropped, records as u64);
+        tracing::error!(
+            records,
+            "kafka-events: records not delivered before the producer shut down, and there is no spool to keep them: dropped (await close() to get them back)"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! A detached `emit`: the record is copied into librdkafka's bounded queue (or, by its fate, into
+//! the spool) and the call returns; what happens next is up to its delivery report. Nothing here
+//! waits for a broker; only the `block` overflow policy, off any async runtime, waits for room.
+
+use std::time::{Duration, Instant};
+
+use super::apply;
+use super::classify::classify;
+use super::config::OverflowPolicy;
+use super::fate::{Event, Fate, Origin, fate};
+use super::outcome::{check_size, emit_error, refused_on_arrival};
+use super::pipeline::Pipeline;
+use super::record::{Tag, base_record, now_micros};
+use crate::error::EmitError;
+use crate::message::MessageRef;
+use crate::spool::Caller;
+use crate::stats::Counters;
+
+pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), EmitError> {
+    let shared = &*pipeline.shared;
+    let topic = pipeline.topics.resolve(message.topic)?;
+    let message = MessageRef { topic, ..message };
+    check_size(pipeline, &message)?;
+    let mut state = shared.state();
+    // Until when this caller may wait, if it may (the `block` policy, off any async runtime).
+    let block_until = block_until(shared.overflow());
+    let caller = match block_until {
+        Some(until) => Caller::EmitterUntil(until),
+        None => Caller::Emitter,
+    };
+    match fate(Origin::Detached, Event::Admit, &state) {
+        Fate::Enqueue => {}
+        Fate::Spool => return apply::spool(shared, message, caller),
+        Fate::WriteAhead => return write_ahead(pipeline, message, caller),
+        _ => return Err(refused_on_arrival(pipeline, &state, &message)),
+    }
+    loop {
+        let seen = shared.reports().rung();
+        let error = match pipeline
+            .detached
+            .send(base_record(&message, Tag::Detached(now_micros())))
+        {
+            Ok(()) => {
+                Counters::add(&shared.counters().enqueued, 1);
+                return Ok(());
+            }
+            Err((error, _)) => error,
+        };
+        let class = classify(&error);
+        state.may_block = block_until.is_some();
+        state.out_of_time = block_until.is_some_and(|until| Instant::now() >= until);
+        match fate(Origin::Detached, Event::Refused(class), &state) {
+            Fate::Spool => return apply::spool(shared, message, caller),
+            Fate::WaitForRoom => {
+                let left = block_until.map_or(Duration::ZERO, |until| {
+                    until.saturating_duration_since(Instant::now())
+                });
+                shared.reports().wait(seen, left);
+            }
+            Fate::Drop => {
+                Counters::add(&shared.counters().dropped, 1);
+                return Err(emit_error(pipeline, class, &error.to_string(), &message));
+            }
+            _ => return Err(emit_error(pipeline, class, &error.to_string(), &message)),
+        }
+    }
+}
+
+/// Under the `block` overflow policy, a caller outside any async runtime may wait for room (and
+/// for the spool's next segment) until the policy's timeout; any other caller never waits.
+fn block_until(overflow: OverflowPolicy) -> Option<Instant> {
+    match overflow {
+        OverflowPolicy::Block { timeout_ms } if tokio::runtime::Handle::try_current().is_err() => {
+            Some(Instant::now() + Duration::from_millis(timeout_ms))
+        }
+        _ => None,
+    }
+}
+
+/// Write-ahead: the record is in the spool before librdkafka gets it; whatever happens to that
+/// hand-over, it stays there until it is delivered or quarantined.
+fn write_ahead(
+    pipeline: &Pipeline,
+    message: MessageRef<'_>,
+    caller: Caller,
+) -> Result<(), EmitError> {
+    let shared = &*pipeline.shared;
+    let spool = shared.spool().ok_or(EmitError::Closed)?;
+    let position = match spool.append(message, true, caller) {
+        Ok(position) => position,
+        Err(error) => {
+            Counters::add(&shared.counters().dropped, 1);
+            tracing::error!(%error, topic = message.topic, "kafka-events: a record could not be written ahead to the spool; it is refused");
+            return Err(EmitError::Spool(error));
+        }
+    };
+    Counters::add(&shared.counters().spooled, 1);
+    match pipeline
+        .detached
+        .send(base_record(&message, Tag::Spooled(position)))
+    {
+        Ok(()) => Counters::add(&shared.counters().enqueued, 1),
+        Err((error, _)) => {
+            let class = classify(&error);
+            // Retry: released to replay, which sends it; Quarantine (a topic gone for good) is
+            // carried out here, before replay could take the record.
+            let state = shared.state_for(class, message.topic);
+            if fate(Origin::Spooled, Event::Refused(class), &state) == Fate::Quarantine {
+                apply::quarantine(
+                    shared,
+                    message.into(),
+                    error.to_string(),
+                    class,
+                    Some(position),
+                );
+            } else {
+                spool.release(position);
+            }
+        }
+    }
+    Ok(())
+}

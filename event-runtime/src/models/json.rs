@@ -1,0 +1,79 @@
+//! [`JsonText`]: JSON kept as the text it was.
+
+use serde::{Deserialize, Serialize};
+
+/// JSON kept as text: a request or response body goes into an event as the (masked) text it
+/// was, without being parsed into a tree and written out again. Compare it with `==`, with
+/// another `JsonText` or a [`serde_json::Value`] (by value, not by spelling).
+///
+/// ```
+/// use kafka_events::models::JsonText;
+/// use serde_json::json;
+///
+/// let text = JsonText::from_string(r#"{"qty": 2}"#.to_owned()).unwrap();
+/// assert_eq!(text, json!({"qty": 2}));
+/// assert_eq!(text.as_str(), r#"{"qty": 2}"#);
+/// assert_eq!(JsonText::from(json!([1, 2])).to_value(), json!([1, 2]));
+/// ```
+#[derive(Clone)]
+pub struct JsonText(Box<serde_json::value::RawValue>);
+
+impl JsonText {
+    /// Takes `text` if it is one valid JSON value.
+    pub fn from_string(text: String) -> Result<JsonText, serde_json::Error> {
+        serde_json::value::RawValue::from_string(text).map(JsonText)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The JSON as a tree.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::from_str(self.as_str()).expect("JsonText holds valid JSON")
+    }
+}
+
+impl From<serde_json::Value> for JsonText {
+    fn from(value: serde_json::Value) -> Self {
+        JsonText(serde_json::value::to_raw_value(&value).expect("a Value is valid JSON"))
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.to_value() == other.to_value()
+    }
+}
+
+impl PartialEq<serde_json::Value> for JsonText {
+    fn eq(&self, other: &serde_json::Value) -> bool {
+        self.to_value() == *other
+    }
+}
+
+impl std::fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for JsonText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonText {
+    /// From any deserializer (JSON text keeps its spelling only through `serde_json`'s own).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(JsonText::from)
+    }
+}

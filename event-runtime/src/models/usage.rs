@@ -1,0 +1,204 @@
+//! [`UsageEvent`]: one billable request (the Go `UsageEntry`), and [`UsageStatus`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::audit::RequestOutcome;
+use super::wire::{rfc3339, time_or_zero, uuid_or_zero};
+use kafka_events_macros::KafkaEvent;
+
+/// The state of a usage record (the Go `UsageEntry`'s `status`); the middleware sends `draft`.
+///
+/// ```
+/// use kafka_events::chrono::Utc;
+/// use kafka_events::{UsageEvent, UsageStatus};
+///
+/// let now = Utc::now();
+/// let usage = UsageEvent::new("reports-api", now, now);
+/// assert_eq!(usage.status, UsageStatus::Draft);
+///
+/// let active = UsageEvent { status: UsageStatus::Active, ..usage };
+/// assert_eq!(serde_json::to_value(&active)?["status"], "active");
+/// // Go's zero value, an empty string, reads back as `Unset`.
+/// assert_eq!(serde_json::from_str::<UsageStatus>(r#""""#)?, UsageStatus::Unset);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageStatus {
+    /// `active`
+    Active,
+    /// `deleted`
+    Deleted,
+    /// `suspended`
+    Suspended,
+    /// `rejected`
+    Rejected,
+    /// `draft`: what the middleware sends.
+    #[default]
+    Draft,
+    /// `closed`
+    Closed,
+    /// `""`: Go's zero value, for a record that set none.
+    #[serde(rename = "")]
+    Unset,
+}
+
+/// One billable request (the Go middleware's `UsageEntry`, plus what this crate adds).
+///
+/// ```
+/// use kafka_events::{KafkaEvent, MemoryProducer, UsageEvent, UsageStatus};
+/// use kafka_events::chrono::{Duration, Utc};
+///
+/// let end = Utc::now();
+/// let mut usage = UsageEvent::new("reports-api", end - Duration::milliseconds(40), end);
+/// usage.owner_id = Some("acme".into());
+/// assert_eq!(usage.status, UsageStatus::Draft);
+///
+/// let producer = MemoryProducer::new();
+/// usage.emit_detached(&producer)?;
+/// let json = serde_json::to_value(&usage)?;
+/// // The Go struct's spelling, kept for its consumers.
+/// assert!(json.get("end_timestmap").is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
+#[event(crate = "crate", topic = "usage", key = "id", type = "usage.record")]
+pub struct UsageEvent {
+    /// The event id; also the record key.
+    pub id: Uuid,
+    /// The caller's tenant, when known (the zero UUID on the wire otherwise).
+    #[serde(with = "uuid_or_zero")]
+    pub tenant_id: Option<Uuid>,
+    /// The `X-Owner-ID` header, when sent.
+    pub owner_id: Option<String>,
+    /// The product billed, from the service's configuration.
+    #[serde(with = "uuid_or_zero")]
+    pub product_id: Option<Uuid>,
+    /// The memory the service is billed for, from its configuration.
+    pub memory_mb: i16,
+    /// When handling started.
+    #[serde(serialize_with = "rfc3339::serialize")]
+    pub start_timestamp: DateTime<Utc>,
+    /// When handling ended. The Go services misspell this field's wire name, and their
+    /// consumers read that name, so it is written as `end_timestmap`.
+    #[serde(rename = "end_timestmap", serialize_with = "rfc3339::serialize")]
+    pub end_timestamp: DateTime<Utc>,
+    /// Go's `duration`, which its middleware leaves at zero; so does this crate's
+    /// (`duration_ms` has the time).
+    pub duration: f64,
+    /// The record's state.
+    pub status: UsageStatus,
+    /// `[{"user_id": subject}, {"service_name": service}]` from the middleware; `null` when none.
+    pub metadata: Option<Vec<BTreeMap<String, String>>>,
+    /// Free-form tags; `null` when none.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// When the record was created by a billing system; Go's zero time (`None`) from the
+    /// middleware.
+    #[serde(with = "time_or_zero")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Who created it; empty from the middleware.
+    pub created_by: String,
+
+    // What kafka-events adds; Go consumers ignore these.
+    /// The service that handled the request.
+    #[serde(default)]
+    pub service: String,
+    /// The caller; empty when anonymous.
+    #[serde(default)]
+    pub subject: String,
+    /// The route template, or the path.
+    #[serde(default)]
+    pub endpoint: String,
+    /// `end_timestamp - start_timestamp` in milliseconds.
+    #[serde(default)]
+    pub duration_ms: u64,
+    /// The `X-Message` header, when sent.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// How the request ended: answered, its handler panicked, or it was cancelled.
+    #[serde(default)]
+    pub outcome: RequestOutcome,
+    /// When the event was made.
+    #[serde(default = "Utc::now", serialize_with = "rfc3339::serialize")]
+    pub timestamp: DateTime<Utc>,
+}
+
+impl UsageEvent {
+    /// A usage record for `service` spanning `start..end`, with status `draft` and the
+    /// middleware's metadata for an anonymous caller.
+    pub fn new(service: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        UsageEvent {
+            id: Uuid::new_v4(),
+            tenant_id: None,
+            owner_id: None,
+            product_id: None,
+            memory_mb: 0,
+            start_timestamp: start,
+            end_timestamp: end,
+            duration: 0.0,
+            status: UsageStatus::Draft,
+            metadata: Some(usage_metadata("", service)),
+            tags: None,
+            created_at: None,
+            created_by: String::new(),
+            service: service.to_owned(),
+            subject: String::new(),
+            endpoint: String::new(),
+            duration_ms: (end - start).num_milliseconds().max(0) as u64,
+            message: None,
+            outcome: RequestOutcome::Completed,
+            timestamp: Utc::now(),
+        }
+    }
+}
+
+/// The Go middleware's usage metadata: `[{"user_id": subject}, {"service_name": service}]`.
+pub(crate) fn usage_metadata(subject: &str, service: &str) -> Vec<BTreeMap<String, String>> {
+    vec![
+        BTreeMap::from([("user_id".to_owned(), subject.to_owned())]),
+        BTreeMap::from([("service_name".to_owned(), service.to_owned())]),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ZERO: &str = "00000000-0000-0000-0000-000000000000";
+
+    #[test]
+    fn go_zero_time_is_none() {
+        let usage = UsageEvent::new("svc", Utc::now(), Utc::now());
+        let json = serde_json::to_value(&usage).unwrap();
+        assert_eq!(json["created_at"], "0001-01-01T00:00:00Z");
+        assert!(json.get("end_timestmap").is_some() && json.get("end_timestamp").is_none());
+        let read: UsageEvent = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(read, usage);
+        let mut null = json;
+        null["created_at"] = json!(null);
+        assert_eq!(
+            serde_json::from_value::<UsageEvent>(null)
+                .unwrap()
+                .created_at,
+            None
+        );
+    }
+
+    #[test]
+    fn go_events_without_this_crates_fields_read_with_defaults() {
+        let go = json!({
+            "id": Uuid::new_v4(), "tenant_id": ZERO, "owner_id": null, "product_id": ZERO,
+            "memory_mb": 512, "start_timestamp": "2024-03-15T09:26:53.12Z",
+            "end_timestmap": "2024-03-15T09:26:53.123456789Z", "duration": 0, "status": "draft",
+            "metadata": null, "tags": null, "created_at": "0001-01-01T00:00:00Z", "created_by": ""
+        });
+        let read: UsageEvent = serde_json::from_value(go).unwrap();
+        assert_eq!((read.memory_mb, read.status), (512, UsageStatus::Draft));
+        assert_eq!(read.service, "");
+    }
+}
