@@ -254,3 +254,42 @@ fn oauthbearer_and_a_token_provider_come_together() {
         );
     }
 }
+
+/// An awaited emit ends within its delivery timeout of the call, however long it first waited
+/// for room in a full queue: nothing listens, the queue holds one record, four callers at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_awaited_emit_ends_within_its_timeout_however_long_it_waited_for_room() {
+    const TIMEOUT: Duration = Duration::from_secs(1);
+    let config = KafkaConfig::new(["127.0.0.1:1"])
+        .delivery_timeout(TIMEOUT)
+        .max_queued(1, 1 << 20);
+    let producer = std::sync::Arc::new(KafkaProducer::new(&config).unwrap());
+    let call = || {
+        let producer = producer.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let result = AuditEntry::new().emit(&*producer).await;
+            (started.elapsed(), result)
+        })
+    };
+    // The first takes the queue's one place; the others come later, so that place frees up
+    // (the first record times out) while they wait for it.
+    let mut calls = vec![call()];
+    tokio::time::sleep(TIMEOUT / 2).await;
+    calls.extend((0..3).map(|_| call()));
+    for call in calls {
+        let (took, result) = call.await.unwrap();
+        assert!(
+            matches!(
+                result,
+                Err(EmitError::Timeout(_) | EmitError::QueueFull | EmitError::Unreachable)
+            ),
+            "{result:?}"
+        );
+        // The deadline, plus the slack for librdkafka's report and the scheduler.
+        assert!(
+            took <= TIMEOUT + Duration::from_millis(500),
+            "took {took:?}"
+        );
+    }
+}

@@ -50,6 +50,14 @@ pub enum EmitError {
         /// The configured limit.
         limit: usize,
     },
+    /// The record has parts no Kafka record of this producer can carry: a header name over
+    /// 65 535 bytes, more than 65 535 headers, or a key, header value or payload over 4 GiB.
+    /// Checked before the record goes anywhere.
+    #[error("the record can't be sent: it has {reason}")]
+    InvalidRecord {
+        /// What is out of bounds.
+        reason: String,
+    },
     /// The broker did not acknowledge the record within the delivery timeout.
     #[error("no acknowledgement from the broker within {0:?} (the delivery timeout)")]
     Timeout(Duration),
@@ -85,6 +93,17 @@ pub enum EmitError {
         "the TLS handshake with the brokers failed: {reason}; check `security.tls.ca`, that the broker's certificate names the host in `brokers`, and the client certificate if the broker requires one"
     )]
     Tls {
+        /// What librdkafka said.
+        reason: String,
+    },
+    /// librdkafka raised a fatal error (its idempotent producer was fenced or lost its
+    /// sequence) and the producer could not hand the record to the new librdkafka producer that
+    /// replaces it before the delivery timeout. Retry: the replacement is under way (see
+    /// [`DeliveryStats::replacing_client`](crate::DeliveryStats::replacing_client)).
+    #[error(
+        "librdkafka raised a fatal error ({reason}); the producer is replacing its client, retry"
+    )]
+    Fatal {
         /// What librdkafka said.
         reason: String,
     },
@@ -220,6 +239,10 @@ pub enum ConfigError {
 pub struct CloseReport {
     /// Records left in the spool, to be replayed by the next producer on it.
     pub spooled: u64,
+    /// Fatal errors librdkafka raised during the producer's life (each was logged, and the
+    /// librdkafka producer that raised it replaced: see
+    /// [`DeliveryStats::fatal_errors`](crate::DeliveryStats::fatal_errors)).
+    pub fatal_errors: u64,
 }
 
 /// Why [`Producer::close`](crate::Producer::close) did not finish cleanly.

@@ -59,6 +59,13 @@ pub struct DeliveryStats {
     /// librdkafka reported every broker down and none has answered since: detached records go
     /// straight to the spool (when there is one) until a broker answers.
     pub brokers_down: bool,
+    /// Fatal errors librdkafka raised (an idempotent producer fenced, or out of sequence after
+    /// a broker lost its state): each was logged, and the librdkafka producer that raised it
+    /// replaced by a new one; nothing it held was lost.
+    pub fatal_errors: u64,
+    /// A fatal error was raised and the librdkafka producer that raised it is not replaced yet:
+    /// records wait (in the spool, or in memory without one). A health check can report it.
+    pub replacing_client: bool,
     /// Acknowledged records whose latency was measured.
     pub latency_samples: u64,
     /// Mean time from enqueue to acknowledgement, in milliseconds.
@@ -117,6 +124,8 @@ impl Counters {
             queue_depth,
             spool_depth: spool.pending,
             brokers_down: false,
+            fatal_errors: 0,
+            replacing_client: false,
             latency_samples: samples,
             latency_mean_ms: self
                 .latency_sum_ms

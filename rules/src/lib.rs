@@ -23,9 +23,10 @@ pub mod property;
 pub mod sensitive;
 pub mod topic;
 
-pub use property::is_secret_property;
+pub use property::{SECRET_PROPERTIES, is_secret_property};
 pub use sensitive::{
-    InvalidName, Matcher, Name, SENSITIVE_NAMES, is_sensitive, sensitive_match, words,
+    InvalidName, Matcher, Name, SENSITIVE_NAMES, URL_PARAMETER_NAMES, is_sensitive,
+    sensitive_match, words,
 };
 pub use topic::{MAX_TOPIC_LEN, TopicProblem, topic_problem};
 

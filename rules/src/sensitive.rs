@@ -40,7 +40,9 @@ use alloc::vec::Vec;
 pub const SENSITIVE_NAMES: &[&str] = &[
     "password",
     "passwd",
+    "pass",
     "pwd",
+    "pw",
     "passphrase",
     "secret",
     "token",
@@ -70,6 +72,20 @@ pub const SENSITIVE_NAMES: &[&str] = &[
     "ssn",
     "social security",
 ];
+
+/// Names that are secrets as whole URL query parameters, though as words of a longer name they
+/// are not: an API key (`key=`), a shared-access signature (`sig=`, `signature=`), an OAuth
+/// authorization code (`code=`). `sort_key` and `status_code` are not masked.
+///
+/// ```
+/// use kafka_events_rules::Matcher;
+///
+/// let matcher = Matcher::default();
+/// assert!(matcher.matches_url_parameter("key") && matcher.matches_url_parameter("SIG"));
+/// assert!(!matcher.matches_url_parameter("sort_key") && !matcher.matches_url_parameter("status_code"));
+/// assert!(!matcher.matches("code")); // a JSON field named `code` is kept
+/// ```
+pub const URL_PARAMETER_NAMES: &[&str] = &["key", "sig", "signature", "code"];
 
 /// Why a name can't be used as a sensitive name.
 ///
@@ -135,7 +151,7 @@ impl Name {
     fn matches_one_word(&self, word: &[u8]) -> bool {
         let joined = self.joined.as_bytes();
         let len = joined.len();
-        [Some(word), singular(word)]
+        [Some(word), singular(word), without_digits(word)]
             .into_iter()
             .flatten()
             .any(|word| {
@@ -235,6 +251,15 @@ impl Matcher {
         self.find(key).is_some()
     }
 
+    /// Whether a URL query parameter named `name` holds a secret: it matches one of the names,
+    /// or it is one of [`URL_PARAMETER_NAMES`] as a whole.
+    pub fn matches_url_parameter(&self, name: &str) -> bool {
+        URL_PARAMETER_NAMES
+            .iter()
+            .any(|p| name.trim().eq_ignore_ascii_case(p))
+            || self.matches(name)
+    }
+
     /// The first name `key` matches.
     pub fn find(&self, key: &str) -> Option<&Name> {
         match Words::split(key) {
@@ -273,9 +298,16 @@ fn singular(word: &[u8]) -> Option<&[u8]> {
     word.strip_suffix(b"s").filter(|w| !w.is_empty())
 }
 
-/// Whether a key's word is a name's word, or (for the name's last word) its plural.
+/// A word without the digits it ends with (`cvv2`, `token2`), if it has letters before them.
+fn without_digits(word: &[u8]) -> Option<&[u8]> {
+    let letters = word.len() - word.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    (letters > 0 && letters < word.len()).then(|| &word[..letters])
+}
+
+/// Whether a key's word is a name's word, numbered (`key2`), or (for the name's last word) its
+/// plural.
 fn same_word(key: &[u8], name: &[u8], last: bool) -> bool {
-    key == name || (last && singular(key) == Some(name))
+    key == name || without_digits(key) == Some(name) || (last && singular(key) == Some(name))
 }
 
 /// The words of a short ASCII key, lower-cased into a buffer on the stack, and its letters and
@@ -434,6 +466,45 @@ mod tests {
             "passwords",
         ] {
             assert!(is_sensitive(name), "{name}");
+        }
+    }
+
+    /// One table: how a name is read as a JSON field and as a URL query parameter.
+    #[test]
+    fn names_as_fields_and_as_url_parameters() {
+        let matcher = Matcher::default();
+        // (name, masked as a JSON field, masked as a URL parameter)
+        for (name, field, parameter) in [
+            ("cvv2", true, true),
+            ("token2", true, true),
+            ("apiKey2", true, true),
+            ("password1", true, true),
+            ("pass", true, true),
+            ("db_pass", true, true),
+            ("pw", true, true),
+            ("user_pw", true, true),
+            ("key", false, true),
+            ("KEY", false, true),
+            ("sig", false, true),
+            ("code", false, true),
+            ("signature", true, true),
+            ("sort_key", false, false),
+            ("primary_key", false, false),
+            ("status_code", false, false),
+            ("zip_code", false, false),
+            ("passport", false, false),
+            ("bypass", false, false),
+            ("page", false, false),
+            ("sku2", false, false),
+            ("v2", false, false),
+        ] {
+            assert_eq!(matcher.matches(name), field, "{name} as a field");
+            assert_eq!(is_sensitive(name), field, "{name} by the default list");
+            assert_eq!(
+                matcher.matches_url_parameter(name),
+                parameter,
+                "{name} as a URL parameter"
+            );
         }
     }
 

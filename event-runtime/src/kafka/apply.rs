@@ -3,6 +3,7 @@
 //! applied, counted and logged here, whichever path decided it.
 
 use super::classify::Class;
+use super::record::{Tag, now_micros};
 use super::shared::Shared;
 use crate::error::EmitError;
 use crate::message::{Message, MessageRef};
@@ -58,6 +59,13 @@ pub(super) fn retry(shared: &Shared, position: Option<Position>) {
     if let (Some(spool), Some(position)) = (shared.spool(), position) {
         spool.release(position);
     }
+}
+
+/// [`Fate::Resend`](super::fate::Fate::Resend) for a detached record: it waits, in order, for
+/// the librdkafka producer that replaces the one that failed for good.
+pub(super) fn resend(shared: &Shared, message: MessageRef<'_>) -> Result<(), EmitError> {
+    shared.queue_resend(message.into(), Tag::Detached(now_micros()));
+    Ok(())
 }
 
 /// [`Fate::Drop`](super::fate::Fate::Drop): the record is given up, counted and logged.

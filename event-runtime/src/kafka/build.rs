@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::error::KafkaError;
-use rdkafka::producer::ThreadedProducer;
+use rdkafka::types::RDKafkaConfRes;
 
+use super::clients::{Clients, Factory};
 use super::config::KafkaConfig;
 use super::delivery::Context;
 use super::pipeline::Pipeline;
@@ -52,31 +52,22 @@ pub(super) fn build(
         tokens,
         config.redactor(),
     ));
-    let client = |client_config: &rdkafka::ClientConfig| {
-        ThreadedProducer::from_config_and_context(client_config, Context(shared.clone())).map_err(
-            |e| ConfigError::Client {
-                reason: config.redact(&match e {
-                    KafkaError::ClientCreation(reason) => reason,
-                    other => other.to_string(),
-                }),
-            },
-        )
-    };
-    let detached = client(&client_config)?;
-    // Awaited emits get a producer of their own when they should not linger as long as
-    // detached ones batch.
-    let awaited = match config.awaited_client_config(&client_config) {
-        Some(awaited_config) => Some(client(&awaited_config)?),
-        None => None,
-    };
-    let watch = Watch::start(detached.clone(), awaited.clone(), shared.clone()).map_err(|e| {
-        ConfigError::Client {
-            reason: format!("the producer's watch thread could not start: {e}"),
-        }
+    let clients = Arc::new(Clients::new(Factory {
+        // Awaited emits get a producer of their own when they should not linger as long as
+        // detached ones batch.
+        awaited: config.awaited_client_config(&client_config),
+        detached: client_config,
+        context: Box::new({
+            let shared = shared.clone();
+            move || Context(shared.clone())
+        }),
+        redactor: config.redactor(),
+    })?);
+    let watch = Watch::start(clients.clone(), shared.clone()).map_err(|e| ConfigError::Client {
+        reason: format!("the producer's watch thread could not start: {e}"),
     })?;
     let pipeline = Pipeline {
-        detached,
-        awaited,
+        clients,
         shared,
         topics,
         delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
@@ -88,9 +79,11 @@ pub(super) fn build(
 /// librdkafka's refusal of a property, naming it, with a secret's value written as `***`.
 fn config_error(config: &KafkaConfig, error: KafkaError) -> ConfigError {
     match error {
-        KafkaError::ClientConfig(_, reason, name, value) => {
+        KafkaError::ClientConfig(result, reason, name, value) => {
             let reason = config.redact(&reason);
-            let (value, reason) = if is_secret_property(&name) {
+            // An unknown name may be a secret's, misspelled: its value is never shown.
+            let unknown = result == RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN;
+            let (value, reason) = if unknown || is_secret_property(&name) {
                 let reason = if value.is_empty() {
                     reason
                 } else {
@@ -198,5 +191,39 @@ mod tests {
         .err()
         .unwrap();
         assert!(matches!(err, ConfigError::SpoolRequired), "{err}");
+    }
+
+    #[test]
+    fn a_secret_under_a_misspelled_or_unknown_name_never_shows() {
+        const VALUE: &str = "hunter2-S3cret";
+        // A name that looks like a secret's is hidden everywhere; an unknown one in its error.
+        for (name, looks_secret) in [
+            ("sasl.passwd", true),
+            ("ssl.key.pasword", true),
+            ("sasl.pssword", true),
+            ("no.such.property", false),
+        ] {
+            let config = KafkaConfig::new(["127.0.0.1:9092"]).property(name, VALUE);
+            let mut shown = Vec::new();
+            if looks_secret {
+                shown.push(format!("{config:?}"));
+                shown.push(format!("{config:#?}"));
+                shown.push(serde_json::to_string(&config).unwrap());
+            }
+            let err = KafkaProducer::new(&config)
+                .err()
+                .expect("librdkafka refuses it");
+            assert!(
+                matches!(&err, ConfigError::InvalidProperty { name: n, .. } if n == name),
+                "{err}"
+            );
+            for text in shown.iter().chain([&err.to_string(), &format!("{err:?}")]) {
+                assert!(!text.contains(VALUE), "{name}: {text}");
+            }
+            assert!(
+                err.to_string().contains(name),
+                "the error names the property: {err}"
+            );
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! carries out the record's [`fate`].
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -11,11 +12,14 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 
 use super::apply;
 use super::classify::{Class, classify, classify_client_error};
-use super::fate::{Event, Fate, Origin, fate};
+use super::fate::{Event, Fate, Origin, fate, keeps_order_by_purging};
 use super::record::{Tag, now_micros, returned};
 use super::shared::Shared;
 use crate::spool::Caller;
 use crate::stats::Counters;
+
+/// How long librdkafka's thread may wait for the spool's worker to take a failed record.
+const SPOOL_WAIT: Duration = Duration::from_secs(30);
 
 /// The rdkafka context of a [`KafkaProducer`](super::KafkaProducer).
 pub(super) struct Context(pub Arc<Shared>);
@@ -36,6 +40,12 @@ impl ClientContext for Context {
                 if self.0.mark_brokers_down() {
                     let reason = self.0.redact(reason);
                     tracing::warn!(reason, "kafka-events: no broker is reachable");
+                }
+            }
+            Class::Fatal if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
+                if self.0.mark_fatal() {
+                    let reason = self.0.redact(reason);
+                    tracing::error!(%error, reason, "kafka-events: librdkafka raised a fatal error; its producer can send nothing more and is being replaced by a new one (records wait for it, none is lost)");
                 }
             }
             class @ (Class::Authentication | Class::Tls) => {
@@ -150,7 +160,11 @@ fn failed(shared: &Shared, tag: Tag, error: &KafkaError, message: &BorrowedMessa
     };
     let mut origin = tag.origin(waiter.as_ref().is_some_and(|w| !w.reply.is_closed()));
     loop {
-        match fate(origin, Event::Failed(class), &state) {
+        let decided = fate(origin, Event::Failed(class), &state);
+        if keeps_order_by_purging(Event::Failed(class), decided) {
+            shared.request_order_purge();
+        }
+        match decided {
             Fate::Reply => {
                 let taken = waiter
                     .take()
@@ -162,8 +176,10 @@ fn failed(shared: &Shared, tag: Tag, error: &KafkaError, message: &BorrowedMessa
                 }
             }
             Fate::Spool => {
-                // Counted and logged there, whatever the outcome.
-                let _ = apply::spool(shared, record.as_ref(), Caller::MayBlock);
+                // Counted and logged there, whatever the outcome. This is librdkafka's thread:
+                // it may wait for the spool's worker, a while.
+                let caller = Caller::MayWaitUntil(Instant::now() + SPOOL_WAIT);
+                let _ = apply::spool(shared, record.as_ref(), caller);
             }
             Fate::Retry => apply::retry(shared, position),
             Fate::Quarantine => apply::quarantine(
@@ -174,6 +190,13 @@ fn failed(shared: &Shared, tag: Tag, error: &KafkaError, message: &BorrowedMessa
                 position,
             ),
             Fate::HandBack => shared.hand_back(record.to_message()),
+            Fate::Resend => {
+                // Its caller, if one waits, keeps waiting for the new producer's report.
+                if let (Tag::Awaited(id), Some(waiter)) = (tag, waiter.take()) {
+                    shared.waiters().restore(id, waiter);
+                }
+                shared.queue_resend(record.to_message(), tag);
+            }
             Fate::Drop => apply::drop(shared, record.topic, record.key, &error.to_string(), class),
             // Not what a failed delivery can lead to (the decision's invariants); counted as
             // dropped rather than lost should that ever change.

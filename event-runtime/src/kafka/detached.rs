@@ -8,38 +8,35 @@ use super::apply;
 use super::classify::classify;
 use super::config::OverflowPolicy;
 use super::fate::{Event, Fate, Origin, fate};
-use super::outcome::{check_size, emit_error, refused_on_arrival};
+use super::outcome::{check_record, emit_error, refused_on_arrival};
 use super::pipeline::Pipeline;
 use super::record::{Tag, base_record, now_micros};
 use crate::error::EmitError;
 use crate::message::MessageRef;
-use crate::spool::Caller;
+use crate::spool::{Appended, Caller};
 use crate::stats::Counters;
 
 pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), EmitError> {
     let shared = &*pipeline.shared;
     let topic = pipeline.topics.resolve(message.topic)?;
     let message = MessageRef { topic, ..message };
-    check_size(pipeline, &message)?;
+    check_record(pipeline, &message)?;
     let mut state = shared.state();
-    // Until when this caller may wait, if it may (the `block` policy, off any async runtime).
+    // Until when this caller may wait for room in librdkafka's queue, if it may (the `block`
+    // policy, off any async runtime), and for the spool (any thread off an async runtime).
     let block_until = block_until(shared.overflow());
-    let caller = match block_until {
-        Some(until) => Caller::EmitterUntil(until),
-        None => Caller::Emitter,
-    };
+    let caller = spool_caller(block_until, pipeline.delivery_timeout);
     match fate(Origin::Detached, Event::Admit, &state) {
         Fate::Enqueue => {}
         Fate::Spool => return apply::spool(shared, message, caller),
         Fate::WriteAhead => return write_ahead(pipeline, message, caller),
+        Fate::Resend => return apply::resend(shared, message),
         _ => return Err(refused_on_arrival(pipeline, &state, &message)),
     }
     loop {
         let seen = shared.reports().rung();
-        let error = match pipeline
-            .detached
-            .send(base_record(&message, Tag::Detached(now_micros())))
-        {
+        let tag = Tag::Detached(now_micros());
+        let error = match pipeline.clients.detached().send(base_record(&message, tag)) {
             Ok(()) => {
                 Counters::add(&shared.counters().enqueued, 1);
                 return Ok(());
@@ -47,10 +44,12 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
             Err((error, _)) => error,
         };
         let class = classify(&error);
+        state = shared.state_for(class, message.topic);
         state.may_block = block_until.is_some();
         state.out_of_time = block_until.is_some_and(|until| Instant::now() >= until);
         match fate(Origin::Detached, Event::Refused(class), &state) {
             Fate::Spool => return apply::spool(shared, message, caller),
+            Fate::Resend => return apply::resend(shared, message),
             Fate::WaitForRoom => {
                 let left = block_until.map_or(Duration::ZERO, |until| {
                     until.saturating_duration_since(Instant::now())
@@ -77,6 +76,16 @@ fn block_until(overflow: OverflowPolicy) -> Option<Instant> {
     }
 }
 
+/// Who the caller is to the spool: a thread off any async runtime may wait for the spool's
+/// worker (when the records waiting for a segment fill their memory), until the `block`
+/// policy's deadline or the delivery timeout; an async runtime's thread never waits.
+fn spool_caller(block_until: Option<Instant>, delivery_timeout: Duration) -> Caller {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Caller::Emitter;
+    }
+    Caller::MayWaitUntil(block_until.unwrap_or_else(|| Instant::now() + delivery_timeout))
+}
+
 /// Write-ahead: the record is in the spool before librdkafka gets it; whatever happens to that
 /// hand-over, it stays there until it is delivered or quarantined.
 fn write_ahead(
@@ -87,7 +96,12 @@ fn write_ahead(
     let shared = &*pipeline.shared;
     let spool = shared.spool().ok_or(EmitError::Closed)?;
     let position = match spool.append(message, true, caller) {
-        Ok(position) => position,
+        Ok(Appended::At(position)) => position,
+        // Waiting for a segment: it is the spool's now, and replay sends it.
+        Ok(Appended::Staged) => {
+            Counters::add(&shared.counters().spooled, 1);
+            return Ok(());
+        }
         Err(error) => {
             Counters::add(&shared.counters().dropped, 1);
             tracing::error!(%error, topic = message.topic, "kafka-events: a record could not be written ahead to the spool; it is refused");
@@ -95,10 +109,11 @@ fn write_ahead(
         }
     };
     Counters::add(&shared.counters().spooled, 1);
-    match pipeline
-        .detached
-        .send(base_record(&message, Tag::Spooled(position)))
-    {
+    let sent = pipeline
+        .clients
+        .detached()
+        .send(base_record(&message, Tag::Spooled(position)));
+    match sent {
         Ok(()) => Counters::add(&shared.counters().enqueued, 1),
         Err((error, _)) => {
             let class = classify(&error);

@@ -53,6 +53,12 @@ pub(super) struct ProducerState {
     pub topic_gone: bool,
     /// The brokers refused this client (authentication or TLS), and none has accepted it since.
     pub refused_client: bool,
+    /// Records wait in the spool to be replayed: a new record goes behind them, so that the
+    /// records of a key reach their partition in the order they were emitted.
+    pub spool_backlog: bool,
+    /// librdkafka raised a fatal error and its producer is being replaced: records wait for the
+    /// new one (in the spool, or in memory without one).
+    pub replacing: bool,
 }
 
 /// What happens to the record. Each is carried out in one place and counted.
@@ -76,6 +82,9 @@ pub(super) enum Fate {
     Quarantine,
     /// `close` hands it back to the caller (no spool).
     HandBack,
+    /// Keep it in memory, in order, for the librdkafka producer that replaces one that failed
+    /// for good (no spool, or a caller waiting for it).
+    Resend,
     /// It is given up: counted as dropped and logged.
     Drop,
 }
@@ -91,12 +100,29 @@ pub(super) enum Outage {
     Keep,
 }
 
+/// Whether the records behind a failed one must be taken back from librdkafka (purged) so
+/// that none of its key reaches the partition before it: a record that failed after librdkafka
+/// took it, and goes (back) to the spool, has records behind it in librdkafka's queue that
+/// could be delivered first. (A record refused at once is the newest: nothing is behind it, and
+/// later ones queue behind it in the spool. One taken back on purpose is part of a purge
+/// already.)
+pub(super) fn keeps_order_by_purging(event: Event, fate: Fate) -> bool {
+    matches!(event, Event::Failed(class) if class != Class::Purged)
+        && matches!(fate, Fate::Spool | Fate::Retry)
+}
+
 /// The decision for the records in memory when every broker goes down.
 pub(super) fn outage(state: &ProducerState) -> Outage {
     match state.spool {
         Some(Durability::OnFailure) => Outage::Purge,
         Some(Durability::WriteAhead) | None => Outage::Keep,
     }
+}
+
+/// Whether a record failed because its librdkafka producer failed for good: refused with the
+/// fatal error, or taken back when it was raised.
+fn lost_with_the_producer(class: Class, state: &ProducerState) -> bool {
+    class == Class::Fatal || (class == Class::Purged && state.replacing)
 }
 
 pub(super) fn fate(origin: Origin, event: Event, state: &ProducerState) -> Fate {
@@ -111,17 +137,29 @@ pub(super) fn fate(origin: Origin, event: Event, state: &ProducerState) -> Fate 
         (Origin::Awaited { .. }, Event::Admit) if state.refused_client => Reply,
         (Origin::Awaited { .. }, Event::Admit) => Enqueue,
         (Origin::Detached, Event::Admit) => match state.spool {
-            // Nothing is sent into an outage: straight to disk, safe from a crash.
-            Some(_) if state.brokers_down => Spool,
+            // Nothing is sent into an outage, nor into a producer being replaced: straight to
+            // disk, safe from a crash. Nor past records still waiting in the spool: behind
+            // them, in order.
+            Some(_) if state.brokers_down || state.spool_backlog || state.replacing => Spool,
             Some(Durability::WriteAhead) => WriteAhead,
+            // Behind the records waiting for the new producer.
+            None if state.replacing => Resend,
             _ => Enqueue,
         },
         (Origin::Spooled, Event::Admit) => Enqueue,
 
-        (Origin::Awaited { .. }, Event::Refused(Class::QueueFull)) if !state.out_of_time => {
+        // Room comes back as reports arrive; a new producer replaces one that failed for good.
+        (Origin::Awaited { .. }, Event::Refused(Class::QueueFull | Class::Fatal))
+            if !state.out_of_time =>
+        {
             WaitForRoom
         }
         (Origin::Awaited { .. }, Event::Refused(_)) => Reply,
+        (Origin::Detached, Event::Refused(Class::Fatal))
+            if state.spool.is_none() && !state.closing =>
+        {
+            Resend
+        }
         (Origin::Detached, Event::Refused(Class::QueueFull)) => match state.overflow {
             OverflowPolicy::Spool if state.spool.is_some() => Spool,
             OverflowPolicy::Block { .. } if state.may_block && !state.out_of_time => WaitForRoom,
@@ -149,7 +187,19 @@ pub(super) fn fate(origin: Origin, event: Event, state: &ProducerState) -> Fate 
             }
         }
 
+        // The librdkafka producer failed for good (and took back what it held): a new one
+        // sends it, for the caller still waiting.
+        (Origin::Awaited { waiting: true }, Event::Failed(class))
+            if lost_with_the_producer(class, state) && !state.out_of_time && !state.closing =>
+        {
+            Resend
+        }
         (Origin::Awaited { waiting: true }, Event::Failed(_)) => Reply,
+        (Origin::Awaited { waiting: false } | Origin::Detached, Event::Failed(class))
+            if lost_with_the_producer(class, state) && state.spool.is_none() && !state.closing =>
+        {
+            Resend
+        }
         (Origin::Awaited { waiting: false } | Origin::Detached, Event::Failed(class)) => {
             if never(class) {
                 if state.spool.is_some() {
@@ -198,6 +248,8 @@ mod tests {
             out_of_time: false,
             topic_gone: false,
             refused_client: false,
+            spool_backlog: false,
+            replacing: false,
         }
     }
 
@@ -325,6 +377,36 @@ mod tests {
                 WriteAhead,
             ),
             (
+                "behind records waiting in the spool",
+                Origin::Detached,
+                Event::Admit,
+                ProducerState {
+                    spool_backlog: true,
+                    ..spool(ON_FAILURE)
+                },
+                Spool,
+            ),
+            (
+                "write-ahead behind records waiting in the spool",
+                Origin::Detached,
+                Event::Admit,
+                ProducerState {
+                    spool_backlog: true,
+                    ..spool(WRITE_AHEAD)
+                },
+                Spool,
+            ),
+            (
+                "emit does not wait behind the spool",
+                WAITING,
+                Event::Admit,
+                ProducerState {
+                    spool_backlog: true,
+                    ..spool(ON_FAILURE)
+                },
+                Enqueue,
+            ),
+            (
                 "replay sends",
                 Origin::Spooled,
                 Event::Admit,
@@ -414,7 +496,7 @@ mod tests {
             (
                 "detached refused, no spool",
                 Origin::Detached,
-                Event::Refused(Class::Fatal),
+                Event::Refused(Class::Transient),
                 base(),
                 Reply,
             ),
@@ -589,10 +671,113 @@ mod tests {
                 spool(ON_FAILURE),
                 Spool,
             ),
+            (
+                "detached fatal, no spool: to the new producer",
+                Origin::Detached,
+                Event::Failed(Class::Fatal),
+                base(),
+                Resend,
+            ),
+            (
+                "detached taken back while replacing, no spool",
+                Origin::Detached,
+                Event::Failed(Class::Purged),
+                ProducerState {
+                    replacing: true,
+                    ..base()
+                },
+                Resend,
+            ),
+            (
+                "detached taken back while replacing, spool",
+                Origin::Detached,
+                Event::Failed(Class::Purged),
+                ProducerState {
+                    replacing: true,
+                    ..spool(ON_FAILURE)
+                },
+                Spool,
+            ),
+            (
+                "detached refused fatal, no spool",
+                Origin::Detached,
+                Event::Refused(Class::Fatal),
+                base(),
+                Resend,
+            ),
+            (
+                "detached while replacing, no spool",
+                Origin::Detached,
+                Event::Admit,
+                ProducerState {
+                    replacing: true,
+                    ..base()
+                },
+                Resend,
+            ),
+            (
+                "detached while replacing, spool",
+                Origin::Detached,
+                Event::Admit,
+                ProducerState {
+                    replacing: true,
+                    ..spool(WRITE_AHEAD)
+                },
+                Spool,
+            ),
+            (
+                "emit refused fatal: waits for the new producer",
+                WAITING,
+                Event::Refused(Class::Fatal),
+                base(),
+                WaitForRoom,
+            ),
+            (
+                "emit in flight when the producer failed: sent by the new one",
+                WAITING,
+                Event::Failed(Class::Fatal),
+                spool(ON_FAILURE),
+                Resend,
+            ),
+            (
+                "emit fatal out of time",
+                WAITING,
+                Event::Failed(Class::Fatal),
+                ProducerState {
+                    out_of_time: true,
+                    ..base()
+                },
+                Reply,
+            ),
+            (
+                "detached fatal at close, no spool: handed back",
+                Origin::Detached,
+                Event::Failed(Class::Fatal),
+                ProducerState {
+                    closing: true,
+                    close_waits: true,
+                    ..base()
+                },
+                HandBack,
+            ),
         ];
         for (name, origin, event, state, expected) in rows {
             assert_eq!(fate(*origin, *event, state), *expected, "{name}");
         }
+    }
+
+    #[test]
+    fn what_is_behind_a_failed_record_follows_it() {
+        let failed = |class| Event::Failed(class);
+        assert!(keeps_order_by_purging(failed(Class::TimedOut), Spool));
+        assert!(keeps_order_by_purging(failed(Class::Transient), Retry));
+        assert!(!keeps_order_by_purging(failed(Class::Purged), Spool));
+        assert!(!keeps_order_by_purging(failed(Class::TimedOut), Reply));
+        assert!(!keeps_order_by_purging(failed(Class::TooLarge), Quarantine));
+        assert!(!keeps_order_by_purging(
+            Event::Refused(Class::QueueFull),
+            Spool
+        ));
     }
 
     #[test]
@@ -615,8 +800,8 @@ mod tests {
                 if overflow == OverflowPolicy::Spool && spool.is_none() {
                     continue; // refused by the configuration
                 }
-                for bits in 0..128u8 {
-                    let bit = |i: u8| bits & (1u8 << i) != 0;
+                for bits in 0..512u16 {
+                    let bit = |i: u16| bits & (1u16 << i) != 0;
                     states.push(ProducerState {
                         spool,
                         overflow,
@@ -627,6 +812,8 @@ mod tests {
                         topic_gone: bit(4),
                         close_waits: bit(5),
                         refused_client: bit(6),
+                        spool_backlog: bit(7),
+                        replacing: bit(8),
                     });
                 }
             }
@@ -679,8 +866,21 @@ mod tests {
                     if let Event::Failed(_) = event {
                         // What a delivery report can lead to (delivery.rs handles these only).
                         assert!(
-                            matches!(fate, Reply | Spool | Retry | Quarantine | HandBack | Drop),
+                            matches!(
+                                fate,
+                                Reply | Spool | Retry | Quarantine | HandBack | Drop | Resend
+                            ),
                             "{case}"
+                        );
+                    }
+                    if fate == Resend {
+                        assert!(
+                            !state.closing,
+                            "nothing waits for a new producer at close: {case}"
+                        );
+                        assert!(
+                            state.spool.is_none() || origin == WAITING,
+                            "with a spool, it waits there: {case}"
                         );
                     }
                     if fate == HandBack {

@@ -37,6 +37,7 @@
 mod apply;
 mod build;
 mod classify;
+mod clients;
 mod config;
 mod delivery;
 mod detached;

@@ -8,6 +8,7 @@ use super::pipeline::Pipeline;
 use super::record::wire_size;
 use crate::error::EmitError;
 use crate::message::MessageRef;
+use crate::spool;
 
 /// The error for a record librdkafka refused or failed (`reason`: what it said).
 pub(super) fn emit_error(
@@ -36,7 +37,10 @@ pub(super) fn emit_error(
         Class::Tls => EmitError::Tls {
             reason: shared.redact(reason),
         },
-        Class::Rejected | Class::Fatal | Class::Transient => EmitError::Broker {
+        Class::Fatal => EmitError::Fatal {
+            reason: shared.redact(reason),
+        },
+        Class::Rejected | Class::Transient => EmitError::Broker {
             reason: shared.redact(reason),
         },
     }
@@ -56,8 +60,10 @@ pub(super) fn refused_on_arrival(
 }
 
 /// Refuses a record librdkafka would refuse, or the spool could not hold, before it goes
-/// anywhere: the answer is the same whether a broker is reachable or not.
-pub(super) fn check_size(pipeline: &Pipeline, message: &MessageRef<'_>) -> Result<(), EmitError> {
+/// anywhere: the answer is the same whether a broker is reachable (or a spool configured) or
+/// not.
+pub(super) fn check_record(pipeline: &Pipeline, message: &MessageRef<'_>) -> Result<(), EmitError> {
+    spool::check_record(message).map_err(|reason| EmitError::InvalidRecord { reason })?;
     let size = wire_size(message);
     let fits = size <= pipeline.max_message_bytes
         && pipeline.shared.spool().is_none_or(|s| s.fits(message));

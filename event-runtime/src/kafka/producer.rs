@@ -157,6 +157,8 @@ impl KafkaProducer {
             .counters()
             .snapshot(self.in_flight() as u64, spool);
         stats.brokers_down = self.shared().brokers_down();
+        stats.fatal_errors = self.shared().fatal_errors();
+        stats.replacing_client = self.shared().is_replacing();
         stats
     }
 

@@ -1,16 +1,20 @@
 //! An awaited `emit`: the record goes to librdkafka with a waiter registered for its delivery
 //! report, and the caller gets the broker's acknowledgement, or the reason it did not come,
-//! within `delivery_timeout_ms`. It never blocks: waiting for room in librdkafka's queue is
+//! within `delivery_timeout_ms` of the call. It never blocks: waiting for room in librdkafka's queue is
 //! waiting on Tokio's timer.
 
 use super::classify::classify;
 use super::fate::{Event, Fate, Origin, fate};
-use super::outcome::{check_size, emit_error, refused_on_arrival};
+use super::outcome::{check_record, emit_error, refused_on_arrival};
 use super::pipeline::Pipeline;
 use super::record::{Tag, base_record};
 use crate::error::EmitError;
 use crate::message::{Delivery, Message, MessageRef, header_pairs};
 use crate::stats::Counters;
+
+/// How long after its deadline an awaited emit still waits for the report librdkafka is about to
+/// give (its timer fires on the deadline, its report follows).
+const REPLY_SLACK: std::time::Duration = std::time::Duration::from_millis(100);
 
 pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delivery, EmitError> {
     let shared = &*pipeline.shared;
@@ -23,13 +27,12 @@ pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delive
         headers: &headers,
     };
     let origin = Origin::Awaited { waiting: true };
-    check_size(pipeline, &message)?;
+    check_record(pipeline, &message)?;
     let state = shared.state();
     match fate(origin, Event::Admit, &state) {
         Fate::Enqueue => {}
         _ => return Err(refused_on_arrival(pipeline, &state, &message)),
     }
-    let producer = pipeline.awaited();
     let (id, reply, guard) = shared.waiters().register();
     // Registered first: a refusal confirmed from here on fails this waiter too.
     if let Some((class, reason)) = shared.client_refused() {
@@ -41,12 +44,17 @@ pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delive
         let room = shared.reports().notified();
         tokio::pin!(room);
         room.as_mut().enable();
-        let error = match producer.send(base_record(&message, Tag::Awaited(id))) {
+        // Loaded at each attempt: a producer that failed for good is replaced meanwhile.
+        let sent = pipeline
+            .clients
+            .awaited()
+            .send(base_record(&message, Tag::Awaited(id)));
+        let error = match sent {
             Ok(()) => break,
             Err((error, _)) => error,
         };
         let class = classify(&error);
-        let mut state = shared.state();
+        let mut state = shared.state_for(class, message.topic);
         state.out_of_time = tokio::time::Instant::now() >= deadline;
         match fate(origin, Event::Refused(class), &state) {
             Fate::WaitForRoom => {
@@ -57,7 +65,13 @@ pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delive
     }
     guard.handed_over();
     Counters::add(&shared.counters().enqueued, 1);
-    match reply.await {
+    // The caller hears by its deadline, however long it waited for room: librdkafka's own timer
+    // for the record started only when it took it. Past the deadline the record stays with
+    // librdkafka, as one whose caller stopped waiting.
+    let Ok(reply) = tokio::time::timeout_at(deadline + REPLY_SLACK, reply).await else {
+        return Err(EmitError::Timeout(pipeline.delivery_timeout));
+    };
+    match reply {
         Ok(Ok((partition, offset))) => Ok(Delivery {
             topic: topic.to_owned(),
             partition,

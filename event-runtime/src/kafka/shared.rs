@@ -2,7 +2,8 @@
 //! (brokers down, closing, the client refused), the awaited emits' waiters, the spool, the
 //! counters. Its fields are private; its methods say what happened.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use super::classify::Class;
 use super::config::OverflowPolicy;
 use super::fate::ProducerState;
 use super::missing::MissingTopics;
+use super::record::Tag;
 use super::refusal::Refusals;
 use super::security::Tokens;
 use super::waiters::Waiters;
@@ -32,6 +34,16 @@ pub(super) struct Shared {
     /// Rung by every delivery report: there is room in librdkafka's queue again, and progress
     /// for whoever waits for everything to be delivered.
     reports: Bell,
+    /// A record failed with records behind it in librdkafka's memory: the watch thread takes
+    /// them back, so that none of its key is delivered before it.
+    order_purge: AtomicBool,
+    /// librdkafka raised a fatal error: the watch thread replaces the producer that did.
+    replacing: AtomicBool,
+    fatal_errors: AtomicU64,
+    /// Records waiting, in order, for the producer that replaces one that failed for good.
+    resend: Mutex<VecDeque<(Message, Tag)>>,
+    /// Rung when the watch thread has something to do now.
+    wake: Bell,
     missing: MissingTopics,
     /// Why the brokers refuse this client (authentication or TLS), until one accepts it.
     refusals: Refusals,
@@ -59,6 +71,11 @@ impl Shared {
             close_waits: AtomicBool::new(false),
             handed_back: Mutex::new(Vec::new()),
             reports: Bell::default(),
+            order_purge: AtomicBool::new(false),
+            replacing: AtomicBool::new(false),
+            fatal_errors: AtomicU64::new(0),
+            resend: Mutex::new(VecDeque::new()),
+            wake: Bell::default(),
             missing: MissingTopics::new(missing_topic_timeout),
             refusals: Refusals::default(),
             redactor,
@@ -108,12 +125,18 @@ impl Shared {
             out_of_time: false,
             topic_gone: false,
             refused_client: brokers_down && self.refusals.is_confirmed(),
+            spool_backlog: self.spool.as_ref().is_some_and(Spool::has_waiting),
+            replacing: self.replacing.load(Ordering::Acquire),
         }
     }
 
     /// The state for a record that librdkafka said `class` about: whether its topic has been
-    /// missing too long is looked up only when that is what it said.
+    /// missing too long is looked up only when that is what it said; a fatal error is taken
+    /// note of (the watch thread replaces the producer that raised it).
     pub fn state_for(&self, class: Class, topic: &str) -> ProducerState {
+        if class == Class::Fatal {
+            self.mark_fatal();
+        }
         let mut state = self.state();
         if class == Class::TopicMissing {
             state.topic_gone = self.missing.missing(topic);
@@ -192,6 +215,82 @@ impl Shared {
     /// Why the brokers refuse this client, once confirmed.
     pub fn client_refused(&self) -> Option<(Class, String)> {
         self.refusals.confirmed()
+    }
+
+    /// Asks the watch thread to take back what librdkafka holds (see
+    /// [`keeps_order_by_purging`](super::fate::keeps_order_by_purging)).
+    pub fn request_order_purge(&self) {
+        if !self.order_purge.swap(true, Ordering::AcqRel) {
+            self.wake_watch();
+        }
+    }
+
+    /// The bell the watch thread waits on when it has nothing to do.
+    pub fn wake(&self) -> &Bell {
+        &self.wake
+    }
+
+    /// Wakes the watch thread, wherever it waits.
+    pub fn wake_watch(&self) {
+        self.wake.ring();
+        if let Some(spool) = &self.spool {
+            spool.bell().ring();
+        }
+        self.reports.ring();
+    }
+
+    /// librdkafka raised a fatal error: records wait (in the spool, or in memory without one)
+    /// while the watch thread replaces the producer that raised it. Returns whether that is
+    /// news.
+    pub fn mark_fatal(&self) -> bool {
+        let news = !self.replacing.swap(true, Ordering::AcqRel);
+        if news {
+            self.fatal_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        self.wake_watch();
+        news
+    }
+
+    /// Whether a fatal error waits for its producer to be replaced.
+    pub fn is_replacing(&self) -> bool {
+        self.replacing.load(Ordering::Acquire)
+    }
+
+    /// Fatal errors raised so far.
+    pub fn fatal_errors(&self) -> u64 {
+        self.fatal_errors.load(Ordering::Relaxed)
+    }
+
+    /// Keeps a record, in order, for the producer that replaces one that failed for good.
+    pub fn queue_resend(&self, message: Message, tag: Tag) {
+        lock(&self.resend).push_back((message, tag));
+        self.wake_watch();
+    }
+
+    /// The next record waiting for the new producer; when none is left, the replacement is over
+    /// (checked under the queue's lock, so no record is queued after the last look).
+    pub fn next_resend(&self) -> Option<(Message, Tag)> {
+        let mut resend = lock(&self.resend);
+        let next = resend.pop_front();
+        if next.is_none() && self.replacing.swap(false, Ordering::AcqRel) {
+            self.reports.ring();
+        }
+        next
+    }
+
+    /// Puts a record that could not be resent yet back at the front of the queue.
+    pub fn put_back_resend(&self, message: Message, tag: Tag) {
+        lock(&self.resend).push_front((message, tag));
+    }
+
+    /// Records waiting for a new producer: what `close` hands back (no spool), or counts.
+    pub fn take_resends(&self) -> Vec<Message> {
+        lock(&self.resend).drain(..).map(|(m, _)| m).collect()
+    }
+
+    /// Whether a purge was asked for since the last call.
+    pub fn take_order_purge(&self) -> bool {
+        self.order_purge.swap(false, Ordering::AcqRel)
     }
 
     /// Stops taking records. Returns whether this call did it. With `close_waits`, records

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
+use rdkafka::producer::{Producer as _, PurgeConfig};
 use rdkafka::util::Timeout;
 
 use super::apply;
-use super::delivery::Context;
+use super::clients::Client;
 use super::pipeline::Pipeline;
 use super::shared::Shared;
 use super::watch::Watch;
@@ -55,6 +55,7 @@ pub(super) fn close(
         }
         Ok(CloseReport {
             spooled: pipeline.shared.spool().map_or(0, |s| s.counts().pending),
+            fatal_errors: pipeline.shared.fatal_errors(),
         })
     })
 }
@@ -108,7 +109,7 @@ pub(super) fn dropped(pipeline: Pipeline, watch: Option<Watch>) {
 /// and `fsync` the spool.
 struct Shutdown {
     /// The awaited producer first: it holds few records, each with a caller waiting.
-    producers: Vec<ThreadedProducer<Context>>,
+    producers: Vec<Arc<Client>>,
     shared: Arc<Shared>,
     watch: Option<Watch>,
 }
@@ -116,7 +117,7 @@ struct Shutdown {
 impl Shutdown {
     fn new(pipeline: &Pipeline, watch: Option<Watch>) -> Self {
         Shutdown {
-            producers: pipeline.producers().cloned().collect(),
+            producers: pipeline.clients.all(),
             shared: pipeline.shared.clone(),
             watch,
         }
@@ -148,6 +149,9 @@ impl Shutdown {
         if let Some(spool) = self.shared.spool() {
             spool.sync(GRACE);
         }
-        self.shared.take_handed_back()
+        // Records that waited for a producer to replace one that failed for good.
+        let mut handed_back = self.shared.take_resends();
+        handed_back.extend(self.shared.take_handed_back());
+        handed_back
     }
 }

@@ -60,6 +60,11 @@ impl Waiters {
         lock(&self.map).remove(&id)
     }
 
+    /// Registers again a waiter whose record goes to another librdkafka producer.
+    pub fn restore(&self, id: u64, waiter: Waiter) {
+        lock(&self.map).insert(id, waiter);
+    }
+
     /// Every waiter hears why now, rather than after the delivery timeout; their records stay
     /// queued, as those of callers that stopped waiting.
     pub fn fail_all(&self, class: Class, reason: &str) {

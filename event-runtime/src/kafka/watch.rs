@@ -1,22 +1,31 @@
-//! The producer's watch thread. While every broker is down (or refuses the client) it probes
-//! until one answers, and confirms or clears a suspected refusal; with a spool, it checks what
-//! an earlier run left there, then replays pending spooled records, oldest segment first,
-//! record by record.
+//! The producer's watch thread: whatever must happen beside the sends, blocking as it may.
+//!
+//! - A librdkafka producer that raised a fatal error is replaced by a new one (a new producer
+//!   id), what it held is drained from it, and the records that waited for the new one are sent.
+//! - When a record failed with records behind it in librdkafka's memory, those are taken back
+//!   (purged) so that none of its key is delivered before it; their reports spool them.
+//! - While every broker is down (or refuses the client) it probes until one answers, and
+//!   confirms or clears a suspected refusal; records in memory are moved to the spool.
+//! - With a spool, it checks what an earlier run left there, then replays pending records,
+//!   oldest segment first, record by record, a segment while the one before it still awaits
+//!   its reports.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{Producer as _, PurgeConfig, ThreadedProducer};
+use rdkafka::producer::{Producer as _, PurgeConfig};
+use rdkafka::util::Timeout;
 
 use super::apply;
 use super::classify::classify;
-use super::delivery::Context;
+use super::clients::{Client, Clients};
 use super::fate::{Event, Fate, Origin, Outage, fate, outage};
 use super::record::{Tag, base_record};
 use super::shared::Shared;
-use crate::flow::{Backoff, Bell};
+use crate::flow::Backoff;
+use crate::message::MessageRef;
 use crate::spool::{Position, Spool};
 use crate::stats::Counters;
 
@@ -27,10 +36,12 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the probe that confirms a suspected refusal may take: long enough for librdkafka
 /// to reconnect and authenticate again after a refused re-authentication.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long the thread sleeps between looks when there is no spool.
+/// How long the thread sleeps between looks when there is nothing else to wait on.
 const IDLE: Duration = Duration::from_millis(250);
 /// How often segments an earlier run left that could not be read are tried again.
 const RECHECK: Duration = Duration::from_secs(5);
+/// How long a producer that failed for good is given to report the records it had sent.
+const FATAL_DRAIN: Duration = Duration::from_secs(5);
 
 /// Runs the watch thread until stopped.
 pub(super) struct Watch {
@@ -38,10 +49,9 @@ pub(super) struct Watch {
     thread: Option<JoinHandle<()>>,
 }
 
-#[derive(Default)]
 struct Stop {
     set: AtomicBool,
-    bell: Bell,
+    shared: Arc<Shared>,
 }
 
 impl Stop {
@@ -49,25 +59,23 @@ impl Stop {
         self.set.load(Ordering::Acquire)
     }
 
-    /// Sleeps up to `timeout`, waking early when stopped.
+    /// Sleeps up to `timeout`, waking early when stopped or when there is work.
     fn pause(&self, timeout: Duration) {
-        let seen = self.bell.rung();
+        let seen = self.shared.wake().rung();
         if !self.is_set() {
-            self.bell.wait(seen, timeout);
+            self.shared.wake().wait(seen, timeout);
         }
     }
 }
 
 impl Watch {
-    pub fn start(
-        producer: ThreadedProducer<Context>,
-        awaited: Option<ThreadedProducer<Context>>,
-        shared: Arc<Shared>,
-    ) -> std::io::Result<Watch> {
-        let stop = Arc::new(Stop::default());
+    pub fn start(clients: Arc<Clients>, shared: Arc<Shared>) -> std::io::Result<Watch> {
+        let stop = Arc::new(Stop {
+            set: AtomicBool::new(false),
+            shared: shared.clone(),
+        });
         let watcher = Watcher {
-            producer,
-            awaited,
+            clients,
             shared,
             stop: stop.clone(),
         };
@@ -83,7 +91,7 @@ impl Watch {
     /// Asks the thread to stop; it does within about [`TICK`], after a send in progress.
     pub fn stop(&self) {
         self.stop.set.store(true, Ordering::Release);
-        self.stop.bell.ring();
+        self.stop.shared.wake_watch();
     }
 
     /// Stops and waits for the thread. Blocks: for the producer's own shutdown thread.
@@ -104,37 +112,21 @@ impl Drop for Watch {
 }
 
 struct Watcher {
-    producer: ThreadedProducer<Context>,
-    awaited: Option<ThreadedProducer<Context>>,
+    clients: Arc<Clients>,
     shared: Arc<Shared>,
     stop: Arc<Stop>,
 }
 
-impl Watcher {
-    /// A broker refused the client: asks the cluster for metadata. No broker answering
-    /// confirms the refusal (awaited emits then fail at once); one answering clears it (it was
-    /// one broker's, or a re-authentication that failed once). Blocks up to
-    /// [`CONFIRM_TIMEOUT`], on this thread.
-    fn check_refusal(&self) {
-        if !self.shared.refusal_suspected() {
-            return;
-        }
-        if self
-            .producer
-            .client()
-            .fetch_metadata(None, CONFIRM_TIMEOUT)
-            .is_ok()
-        {
-            self.shared.clear_suspected_refusal();
-        } else if let Some((class, reason)) = self.shared.confirm_refusal() {
-            tracing::error!(
-                reason,
-                "kafka-events: {}; awaited emits fail until a broker accepts the client",
-                class.refusal()
-            );
-        }
-    }
+/// Why a replay stopped sending a segment's records.
+#[derive(PartialEq)]
+enum Interrupted {
+    No,
+    /// Records behind a failed one were taken back: the rest waits for the next replay.
+    Purged,
+    Stopped,
+}
 
+impl Watcher {
     fn run(self) {
         let stopped = || self.stop.is_set();
         let spool = self.shared.spool();
@@ -143,24 +135,26 @@ impl Watcher {
         }
         let mut recheck_at = Instant::now() + RECHECK;
         let mut probe = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+        let mut replace = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut purged_for_outage = false;
         while !stopped() {
+            if self.shared.is_replacing() && !self.replace_fatal() {
+                self.stop.pause(replace.next());
+                continue;
+            }
+            replace.reset();
+            self.resend();
+            self.purge_for_order();
             self.check_refusal();
             if self.shared.brokers_down() {
                 if !purged_for_outage && outage(&self.shared.state()) == Outage::Purge {
-                    // The purge fails them, and their delivery reports spool them (or tell the
-                    // callers awaiting them).
-                    for producer in std::iter::once(&self.producer).chain(&self.awaited) {
-                        producer.purge(PurgeConfig::default().queue().inflight());
-                    }
+                    // Records waiting in memory for brokers that are gone are safer on disk:
+                    // the purge fails them, and their reports spool them (or tell the callers
+                    // awaiting them).
+                    self.purge(&self.clients.all());
                     purged_for_outage = true;
                 }
-                if self
-                    .producer
-                    .client()
-                    .fetch_metadata(None, PROBE_TIMEOUT)
-                    .is_ok()
-                {
+                if self.probe() {
                     if self.shared.mark_brokers_up() {
                         tracing::info!("kafka-events: a broker answers again");
                     }
@@ -182,54 +176,79 @@ impl Watcher {
                 recheck_at = Instant::now() + RECHECK;
             }
             let seen = spool.bell().rung();
-            let Some(ticket) = spool.next_to_replay() else {
-                spool.bell().wait(seen, TICK);
-                continue;
-            };
-            let loaded = match spool.load(&ticket) {
-                Ok(loaded) => loaded,
-                Err(error) => {
-                    tracing::error!(%error, "kafka-events: could not read the spool; retrying");
-                    spool.replayed(ticket.segment);
-                    continue;
-                }
-            };
-            for (index, span) in &loaded.records {
-                if stopped() {
-                    break;
-                }
-                let position = Position {
-                    segment: ticket.segment,
-                    index: *index,
-                };
-                match loaded.record(*span) {
-                    Some(record) => self.send(spool, position, &record.as_ref()),
-                    // The scan checked every record; a record that does not decode can't be here.
-                    None => {
-                        tracing::error!(?position, "kafka-events: a spooled record does not decode")
+            match spool.next_to_replay() {
+                Some(ticket) => {
+                    if let Err(error) = self.replay(spool, ticket.segment, &ticket) {
+                        tracing::error!(%error, "kafka-events: could not read the spool; retrying");
                     }
                 }
+                None => spool.bell().wait(seen, TICK),
             }
-            // Its records' reports decide what is left of the segment; what failed is replayed
-            // after a pause, without holding up the segments after it.
-            while !spool
-                .bell()
-                .wait_until(TICK, || stopped() || spool.in_flight(ticket.segment) == 0)
-            {
-                self.check_refusal();
+        }
+    }
+
+    /// Sends the records of one segment to send now; the segment is done with once their
+    /// reports are in (the next one may be replayed meanwhile).
+    fn replay(
+        &self,
+        spool: &Spool,
+        segment: u64,
+        ticket: &crate::spool::Ticket,
+    ) -> Result<(), crate::error::SpoolError> {
+        let loaded = spool.load(ticket);
+        let interrupted = match &loaded {
+            Ok(loaded) => {
+                let mut interrupted = Interrupted::No;
+                for (index, span) in &loaded.records {
+                    interrupted = self.interruption();
+                    if interrupted != Interrupted::No {
+                        break;
+                    }
+                    let position = Position {
+                        segment,
+                        index: *index,
+                    };
+                    match loaded.record(*span) {
+                        Some(record) => self.send(spool, position, &record.as_ref()),
+                        // The load decoded every record it returns.
+                        None => tracing::error!(
+                            ?position,
+                            "kafka-events: a spooled record does not decode"
+                        ),
+                    }
+                }
+                interrupted
             }
-            spool.replayed(ticket.segment);
+            Err(_) => Interrupted::No,
+        };
+        spool.sent(segment);
+        if interrupted == Interrupted::Purged {
+            self.purge(&[self.clients.detached().clone()]);
+        }
+        loaded.map(|_| ())
+    }
+
+    /// Whether a replay must stop sending: the thread is stopping, the producer failed for
+    /// good, or a record failed and what is behind it must be taken back.
+    fn interruption(&self) -> Interrupted {
+        if self.stop.is_set() || self.shared.is_replacing() {
+            Interrupted::Stopped
+        } else if self.shared.take_order_purge() {
+            Interrupted::Purged
+        } else {
+            Interrupted::No
         }
     }
 
     /// Hands one spooled record to librdkafka, waiting for room if its queue is full.
-    fn send(&self, spool: &Spool, position: Position, record: &crate::message::MessageRef<'_>) {
+    fn send(&self, spool: &Spool, position: Position, record: &MessageRef<'_>) {
         loop {
             spool.sending(position);
-            let error = match self
-                .producer
-                .send(base_record(record, Tag::Spooled(position)))
-            {
+            let sent = self
+                .clients
+                .detached()
+                .send(base_record(record, Tag::Spooled(position)));
+            let error = match sent {
                 Ok(()) => {
                     Counters::add(&self.shared.counters().enqueued, 1);
                     return;
@@ -261,6 +280,125 @@ impl Watcher {
                 }
                 // Retry: it stays in the spool, for the segment's next replay.
                 _ => return,
+            }
+        }
+    }
+
+    /// A librdkafka producer raised a fatal error: it is replaced by a new one built from the
+    /// same configuration, given a while to report the records it had sent, and dropped (which
+    /// takes back the rest: their reports send them to the spool, or to the new producer).
+    /// Returns false when a new one could not be built yet.
+    fn replace_fatal(&self) -> bool {
+        let reason = self.clients.fatal();
+        let old = match self.clients.replace_fatal() {
+            Ok(old) => old,
+            Err(error) => {
+                tracing::error!(%error, "kafka-events: could not build a producer to replace one that failed for good; trying again");
+                return false;
+            }
+        };
+        for client in old {
+            let _ = client.flush(Timeout::After(FATAL_DRAIN));
+            drop_last(client);
+        }
+        if let Some(reason) = reason {
+            tracing::warn!(
+                reason = self.shared.redact(&reason),
+                "kafka-events: replaced the librdkafka producer that raised a fatal error"
+            );
+        }
+        true
+    }
+
+    /// Sends the records that waited for a new producer, in order. A record that finds no room
+    /// waits for it; the replacement is over when none is left.
+    fn resend(&self) {
+        while let Some((message, tag)) = self.shared.next_resend() {
+            let client = match tag {
+                Tag::Awaited(_) => self.clients.awaited(),
+                _ => self.clients.detached(),
+            };
+            let sent = message.with_ref(|m| client.send(base_record(&m, tag)).map_err(|(e, _)| e));
+            match sent {
+                Ok(()) => Counters::add(&self.shared.counters().enqueued, 1),
+                Err(error) => {
+                    self.shared.put_back_resend(message, tag);
+                    let seen = self.shared.reports().rung();
+                    if self.stop.is_set() {
+                        return;
+                    }
+                    tracing::debug!(%error, "kafka-events: a record waiting for the new producer waits for room");
+                    self.shared.reports().wait(seen, TICK);
+                }
+            }
+        }
+    }
+
+    /// Takes back what librdkafka holds when a record failed with records behind it.
+    fn purge_for_order(&self) {
+        if self.shared.take_order_purge() {
+            self.purge(&[self.clients.detached().clone()]);
+        }
+    }
+
+    fn purge(&self, clients: &[Arc<Client>]) {
+        for client in clients {
+            client.purge(PurgeConfig::default().queue().inflight());
+        }
+    }
+
+    /// Whether a broker answers a metadata request.
+    fn probe(&self) -> bool {
+        self.clients
+            .detached()
+            .client()
+            .fetch_metadata(None, PROBE_TIMEOUT)
+            .is_ok()
+    }
+
+    /// A broker refused the client: asks the cluster for metadata. No broker answering
+    /// confirms the refusal (awaited emits then fail at once); one answering clears it (it was
+    /// one broker's, or a re-authentication that failed once). Blocks up to
+    /// [`CONFIRM_TIMEOUT`], on this thread.
+    fn check_refusal(&self) {
+        if !self.shared.refusal_suspected() {
+            return;
+        }
+        if self
+            .clients
+            .detached()
+            .client()
+            .fetch_metadata(None, CONFIRM_TIMEOUT)
+            .is_ok()
+        {
+            self.shared.clear_suspected_refusal();
+        } else if let Some((class, reason)) = self.shared.confirm_refusal() {
+            tracing::error!(
+                reason,
+                "kafka-events: {}; awaited emits fail until a broker accepts the client",
+                class.refusal()
+            );
+        }
+    }
+}
+
+/// Drops a replaced producer on this thread, once the sends that were using it let go of it:
+/// dropping the last handle takes back what it holds and joins its thread, which no emitting
+/// thread may do.
+fn drop_last(mut client: Arc<Client>) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match Arc::try_unwrap(client) {
+            Ok(client) => return drop(client),
+            Err(shared) if Instant::now() < deadline => {
+                client = shared;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(shared) => {
+                tracing::warn!(
+                    "kafka-events: a replaced librdkafka producer is still in use; it is dropped by its last user"
+                );
+                return drop(shared);
             }
         }
     }

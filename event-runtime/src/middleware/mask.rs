@@ -46,6 +46,17 @@ impl Masker {
     }
 }
 
+/// Whether a JSON number literal is out of the range of an `f64` (a literal of up to 300
+/// characters without an exponent never is: the largest `f64` has 309 digits).
+fn beyond_f64(literal: &[u8]) -> bool {
+    let short = literal.len() <= 300 && !literal.iter().any(|b| matches!(b, b'e' | b'E'));
+    !short
+        && std::str::from_utf8(literal)
+            .ok()
+            .and_then(|text| text.parse::<f64>().ok())
+            .is_none_or(f64::is_infinite)
+}
+
 struct Scan<'a> {
     input: &'a [u8],
     pos: usize,
@@ -128,7 +139,16 @@ impl Scan<'_> {
             self.digits();
         }
         if copy {
-            self.out.extend_from_slice(&self.input[start..self.pos]);
+            let literal = &self.input[start..self.pos];
+            if beyond_f64(literal) {
+                // Kept, as text: readers that decode numbers as f64 (this crate's `AuditEntry`,
+                // Go's `encoding/json` into `any`) would refuse the whole record.
+                self.out.push(b'"');
+                self.out.extend_from_slice(literal);
+                self.out.push(b'"');
+            } else {
+                self.out.extend_from_slice(literal);
+            }
         }
         Some(())
     }
@@ -283,6 +303,30 @@ mod tests {
         Masker::default()
             .mask(input.as_bytes())
             .map(|t| t.to_value())
+    }
+
+    #[test]
+    fn numbers_beyond_f64_are_kept_as_text_so_every_reader_decodes_the_entry() {
+        let huge = "9".repeat(50_000);
+        let input =
+            format!(r#"{{"amount": {huge}, "tiny": 1e-400, "big": 1e400, "ok": 12.5, "n": -7}}"#);
+        let masked = Masker::default().mask(input.as_bytes()).unwrap();
+        let value: serde_json::Value = serde_json::from_str(masked.as_str()).unwrap();
+        assert_eq!(value["amount"], serde_json::Value::String(huge));
+        assert_eq!(value["big"], "1e400");
+        assert_eq!(
+            (value["ok"].as_f64(), value["n"].as_i64()),
+            (Some(12.5), Some(-7))
+        );
+        assert_eq!(value["tiny"].as_f64(), Some(0.0));
+        // What the entry's reader does with it.
+        let entry = crate::models::AuditEntry {
+            payload: Some(masked),
+            ..crate::models::AuditEntry::new()
+        };
+        let json = serde_json::to_vec(&entry).unwrap();
+        let read: crate::models::AuditEntry = serde_json::from_slice(&json).unwrap();
+        assert_eq!(read.payload, entry.payload);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) fn redact_url(uri: &Uri, matcher: &Matcher) -> String {
                 out.push('&');
             }
             let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-            if matcher.matches(&decode(name)) {
+            if matcher.matches_url_parameter(&decode(name)) {
                 let _ = write!(out, "{name}={MASK}");
             } else {
                 out.push_str(pair);

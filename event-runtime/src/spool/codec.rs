@@ -14,8 +14,14 @@
 //! A record is written body first and its length last, so a process killed in the middle of a
 //! record leaves a zero length where the record would start: the scan ends there. Whatever is
 //! not zero after that point (the part of the record that was written, or records behind a
-//! damaged length), a length that runs past the end of the file, and a body whose checksum fails
-//! are damage: the scan reports where it starts, and the records before it are good.
+//! damaged length), and a length that runs past the end of the file, are damage: the scan
+//! reports where it starts, and the records before it are good. A complete record that fails
+//! its checksum or does not decode is damage too, but when the record after it is whole (or
+//! only zeros follow) it is set aside alone and the scan goes on: one bad record never takes
+//! the ones behind it down.
+//!
+//! Lengths are fixed-width, so a record whose topic, header names or header count do not fit
+//! them can't be written: [`check`] says so before a record is taken at all.
 
 use crate::message::{BorrowedRecord, MessageRef};
 
@@ -33,49 +39,69 @@ pub(super) fn file_header() -> [u8; FILE_HEADER] {
     header
 }
 
-/// The bytes `message` takes in a segment, header included.
+/// Why `message` can't be written in this format, if it can't: a topic or a header name over
+/// 65 535 bytes, more than 65 535 headers, or a key, value or payload over 4 GiB.
+pub(crate) fn check(message: &MessageRef<'_>) -> Result<(), String> {
+    const U16: usize = u16::MAX as usize;
+    const U32: usize = u32::MAX as usize;
+    if message.topic.len() > U16 {
+        return Err(format!(
+            "a topic name of {} bytes (at most {U16})",
+            message.topic.len()
+        ));
+    }
+    if message.headers.len() > U16 {
+        return Err(format!("{} headers (at most {U16})", message.headers.len()));
+    }
+    if let Some((name, _)) = message.headers.iter().find(|(name, _)| name.len() > U16) {
+        return Err(format!(
+            "a header name of {} bytes (at most {U16})",
+            name.len()
+        ));
+    }
+    if message.key.len() > U32
+        || message.payload.len() > U32
+        || message.headers.iter().any(|(_, value)| value.len() > U32)
+    {
+        return Err(format!("a key, header value or payload over {U32} bytes"));
+    }
+    Ok(())
+}
+
+/// The bytes `message` takes in a segment, header included. `message` passed [`check`].
 pub(super) fn encoded_len(message: &MessageRef<'_>) -> usize {
     RECORD_HEADER
         + 1
         + 2
-        + clamp16(message.topic.len())
+        + message.topic.len()
         + 4
         + message.key.len()
         + 2
         + message
             .headers
             .iter()
-            .take(u16::MAX as usize)
-            .map(|(name, value)| 2 + clamp16(name.len()) + 4 + value.len())
+            .map(|(name, value)| 2 + name.len() + 4 + value.len())
             .sum::<usize>()
         + 4
         + message.payload.len()
 }
 
-fn clamp16(len: usize) -> usize {
-    len.min(u16::MAX as usize)
-}
-
-/// Writes `message` into `out`, which is exactly [`encoded_len`] bytes: body first, then the
-/// checksum, then the length.
+/// Writes `message` (which passed [`check`]) into `out`, which is exactly [`encoded_len`]
+/// bytes: body first, then the checksum, then the length.
 pub(super) fn encode_into(message: &MessageRef<'_>, out: &mut [u8]) {
     debug_assert_eq!(out.len(), encoded_len(message));
+    debug_assert!(check(message).is_ok());
     let (header, body) = out.split_at_mut(RECORD_HEADER);
     let mut w = Writer { out: body, at: 0 };
     w.put(&[VERSION]);
-    // Topic names are at most 249 bytes and header names are short; longer ones are cut rather
-    // than let a length wrap around.
-    let topic = &message.topic.as_bytes()[..clamp16(message.topic.len())];
-    w.put(&(topic.len() as u16).to_le_bytes());
-    w.put(topic);
+    w.put(&(message.topic.len() as u16).to_le_bytes());
+    w.put(message.topic.as_bytes());
     w.put(&(message.key.len() as u32).to_le_bytes());
     w.put(message.key);
-    let headers = &message.headers[..message.headers.len().min(u16::MAX as usize)];
-    w.put(&(headers.len() as u16).to_le_bytes());
-    for (name, value) in headers {
-        let name = &name.as_bytes()[..clamp16(name.len())];
+    w.put(&(message.headers.len() as u16).to_le_bytes());
+    for (name, value) in message.headers {
         w.put(&(name.len() as u16).to_le_bytes());
-        w.put(name);
+        w.put(name.as_bytes());
         w.put(&(value.len() as u32).to_le_bytes());
         w.put(value);
     }
@@ -105,12 +131,12 @@ pub(crate) struct Span {
     pub len: usize,
 }
 
-/// What is wrong where a scan stopped early.
+/// What is wrong where a scan stopped early, or with one record it set aside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum DamageKind {
     /// The file is not a segment of this format.
     Header,
-    /// A record's length runs past the end of the file.
+    /// A record's length runs past the end of the file, or was never written.
     Torn,
     /// A complete record fails its checksum or does not decode.
     Corrupt,
@@ -123,58 +149,109 @@ pub(super) struct Damage {
 }
 
 pub(super) struct Scan {
-    pub records: Vec<Span>,
-    /// Where the good records end.
+    /// The good records, with their index in the segment (the order they were appended in).
+    pub records: Vec<(u32, Span)>,
+    /// Records set aside alone (a bad record with a whole one behind it), with their index.
+    pub bad: Vec<(u32, Span)>,
+    /// How many records the segment holds before `end`, good and bad.
+    pub count: u32,
+    /// Where the records end.
     pub end: usize,
+    /// Damage from here to the end of the segment.
     pub damage: Option<Damage>,
 }
 
-/// Finds every intact record of a segment, in order, and where (if anywhere) damage begins.
+/// Finds every record of a segment, in order: the good ones, the bad ones that can be set aside
+/// alone, and where (if anywhere) damage begins that hides what comes after it.
 pub(super) fn scan(bytes: &[u8]) -> Scan {
+    let mut scan = Scan {
+        records: Vec::new(),
+        bad: Vec::new(),
+        count: 0,
+        end: 0,
+        damage: None,
+    };
     if bytes.len() < FILE_HEADER || &bytes[..8] != MAGIC || bytes[8..12] != FORMAT.to_le_bytes() {
-        return Scan {
-            records: Vec::new(),
-            end: 0,
-            damage: Some(Damage {
-                offset: 0,
-                kind: DamageKind::Header,
-            }),
-        };
+        scan.damage = Some(Damage {
+            offset: 0,
+            kind: DamageKind::Header,
+        });
+        return scan;
     }
-    let mut records = Vec::new();
     let mut offset = FILE_HEADER;
     let damage = loop {
-        let rest = &bytes[offset..];
-        if rest.len() < RECORD_HEADER {
-            // A tail shorter than a record header can only be zeros we preallocated, or a
-            // length cut off mid-write.
-            break (!rest.iter().all(|b| *b == 0)).then_some(DamageKind::Torn);
-        }
-        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
-        if len == 0 {
-            // The end of the records (written lengths are never zero), if only the zeros we
-            // preallocated follow. Anything else is a record whose writer died before it wrote
-            // the length, or a length that was damaged: either way, set it aside.
-            break (!rest.iter().all(|b| *b == 0)).then_some(DamageKind::Torn);
-        }
-        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        if rest.len() - RECORD_HEADER < len {
-            break Some(DamageKind::Torn);
-        }
-        let body = &rest[RECORD_HEADER..RECORD_HEADER + len];
-        if crc32fast::hash(body) != crc || decode(body).is_none() {
-            break Some(DamageKind::Corrupt);
-        }
-        records.push(Span {
-            offset,
-            len: RECORD_HEADER + len,
-        });
-        offset += RECORD_HEADER + len;
+        let span = match at(bytes, offset) {
+            Found::End => break None,
+            Found::Torn => break Some(DamageKind::Torn),
+            Found::Good(span) => {
+                scan.records.push((scan.count, span));
+                span
+            }
+            Found::Bad(span) => {
+                // Its length is believed only when what follows it is whole.
+                let next = span.offset + span.len;
+                if !matches!(at(bytes, next), Found::Good(_) | Found::End) {
+                    break Some(DamageKind::Corrupt);
+                }
+                scan.bad.push((scan.count, span));
+                span
+            }
+        };
+        scan.count += 1;
+        offset = span.offset + span.len;
     };
-    Scan {
-        records,
-        end: offset,
-        damage: damage.map(|kind| Damage { offset, kind }),
+    scan.end = offset;
+    scan.damage = damage.map(|kind| Damage { offset, kind });
+    scan
+}
+
+/// What is at `offset` of a segment.
+enum Found {
+    /// Only the zeros of the preallocated rest (or nothing) follow.
+    End,
+    /// A length that runs past the end, or a record whose writer died before writing its
+    /// length.
+    Torn,
+    Good(Span),
+    /// A complete record that fails its checksum or does not decode.
+    Bad(Span),
+}
+
+fn at(bytes: &[u8], offset: usize) -> Found {
+    let rest = bytes.get(offset..).unwrap_or_default();
+    if rest.len() < RECORD_HEADER {
+        // A tail shorter than a record header can only be zeros we preallocated, or a length cut
+        // off mid-write.
+        return if rest.iter().all(|b| *b == 0) {
+            Found::End
+        } else {
+            Found::Torn
+        };
+    }
+    let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+    if len == 0 {
+        // The end of the records (written lengths are never zero), if only the zeros we
+        // preallocated follow. Anything else is a record whose writer died before it wrote the
+        // length, or a length that was damaged.
+        return if rest.iter().all(|b| *b == 0) {
+            Found::End
+        } else {
+            Found::Torn
+        };
+    }
+    if rest.len() - RECORD_HEADER < len {
+        return Found::Torn;
+    }
+    let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+    let body = &rest[RECORD_HEADER..RECORD_HEADER + len];
+    let span = Span {
+        offset,
+        len: RECORD_HEADER + len,
+    };
+    if crc32fast::hash(body) == crc && decode(body).is_some() {
+        Found::Good(span)
+    } else {
+        Found::Bad(span)
     }
 }
 

@@ -3,11 +3,13 @@
 //! same directory right after waits for the old one to let go instead of finding it locked.
 
 use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use super::store;
 use crate::error::SpoolError;
 use crate::flow::lock;
 
@@ -85,15 +87,19 @@ pub(super) fn wait_for_release(dir: &Path) {
 
 fn take_lock(dir: &Path) -> Result<File, SpoolError> {
     let path = dir.join("spool.lock");
+    let io = |source| SpoolError::Io {
+        path: path.clone(),
+        source,
+    };
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(store::FILE_MODE)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
         .open(&path)
-        .map_err(|source| SpoolError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        .map_err(io)?;
+    store::secure_file(&path).map_err(io)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(fs::TryLockError::WouldBlock) => Err(SpoolError::Locked(dir.to_owned())),

@@ -36,15 +36,16 @@ mod state;
 mod store;
 mod worker;
 
-use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::collections::VecDeque;
+use std::fs;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-pub(crate) use append::Caller;
+pub(crate) use append::{Appended, Caller};
+pub(crate) use codec::check as check_record;
 pub use config::{Durability, FsyncPolicy, SpoolConfig};
 pub use quarantine::QuarantinedRecord;
 pub use recover::SpoolRecovery;
@@ -54,7 +55,7 @@ pub(crate) use state::Position;
 use self::codec::FILE_HEADER;
 use self::lock::DirLock;
 use self::quarantine::Quarantine;
-use self::state::{Active, Inner, Seg, SegState, Segs};
+use self::state::{Active, Inner, SPARES, Seg, SegState, Segs};
 use crate::error::SpoolError;
 use crate::flow::Bell;
 use crate::message::{Message, MessageRef};
@@ -80,19 +81,15 @@ impl Spool {
             let path = path.to_owned();
             move |source| SpoolError::Io { path, source }
         };
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        store::secure_dir(&dir).map_err(io_err(&dir))?;
         let key = fs::canonicalize(&dir).map_err(io_err(&dir))?;
         let lock = DirLock::take(&dir, key)?;
         let ids = store::list_segments(&dir).map_err(io_err(&dir))?;
-        let mut map = BTreeMap::new();
-        for &id in &ids {
-            let path = store::segment_path(&dir, id);
-            let file = OpenOptions::new()
-                .read(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            map.insert(id, Seg::new(file, SegState::Unchecked));
-        }
+        // Listed, not opened: the watch thread reads each when it checks it.
+        let map = ids
+            .iter()
+            .map(|&id| (id, Seg::new(None, SegState::Unchecked)))
+            .collect();
         let capacity = (config.segment_bytes as usize)
             .max(FILE_HEADER + max_record + 64)
             .max(1 << 20)
@@ -104,7 +101,10 @@ impl Spool {
             active: Mutex::new(Active {
                 current: None,
                 spare: Vec::new(),
+                spare_target: SPARES,
                 blocked: None,
+                staged: VecDeque::new(),
+                staged_bytes: 0,
             }),
             segs: Mutex::new(Segs {
                 map,
@@ -112,6 +112,7 @@ impl Spool {
                 mapped: Vec::new(),
             }),
             pending: AtomicU64::new(0),
+            waiting: AtomicU64::new(0),
             appended: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             sync_wanted: AtomicU64::new(0),
@@ -151,20 +152,27 @@ impl Spool {
         self.inner.durability
     }
 
-    /// Whether the spool can hold `message` at all.
+    /// Whether the spool can hold `message` at all (a record larger than a segment can't be
+    /// spooled).
     pub fn fits(&self, message: &MessageRef<'_>) -> bool {
         append::fits(&self.inner, message)
     }
 
-    /// Appends one record (see [`append::append`]); with `in_flight` (write-ahead) call
-    /// [`Spool::release`] if handing it to librdkafka fails.
+    /// Appends one record (see [`append::append`]); with `in_flight` (write-ahead) and
+    /// [`Appended::At`], call [`Spool::release`] if handing it to librdkafka fails.
     pub fn append(
         &self,
         message: MessageRef<'_>,
         in_flight: bool,
         caller: Caller,
-    ) -> Result<Position, SpoolError> {
+    ) -> Result<Appended, SpoolError> {
         append::append(&self.inner, message, in_flight, caller)
+    }
+
+    /// Whether records wait in the spool to be replayed: new records of the producer then go
+    /// behind them, so that a key's records reach their partition in order.
+    pub fn has_waiting(&self) -> bool {
+        self.inner.waiting.load(Ordering::Acquire) > 0
     }
 
     /// The broker acknowledged a spooled record: it is done.
@@ -228,9 +236,10 @@ impl Spool {
         replay::next(&self.inner)
     }
 
-    /// The replay of a segment's records has finished.
-    pub fn replayed(&self, segment: u64) {
-        replay::replayed(&self.inner, segment);
+    /// A segment's records to send are all with librdkafka (or its replay stopped): it is done
+    /// with once their reports are in.
+    pub fn sent(&self, segment: u64) {
+        replay::sent(&self.inner, segment);
     }
 
     /// Reads a segment's records not yet done.
@@ -241,11 +250,6 @@ impl Spool {
     /// Counts a record of a loaded segment as handed to librdkafka.
     pub fn sending(&self, position: Position) {
         replay::sending(&self.inner, position);
-    }
-
-    /// How many records of a replayed segment are with librdkafka now.
-    pub fn in_flight(&self, segment: u64) -> u32 {
-        replay::in_flight(&self.inner, segment)
     }
 
     /// Asks the worker for an `fsync` of everything appended so far, and the quarantine jobs

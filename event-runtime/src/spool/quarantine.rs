@@ -8,12 +8,13 @@
 //! ```
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::codec;
+use super::store;
 use crate::message::{Message, MessageRef};
 
 const MAGIC: &[u8; 8] = b"KEVQUAR1";
@@ -86,7 +87,7 @@ impl Quarantine {
 
     /// Writes one record with its reason; `sync` forces it to disk.
     pub fn put(&self, message: &MessageRef<'_>, reason: &str, sync: bool) -> io::Result<PathBuf> {
-        fs::create_dir_all(&self.dir)?;
+        store::secure_dir(&self.dir)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -106,15 +107,9 @@ impl Quarantine {
         codec::encode_into(message, &mut bytes[start..]);
         // Written aside and renamed, so a listing never sees half a file.
         let path = self.dir.join(&name);
-        let partial = self.dir.join(format!("{name}.partial"));
-        let mut file = fs::File::create(&partial)?;
-        file.write_all(&bytes)?;
+        store::replace(&path, &bytes, sync)?;
         if sync {
-            file.sync_all()?;
-        }
-        fs::rename(&partial, &path)?;
-        if sync {
-            fs::File::open(&self.dir)?.sync_all()?;
+            store::sync_dir(&self.dir)?;
         }
         Ok(path)
     }
@@ -132,7 +127,10 @@ impl Quarantine {
         names.sort();
         let mut records = Vec::with_capacity(names.len());
         for path in names {
-            match fs::read(&path).map(|bytes| parse(&bytes)) {
+            match store::open_read(&path)
+                .and_then(|file| store::read(&file, None))
+                .map(|bytes| parse(&bytes))
+            {
                 Ok(Some((message, reason, at))) => records.push(QuarantinedRecord {
                     message,
                     reason,

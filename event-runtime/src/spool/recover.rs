@@ -1,10 +1,10 @@
-//! The check of an opened spool: every segment an earlier run left is scanned (checksums, a
-//! torn or corrupt tail cut off into a `.damaged` file) and its acknowledged records are read
-//! back, before anything is replayed.
+//! The check of an opened spool, before anything is replayed: for every segment an earlier run
+//! left, how many records it holds (from its index when it has one, so a long backlog is not
+//! read through at every start; otherwise from a scan that cuts a torn or corrupt tail off into
+//! a `.damaged` file and sets bad records aside alone) and which of them were acknowledged.
+//! Records' checksums are checked again when they are read for replay.
 
-use std::fs::File;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::codec;
@@ -56,74 +56,54 @@ pub struct SpoolRecovery {
     pub damaged: Vec<PathBuf>,
 }
 
-/// Checks every segment an earlier run left: finds its records (cutting off a torn or corrupt
-/// tail into a `.damaged` file) and which of them were acknowledged. Runs on the watch thread
-/// before anything is replayed, and again later for a segment it could not read. Stops early
-/// when `stop` says so.
+/// Checks every segment an earlier run left. Runs on the watch thread before anything is
+/// replayed, and again later for a segment it could not read. Stops early when `stop` says so.
 pub(super) fn check(inner: &Inner, stop: impl Fn() -> bool) -> SpoolRecovery {
-    let unchecked: Vec<(u64, Arc<File>)> = lock(&inner.segs)
+    let unchecked: Vec<u64> = lock(&inner.segs)
         .map
         .iter()
         .filter(|(_, s)| s.state == SegState::Unchecked)
-        .map(|(id, s)| (*id, s.file.clone()))
+        .map(|(id, _)| *id)
         .collect();
     let mut recovery = SpoolRecovery::default();
-    for (id, file) in unchecked {
+    for id in unchecked {
         if stop() {
             break;
         }
-        let bytes = match store::read(&file, None) {
-            Ok(bytes) => bytes,
-            Err(error) => {
-                tracing::error!(%error, segment = id, dir = %inner.dir.display(),
-                    "spool: could not read a segment; it is kept and read again later");
-                continue;
-            }
+        let Some(found) = records_of(inner, id, &mut recovery) else {
+            continue;
         };
-        let scan = codec::scan(&bytes);
-        let mut keep = false;
-        if let Some(damage) = scan.damage {
-            match store::keep_damaged(&inner.dir, id, damage.offset, &bytes[damage.offset..]) {
-                Ok(path) => {
-                    tracing::warn!(
-                        segment = id,
-                        offset = damage.offset,
-                        kind = ?damage.kind,
-                        kept_in = %path.display(),
-                        "spool: a segment is damaged; its records before the damage are replayed, the bytes from it on were set aside"
-                    );
-                    recovery.damaged_bytes += (bytes.len() - damage.offset) as u64;
-                    recovery.damaged.push(path);
-                }
-                Err(error) => {
-                    // Without a copy of the damaged bytes, the segment itself stays.
-                    keep = true;
-                    tracing::error!(%error, segment = id,
-                        "spool: could not set aside the damaged part of a segment; the segment is kept")
-                }
-            }
-        }
         let done_bits = store::read_acks(&inner.dir, id);
         let mut segs = lock(&inner.segs);
         let Some(seg) = segs.map.get_mut(&id) else {
             continue;
         };
         seg.state = SegState::Sealed;
-        seg.records = scan.records.len() as u32;
-        seg.end = scan.end;
-        seg.keep |= keep;
+        seg.records = found.records;
+        seg.end = found.end;
+        seg.keep |= found.keep;
+        seg.indexed = found.indexed;
         for index in 0..seg.records {
             if bit_set(&done_bits, index) {
                 seg.set_done(index);
             }
         }
-        seg.acks_dirty = false;
+        let mut lost = 0;
+        for index in found.bad {
+            if seg.set_done(index) {
+                lost += 1;
+            }
+        }
+        seg.acks_dirty = lost > 0;
         let left = u64::from(seg.records - seg.done);
+        drop(segs);
         if left > 0 {
             recovery.segments += 1;
             recovery.records += left;
         }
+        inner.lost.fetch_add(lost, Ordering::Relaxed);
         inner.pending.fetch_add(left, Ordering::AcqRel);
+        inner.waiting.fetch_add(left, Ordering::AcqRel);
     }
     if recovery.records > 0 {
         tracing::info!(
@@ -133,4 +113,75 @@ pub(super) fn check(inner: &Inner, stop: impl Fn() -> bool) -> SpoolRecovery {
         );
     }
     recovery
+}
+
+/// What a segment an earlier run left holds.
+struct Found {
+    records: u32,
+    end: usize,
+    /// Records set aside alone (by index).
+    bad: Vec<u32>,
+    /// Damaged bytes in it could not be set aside: the segment is kept.
+    keep: bool,
+    indexed: bool,
+}
+
+/// Its index, or else a scan of the segment; `None` when it can't be read now.
+fn records_of(inner: &Inner, id: u64, recovery: &mut SpoolRecovery) -> Option<Found> {
+    if let Some(index) = store::read_index(&inner.dir, id) {
+        return Some(Found {
+            records: index.records,
+            end: index.end,
+            bad: Vec::new(),
+            keep: false,
+            indexed: true,
+        });
+    }
+    let path = store::segment_path(&inner.dir, id);
+    let _ = store::secure_file(&path);
+    let bytes = match store::read_segment(&inner.dir, id, None) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::error!(%error, segment = id, dir = %inner.dir.display(),
+                "spool: could not read a segment; it is kept and read again later");
+            return None;
+        }
+    };
+    let scan = codec::scan(&bytes);
+    let mut keep = false;
+    let mut damaged: Vec<(usize, &[u8])> = scan
+        .bad
+        .iter()
+        .map(|(_, span)| (span.offset, &bytes[span.offset..span.offset + span.len]))
+        .collect();
+    if let Some(damage) = scan.damage {
+        damaged.push((damage.offset, &bytes[damage.offset..]));
+    }
+    for (offset, part) in damaged {
+        match store::keep_damaged(&inner.dir, id, offset, part) {
+            Ok(path) => {
+                tracing::warn!(
+                    segment = id,
+                    offset,
+                    kept_in = %path.display(),
+                    "spool: a segment is damaged; its good records are replayed, the damaged bytes were set aside"
+                );
+                recovery.damaged_bytes += part.len() as u64;
+                recovery.damaged.push(path);
+            }
+            Err(error) => {
+                // Without a copy of the damaged bytes, the segment itself stays.
+                keep = true;
+                tracing::error!(%error, segment = id,
+                    "spool: could not set aside the damaged part of a segment; the segment is kept")
+            }
+        }
+    }
+    Some(Found {
+        records: scan.count,
+        end: scan.end,
+        bad: scan.bad.iter().map(|(index, _)| *index).collect(),
+        keep,
+        indexed: false,
+    })
 }

@@ -1,29 +1,49 @@
 //! Replay scheduling: which segment's records go to librdkafka next, reading them back, and
-//! keeping count of those with librdkafka, so that an acknowledged record is never sent again
-//! and a segment whose records keep failing pauses without holding up the others.
+//! keeping count of those with librdkafka, so that an acknowledged record is never sent again,
+//! records of one key reach their partition in the order they were spooled, and a segment whose
+//! records keep failing pauses without holding up the records of other keys behind it.
+//!
+//! A segment is replayed while the one before it may still have records with librdkafka: their
+//! order is librdkafka's (one queue per partition). When a replayed record fails, the producer
+//! takes back what is still with librdkafka, so nothing of its key overtakes it; the segment
+//! then holds that record's key bucket, and later segments leave their records of that bucket
+//! waiting until it is delivered.
 
-use std::fs::File;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::codec::{self, Span};
-use super::state::{Inner, Position, SegState, bit_set};
+use super::state::{Held, Inner, Position, Replay, SegState, bit_set};
 use super::store;
 use crate::error::SpoolError;
 use crate::flow::lock;
 use crate::message::BorrowedRecord;
 
+/// How many key buckets order is kept by (a key's bucket is a hash of its topic and key).
+const BUCKETS: u64 = 1 << 16;
+
+/// The key bucket of a record: records of one topic and key share it (and so do a few others).
+pub(crate) fn bucket(topic: &str, key: &[u8]) -> u16 {
+    // FNV-1a: cheap, and stable across runs.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in topic.bytes().chain([0xff]).chain(key.iter().copied()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % BUCKETS) as u16
+}
+
 /// A segment ready to be replayed.
 pub(crate) struct Ticket {
     pub segment: u64,
-    file: Arc<File>,
     end: usize,
     done: Vec<u64>,
     records: u32,
+    /// What older segments still hold.
+    held: Vec<Held>,
 }
 
-/// A segment read back for replay: its bytes, and the records in it not yet done.
+/// A segment read back for replay: its bytes, and the records in it to send now.
 pub(crate) struct Loaded {
     pub bytes: Vec<u8>,
     pub records: Vec<(u32, Span)>,
@@ -36,11 +56,9 @@ impl Loaded {
     }
 }
 
-/// The oldest segment with records to replay that is not pausing after a failure and has none
-/// of its records with librdkafka now. The active segment is sealed first (new records go to
-/// the next one), so its records can be replayed while new ones keep coming. A segment whose
-/// records keep failing pauses (longer after each failure) and does not hold up the segments
-/// after it.
+/// The oldest segment with records waiting to be replayed that is not pausing after a failure
+/// and not in a replay already. The active segment is sealed first (new records go to the next
+/// one), so its records can be replayed while new ones keep coming.
 pub(super) fn next(inner: &Inner) -> Option<Ticket> {
     let now = Instant::now();
     let mut active = lock(&inner.active);
@@ -51,7 +69,7 @@ pub(super) fn next(inner: &Inner) -> Option<Ticket> {
     let (id, is_active) = {
         let segs = lock(&inner.segs);
         let (id, seg) = segs.map.iter().find(|(id, seg)| {
-            let ready = seg.retry_after.is_none_or(|at| at <= now);
+            let ready = seg.retry_after.is_none_or(|at| at <= now) && seg.replay == Replay::Idle;
             ready
                 && match seg.state {
                     SegState::Unchecked => false,
@@ -72,56 +90,75 @@ pub(super) fn next(inner: &Inner) -> Option<Ticket> {
         inner.seal(current);
     }
     drop(active);
-    let segs = lock(&inner.segs);
+    let mut segs = lock(&inner.segs);
+    let held = segs
+        .map
+        .range(..id)
+        .filter(|(_, s)| s.done < s.records && s.held != Held::Nothing)
+        .map(|(_, s)| s.held.clone())
+        .collect();
     // A sealed write-ahead segment waits for its records' reports.
     let seg = segs
         .map
-        .get(&id)
+        .get_mut(&id)
         .filter(|s| s.in_flight.load(Ordering::Acquire) == 0)?;
+    seg.replay = Replay::Sending;
     Some(Ticket {
         segment: id,
-        file: seg.file.clone(),
         end: seg.end,
         done: seg.done_bits.clone(),
         records: seg.records,
+        held,
     })
 }
 
-/// The replay of a segment's records has finished: if some are still pending (they failed), the
-/// segment pauses before its next replay, longer after each failure.
-pub(super) fn replayed(inner: &Inner, segment: u64) {
-    let mut segs = lock(&inner.segs);
-    if let Some(seg) = segs.map.get_mut(&segment) {
-        if seg.done < seg.records {
-            seg.retry_after = Some(Instant::now() + seg.replay_backoff.next());
-        } else {
-            seg.retry_after = None;
-            seg.replay_backoff.reset();
-        }
-    }
-}
-
-/// Reads a segment and returns its records not yet done. Records a damaged segment no longer
-/// holds are set aside (their bytes kept in a `.damaged` file), counted as lost and done.
+/// Reads a segment and returns its records to send now: not done, and not of a key bucket an
+/// older segment holds. Records the segment no longer holds (damaged after it was written) and
+/// records that do not decode are set aside (their bytes kept in a `.damaged` file), counted
+/// as lost and done.
 pub(super) fn load(inner: &Inner, ticket: &Ticket) -> Result<Loaded, SpoolError> {
-    let path = store::segment_path(&inner.dir, ticket.segment);
-    let io = |source| SpoolError::Io {
-        path: path.clone(),
-        source,
-    };
-    // A file cut short after it was written gives what it still has.
-    let on_disk = ticket.file.metadata().map_err(io)?.len() as usize;
-    let bytes = store::read(&ticket.file, Some(ticket.end.min(on_disk))).map_err(io)?;
+    let bytes =
+        store::read_segment(&inner.dir, ticket.segment, Some(ticket.end)).map_err(|source| {
+            SpoolError::Io {
+                path: store::segment_path(&inner.dir, ticket.segment),
+                source,
+            }
+        })?;
     let scan = codec::scan(&bytes);
-    let found = scan.records.len() as u32;
-    if found < ticket.records {
+    let mut lost = Vec::new();
+    if scan.count < ticket.records {
         // Changed on disk after this process wrote and checked it.
         let offset = scan.end;
         let kept = store::keep_damaged(&inner.dir, ticket.segment, offset, &bytes[offset..]);
-        let mut missing = 0;
-        let mut segs = lock(&inner.segs);
-        if let Some(seg) = segs.map.get_mut(&ticket.segment) {
-            for index in found..ticket.records {
+        lost.push((scan.count..ticket.records, offset, kept));
+    }
+    for (index, span) in &scan.bad {
+        if !bit_set(&ticket.done, *index) {
+            let record = &bytes[span.offset..span.offset + span.len];
+            let kept = store::keep_damaged(&inner.dir, ticket.segment, span.offset, record);
+            lost.push((*index..*index + 1, span.offset, kept));
+        }
+    }
+    let mut buckets = Vec::new();
+    let mut records = Vec::new();
+    for (index, span) in scan.records {
+        if bit_set(&ticket.done, index) {
+            continue;
+        }
+        let Some(record) = codec::decode_record(&bytes[span.offset..span.offset + span.len]) else {
+            continue;
+        };
+        let bucket = bucket(record.topic, record.key);
+        buckets.push((index, bucket));
+        if !ticket.held.iter().any(|held| held.holds(bucket)) {
+            records.push((index, span));
+        }
+    }
+    let mut missing = 0;
+    let mut segs = lock(&inner.segs);
+    if let Some(seg) = segs.map.get_mut(&ticket.segment) {
+        for (indexes, _, kept) in &lost {
+            for index in indexes.clone() {
                 if seg.set_done(index) {
                     missing += 1;
                 }
@@ -129,39 +166,33 @@ pub(super) fn load(inner: &Inner, ticket: &Ticket) -> Result<Loaded, SpoolError>
             // Without a copy of the damaged bytes, the segment itself stays.
             seg.keep |= kept.is_err();
         }
-        drop(segs);
+        seg.buckets = buckets;
+    }
+    drop(segs);
+    if missing > 0 {
         inner.pending.fetch_sub(missing, Ordering::AcqRel);
+        inner.waiting.fetch_sub(missing, Ordering::AcqRel);
         inner.lost.fetch_add(missing, Ordering::Relaxed);
-        tracing::error!(
-            segment = ticket.segment,
-            offset,
-            lost = missing,
-            kept_in = ?kept.as_ref().map(|p| p.display().to_string()),
-            "kafka-events: a spool segment was damaged after it was written; the records after the damage are lost"
-        );
+        for (indexes, offset, kept) in &lost {
+            tracing::error!(
+                segment = ticket.segment,
+                offset,
+                records = indexes.len(),
+                kept_in = ?kept.as_ref().map(|p| p.display().to_string()),
+                "kafka-events: spooled records were damaged after they were written; they are lost (the records around them are not)"
+            );
+        }
         inner.work.ring();
     }
-    let records = scan
-        .records
-        .into_iter()
-        .enumerate()
-        .map(|(i, span)| (i as u32, span))
-        .filter(|(i, _)| !bit_set(&ticket.done, *i))
-        .collect();
     Ok(Loaded { bytes, records })
 }
 
 /// Counts a record of a loaded segment as handed to librdkafka.
 pub(super) fn sending(inner: &Inner, position: Position) {
-    if let Some(seg) = lock(&inner.segs).map.get(&position.segment) {
-        seg.in_flight.fetch_add(1, Ordering::AcqRel);
-    }
+    inner.sending(position);
 }
 
-/// How many records of a segment are with librdkafka now.
-pub(super) fn in_flight(inner: &Inner, segment: u64) -> u32 {
-    lock(&inner.segs)
-        .map
-        .get(&segment)
-        .map_or(0, |s| s.in_flight.load(Ordering::Acquire))
+/// The records of a segment's replay are all with librdkafka.
+pub(super) fn sent(inner: &Inner, segment: u64) {
+    inner.sent(segment);
 }

@@ -1,9 +1,10 @@
 //! The spool's ledger: the segments and what is done of each, the active segment appends go to,
-//! the segments prepared ahead, the quarantine jobs waiting for the worker, and the counters.
-//! Every other file of the spool reads and changes it through [`Inner`]; what is decided here
-//! is only what the ledger itself implies (a record done, a segment sealed or finished).
+//! the segments prepared ahead, records waiting for a segment, the quarantine jobs waiting for
+//! the worker, and the counters. Every other file of the spool reads and changes it through
+//! [`Inner`]; what is decided here is only what the ledger itself implies (a record done, a
+//! segment sealed, finished, or done with a replay).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -21,11 +22,24 @@ use crate::flow::{Backoff, Bell, lock};
 use crate::message::Message;
 use crate::stats::SpoolCounts;
 
-/// How many segments the worker keeps ready, so that a burst of appends does not outrun it.
+/// How many segments the worker keeps ready at first; it keeps more (up to [`MAX_SPARES`]) when
+/// appends use them up faster than it makes them.
 pub(super) const SPARES: usize = 2;
+pub(super) const MAX_SPARES: usize = 16;
+
+/// The most bytes of records waiting in memory for a segment (see [`Active::staged`]).
+pub(super) const MAX_STAGED_BYTES: usize = 16 << 20;
 
 /// The most bytes of records waiting in memory for the quarantine.
 pub(super) const MAX_QUARANTINE_QUEUE_BYTES: u64 = 64 << 20;
+
+/// How many sealed segments keep their file open (so a removed directory can be written back
+/// with them); older ones are opened when read. With the active segment, the spares and the lock
+/// file, this bounds the spool's open files whatever the length of an outage.
+pub(super) const OPEN_SEALED: usize = 8;
+
+/// How many distinct key buckets a segment remembers as held before it holds them all.
+const MAX_HELD: usize = 1024;
 
 /// Where a record is in the spool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +58,9 @@ pub(super) struct Inner {
     pub segs: Mutex<Segs>,
     /// Records not yet done.
     pub pending: AtomicU64,
+    /// Records not yet done that are not with librdkafka either: waiting to be replayed. While
+    /// there are any, new records of the producer go behind them (the order per key).
+    pub waiting: AtomicU64,
     /// Records appended so far; `fsync` progress is measured against it.
     pub appended: AtomicU64,
     /// `appended` as of the last completed `fsync`.
@@ -69,10 +86,17 @@ pub(super) struct Inner {
 
 pub(super) struct Active {
     pub current: Option<Current>,
-    /// Segments made ahead of time, up to [`SPARES`].
+    /// Segments made ahead of time.
     pub spare: Vec<Prepared>,
+    /// How many spare segments the worker keeps ready.
+    pub spare_target: usize,
     /// Why no spare segment can be made now.
     pub blocked: Option<Blocked>,
+    /// Encoded records that found no segment ready (a burst faster than the worker on a busy
+    /// machine): the worker writes them into the next segment, in order, and every append
+    /// waits its turn behind them. Bounded by [`MAX_STAGED_BYTES`].
+    pub staged: VecDeque<Vec<u8>>,
+    pub staged_bytes: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -99,14 +123,55 @@ pub(super) struct Segs {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum SegState {
-    /// Found at open; the replay thread checks it before anything else touches it.
+    /// Found at open; the watch thread checks it before anything else touches it.
     Unchecked,
     Active,
     Sealed,
 }
 
+/// Where a segment is in a replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Replay {
+    Idle,
+    /// Its records are being handed to librdkafka.
+    Sending,
+    /// All handed over; their reports are awaited.
+    Sent,
+}
+
+/// Key buckets whose records a segment still holds after its last replay: records of those
+/// buckets in later segments wait behind them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) enum Held {
+    #[default]
+    Nothing,
+    Buckets(Vec<u16>),
+    Everything,
+}
+
+impl Held {
+    pub fn holds(&self, bucket: u16) -> bool {
+        match self {
+            Held::Nothing => false,
+            Held::Buckets(buckets) => buckets.binary_search(&bucket).is_ok(),
+            Held::Everything => true,
+        }
+    }
+
+    fn from_buckets(mut buckets: Vec<u16>) -> Held {
+        buckets.sort_unstable();
+        buckets.dedup();
+        match buckets.len() {
+            0 => Held::Nothing,
+            n if n > MAX_HELD => Held::Everything,
+            _ => Held::Buckets(buckets),
+        }
+    }
+}
+
 pub(super) struct Seg {
-    pub file: Arc<File>,
+    /// Open while the segment is active or among the newest sealed ones ([`OPEN_SEALED`]).
+    pub file: Option<Arc<File>>,
     pub state: SegState,
     /// Records in the segment (for the active one, as of sealing).
     pub records: u32,
@@ -116,20 +181,26 @@ pub(super) struct Seg {
     pub done: u32,
     pub in_flight: Arc<AtomicU32>,
     pub acks_dirty: bool,
+    /// Its index is on disk: the next start need not scan it.
+    pub indexed: bool,
     /// When to try deleting it again after a failure.
     pub delete_after: Option<Instant>,
     pub delete_backoff: Backoff,
     /// When to replay it again after some of its records failed.
     pub retry_after: Option<Instant>,
     pub replay_backoff: Backoff,
+    pub replay: Replay,
+    /// The key buckets of the records its last load took, by index: what it holds if they stay.
+    pub buckets: Vec<(u32, u16)>,
+    pub held: Held,
     /// Never deleted: damaged bytes in it could not be set aside.
     pub keep: bool,
 }
 
 impl Seg {
-    pub fn new(file: File, state: SegState) -> Self {
+    pub fn new(file: Option<File>, state: SegState) -> Self {
         Seg {
-            file: Arc::new(file),
+            file: file.map(Arc::new),
             state,
             records: 0,
             end: FILE_HEADER,
@@ -137,10 +208,14 @@ impl Seg {
             done: 0,
             in_flight: Arc::new(AtomicU32::new(0)),
             acks_dirty: false,
+            indexed: false,
             delete_after: None,
             delete_backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(60)),
             retry_after: None,
             replay_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+            replay: Replay::Idle,
+            buckets: Vec::new(),
+            held: Held::Nothing,
             keep: false,
         }
     }
@@ -166,6 +241,37 @@ impl Seg {
             && self.done >= self.records
             && self.in_flight.load(Ordering::Acquire) == 0
             && !self.keep
+    }
+
+    /// Every record of a replay has its report: what failed is replayed after a pause (longer
+    /// after each failure), and holds its key buckets until then.
+    fn replay_ended(&mut self) {
+        self.replay = Replay::Idle;
+        let buckets = std::mem::take(&mut self.buckets);
+        if self.done < self.records {
+            self.retry_after = Some(Instant::now() + self.replay_backoff.next());
+            let left = buckets
+                .into_iter()
+                .filter(|(index, _)| !bit_set(&self.done_bits, *index))
+                .map(|(_, bucket)| bucket)
+                .collect();
+            self.held = Held::from_buckets(left);
+        } else {
+            self.retry_after = None;
+            self.replay_backoff.reset();
+            self.held = Held::Nothing;
+        }
+    }
+
+    /// Counts one record of the segment back from librdkafka; ends a replay whose records all
+    /// reported.
+    fn returned(&mut self) {
+        let before = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if before == Ok(1) && self.replay == Replay::Sent {
+            self.replay_ended();
+        }
     }
 }
 
@@ -216,14 +322,22 @@ impl Inner {
         self.work.ring();
     }
 
-    /// A record is done: delivered, or written to the quarantine.
+    /// A record was handed to librdkafka from the spool (replayed).
+    pub fn sending(&self, position: Position) {
+        if let Some(seg) = lock(&self.segs).map.get(&position.segment) {
+            seg.in_flight.fetch_add(1, Ordering::AcqRel);
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// A record handed to librdkafka is done: delivered, or written to the quarantine.
     pub fn done(&self, position: Position) {
         let mut segs = lock(&self.segs);
         let Some(seg) = segs.map.get_mut(&position.segment) else {
             return;
         };
-        decrement(&seg.in_flight);
         let newly = seg.set_done(position.index);
+        seg.returned();
         let finished = seg.finished();
         drop(segs);
         if newly {
@@ -235,10 +349,24 @@ impl Inner {
         self.bell.ring();
     }
 
-    /// A spooled record handed to librdkafka came back undelivered: it stays pending.
+    /// A record handed to librdkafka came back undelivered: it stays pending, waiting to be
+    /// replayed.
     pub fn release(&self, position: Position) {
-        if let Some(seg) = lock(&self.segs).map.get(&position.segment) {
-            decrement(&seg.in_flight);
+        if let Some(seg) = lock(&self.segs).map.get_mut(&position.segment) {
+            seg.returned();
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+        }
+        self.bell.ring();
+    }
+
+    /// The records of a segment's replay are all with librdkafka; the replay ends when their
+    /// reports are in (at once, if they are).
+    pub fn sent(&self, segment: u64) {
+        if let Some(seg) = lock(&self.segs).map.get_mut(&segment) {
+            seg.replay = Replay::Sent;
+            if seg.in_flight.load(Ordering::Acquire) == 0 {
+                seg.replay_ended();
+            }
         }
         self.bell.ring();
     }
@@ -289,8 +417,4 @@ impl Inner {
 pub(super) fn bit_set(bits: &[u64], index: u32) -> bool {
     bits.get(index as usize / 64)
         .is_some_and(|word| word & (1 << (index % 64)) != 0)
-}
-
-fn decrement(counter: &AtomicU32) {
-    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
 }

@@ -1,14 +1,25 @@
-//! Segment files on disk: names, creating and preallocating one, reading one back, keeping
-//! damaged bytes aside. Everything here does file I/O and runs on the spool's own threads.
+//! Files on disk: names, creating and preallocating a segment, reading one back, its
+//! acknowledgements and its index, keeping damaged bytes aside. Everything here does file I/O
+//! and runs on the spool's own threads.
+//!
+//! The spool holds every audited request's payload, so only its owner may read it: the
+//! directory is `0700` and every file `0600`, whatever the process's umask. Files are created
+//! by name with `O_EXCL` and opened with `O_NOFOLLOW`, so a link planted in the directory is
+//! never followed.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::codec;
 use super::map::{self, MapFlusher, MapWriter};
+
+/// The mode of the spool's directories.
+pub(super) const DIR_MODE: u32 = 0o700;
+/// The mode of the spool's files.
+pub(super) const FILE_MODE: u32 = 0o600;
 
 pub(super) fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}.seg"))
@@ -16,6 +27,72 @@ pub(super) fn segment_path(dir: &Path, id: u64) -> PathBuf {
 
 pub(super) fn acks_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}.acks"))
+}
+
+pub(super) fn index_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}.idx"))
+}
+
+/// Creates `dir` (and its parents) if needed, and makes it the owner's alone.
+pub(super) fn secure_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)?;
+    let metadata = fs::symlink_metadata(dir)?;
+    if !metadata.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a directory (a symbolic link is not followed)",
+        ));
+    }
+    if metadata.permissions().mode() & 0o777 != DIR_MODE {
+        fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))?;
+    }
+    Ok(())
+}
+
+/// Opens a file of the spool for reading, never through a symbolic link.
+pub(super) fn open_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// Creates a new file of the spool, `0600`, failing if anything (a link included) is there.
+pub(super) fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)
+}
+
+/// Writes `bytes` to `path` through a new temporary file renamed over it, so a reader never sees
+/// half of it. A temporary file a crash left behind is removed first.
+pub(super) fn replace(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    remove_if_there(&partial)?;
+    let mut file = create_new(&partial)?;
+    file.write_all(bytes)?;
+    if sync {
+        file.sync_all()?;
+    }
+    fs::rename(&partial, path)
+}
+
+/// Tightens the mode of a file an earlier version (or a looser umask) left readable by others.
+pub(super) fn secure_file(path: &Path) -> io::Result<()> {
+    let metadata = fs::symlink_metadata(path)?;
+    if metadata.is_file() && metadata.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(path, Permissions::from_mode(FILE_MODE))?;
+    }
+    Ok(())
 }
 
 /// The ids of the segment files in `dir`, in order.
@@ -46,14 +123,11 @@ pub(super) struct Prepared {
 /// Creates segment `id` with room for `capacity` bytes. The space is allocated now, so a full
 /// disk fails here and never under a mapped page.
 pub(super) fn prepare(dir: &Path, id: u64, capacity: usize) -> io::Result<Prepared> {
-    // Acknowledgements an earlier segment with this id left behind are not this one's.
-    remove_acks(dir, id)?;
+    // Acknowledgements and an index an earlier segment with this id left are not this one's.
+    remove_if_there(&acks_path(dir, id))?;
+    remove_if_there(&index_path(dir, id))?;
     let path = segment_path(dir, id);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)?;
+    let file = create_new(&path)?;
     let made = allocate(&file, capacity as u64)
         .and_then(|()| file.write_all_at(&codec::file_header(), 0))
         .and_then(|()| map::map(&file, capacity));
@@ -106,12 +180,17 @@ pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// The first `len` bytes of a segment (all of it when `len` is `None`).
+/// The first `len` bytes of segment `id` (all of it when `len` is `None`), read from a file
+/// opened for the purpose: the spool keeps few segment files open.
+pub(super) fn read_segment(dir: &Path, id: u64, len: Option<usize>) -> io::Result<Vec<u8>> {
+    read(&open_read(&segment_path(dir, id))?, len)
+}
+
+/// The first `len` bytes of an open file (all of it when `len` is `None`, or less when the file
+/// was cut short).
 pub(super) fn read(file: &File, len: Option<usize>) -> io::Result<Vec<u8>> {
-    let len = match len {
-        Some(len) => len,
-        None => file.metadata()?.len() as usize,
-    };
+    let on_disk = file.metadata()?.len() as usize;
+    let len = len.map_or(on_disk, |len| len.min(on_disk));
     let mut bytes = vec![0u8; len];
     file.read_exact_at(&mut bytes, 0)?;
     Ok(bytes)
@@ -135,7 +214,7 @@ pub(super) fn keep_damaged(
         .unwrap_or_default()
         .as_nanos();
     let path = dir.join(format!("{id:020}.seg.{offset}.{nanos}.damaged"));
-    let mut file = File::create(&path)?;
+    let mut file = create_new(&path)?;
     file.write_all(&bytes[..used])?;
     file.sync_all()?;
     Ok(path)
@@ -152,12 +231,8 @@ pub(super) fn same_file(path: &Path, file: &File) -> bool {
 /// Writes a copy of an open (possibly deleted) segment back to `path`.
 pub(super) fn restore(path: &Path, from: &File) -> io::Result<File> {
     let bytes = read(from, None)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)?;
+    remove_if_there(path)?;
+    let file = create_new(path)?;
     file.write_all_at(&bytes, 0)?;
     file.sync_all()?;
     Ok(file)
@@ -165,7 +240,7 @@ pub(super) fn restore(path: &Path, from: &File) -> io::Result<File> {
 
 /// The acknowledged records of a segment, as the bit set [`write_acks`] left.
 pub(super) fn read_acks(dir: &Path, id: u64) -> Vec<u64> {
-    match fs::read(acks_path(dir, id)) {
+    match open_read(&acks_path(dir, id)).and_then(|file| read(&file, None)) {
         Ok(bytes) => bytes
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
@@ -178,24 +253,59 @@ pub(super) fn read_acks(dir: &Path, id: u64) -> Vec<u64> {
 /// lost update only means those records are sent twice.
 pub(super) fn write_acks(dir: &Path, id: u64, bits: &[u64]) -> io::Result<()> {
     let bytes: Vec<u8> = bits.iter().flat_map(|w| w.to_le_bytes()).collect();
-    let path = acks_path(dir, id);
-    let partial = path.with_extension("acks.partial");
-    fs::write(&partial, bytes)?;
-    fs::rename(partial, path)
+    replace(&acks_path(dir, id), &bytes, false)
 }
 
-/// Deletes a segment and its acknowledgement file, the segment first: a segment that can't be
-/// deleted keeps its acknowledgements, so its records are not sent again after a restart.
+/// What a sealed segment's index says: how many records it holds and where they end, so that
+/// the next start need not read it to know. Its records' checksums are still checked when they
+/// are read for replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Index {
+    pub records: u32,
+    pub end: usize,
+}
+
+const INDEX_MAGIC: &[u8; 8] = b"KEVSIDX1";
+
+/// Writes the index of a sealed segment whose bytes are on disk.
+pub(super) fn write_index(dir: &Path, id: u64, index: Index, sync: bool) -> io::Result<()> {
+    let mut bytes = Vec::with_capacity(24);
+    bytes.extend_from_slice(INDEX_MAGIC);
+    bytes.extend_from_slice(&index.records.to_le_bytes());
+    bytes.extend_from_slice(&(index.end as u64).to_le_bytes());
+    let crc = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&crc.to_le_bytes());
+    replace(&index_path(dir, id), &bytes, sync)
+}
+
+/// The index of segment `id`, if it has a whole one.
+pub(super) fn read_index(dir: &Path, id: u64) -> Option<Index> {
+    let bytes = open_read(&index_path(dir, id))
+        .and_then(|file| read(&file, None))
+        .ok()?;
+    let (body, crc) = bytes.split_at_checked(20)?;
+    if body[..8] != *INDEX_MAGIC || crc32fast::hash(body).to_le_bytes() != *crc {
+        return None;
+    }
+    Some(Index {
+        records: u32::from_le_bytes(body[8..12].try_into().ok()?),
+        end: u64::from_le_bytes(body[12..20].try_into().ok()?) as usize,
+    })
+}
+
+/// Deletes a segment, then its index and acknowledgement files: a segment that can't be deleted
+/// keeps its acknowledgements, so its records are not sent again after a restart.
 /// Acknowledgements left without their segment are removed before a segment with that id is
 /// made again (see [`prepare`]).
 pub(super) fn remove(dir: &Path, id: u64) -> io::Result<()> {
     fs::remove_file(segment_path(dir, id))?;
-    remove_acks(dir, id)
+    remove_if_there(&index_path(dir, id))?;
+    remove_if_there(&acks_path(dir, id))
 }
 
-/// Deletes the acknowledgement file of segment `id`, if there is one.
-pub(super) fn remove_acks(dir: &Path, id: u64) -> io::Result<()> {
-    match fs::remove_file(acks_path(dir, id)) {
+/// Deletes a file, if there is one.
+pub(super) fn remove_if_there(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }

@@ -1,30 +1,26 @@
 //! The spool's worker thread: every file operation the spool needs after it was opened, so that
-//! no thread that emits ever waits for a disk. It prepares segments ahead, `fsync`s by the
-//! policy (group commit), writes acknowledgements and the quarantine, deletes finished segments
-//! (backing off when it can't), and recreates the directory if it disappears.
+//! no thread that emits ever waits for a disk. It prepares segments ahead (more of them when
+//! appends outrun it) and writes out records that found none ready, `fsync`s by the policy
+//! (group commit), writes acknowledgements, indexes of sealed segments and the quarantine,
+//! deletes finished segments (backing off when it can't), keeps few files open, and recreates
+//! the directory if it disappears.
 
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::append;
 use super::config::FsyncPolicy;
-use super::state::{Blocked, Inner, SPARES, SegState};
-use super::store;
+use super::state::{Blocked, Inner, MAX_SPARES, OPEN_SEALED, SegState};
+use super::store::{self, Index};
 use crate::flow::{Backoff, lock};
 
 /// How often the worker checks that the spool directory still exists.
 const DIR_CHECK: Duration = Duration::from_secs(1);
 
 pub(super) fn run(inner: Arc<Inner>) {
-    let mut state = Housekeeping {
-        unsynced_since: None,
-        sync_failed: false,
-        spare_after: None,
-        spare_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
-        dir_check_at: Instant::now() + DIR_CHECK,
-        dir_gone: false,
-    };
+    let mut state = Housekeeping::new(Instant::now() + DIR_CHECK);
     loop {
         let seen = inner.work.rung();
         let stopping = inner.stop.load(Ordering::Acquire);
@@ -35,6 +31,7 @@ pub(super) fn run(inner: Arc<Inner>) {
         state.sync(&inner, stopping);
         persist_acks(&inner);
         let next_delete = delete_finished(&inner);
+        close_old_files(&inner);
         if !stopping && Instant::now() >= state.dir_check_at {
             state.check_dir(&inner);
             state.dir_check_at = Instant::now() + DIR_CHECK;
@@ -66,11 +63,38 @@ struct Housekeeping {
 }
 
 impl Housekeeping {
+    fn new(dir_check_at: Instant) -> Self {
+        Housekeeping {
+            unsynced_since: None,
+            sync_failed: false,
+            spare_after: None,
+            spare_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
+            dir_check_at,
+            dir_gone: false,
+        }
+    }
+
+    /// Keeps spare segments ready and writes out the records waiting for one. Appends that found
+    /// none ready mean the spares ran out between two rounds: more are kept from then on.
     fn ensure_spare(&mut self, inner: &Inner) {
         if self.spare_after.is_some_and(|at| Instant::now() < at) {
             return;
         }
-        if prepare_spares(inner) {
+        {
+            let mut active = lock(&inner.active);
+            if !active.staged.is_empty() && active.spare.is_empty() {
+                active.spare_target = (active.spare_target * 2).min(MAX_SPARES);
+            }
+        }
+        let ready = loop {
+            if !prepare_spares(inner) {
+                break false;
+            }
+            if write_staged(inner) {
+                break true;
+            }
+        };
+        if ready {
             self.spare_after = None;
             self.spare_backoff.reset();
         } else {
@@ -94,10 +118,14 @@ impl Housekeeping {
         Some(since + after.max(retry))
     }
 
-    /// Flushes sealed segments' mappings (then unmaps them) and, when the policy says so or
-    /// `close` asked, the active one: one `fsync` for every record appended before it started.
+    /// Flushes sealed segments' mappings (then unmaps them and writes their index) and, when the
+    /// policy says so or `close` asked, the active one: one `fsync` for every record appended
+    /// before it started.
     fn sync(&mut self, inner: &Inner, stopping: bool) {
+        // Records still waiting for a segment are not in one to be synced (read after
+        // `appended`, so any counted there are left out).
         let appended = inner.appended.load(Ordering::Acquire);
+        let appended = appended.saturating_sub(lock(&inner.active).staged.len() as u64);
         let synced = inner.synced.load(Ordering::Acquire);
         if appended > synced {
             self.unsynced_since.get_or_insert_with(Instant::now);
@@ -121,15 +149,19 @@ impl Housekeeping {
                     active.push(flusher.clone());
                     segs.mapped.push((id, flusher));
                 } else {
-                    sealed.push(flusher);
+                    sealed.push((id, flusher));
                 }
             }
             (sealed, active)
         };
-        for flusher in sealed {
+        for (id, flusher) in sealed {
             // Dropping the last handle unmaps it.
-            if flush && let Err(error) = flusher.flush() {
-                tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed");
+            let flushed = !flush || flusher.flush().is_ok();
+            drop(flusher);
+            if flushed {
+                write_index(inner, id);
+            } else {
+                tracing::error!(segment = id, dir = %inner.dir.display(), "spool: fsync failed");
             }
         }
         if !due {
@@ -158,11 +190,12 @@ impl Housekeeping {
     }
 
     /// Recreates the spool directory if it disappeared (and the segments with it): every
-    /// segment this process still has open is written back.
+    /// segment this process still has open is written back; the records of segments it had
+    /// closed are lost with the directory, counted and logged.
     fn check_dir(&mut self, inner: &Inner) {
         let active_id = lock(&inner.active).current.as_ref().map(|c| c.id);
         let active_file = active_id.and_then(|id| {
-            let file = lock(&inner.segs).map.get(&id)?.file.clone();
+            let file = lock(&inner.segs).map.get(&id)?.file.clone()?;
             Some((id, file))
         });
         // Looked at without holding a lock: these are system calls.
@@ -191,43 +224,43 @@ impl Housekeeping {
                 "the spool directory was removed; it is being recreated".into(),
             ));
         }
-        if let Err(error) = std::fs::create_dir_all(&inner.dir) {
+        if let Err(error) = store::secure_dir(&inner.dir) {
             tracing::error!(%error, dir = %inner.dir.display(), "kafka-events: could not recreate the spool directory; records that need the spool are refused");
             return;
         }
-        match inner.lock.retake(&inner.dir) {
-            Ok(()) => {}
-            Err(error) => {
-                tracing::error!(%error, "kafka-events: could not lock the recreated spool directory; records that need the spool are refused");
-                lock(&inner.active).blocked = Some(Blocked::Unavailable(format!(
-                    "after it was recreated: {error}"
-                )));
-                return;
-            }
+        if let Err(error) = inner.lock.retake(&inner.dir) {
+            tracing::error!(%error, "kafka-events: could not lock the recreated spool directory; records that need the spool are refused");
+            lock(&inner.active).blocked = Some(Blocked::Unavailable(format!(
+                "after it was recreated: {error}"
+            )));
+            return;
         }
-        let files: Vec<(u64, Arc<std::fs::File>)> = lock(&inner.segs)
+        let segments: Vec<(u64, Option<Arc<std::fs::File>>)> = lock(&inner.segs)
             .map
             .iter()
             .map(|(id, s)| (*id, s.file.clone()))
             .collect();
         let mut restored = 0;
-        for (id, file) in files {
+        for (id, file) in segments {
             let path = store::segment_path(&inner.dir, id);
-            if store::same_file(&path, &file) {
-                continue;
-            }
-            match store::restore(&path, &file) {
-                Ok(new) => {
-                    if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
-                        seg.file = Arc::new(new);
-                        seg.acks_dirty = true;
+            match file {
+                Some(file) if store::same_file(&path, &file) => {}
+                Some(file) => match store::restore(&path, &file) {
+                    Ok(new) => {
+                        if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
+                            seg.file = Some(Arc::new(new));
+                            seg.acks_dirty = true;
+                            seg.indexed = false;
+                        }
+                        restored += 1;
                     }
-                    restored += 1;
-                }
-                Err(error) => {
-                    tracing::error!(%error, segment = %path.display(), "kafka-events: could not write a spool segment back; retrying");
-                    return;
-                }
+                    Err(error) => {
+                        tracing::error!(%error, segment = %path.display(), "kafka-events: could not write a spool segment back; retrying");
+                        return;
+                    }
+                },
+                None if path.exists() => {}
+                None => forget(inner, id),
             }
         }
         if let Err(error) = store::sync_dir(&inner.dir) {
@@ -246,30 +279,58 @@ impl Housekeeping {
     }
 }
 
-/// The spool is closed: the active segment is sealed, unused spare segments are deleted, and
-/// so are segments whose records are all done.
+/// A segment gone with its directory, whose file this process had closed: its records that were
+/// not done are lost.
+fn forget(inner: &Inner, id: u64) {
+    let Some(seg) = lock(&inner.segs).map.remove(&id) else {
+        return;
+    };
+    let lost = u64::from(seg.records.saturating_sub(seg.done));
+    let in_flight = u64::from(seg.in_flight.load(Ordering::Acquire));
+    inner.pending.fetch_sub(lost, Ordering::AcqRel);
+    inner
+        .waiting
+        .fetch_sub(lost.saturating_sub(in_flight), Ordering::AcqRel);
+    inner.lost.fetch_add(lost, Ordering::Relaxed);
+    if lost > 0 {
+        tracing::error!(
+            segment = id,
+            records = lost,
+            "kafka-events: a spool segment was removed with its directory and this process no longer held it open; its records are lost"
+        );
+    }
+}
+
+/// The spool is closed: records waiting for a segment are written out (if a segment can be
+/// had), the active segment is sealed, unused spare segments are deleted, and so are segments
+/// whose records are all done.
 fn finish(inner: &Inner) {
-    let spares = {
+    while prepare_spares(inner) && !write_staged(inner) {}
+    let (spares, left) = {
         let mut active = lock(&inner.active);
         if let Some(current) = active.current.take() {
             inner.seal(current);
         }
-        std::mem::take(&mut active.spare)
+        let left = active.staged.len() as u64;
+        active.staged.clear();
+        active.staged_bytes = 0;
+        (std::mem::take(&mut active.spare), left)
     };
+    if left > 0 {
+        inner.lost.fetch_add(left, Ordering::Relaxed);
+        inner.pending.fetch_sub(left, Ordering::AcqRel);
+        inner.waiting.fetch_sub(left, Ordering::AcqRel);
+        tracing::error!(
+            records = left,
+            "kafka-events: records waiting for a spool segment when the producer shut down could not be written (the disk is full or the directory unusable); they are lost"
+        );
+    }
     for spare in spares {
         let id = spare.id;
         drop(spare);
         let _ = store::remove(&inner.dir, id);
     }
-    let mut state_free = Housekeeping {
-        unsynced_since: None,
-        sync_failed: false,
-        spare_after: None,
-        spare_backoff: Backoff::new(Duration::ZERO, Duration::ZERO),
-        dir_check_at: Instant::now(),
-        dir_gone: false,
-    };
-    state_free.sync(inner, true);
+    Housekeeping::new(Instant::now()).sync(inner, true);
     persist_acks(inner);
     delete_finished(inner);
 }
@@ -287,18 +348,24 @@ pub(super) fn sync(inner: &Inner, timeout: Duration) -> bool {
     inner.bell.wait_until(timeout, || {
         inner.synced.load(Ordering::Acquire) >= target
             && inner.jobs_queued.load(Ordering::Acquire) == 0
+            && lock(&inner.active).staged.is_empty()
     })
 }
 
-/// Makes the next segments ahead of time. Returns false (and says why appends that need a new
-/// segment are refused) when it can't.
+/// Makes the next segments ahead of time, as many as the spool keeps ready now. Returns false
+/// (and says why appends that need a new segment are refused) when it can't.
 pub(super) fn prepare_spares(inner: &Inner) -> bool {
-    while lock(&inner.active).spare.len() < SPARES {
+    loop {
+        {
+            let active = lock(&inner.active);
+            if active.spare.len() >= active.spare_target {
+                return true;
+            }
+        }
         if !prepare_spare(inner) {
             return false;
         }
     }
-    true
 }
 
 fn prepare_spare(inner: &Inner) -> bool {
@@ -333,6 +400,87 @@ fn prepare_spare(inner: &Inner) -> bool {
             // An emitter waiting for the segment hears at once that it won't come.
             inner.bell.ring();
             false
+        }
+    }
+}
+
+/// Writes the records waiting for a segment into segments, in order, starting prepared ones as
+/// they fill. Returns whether none is left waiting.
+fn write_staged(inner: &Inner) -> bool {
+    let mut active = lock(&inner.active);
+    let mut wrote = false;
+    while let Some(bytes) = active.staged.front() {
+        let len = bytes.len();
+        let room = active
+            .current
+            .as_ref()
+            .is_some_and(|c| c.offset + len <= c.writer.len());
+        if !room {
+            if active.spare.is_empty() {
+                break;
+            }
+            append::roll(inner, &mut active);
+        }
+        let bytes = active.staged.pop_front().expect("looked at above");
+        active.staged_bytes -= len;
+        let current = active.current.as_mut().expect("room above");
+        current
+            .writer
+            .slice_mut(current.offset, len)
+            .copy_from_slice(&bytes);
+        append::write_down(current, len, false);
+        wrote = true;
+    }
+    let empty = active.staged.is_empty();
+    drop(active);
+    if wrote {
+        inner.bell.ring();
+    }
+    empty
+}
+
+/// Writes the index of a sealed segment whose records are on disk, so the next start need not
+/// read it. A segment without one is scanned then.
+fn write_index(inner: &Inner, id: u64) {
+    let index = {
+        let segs = lock(&inner.segs);
+        match segs.map.get(&id) {
+            Some(seg) if seg.state == SegState::Sealed && !seg.indexed => Index {
+                records: seg.records,
+                end: seg.end,
+            },
+            _ => return,
+        }
+    };
+    match store::write_index(&inner.dir, id, index, inner.fsync != FsyncPolicy::Never) {
+        Ok(()) => {
+            if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
+                seg.indexed = true;
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, segment = id, "spool: could not write a segment's index; the next start reads the segment instead");
+        }
+    }
+}
+
+/// Keeps the files of the active segment and of the newest sealed ones open, and closes the
+/// others: the spool's open files stay bounded however long an outage lasts.
+fn close_old_files(inner: &Inner) {
+    let mut segs = lock(&inner.segs);
+    let open_sealed = segs
+        .map
+        .values()
+        .filter(|s| s.state == SegState::Sealed && s.file.is_some())
+        .count();
+    let mut to_close = open_sealed.saturating_sub(OPEN_SEALED);
+    for seg in segs.map.values_mut() {
+        if to_close == 0 {
+            break;
+        }
+        if seg.state == SegState::Sealed && seg.file.is_some() {
+            seg.file = None;
+            to_close -= 1;
         }
     }
 }
