@@ -21,6 +21,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Path, Request, State};
@@ -112,12 +113,13 @@ async fn login(State(producer): State<Arc<KafkaProducer>>, request: Request) -> 
 }
 
 /// Prints every record of `topics` as a JSON line, as it arrives (from `start`), and reports
-/// each on `printed`.
+/// each on `printed`, until `stop` is set.
 fn print_topics(
     bootstrap: String,
     topics: &[&str],
     start: Offset,
     printed: std::sync::mpsc::Sender<()>,
+    stop: Arc<AtomicBool>,
 ) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -141,7 +143,7 @@ fn print_topics(
         }
     }
     consumer.assign(&assignment).expect("assign");
-    loop {
+    while !stop.load(Ordering::Relaxed) {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
             let event_type = message
                 .headers()
@@ -164,6 +166,12 @@ fn print_topics(
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The library reports what needs an operator's eye (an outage, a refused record, a fatal
+    // librdkafka error it recovered from) through `tracing`: a service installs a subscriber.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .init();
     let smoke = std::env::args().any(|a| a == "--smoke");
     let (_embedded, mut config) = match std::env::var("KAFKA_BROKERS") {
         Ok(brokers) => (None, KafkaConfig::new([brokers])),
@@ -189,7 +197,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Offset::End
     };
     let (printed, printed_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || print_topics(bootstrap, &["audit", "usage"], start, printed));
+    let stop = Arc::new(AtomicBool::new(false));
+    let printer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            print_topics(bootstrap, &["audit", "usage"], start, printed, stop)
+        })
+    };
 
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -245,6 +259,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .take_while(|_| printed_rx.recv_timeout(Duration::from_secs(30)).is_ok())
             .count();
         producer.close(Duration::from_secs(5)).await?;
+        // The printer's consumer goes before the embedded broker does, so it has no lost
+        // connection to report.
+        stop.store(true, Ordering::Relaxed);
+        tokio::task::spawn_blocking(move || printer.join())
+            .await?
+            .ok();
         if seen != expected {
             return Err(format!("read back {seen} of {expected} events").into());
         }

@@ -761,7 +761,7 @@ fn main() {
         .position(|a| a == "--memory-child")
         .map(|i| args[i + 1].parse::<usize>().unwrap())
     {
-        let (_, after, spooled) = matrix::memory_with_broker_down(n);
+        let (_, after, spooled, _) = matrix::memory_with_broker_down(n);
         println!("{} {} {}", peak_rss_kib(), after / 1024, spooled);
         return;
     }

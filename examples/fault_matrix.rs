@@ -1,9 +1,9 @@
 //! Prints the fault matrix: for each scenario, events accepted, events a consumer read back,
 //! lost, duplicates and what else the scenario checked; then RSS before and after a million
-//! detached emits with the broker down.
+//! detached emits from eight threads with the broker down on a busy machine.
 //!
 //! ```text
-//! cargo run --release --example fault_matrix                 # all rows (7 and 9 need root)
+//! cargo run --release --example fault_matrix                 # all rows (7 and 9 need root; 3, 16 and 18 Tansu)
 //! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --example fault_matrix
 //! cargo run --release --example fault_matrix -- --quick     # smaller N
 //! cargo run --release --example fault_matrix -- --row 13    # one row
@@ -48,11 +48,10 @@ fn main() {
     if run(2) {
         print(matrix::injected_produce_errors(scale(10_000, 2_000)));
     }
-    if run(3) {
-        match matrix::Tansu::binary() {
-            Some(bin) => print(matrix::tansu_killed(bin, scale(2_000, 1_000))),
-            None => skipped("3. skipped: set KAFKA_EVENTS_TANSU (scripts/tansu.sh bin)"),
-        }
+    if run(3)
+        && let Some(row) = on_tansu(3, |bin| matrix::tansu_killed(bin, scale(2_000, 1_000)))
+    {
+        print(row);
     }
     if run(4) {
         print(matrix::close_mid_load(scale(10_000, 2_000)));
@@ -93,16 +92,57 @@ fn main() {
     if run(13) {
         print(matrix::write_ahead_killed(scale(10_000, 4_000), child()));
     }
+    if run(14) {
+        print(matrix::order_through_an_outage(scale(21_000, 4_200)));
+    }
+    if run(15) {
+        print(matrix::fatal_error_mid_load(scale(10_000, 2_000), false));
+        print(matrix::fatal_error_mid_load(scale(10_000, 2_000), true));
+    }
+    if run(16) {
+        let (seconds, freeze) = if quick { (12, 5) } else { (40, 15) };
+        let freeze = std::time::Duration::from_secs(freeze);
+        if let Some(row) = on_tansu(16, |bin| {
+            matrix::tansu_stalled_under_load(bin, seconds, freeze)
+        }) {
+            print(row);
+        }
+    }
+    if run(17) {
+        print(matrix::records_the_spool_cannot_hold(scale(1_000, 300)));
+    }
+    if run(18) {
+        let (seconds, freeze) = if quick { (20, 5) } else { (60, 15) };
+        let freeze = std::time::Duration::from_secs(freeze);
+        if let Some(row) = on_tansu(18, |bin| {
+            matrix::http_load_through_a_stall(bin, 16, seconds, freeze)
+        }) {
+            print(row);
+        }
+    }
     if only.is_some() {
         return;
     }
 
     let n_memory = scale(1_000_000, 100_000);
-    let (before, after, spooled) = matrix::memory_with_broker_down(n_memory);
+    // In a process of its own, so that what the rows above left in memory does not count.
+    let output = child()
+        .args(["memory", &n_memory.to_string()])
+        .output()
+        .expect("running the memory scenario");
+    assert!(output.status.success(), "the memory scenario failed");
+    let numbers: Vec<u64> = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number"))
+        .collect();
+    let [before, after, spooled, files] = numbers[..] else {
+        panic!("the memory scenario said {numbers:?}");
+    };
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
-        "\nmemory: {n_memory} detached emits with the broker down: RSS {:.1} MiB before, {:.1} MiB after \
-         (+{:.1} MiB); {spooled} records went to the spool",
+        "\nmemory: {n_memory} detached emits from 8 threads with the broker down, 2 busy processes \
+         competing: RSS {:.1} MiB before, {:.1} MiB after (+{:.1} MiB); {spooled} records went to \
+         the spool, none refused; at most {files} spool files open",
         mib(before),
         mib(after),
         mib(after.saturating_sub(before)),
@@ -113,4 +153,16 @@ fn main() {
         eprintln!("LOST {lost} events");
         std::process::exit(1);
     }
+}
+
+/// Runs a row that needs Tansu, or says it was skipped.
+fn on_tansu(
+    row: usize,
+    run: impl FnOnce(std::path::PathBuf) -> matrix::Row,
+) -> Option<matrix::Row> {
+    let bin = matrix::Tansu::binary();
+    if bin.is_none() {
+        println!("({row}. skipped: set KAFKA_EVENTS_TANSU (scripts/tansu.sh bin))");
+    }
+    bin.map(run)
 }

@@ -27,6 +27,12 @@ struct OrderPlaced {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The library reports what needs an operator's eye (an outage, a refused record, a fatal
+    // librdkafka error it recovered from) through `tracing`: a service installs a subscriber.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .init();
     // Keep the embedded broker alive until the end; None when KAFKA_BROKERS points elsewhere.
     let (_embedded, config) = match std::env::var("KAFKA_BROKERS") {
         Ok(brokers) => (None, KafkaConfig::new([brokers])),

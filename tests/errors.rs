@@ -293,3 +293,43 @@ async fn an_awaited_emit_ends_within_its_timeout_however_long_it_waited_for_room
         );
     }
 }
+
+/// A record whose header names or counts the producer can't carry is refused before it goes
+/// anywhere (with a spool or not), with a typed error; the records after it are untouched.
+#[tokio::test]
+async fn a_header_name_too_long_to_carry_is_refused_before_it_goes_anywhere() {
+    use kafka_events::{Message, MessageRef, Producer, SpoolConfig};
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic("audit", 1).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    for config in [
+        kafka.producer_config(),
+        kafka
+            .producer_config()
+            .spool(SpoolConfig::new(spool.path())),
+    ] {
+        let producer = KafkaProducer::new(&config).unwrap();
+        let name = "é".repeat(40_000);
+        let long = [(name.as_str(), &b"v"[..])];
+        let refused = producer.send_detached(MessageRef {
+            topic: "audit",
+            key: b"k",
+            payload: b"{}",
+            headers: &long,
+        });
+        assert!(
+            matches!(&refused, Err(EmitError::InvalidRecord { reason }) if reason.contains("header name of 80000 bytes")),
+            "{refused:?}"
+        );
+        let mut message = Message::new("audit", b"k".to_vec(), b"{}".to_vec());
+        message
+            .headers
+            .push(kafka_events::Header::new(name.clone(), b"v".to_vec()));
+        assert!(matches!(
+            producer.send(message).await,
+            Err(EmitError::InvalidRecord { .. })
+        ));
+        AuditEntry::new().emit(&producer).await.unwrap();
+        assert_eq!(producer.stats().dropped, 0);
+    }
+}

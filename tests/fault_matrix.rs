@@ -14,6 +14,11 @@ use std::process::Command;
 const N: usize = 10_000;
 const N_SQLITE: usize = 2_000;
 
+/// The Tansu binary, or `None` (the test is skipped) when none is set and none is required.
+fn tansu() -> Option<std::path::PathBuf> {
+    matrix::Tansu::binary_for_test()
+}
+
 fn assert_no_loss(row: &matrix::Row) {
     println!("{}\n{}", matrix::Row::header(), row.line());
     assert_eq!(row.lost, 0, "{row:?}");
@@ -57,12 +62,7 @@ fn injected_retriable_produce_errors() {
 
 #[test]
 fn tansu_killed_mid_load_and_restarted_on_sqlite() {
-    let Some(bin) = matrix::Tansu::binary() else {
-        assert!(
-            std::env::var_os("KAFKA_EVENTS_REQUIRE_TANSU").is_none(),
-            "KAFKA_EVENTS_REQUIRE_TANSU is set but KAFKA_EVENTS_TANSU names no binary"
-        );
-        eprintln!("skipped: set KAFKA_EVENTS_TANSU to a tansu 0.6.0 binary (scripts/tansu.sh bin)");
+    let Some(bin) = tansu() else {
         return;
     };
     assert_no_loss(&matrix::tansu_killed(bin, N_SQLITE));
@@ -136,4 +136,68 @@ fn cancelled_emits_free_what_they_held() {
 #[test]
 fn write_ahead_process_killed_mid_load() {
     assert_no_loss(&matrix::write_ahead_killed(4_000, child()));
+}
+
+#[test]
+fn one_keys_order_through_an_outage_and_the_brokers_coming_back() {
+    let row = matrix::order_through_an_outage(4_200);
+    assert_no_loss(&row);
+    assert!(row.note.starts_with("order kept"), "{row:?}");
+}
+
+#[test]
+fn a_fatal_librdkafka_error_mid_load_loses_nothing() {
+    for with_spool in [false, true] {
+        let row = matrix::fatal_error_mid_load(2_000, with_spool);
+        assert_no_loss(&row);
+        assert!(
+            row.note.contains("fatal_errors 1, client replaced: true"),
+            "{row:?}"
+        );
+    }
+}
+
+/// Also: the broker may answer the idempotent producer out of sequence after it resumes (a
+/// fatal error); the producer replaces its client.
+#[test]
+fn tansu_stalled_under_load_then_resumed() {
+    let Some(bin) = tansu() else {
+        return;
+    };
+    assert_no_loss(&matrix::tansu_stalled_under_load(
+        bin,
+        12,
+        std::time::Duration::from_secs(5),
+    ));
+}
+
+/// What the load test did with `wrk` against `examples/axum_service.rs`, in-process:
+/// every request answered has its audit entry and its usage event on the topics.
+#[test]
+fn http_load_through_a_tansu_stall_leaves_every_entry() {
+    let Some(bin) = tansu() else {
+        return;
+    };
+    let row = matrix::http_load_through_a_stall(bin, 16, 20, std::time::Duration::from_secs(8));
+    assert!(row.sent > 0, "{row:?}");
+    assert_no_loss(&row);
+}
+
+#[test]
+fn records_the_spool_cannot_hold_or_that_were_damaged_lose_nothing_else() {
+    assert_no_loss(&matrix::records_the_spool_cannot_hold(300));
+}
+
+/// Eight threads, two busy processes competing: no detached emit is refused for want of a
+/// segment, memory stays bounded, and the spool keeps few files open.
+#[test]
+fn a_burst_from_eight_threads_on_a_busy_machine_is_never_refused() {
+    let (before, after, spooled, files) = matrix::memory_with_broker_down(200_000);
+    assert_eq!(spooled, 200_000);
+    assert!(
+        after.saturating_sub(before) < 64 << 20,
+        "RSS grew by {} bytes",
+        after - before
+    );
+    assert!(files <= 24, "{files} spool files open");
 }

@@ -826,3 +826,91 @@ async fn one_layer_audits_and_bills_with_one_configuration() {
     assert_eq!((usage.len(), usage[0].memory_mb), (1, 256));
     assert_eq!(usage[0].service, "orders-api");
 }
+
+/// Refuses records larger than its limit, as a broker's `message.max.bytes` does.
+struct SizeLimit(MemoryProducer, usize);
+
+impl Producer for SizeLimit {
+    fn send(&self, message: Message) -> SendFuture<'_> {
+        self.0.send(message)
+    }
+
+    fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+        if message.payload.len() > self.1 {
+            return Err(EmitError::MessageTooLarge {
+                size: message.payload.len(),
+                limit: self.1,
+            });
+        }
+        self.0.send_detached(message)
+    }
+
+    fn close(&self, timeout: Duration) -> CloseFuture<'_> {
+        self.0.close(timeout)
+    }
+}
+
+#[tokio::test]
+async fn what_the_client_controls_is_bounded_so_every_request_leaves_an_entry() {
+    let producer = MemoryProducer::new();
+    let router = Router::new()
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(layer(&producer).with_usage());
+    // Within hyper's limits, and each one escaped twice over in JSON.
+    let path = format!("/{}", "\\".repeat(60_000));
+    let request = Request::get(path.as_str())
+        .header(header::USER_AGENT, "\"".repeat(330_000))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = call(router, request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let entry = only_entry(&producer);
+    assert_eq!(
+        (entry.status_code, entry.http_method.as_str()),
+        (404, "GET")
+    );
+    for field in ["endpoint", "full_url", "user_agent"] {
+        assert!(
+            entry.truncated.iter().any(|f| f == field),
+            "{field}: {:?}",
+            entry.truncated
+        );
+    }
+    assert!(entry.endpoint.starts_with("/\\\\"));
+    let json = serde_json::to_vec(&entry).unwrap();
+    assert!(json.len() < 20_000, "an entry of {} bytes", json.len());
+    let usage = &producer.events::<UsageEvent>().unwrap()[0];
+    assert_eq!(usage.truncated, ["endpoint"]);
+}
+
+#[tokio::test]
+async fn an_entry_refused_for_good_is_replaced_by_a_minimal_one() {
+    let memory = MemoryProducer::new();
+    let router = app(AuditLayer::new(SizeLimit(memory.clone(), 20_000)).service_name("orders-api"));
+    let body = format!(r#"{{"notes":"{}"}}"#, "x".repeat(50_000));
+    let (status, _, _) = call(router, post_json("/orders/7", body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let entry = only_entry(&memory);
+    assert_eq!(
+        (
+            entry.http_method.as_str(),
+            entry.endpoint.as_str(),
+            entry.status_code,
+            entry.outcome,
+            entry.service.as_str()
+        ),
+        (
+            "POST",
+            "/orders/{id}",
+            200,
+            RequestOutcome::Completed,
+            "orders-api"
+        )
+    );
+    let why = entry.minimal.as_deref().expect("marked as the stand-in");
+    assert!(why.contains("over the 20000-byte limit"), "{why}");
+    assert!(
+        entry.payload.is_none(),
+        "the minimal entry leaves the body out"
+    );
+}

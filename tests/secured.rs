@@ -117,15 +117,7 @@ fn assert_logs_hold_no_secret() {
 /// The Tansu binary, or `None` (the test is skipped) when there is none and none is required.
 fn tansu_binary() -> Option<PathBuf> {
     logs();
-    let bin = Tansu::binary();
-    if bin.is_none() {
-        assert!(
-            std::env::var_os("KAFKA_EVENTS_REQUIRE_TANSU").is_none(),
-            "KAFKA_EVENTS_REQUIRE_TANSU is set but KAFKA_EVENTS_TANSU names no binary"
-        );
-        eprintln!("skipped: set KAFKA_EVENTS_TANSU to a tansu 0.6.0 binary (scripts/tansu.sh bin)");
-    }
-    bin
+    Tansu::binary_for_test()
 }
 
 /// A Tansu that requires SCRAM: `USER` has SCRAM-SHA-512 and SCRAM-SHA-256 credentials,

@@ -33,6 +33,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message as _};
 use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, Producer as _};
 use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -194,10 +195,24 @@ impl EmbeddedKafka {
         let thread = std::thread::Builder::new()
             .name("embedded-kafka".into())
             .spawn(move || {
-                let cluster = match MockCluster::new(brokers) {
+                // The cluster lives in a client of its own, whose complaints as the cluster is
+                // torn down (its brokers gone) are nobody's concern.
+                let carrier: Result<BaseProducer<Quiet>, _> = ClientConfig::new()
+                    .set("test.mock.num.brokers", brokers.to_string())
+                    .create_with_context(Quiet);
+                let cluster = carrier
+                    .as_ref()
+                    .map_err(|e| e.to_string())
+                    .and_then(|carrier| {
+                        carrier
+                            .client()
+                            .mock_cluster()
+                            .ok_or_else(|| "librdkafka made no mock cluster".to_owned())
+                    });
+                let cluster = match cluster {
                     Ok(cluster) => cluster,
                     Err(e) => {
-                        let _ = ready_tx.send(Err(TestingError::Start(e.to_string())));
+                        let _ = ready_tx.send(Err(TestingError::Start(e)));
                         return;
                     }
                 };
@@ -312,6 +327,25 @@ fn serve<C: rdkafka::ClientContext>(cluster: &MockCluster<'_, C>, command: Comma
             let _ = reply.send(Ok(()));
         }
     }
+}
+
+/// The context of the client that carries the mock cluster: it logs nothing above debug.
+struct Quiet;
+
+impl rdkafka::ClientContext for Quiet {
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::debug!(%error, reason, "embedded broker's own client");
+    }
+
+    fn log(&self, _: rdkafka::config::RDKafkaLogLevel, facility: &str, line: &str) {
+        tracing::debug!(facility, line, "embedded broker's own client");
+    }
+}
+
+impl rdkafka::producer::ProducerContext for Quiet {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: ()) {}
 }
 
 impl Drop for EmbeddedKafka {
@@ -438,6 +472,33 @@ pub fn read_topic_idle(
     timeout: Duration,
 ) -> Result<Vec<Record>, TestingError> {
     read(bootstrap_servers, topic, timeout, Some(idle), |_| false)
+}
+
+/// Makes the producer's librdkafka client raise a fatal error, as its idempotent producer does
+/// when a broker fences it or answers out of sequence (after losing its state, say): that
+/// client can send nothing more. The producer replaces it with a new one and loses nothing it
+/// held (see [`DeliveryStats::fatal_errors`](crate::stats::DeliveryStats::fatal_errors)). Returns
+/// whether the error was raised (a client raises one at most).
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_events::testing::{EmbeddedKafka, raise_fatal_error, read_topic};
+/// use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kafka = EmbeddedKafka::start()?;
+/// # kafka.create_topic("audit", 1)?;
+/// let producer = KafkaProducer::new(&kafka.producer_config())?;
+/// assert!(raise_fatal_error(&producer, "fenced by a test"));
+/// AuditEntry::new().emit_detached(&producer)?; // accepted; waits for the new client
+/// assert!(producer.wait_delivered(Duration::from_secs(10)).await);
+/// assert_eq!(producer.stats().fatal_errors, 1);
+/// # Ok(())
+/// # }
+/// ```
+pub fn raise_fatal_error(producer: &crate::kafka::KafkaProducer, reason: &str) -> bool {
+    producer.raise_fatal_error(reason)
 }
 
 fn read(

@@ -7,6 +7,10 @@
 
 #![allow(dead_code)]
 
+#[path = "edges.rs"]
+mod edges;
+#[path = "http_load.rs"]
+mod http_load;
 #[path = "tansu.rs"]
 mod tansu;
 
@@ -27,6 +31,13 @@ use kafka_events::{
 };
 use uuid::Uuid;
 
+#[allow(unused_imports)] // Each user of this module runs some of the rows.
+pub use edges::{
+    fatal_error_mid_load, memory_with_broker_down, order_through_an_outage,
+    records_the_spool_cannot_hold, tansu_stalled_under_load,
+};
+#[allow(unused_imports)]
+pub use http_load::http_load_through_a_stall;
 pub use tansu::Tansu;
 
 pub const TOPIC: &str = "audit";
@@ -223,7 +234,10 @@ fn outage(kafka: &EmbeddedKafka, producer: &KafkaProducer) -> BTreeSet<String> {
         let probe = event(base, i);
         probe.emit_detached(producer).unwrap();
         probes.insert(probe.id.to_string());
-        if runtime().block_on(producer.wait_until(Duration::from_secs(1), |s| s.brokers_down)) {
+        // Known, and settled: what librdkafka held went to the spool.
+        if runtime().block_on(producer.wait_until(Duration::from_secs(1), |s| {
+            s.brokers_down && s.queue_depth == 0
+        })) {
             return probes;
         }
     }
@@ -652,8 +666,16 @@ pub fn full_disk(n: usize) -> Option<Row> {
     let producer = KafkaProducer::new(&config).unwrap();
     let base = new_base();
     let mut sent = outage(&kafka, &producer);
-    let (more, refused) = emit_counting(&producer, base, 0..n);
-    sent.extend(more);
+    // Until the disk is full and the records the spool keeps in memory meanwhile (up to 16 MiB,
+    // when its thread has not yet found the disk full) are used up too.
+    let mut refused = Vec::new();
+    let mut next = 0;
+    while refused.len() < 1_000 && next < 20 * n {
+        let (more, no) = emit_counting(&producer, base, next..next + n);
+        sent.extend(more);
+        refused.extend(no);
+        next += n;
+    }
     assert!(!refused.is_empty(), "the disk did not fill up");
     for error in &refused {
         assert!(
@@ -661,7 +683,13 @@ pub fn full_disk(n: usize) -> Option<Row> {
             "{error}"
         );
     }
-    assert_eq!(producer.stats().dropped, refused.len() as u64);
+    assert_eq!(
+        producer.stats().dropped,
+        refused.len() as u64,
+        "{:?}, {} accepted",
+        producer.stats(),
+        sent.len()
+    );
     kafka.all_up().unwrap();
     wait_delivered(&producer);
     Some(
@@ -905,6 +933,10 @@ pub fn child_main(args: &[String]) {
         out.flush().unwrap();
     };
     match args {
+        [mode, n] if mode == "memory" => {
+            let (before, after, spooled, files) = memory_with_broker_down(n.parse().unwrap());
+            say(format!("{before} {after} {spooled} {files}"));
+        }
         [mode, bootstrap, spool, base, n] if mode == "spool-while-down" => {
             let (base, n): (u128, usize) = (base.parse().unwrap(), n.parse().unwrap());
             let producer = KafkaProducer::new(&spooled_config(bootstrap, spool.as_ref())).unwrap();
@@ -985,21 +1017,4 @@ pub fn rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
-}
-
-/// RSS before and after `n` detached emits with every broker down: memory is bounded by the
-/// queue limits and one mapped segment, everything else is on disk. Returns (before, after,
-/// spooled).
-pub fn memory_with_broker_down(n: usize) -> (u64, u64, u64) {
-    let (kafka, spool) = embedded_with_spool();
-    kafka.all_down().unwrap();
-    let producer =
-        KafkaProducer::new(&spooled_config(kafka.bootstrap_servers(), spool.path())).unwrap();
-    let base = new_base();
-    let before = rss_bytes().unwrap_or(0);
-    for i in 0..n {
-        event(base, i).emit_detached(&producer).unwrap();
-    }
-    let after = rss_bytes().unwrap_or(0);
-    (before, after, producer.stats().spooled)
 }

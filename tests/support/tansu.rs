@@ -31,6 +31,23 @@ impl Tansu {
             .filter(|p| p.exists())
     }
 
+    /// The binary for a test, or `None` (the test is skipped, and says so) when none is set
+    /// and `KAFKA_EVENTS_REQUIRE_TANSU` does not require one.
+    #[allow(dead_code)] // not every test binary that includes this module runs Tansu tests
+    pub fn binary_for_test() -> Option<PathBuf> {
+        let bin = Self::binary();
+        if bin.is_none() {
+            assert!(
+                std::env::var_os("KAFKA_EVENTS_REQUIRE_TANSU").is_none(),
+                "KAFKA_EVENTS_REQUIRE_TANSU is set but KAFKA_EVENTS_TANSU names no binary"
+            );
+            eprintln!(
+                "skipped: set KAFKA_EVENTS_TANSU to a tansu 0.6.0 binary (scripts/tansu.sh bin)"
+            );
+        }
+        bin
+    }
+
     pub fn start(bin: PathBuf, dir: &Path, storage: String) -> Tansu {
         Self::start_advertising(bin, dir, storage, None)
     }
@@ -140,6 +157,25 @@ impl Tansu {
     /// must do while this one requires it (create a user, say). Killed when dropped.
     pub fn side_door(&self) -> Tansu {
         Tansu::start(self.bin.clone(), &self.dir, self.storage.clone())
+    }
+
+    /// SIGSTOP: the broker stops answering, its connections stay open (a stall, a long pause).
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// SIGCONT after [`freeze`](Self::freeze).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let process = self.process.as_ref().expect("the broker runs");
+        let status = Command::new("kill")
+            .args([signal, &process.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {signal}");
     }
 
     /// SIGKILL: no shutdown, no flush.

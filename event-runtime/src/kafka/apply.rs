@@ -36,6 +36,36 @@ pub(super) fn spool(
     }
 }
 
+/// [`Fate::Spool`](super::fate::Fate::Spool) for a record coming from `emit_detached`: when
+/// librdkafka still holds detached records (which came before it), it waits behind them in
+/// memory until their reports are in (those that fail reach the spool first), so that its
+/// key's records reach the spool in order. Past the memory for that, it is refused.
+pub(super) fn spool_in_order(
+    shared: &Shared,
+    message: MessageRef<'_>,
+    caller: Caller,
+) -> Result<(), EmitError> {
+    if shared.must_wait_behind() {
+        return shared
+            .hold_behind(message.into())
+            .map_err(|message| refused_in_memory(shared, &message, "the spool"));
+    }
+    spool(shared, message, caller)
+}
+
+/// A caller's record that had to wait in memory, in order, and found that memory full: refused
+/// (`QueueFull`), counted as dropped and logged.
+fn refused_in_memory(shared: &Shared, message: &Message, for_what: &str) -> EmitError {
+    Counters::add(&shared.counters().dropped, 1);
+    tracing::error!(
+        topic = %message.topic,
+        key = %String::from_utf8_lossy(&message.key),
+        "kafka-events: a record waiting in memory, in order, for {for_what} found that memory full ({} MiB); it is refused",
+        super::held::MAX_HELD_BYTES >> 20
+    );
+    EmitError::QueueFull
+}
+
 /// [`Fate::Quarantine`](super::fate::Fate::Quarantine): the record goes to the spool's
 /// quarantine with what the broker said (a spooled one, at `position`, is done once it is
 /// there). Without a spool there is no quarantine, and the record is dropped.
@@ -64,8 +94,9 @@ pub(super) fn retry(shared: &Shared, position: Option<Position>) {
 /// [`Fate::Resend`](super::fate::Fate::Resend) for a detached record: it waits, in order, for
 /// the librdkafka producer that replaces the one that failed for good.
 pub(super) fn resend(shared: &Shared, message: MessageRef<'_>) -> Result<(), EmitError> {
-    shared.queue_resend(message.into(), Tag::Detached(now_micros()));
-    Ok(())
+    shared
+        .admit_resend(message.into(), Tag::Detached(now_micros()))
+        .map_err(|message| refused_in_memory(shared, &message, "a new librdkafka producer"))
 }
 
 /// [`Fate::Drop`](super::fate::Fate::Drop): the record is given up, counted and logged.

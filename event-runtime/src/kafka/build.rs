@@ -59,10 +59,14 @@ pub(super) fn build(
         detached: client_config,
         context: Box::new({
             let shared = shared.clone();
-            move || Context(shared.clone())
+            move || Context(shared.clone(), shared.generation())
         }),
         redactor: config.redactor(),
     })?);
+    shared.set_client_failed({
+        let clients = Arc::downgrade(&clients);
+        move || clients.upgrade().and_then(|c| c.failed_generation())
+    });
     let watch = Watch::start(clients.clone(), shared.clone()).map_err(|e| ConfigError::Client {
         reason: format!("the producer's watch thread could not start: {e}"),
     })?;

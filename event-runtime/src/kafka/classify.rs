@@ -25,8 +25,8 @@ pub(super) enum Class {
     Authentication,
     /// The TLS handshake with the brokers failed.
     Tls,
-    /// The librdkafka producer instance can't send any more (idempotence broken, fenced):
-    /// another producer instance can deliver the record.
+    /// The librdkafka producer instance can't send any more (idempotence broken, fenced, out
+    /// of sequence): another producer instance can deliver the record.
     Fatal,
     /// Anything else: worth another try later.
     Transient,
@@ -95,9 +95,15 @@ pub(super) fn classify(error: &KafkaError) -> Class {
         | Code::UnsupportedSASLMechanism
         | Code::IllegalSASLState => Class::Authentication,
         Code::SSL => Class::Tls,
-        Code::Fatal | Code::Fenced | Code::ProducerFenced | Code::InvalidProducerEpoch => {
-            Class::Fatal
-        }
+        // The idempotent producer's state is broken (fenced, or its sequence lost by a broker
+        // that lost its state): this librdkafka producer instance can't go on; a new one can.
+        Code::Fatal
+        | Code::Fenced
+        | Code::ProducerFenced
+        | Code::InvalidProducerEpoch
+        | Code::OutOfOrderSequenceNumber
+        | Code::DuplicateSequenceNumber
+        | Code::UnknownProducerId => Class::Fatal,
         _ => Class::Transient,
     }
 }
@@ -121,6 +127,8 @@ mod tests {
             (Code::PurgeInflight, Class::Purged),
             (Code::AllBrokersDown, Class::Unreachable),
             (Code::Fatal, Class::Fatal),
+            (Code::ProducerFenced, Class::Fatal),
+            (Code::OutOfOrderSequenceNumber, Class::Fatal),
             (Code::Authentication, Class::Authentication),
             (Code::SaslAuthenticationFailed, Class::Authentication),
             (Code::SSL, Class::Tls),

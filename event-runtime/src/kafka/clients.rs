@@ -18,6 +18,11 @@ use crate::secret::Redactor;
 
 pub(super) type Client = ThreadedProducer<Context>;
 
+/// The generation of a client: how many replacements had begun when it was built.
+pub(super) fn generation(client: &Client) -> u64 {
+    client.context().1
+}
+
 /// How a client is made, and made again.
 pub(super) struct Factory {
     pub detached: rdkafka::ClientConfig,
@@ -85,6 +90,14 @@ impl Clients {
         usize::try_from(count).unwrap_or(0)
     }
 
+    /// The generation of a client that raised a fatal error, if one did.
+    pub fn failed_generation(&self) -> Option<u64> {
+        self.all()
+            .iter()
+            .find(|c| c.client().fatal_error().is_some())
+            .map(|c| generation(c))
+    }
+
     /// Whether a client raised a fatal error, and what it said.
     pub fn fatal(&self) -> Option<String> {
         self.all()
@@ -93,26 +106,53 @@ impl Clients {
     }
 
     /// Replaces every client that raised a fatal error with a new one from the same
-    /// configuration; returns the old ones, for the caller to drain and drop (which blocks).
-    pub fn replace_fatal(&self) -> Result<Vec<Arc<Client>>, ConfigError> {
+    /// configuration, or every client when none did (a broker fenced the producer, or lost
+    /// its sequence: which client's records it refused is not known); returns the old ones,
+    /// for the caller to drain and drop (which blocks).
+    pub fn replace_failed(&self) -> Result<Vec<Arc<Client>>, ConfigError> {
+        let awaited_config = self.factory.awaited.as_ref();
+        let slots: Vec<(&ArcSwap<Client>, &rdkafka::ClientConfig)> = [
+            Some((&self.detached, &self.factory.detached)),
+            self.awaited
+                .as_ref()
+                .map(|slot| (slot, awaited_config.unwrap_or(&self.factory.detached))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let any_fatal = slots
+            .iter()
+            .any(|(slot, _)| slot.load().client().fatal_error().is_some());
         let mut replaced = Vec::new();
-        let slots = [
-            (Some(&self.detached), &self.factory.detached),
-            (
-                self.awaited.as_ref(),
-                self.factory
-                    .awaited
-                    .as_ref()
-                    .unwrap_or(&self.factory.detached),
-            ),
-        ];
         for (slot, config) in slots {
-            let Some(slot) = slot else { continue };
-            if slot.load().client().fatal_error().is_some() {
+            if !any_fatal || slot.load().client().fatal_error().is_some() {
                 let new = Arc::new(self.factory.make(config)?);
                 replaced.push(slot.swap(new));
             }
         }
         Ok(replaced)
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Clients {
+    /// Raises a fatal error on the detached client, as librdkafka's idempotent producer does
+    /// when it is fenced or loses its sequence (librdkafka's own test hook). Returns whether
+    /// it was raised (a client raises one fatal error at most).
+    #[allow(unsafe_code)]
+    pub fn raise_fatal_error(&self, reason: &str) -> bool {
+        use rdkafka::types::RDKafkaRespErr;
+        let reason = std::ffi::CString::new(reason.replace('\0', " ")).unwrap_or_default();
+        let client = self.detached();
+        // SAFETY: the pointer is the live client's, which `client` keeps alive through the
+        // call; the reason is a NUL-terminated string librdkafka copies.
+        let result = unsafe {
+            rdkafka::bindings::rd_kafka_test_fatal_error(
+                client.client().native_ptr(),
+                RDKafkaRespErr::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                reason.as_ptr(),
+            )
+        };
+        result == RDKafkaRespErr::RD_KAFKA_RESP_ERR_NO_ERROR
     }
 }

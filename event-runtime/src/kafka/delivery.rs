@@ -21,8 +21,9 @@ use crate::stats::Counters;
 /// How long librdkafka's thread may wait for the spool's worker to take a failed record.
 const SPOOL_WAIT: Duration = Duration::from_secs(30);
 
-/// The rdkafka context of a [`KafkaProducer`](super::KafkaProducer).
-pub(super) struct Context(pub Arc<Shared>);
+/// The rdkafka context of a [`KafkaProducer`](super::KafkaProducer)'s librdkafka client, with
+/// the generation of that client (a replaced client's reports still come, for a while).
+pub(super) struct Context(pub Arc<Shared>, pub u64);
 
 impl ClientContext for Context {
     // Asks librdkafka's OAUTHBEARER refresh events; answered only with a token provider.
@@ -33,19 +34,25 @@ impl ClientContext for Context {
         if self.0.repeated_client_error(&error, reason) {
             return;
         }
+        // librdkafka reports a fatal error with the error that caused it; its client's state
+        // says it was fatal.
+        if self.0.check_fatal() {
+            let reason = self.0.redact(reason);
+            tracing::error!(%error, reason, "kafka-events: librdkafka raised a fatal error; its producer can send nothing more and is being replaced by a new one (records wait for it, none is lost)");
+            return;
+        }
         match classify_client_error(&error, reason) {
             Class::Unreachable
                 if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) =>
             {
                 if self.0.mark_brokers_down() {
                     let reason = self.0.redact(reason);
-                    tracing::warn!(reason, "kafka-events: no broker is reachable");
-                }
-            }
-            Class::Fatal if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) => {
-                if self.0.mark_fatal() {
-                    let reason = self.0.redact(reason);
-                    tracing::error!(%error, reason, "kafka-events: librdkafka raised a fatal error; its producer can send nothing more and is being replaced by a new one (records wait for it, none is lost)");
+                    // Once closed, what `close` reported is what matters.
+                    if self.0.is_closing() {
+                        tracing::debug!(reason, "kafka-events: no broker is reachable");
+                    } else {
+                        tracing::warn!(reason, "kafka-events: no broker is reachable");
+                    }
                 }
             }
             class @ (Class::Authentication | Class::Tls) => {
@@ -103,6 +110,7 @@ impl ProducerContext for Context {
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         let shared = &*self.0;
         let tag = Tag::decode(opaque);
+        let direct = matches!(tag, Tag::Detached(_));
         match result {
             Ok(message) => acked(
                 shared,
@@ -111,7 +119,11 @@ impl ProducerContext for Context {
                 message.offset(),
                 message.topic(),
             ),
-            Err((error, message)) => failed(shared, tag, error, message),
+            Err((error, message)) => failed(shared, self.1, tag, error, message),
+        }
+        // After its fate: a record that went to the spool is there before what waits behind it.
+        if direct {
+            shared.direct_reported();
         }
         shared.reports().ring();
     }
@@ -145,10 +157,17 @@ fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) {
 }
 
 /// The record's delivery failed: its fate decides where it goes.
-fn failed(shared: &Shared, tag: Tag, error: &KafkaError, message: &BorrowedMessage<'_>) {
+fn failed(
+    shared: &Shared,
+    generation: u64,
+    tag: Tag,
+    error: &KafkaError,
+    message: &BorrowedMessage<'_>,
+) {
     Counters::add(&shared.counters().failed, 1);
     let class = classify(error);
-    let state = shared.state_for(class, message.topic());
+    tracing::debug!(%error, ?class, topic = message.topic(), "kafka-events: a delivery failed");
+    let state = shared.state_for(class, message.topic(), generation);
     let mut waiter = match tag {
         Tag::Awaited(id) => shared.waiters().take(id),
         _ => None,

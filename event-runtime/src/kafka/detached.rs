@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::apply;
 use super::classify::classify;
+use super::clients::generation;
 use super::config::OverflowPolicy;
 use super::fate::{Event, Fate, Origin, fate};
 use super::outcome::{check_record, emit_error, refused_on_arrival};
@@ -23,12 +24,12 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
     check_record(pipeline, &message)?;
     let mut state = shared.state();
     // Until when this caller may wait for room in librdkafka's queue, if it may (the `block`
-    // policy, off any async runtime), and for the spool (any thread off an async runtime).
+    // policy, off any async runtime), and for the spool (see `spool_caller`).
     let block_until = block_until(shared.overflow());
-    let caller = spool_caller(block_until, pipeline.delivery_timeout);
+    let caller = spool_caller(shared.overflow(), block_until, pipeline.delivery_timeout);
     match fate(Origin::Detached, Event::Admit, &state) {
         Fate::Enqueue => {}
-        Fate::Spool => return apply::spool(shared, message, caller),
+        Fate::Spool => return apply::spool_in_order(shared, message, caller),
         Fate::WriteAhead => return write_ahead(pipeline, message, caller),
         Fate::Resend => return apply::resend(shared, message),
         _ => return Err(refused_on_arrival(pipeline, &state, &message)),
@@ -36,19 +37,21 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
     loop {
         let seen = shared.reports().rung();
         let tag = Tag::Detached(now_micros());
-        let error = match pipeline.clients.detached().send(base_record(&message, tag)) {
+        let client = pipeline.clients.detached();
+        let error = match client.send(base_record(&message, tag)) {
             Ok(()) => {
+                shared.direct_sent();
                 Counters::add(&shared.counters().enqueued, 1);
                 return Ok(());
             }
             Err((error, _)) => error,
         };
         let class = classify(&error);
-        state = shared.state_for(class, message.topic);
+        state = shared.state_for(class, message.topic, generation(&client));
         state.may_block = block_until.is_some();
         state.out_of_time = block_until.is_some_and(|until| Instant::now() >= until);
         match fate(Origin::Detached, Event::Refused(class), &state) {
-            Fate::Spool => return apply::spool(shared, message, caller),
+            Fate::Spool => return apply::spool_in_order(shared, message, caller),
             Fate::Resend => return apply::resend(shared, message),
             Fate::WaitForRoom => {
                 let left = block_until.map_or(Duration::ZERO, |until| {
@@ -76,14 +79,26 @@ fn block_until(overflow: OverflowPolicy) -> Option<Instant> {
     }
 }
 
-/// Who the caller is to the spool: a thread off any async runtime may wait for the spool's
-/// worker (when the records waiting for a segment fill their memory), until the `block`
-/// policy's deadline or the delivery timeout; an async runtime's thread never waits.
-fn spool_caller(block_until: Option<Instant>, delivery_timeout: Duration) -> Caller {
-    if tokio::runtime::Handle::try_current().is_ok() {
-        return Caller::Emitter;
+/// Who the caller is to the spool. An async runtime's thread never waits, and neither does a
+/// caller under `drop_newest` (it asked for a refusal rather than a wait). Any other caller off
+/// an async runtime may wait for the spool's worker when the records waiting for a segment fill
+/// their memory: under `block` until the policy's deadline, under `spool` until the delivery
+/// timeout (the disk is slower than the emitters; waiting is what keeps the record).
+fn spool_caller(
+    overflow: OverflowPolicy,
+    block_until: Option<Instant>,
+    delivery_timeout: Duration,
+) -> Caller {
+    if let Some(until) = block_until {
+        return Caller::MayWaitUntil(until);
     }
-    Caller::MayWaitUntil(block_until.unwrap_or_else(|| Instant::now() + delivery_timeout))
+    let off_runtime = tokio::runtime::Handle::try_current().is_err();
+    match overflow {
+        OverflowPolicy::Spool if off_runtime => {
+            Caller::MayWaitUntil(Instant::now() + delivery_timeout)
+        }
+        _ => Caller::Emitter,
+    }
 }
 
 /// Write-ahead: the record is in the spool before librdkafka gets it; whatever happens to that
@@ -109,17 +124,15 @@ fn write_ahead(
         }
     };
     Counters::add(&shared.counters().spooled, 1);
-    let sent = pipeline
-        .clients
-        .detached()
-        .send(base_record(&message, Tag::Spooled(position)));
+    let client = pipeline.clients.detached();
+    let sent = client.send(base_record(&message, Tag::Spooled(position)));
     match sent {
         Ok(()) => Counters::add(&shared.counters().enqueued, 1),
         Err((error, _)) => {
             let class = classify(&error);
             // Retry: released to replay, which sends it; Quarantine (a topic gone for good) is
             // carried out here, before replay could take the record.
-            let state = shared.state_for(class, message.topic);
+            let state = shared.state_for(class, message.topic, generation(&client));
             if fate(Origin::Spooled, Event::Refused(class), &state) == Fate::Quarantine {
                 apply::quarantine(
                     shared,

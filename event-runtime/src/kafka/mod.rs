@@ -42,6 +42,7 @@ mod config;
 mod delivery;
 mod detached;
 mod fate;
+mod held;
 mod missing;
 mod outcome;
 mod pipeline;

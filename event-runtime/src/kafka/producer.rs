@@ -140,6 +140,12 @@ impl KafkaProducer {
             .expect("only Drop takes the pipeline")
     }
 
+    /// Records in memory: with librdkafka, waiting behind its records for the spool, or waiting
+    /// for a new librdkafka client.
+    fn in_memory(&self) -> usize {
+        self.in_flight() + self.shared().behind_len() + self.shared().resend_len()
+    }
+
     fn shared(&self) -> &Shared {
         &self.pipeline().shared
     }
@@ -155,7 +161,7 @@ impl KafkaProducer {
         let mut stats = self
             .shared()
             .counters()
-            .snapshot(self.in_flight() as u64, spool);
+            .snapshot(self.in_memory() as u64, spool);
         stats.brokers_down = self.shared().brokers_down();
         stats.fatal_errors = self.shared().fatal_errors();
         stats.replacing_client = self.shared().is_replacing();
@@ -179,7 +185,7 @@ impl KafkaProducer {
     /// Does not block (it needs Tokio's timer).
     pub async fn wait_delivered(&self, timeout: Duration) -> bool {
         self.wait_on_state(timeout, || {
-            self.in_flight() == 0 && self.shared().spool().is_none_or(Spool::is_empty)
+            self.in_memory() == 0 && self.shared().spool().is_none_or(Spool::is_empty)
         })
         .await
     }
@@ -303,5 +309,13 @@ impl Drop for KafkaProducer {
         if let Some(pipeline) = self.pipeline.take() {
             shutdown::dropped(pipeline, lock(&self.watch).take());
         }
+    }
+}
+
+#[cfg(feature = "testing")]
+impl KafkaProducer {
+    /// See [`testing::raise_fatal_error`](crate::testing::raise_fatal_error).
+    pub(crate) fn raise_fatal_error(&self, reason: &str) -> bool {
+        self.pipeline().clients.raise_fatal_error(reason)
     }
 }

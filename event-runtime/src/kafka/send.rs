@@ -4,6 +4,7 @@
 //! waiting on Tokio's timer.
 
 use super::classify::classify;
+use super::clients::generation;
 use super::fate::{Event, Fate, Origin, fate};
 use super::outcome::{check_record, emit_error, refused_on_arrival};
 use super::pipeline::Pipeline;
@@ -45,16 +46,14 @@ pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delive
         tokio::pin!(room);
         room.as_mut().enable();
         // Loaded at each attempt: a producer that failed for good is replaced meanwhile.
-        let sent = pipeline
-            .clients
-            .awaited()
-            .send(base_record(&message, Tag::Awaited(id)));
+        let client = pipeline.clients.awaited();
+        let sent = client.send(base_record(&message, Tag::Awaited(id)));
         let error = match sent {
             Ok(()) => break,
             Err((error, _)) => error,
         };
         let class = classify(&error);
-        let mut state = shared.state_for(class, message.topic);
+        let mut state = shared.state_for(class, message.topic, generation(&client));
         state.out_of_time = tokio::time::Instant::now() >= deadline;
         match fate(origin, Event::Refused(class), &state) {
             Fate::WaitForRoom => {

@@ -2,14 +2,14 @@
 //! (brokers down, closing, the client refused), the awaited emits' waiters, the spool, the
 //! counters. Its fields are private; its methods say what happened.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::classify::Class;
 use super::config::OverflowPolicy;
 use super::fate::ProducerState;
+use super::held::HeldQueue;
 use super::missing::MissingTopics;
 use super::record::Tag;
 use super::refusal::Refusals;
@@ -37,13 +37,29 @@ pub(super) struct Shared {
     /// A record failed with records behind it in librdkafka's memory: the watch thread takes
     /// them back, so that none of its key is delivered before it.
     order_purge: AtomicBool,
-    /// librdkafka raised a fatal error: the watch thread replaces the producer that did.
+    /// librdkafka raised a fatal error: records wait (in the spool, or in memory) for the
+    /// producer that replaces the one that did, until none is left waiting.
     replacing: AtomicBool,
+    /// A producer that raised a fatal error waits for the watch thread to replace it.
+    replace_due: AtomicBool,
+    /// Which librdkafka clients are the current ones: the count of replacements begun.
+    generation: AtomicU64,
+    /// One more than the newest generation whose fatal error was taken note of (0: none).
+    fatal_seen: AtomicU64,
     fatal_errors: AtomicU64,
     /// Records waiting, in order, for the producer that replaces one that failed for good.
-    resend: Mutex<VecDeque<(Message, Tag)>>,
+    resend: HeldQueue<Tag>,
+    /// Detached records handed to librdkafka from `emit_detached` (not replayed ones) whose
+    /// reports have not come yet.
+    direct: AtomicU64,
+    /// Records bound for the spool that wait behind the detached records librdkafka still
+    /// holds: those are taken back and reach the spool first, then these, in order.
+    behind: HeldQueue<()>,
     /// Rung when the watch thread has something to do now.
     wake: Bell,
+    /// Whether a librdkafka client of this producer raised a fatal error (librdkafka says so in
+    /// its client's state, not in the error it reports).
+    client_failed: OnceLock<Box<dyn Fn() -> Option<u64> + Send + Sync>>,
     missing: MissingTopics,
     /// Why the brokers refuse this client (authentication or TLS), until one accepts it.
     refusals: Refusals,
@@ -73,9 +89,15 @@ impl Shared {
             reports: Bell::default(),
             order_purge: AtomicBool::new(false),
             replacing: AtomicBool::new(false),
+            replace_due: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            fatal_seen: AtomicU64::new(0),
             fatal_errors: AtomicU64::new(0),
-            resend: Mutex::new(VecDeque::new()),
+            resend: HeldQueue::new(),
+            direct: AtomicU64::new(0),
+            behind: HeldQueue::new(),
             wake: Bell::default(),
+            client_failed: OnceLock::new(),
             missing: MissingTopics::new(missing_topic_timeout),
             refusals: Refusals::default(),
             redactor,
@@ -130,18 +152,37 @@ impl Shared {
         }
     }
 
-    /// The state for a record that librdkafka said `class` about: whether its topic has been
-    /// missing too long is looked up only when that is what it said; a fatal error is taken
-    /// note of (the watch thread replaces the producer that raised it).
-    pub fn state_for(&self, class: Class, topic: &str) -> ProducerState {
-        if class == Class::Fatal {
-            self.mark_fatal();
+    /// The state for a record that a librdkafka client of `generation` said `class` about:
+    /// whether its topic has been missing too long is looked up only when that is what it
+    /// said; a fatal error is taken note of (the watch thread replaces the producer that raised
+    /// it). A fatal error from a client already replaced is old news: it replaces the current
+    /// ones only if they raised one themselves.
+    pub fn state_for(&self, class: Class, topic: &str, generation: u64) -> ProducerState {
+        match class {
+            // Whatever librdkafka's client says of itself: its producer id can't go on.
+            Class::Fatal => {
+                self.mark_fatal(generation);
+            }
+            Class::Purged => {
+                self.check_fatal();
+            }
+            _ => {}
         }
         let mut state = self.state();
         if class == Class::TopicMissing {
             state.topic_gone = self.missing.missing(topic);
         }
         state
+    }
+
+    /// The generation of the current librdkafka clients.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The clients built from now on are a new generation: the ones they replace are old.
+    pub fn next_generation(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// A record reached `topic`: it exists.
@@ -239,16 +280,52 @@ impl Shared {
         self.reports.ring();
     }
 
-    /// librdkafka raised a fatal error: records wait (in the spool, or in memory without one)
-    /// while the watch thread replaces the producer that raised it. Returns whether that is
-    /// news.
-    pub fn mark_fatal(&self) -> bool {
-        let news = !self.replacing.swap(true, Ordering::AcqRel);
-        if news {
-            self.fatal_errors.fetch_add(1, Ordering::Relaxed);
+    /// A librdkafka client of `generation` raised a fatal error: records wait (in the spool,
+    /// or in memory without one) while the watch thread replaces it. Returns whether that is
+    /// news: each generation fails once, and what its clients say after they were replaced
+    /// (their reports keep coming for a while) is old news.
+    pub fn mark_fatal(&self, generation: u64) -> bool {
+        let seen = self.fatal_seen.fetch_max(generation + 1, Ordering::AcqRel);
+        if seen > generation {
+            return false;
         }
+        self.replacing.store(true, Ordering::Release);
+        self.replace_due.store(true, Ordering::Release);
+        self.fatal_errors.fetch_add(1, Ordering::Relaxed);
+        // Only news wakes anyone: an awaited emit that keeps hearing of it waits for the new
+        // producer rather than trying again at once.
         self.wake_watch();
-        news
+        true
+    }
+
+    /// Tells how to find out whether a current client raised a fatal error (and its
+    /// generation).
+    pub fn set_client_failed(
+        &self,
+        client_failed: impl Fn() -> Option<u64> + Send + Sync + 'static,
+    ) {
+        let _ = self.client_failed.set(Box::new(client_failed));
+    }
+
+    /// Marks a fatal error if a current client raised one; returns whether that is news.
+    pub fn check_fatal(&self) -> bool {
+        !self.replace_due.load(Ordering::Acquire)
+            && self
+                .client_failed
+                .get()
+                .and_then(|failed| failed())
+                .is_some_and(|generation| self.mark_fatal(generation))
+    }
+
+    /// Whether a producer waits to be replaced: taken by the watch thread, which replaces it
+    /// (and calls [`replace_failed`](Self::replace_failed) if it could not).
+    pub fn take_replace_due(&self) -> bool {
+        self.replace_due.swap(false, Ordering::AcqRel)
+    }
+
+    /// A replacement could not be built: it is due again.
+    pub fn replace_failed(&self) {
+        self.replace_due.store(true, Ordering::Release);
     }
 
     /// Whether a fatal error waits for its producer to be replaced.
@@ -261,36 +338,100 @@ impl Shared {
         self.fatal_errors.load(Ordering::Relaxed)
     }
 
-    /// Keeps a record, in order, for the producer that replaces one that failed for good.
+    /// Keeps a record that came back from a producer that failed for good, in order, for the
+    /// one that replaces it.
     pub fn queue_resend(&self, message: Message, tag: Tag) {
-        lock(&self.resend).push_back((message, tag));
+        self.resend.push_back(message, tag);
         self.wake_watch();
+    }
+
+    /// Keeps a caller's detached record for the new producer, unless the records waiting for
+    /// it fill their memory ([`MAX_HELD_BYTES`](super::held::MAX_HELD_BYTES)).
+    pub fn admit_resend(&self, message: Message, tag: Tag) -> Result<(), Message> {
+        self.resend.admit(message, tag)?;
+        self.wake_watch();
+        Ok(())
     }
 
     /// The next record waiting for the new producer; when none is left, the replacement is over
     /// (checked under the queue's lock, so no record is queued after the last look).
     pub fn next_resend(&self) -> Option<(Message, Tag)> {
-        let mut resend = lock(&self.resend);
-        let next = resend.pop_front();
-        if next.is_none() && self.replacing.swap(false, Ordering::AcqRel) {
-            self.reports.ring();
-        }
-        next
+        self.resend.pop_front_or(|| {
+            if !self.replace_due.load(Ordering::Acquire)
+                && self.replacing.swap(false, Ordering::AcqRel)
+            {
+                self.reports.ring();
+            }
+        })
     }
 
     /// Puts a record that could not be resent yet back at the front of the queue.
     pub fn put_back_resend(&self, message: Message, tag: Tag) {
-        lock(&self.resend).push_front((message, tag));
+        self.resend.push_front(message, tag);
+    }
+
+    /// How many records wait for a new producer.
+    pub fn resend_len(&self) -> usize {
+        self.resend.len()
     }
 
     /// Records waiting for a new producer: what `close` hands back (no spool), or counts.
     pub fn take_resends(&self) -> Vec<Message> {
-        lock(&self.resend).drain(..).map(|(m, _)| m).collect()
+        self.resend.take_all().into_iter().map(|(m, _)| m).collect()
     }
 
     /// Whether a purge was asked for since the last call.
     pub fn take_order_purge(&self) -> bool {
         self.order_purge.swap(false, Ordering::AcqRel)
+    }
+
+    /// A detached record went to librdkafka straight from `emit_detached`.
+    pub fn direct_sent(&self) {
+        self.direct.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The report of a record [`direct_sent`](Self::direct_sent) came.
+    pub fn direct_reported(&self) {
+        let before = self.direct.fetch_sub(1, Ordering::AcqRel);
+        if before == 1 && self.behind.len() > 0 {
+            self.wake_watch();
+        }
+    }
+
+    /// Detached records librdkafka holds that went to it straight from `emit_detached`.
+    pub fn direct_pending(&self) -> u64 {
+        self.direct.load(Ordering::Acquire)
+    }
+
+    /// Whether a record bound for the spool must wait behind records librdkafka holds (or
+    /// records already waiting) to keep its key's order.
+    pub fn must_wait_behind(&self) -> bool {
+        self.direct.load(Ordering::Acquire) > 0 || self.behind.len() > 0
+    }
+
+    /// Keeps a caller's record bound for the spool behind the records librdkafka holds (they
+    /// reach the spool, or the broker, first), unless the records waiting behind fill their
+    /// memory ([`MAX_HELD_BYTES`](super::held::MAX_HELD_BYTES)).
+    pub fn hold_behind(&self, message: Message) -> Result<(), Message> {
+        self.behind.admit(message, ())?;
+        self.wake_watch();
+        Ok(())
+    }
+
+    /// Places up to `most` of the records waiting behind, oldest first, one drainer at a time.
+    pub fn drain_behind(&self, most: usize, place: impl FnMut(&Message)) {
+        let mut place = place;
+        self.behind.drain(most, |message, ()| place(message));
+    }
+
+    /// How many records wait behind.
+    pub fn behind_len(&self) -> usize {
+        self.behind.len()
+    }
+
+    /// Whether the records waiting behind fill a good part of their memory.
+    pub fn behind_piling_up(&self) -> bool {
+        self.behind.bytes() >= super::held::PILING_UP_BYTES
     }
 
     /// Stops taking records. Returns whether this call did it. With `close_waits`, records

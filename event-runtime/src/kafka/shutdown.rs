@@ -15,6 +15,7 @@ use super::watch::Watch;
 use crate::error::{CloseError, CloseReport};
 use crate::message::Message;
 use crate::producer::CloseFuture;
+use crate::spool::Caller;
 
 /// How long a dropped producer (not closed) keeps flushing before what is left goes to the
 /// spool; and how long `close` gives the purged records' reports and the last `fsync` after
@@ -146,6 +147,11 @@ impl Shutdown {
                 let _ = producer.flush(Timeout::After(left));
             }
         }
+        // Records that waited behind librdkafka's, whose reports are in by now.
+        self.shared.drain_behind(usize::MAX, |message| {
+            let caller = Caller::MayWaitUntil(Instant::now() + GRACE);
+            let _ = message.with_ref(|m| apply::spool(&self.shared, m, caller));
+        });
         if let Some(spool) = self.shared.spool() {
             spool.sync(GRACE);
         }

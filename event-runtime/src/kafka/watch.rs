@@ -19,27 +19,35 @@ use rdkafka::producer::{Producer as _, PurgeConfig};
 use rdkafka::util::Timeout;
 
 use super::apply;
-use super::classify::classify;
-use super::clients::{Client, Clients};
+use super::classify::{Class, classify};
+use super::clients::{Client, Clients, generation};
 use super::fate::{Event, Fate, Origin, Outage, fate, outage};
 use super::record::{Tag, base_record};
 use super::shared::Shared;
 use crate::flow::Backoff;
 use crate::message::MessageRef;
-use crate::spool::{Position, Spool};
+use crate::spool::{Caller, Position, Spool};
 use crate::stats::Counters;
 
 /// How long to wait for something to change before looking again.
 const TICK: Duration = Duration::from_millis(100);
-/// How long a metadata request may take while probing for a broker.
+/// How long a metadata request may take while probing for a broker: at first, and at most
+/// after probes that went unanswered (a slow broker is not a missing one).
 const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+const PROBE_TIMEOUT_MAX: Duration = Duration::from_secs(5);
 /// How long the probe that confirms a suspected refusal may take: long enough for librdkafka
 /// to reconnect and authenticate again after a refused re-authentication.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest the thread spends on records waiting for a new producer before it looks after
+/// its other duties.
+const RESEND_TURN: Duration = Duration::from_secs(1);
 /// How long the thread sleeps between looks when there is nothing else to wait on.
 const IDLE: Duration = Duration::from_millis(250);
 /// How often segments an earlier run left that could not be read are tried again.
 const RECHECK: Duration = Duration::from_secs(5);
+/// How long records waiting behind librdkafka's wait for those to be taken back, or for the
+/// spool to take them.
+const BEHIND_WAIT: Duration = Duration::from_secs(30);
 /// How long a producer that failed for good is given to report the records it had sent.
 const FATAL_DRAIN: Duration = Duration::from_secs(5);
 
@@ -135,16 +143,20 @@ impl Watcher {
         }
         let mut recheck_at = Instant::now() + RECHECK;
         let mut probe = Backoff::new(Duration::from_millis(200), Duration::from_secs(2));
+        let mut probe_timeout = Backoff::new(PROBE_TIMEOUT, PROBE_TIMEOUT_MAX);
         let mut replace = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         let mut purged_for_outage = false;
         while !stopped() {
-            if self.shared.is_replacing() && !self.replace_fatal() {
+            self.shared.check_fatal();
+            if self.shared.take_replace_due() && !self.replace_fatal() {
+                self.shared.replace_failed();
                 self.stop.pause(replace.next());
                 continue;
             }
             replace.reset();
             self.resend();
             self.purge_for_order();
+            self.move_behind();
             self.check_refusal();
             if self.shared.brokers_down() {
                 if !purged_for_outage && outage(&self.shared.state()) == Outage::Purge {
@@ -154,11 +166,12 @@ impl Watcher {
                     self.purge(&self.clients.all());
                     purged_for_outage = true;
                 }
-                if self.probe() {
+                if self.probe(probe_timeout.next()) {
                     if self.shared.mark_brokers_up() {
                         tracing::info!("kafka-events: a broker answers again");
                     }
                     probe.reset();
+                    probe_timeout.reset();
                 } else {
                     self.stop.pause(probe.next());
                 }
@@ -244,10 +257,8 @@ impl Watcher {
     fn send(&self, spool: &Spool, position: Position, record: &MessageRef<'_>) {
         loop {
             spool.sending(position);
-            let sent = self
-                .clients
-                .detached()
-                .send(base_record(record, Tag::Spooled(position)));
+            let client = self.clients.detached();
+            let sent = client.send(base_record(record, Tag::Spooled(position)));
             let error = match sent {
                 Ok(()) => {
                     Counters::add(&self.shared.counters().enqueued, 1);
@@ -257,7 +268,9 @@ impl Watcher {
             };
             spool.release(position);
             let class = classify(&error);
-            let mut state = self.shared.state_for(class, record.topic);
+            let mut state = self
+                .shared
+                .state_for(class, record.topic, generation(&client));
             // This thread may wait; it stops waiting when asked to stop.
             state.may_block = true;
             state.out_of_time = self.stop.is_set();
@@ -290,7 +303,8 @@ impl Watcher {
     /// Returns false when a new one could not be built yet.
     fn replace_fatal(&self) -> bool {
         let reason = self.clients.fatal();
-        let old = match self.clients.replace_fatal() {
+        self.shared.next_generation();
+        let old = match self.clients.replace_failed() {
             Ok(old) => old,
             Err(error) => {
                 tracing::error!(%error, "kafka-events: could not build a producer to replace one that failed for good; trying again");
@@ -301,37 +315,97 @@ impl Watcher {
             let _ = client.flush(Timeout::After(FATAL_DRAIN));
             drop_last(client);
         }
-        if let Some(reason) = reason {
-            tracing::warn!(
-                reason = self.shared.redact(&reason),
-                "kafka-events: replaced the librdkafka producer that raised a fatal error"
-            );
-        }
+        tracing::warn!(
+            reason = reason.map(|r| self.shared.redact(&r)),
+            "kafka-events: replaced the librdkafka producer that could not go on (a new producer id)"
+        );
         true
     }
 
-    /// Sends the records that waited for a new producer, in order. A record that finds no room
-    /// waits for it; the replacement is over when none is left.
+    /// Sends the records that waited for a new producer, in order; the replacement is over when
+    /// none is left. A record that finds no room waits for it, a while: this thread has other
+    /// duties, and comes back. One the new producer refuses for good is answered (an awaited
+    /// caller hears why) or dropped, counted and logged; a new fatal error sends the thread
+    /// back to replace that producer too.
     fn resend(&self) {
+        let started = Instant::now();
         while let Some((message, tag)) = self.shared.next_resend() {
             let client = match tag {
                 Tag::Awaited(_) => self.clients.awaited(),
                 _ => self.clients.detached(),
             };
             let sent = message.with_ref(|m| client.send(base_record(&m, tag)).map_err(|(e, _)| e));
-            match sent {
-                Ok(()) => Counters::add(&self.shared.counters().enqueued, 1),
-                Err(error) => {
+            let error = match sent {
+                Ok(()) => {
+                    if matches!(tag, Tag::Detached(_)) {
+                        self.shared.direct_sent();
+                    }
+                    Counters::add(&self.shared.counters().enqueued, 1);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let class = classify(&error);
+            match class {
+                Class::QueueFull => {
                     self.shared.put_back_resend(message, tag);
-                    let seen = self.shared.reports().rung();
-                    if self.stop.is_set() {
+                    if self.stop.is_set() || started.elapsed() >= RESEND_TURN {
                         return;
                     }
-                    tracing::debug!(%error, "kafka-events: a record waiting for the new producer waits for room");
+                    let seen = self.shared.reports().rung();
                     self.shared.reports().wait(seen, TICK);
+                }
+                Class::Fatal => {
+                    self.shared
+                        .state_for(class, &message.topic, generation(&client));
+                    self.shared.put_back_resend(message, tag);
+                    return;
+                }
+                _ => {
+                    let reason = error.to_string();
+                    let waiter = match tag {
+                        Tag::Awaited(id) => self.shared.waiters().take(id),
+                        _ => None,
+                    };
+                    let unheard =
+                        waiter.is_none_or(|w| w.reply.send(Err((class, reason.clone()))).is_err());
+                    if unheard {
+                        apply::drop(&self.shared, &message.topic, &message.key, &reason, class);
+                    }
                 }
             }
         }
+    }
+
+    /// Moves the records that wait behind librdkafka's into the spool, in order, once the
+    /// reports of those are in. In an outage, with a producer being replaced, or when records
+    /// pile up behind a broker that stalls, librdkafka's are taken back (their reports come at
+    /// once); otherwise they are delivered or fail in
+    /// their own time (within the delivery timeout), and this thread does not wait for them.
+    /// Moves at most what waited when it started, so that a steady stream of records keeps
+    /// none of its other duties waiting.
+    fn move_behind(&self) {
+        let waiting = self.shared.behind_len();
+        if waiting == 0 {
+            return;
+        }
+        if self.shared.direct_pending() > 0 {
+            // With every broker down, a producer being replaced, or a broker that stalls (its
+            // reports come only at the records' timeout while callers' records pile up behind
+            // them), librdkafka's records are taken back: their reports spool them at once.
+            if self.shared.brokers_down()
+                || self.shared.is_replacing()
+                || self.shared.behind_piling_up()
+            {
+                self.purge(&[self.clients.detached().clone()]);
+            }
+            return;
+        }
+        self.shared.drain_behind(waiting, |message| {
+            let caller = Caller::MayWaitUntil(Instant::now() + BEHIND_WAIT);
+            // Counted and logged there, whatever the outcome.
+            let _ = message.with_ref(|m| apply::spool(&self.shared, m, caller));
+        });
     }
 
     /// Takes back what librdkafka holds when a record failed with records behind it.
@@ -347,12 +421,12 @@ impl Watcher {
         }
     }
 
-    /// Whether a broker answers a metadata request.
-    fn probe(&self) -> bool {
+    /// Whether a broker answers a metadata request within `timeout`.
+    fn probe(&self, timeout: Duration) -> bool {
         self.clients
             .detached()
             .client()
-            .fetch_metadata(None, PROBE_TIMEOUT)
+            .fetch_metadata(None, timeout)
             .is_ok()
     }
 

@@ -3,9 +3,11 @@
 
 use uuid::Uuid;
 
+use super::bounds::{MAX_ENDPOINT, MAX_METHOD, MAX_RESOURCE, MAX_URL, MAX_USER_AGENT, bound};
 use super::common::Common;
 use super::lifecycle::{RequestEnd, Started};
 use super::redact;
+use crate::error::EmitError;
 use crate::event::KafkaEvent;
 use crate::models::{AuditEntry, UsageEvent, usage_metadata};
 use crate::producer::Producer;
@@ -17,25 +19,44 @@ impl Started {
         let (status_code, outcome) = end.kind.status_and_outcome();
         let anonymous = identity.is_none();
         let identity = identity.unwrap_or_default();
+        // What the client controls is bounded, so the entry always fits a record.
+        let mut truncated = Vec::new();
+        let user_agent = self
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let full_url = redact::redact_url(&self.uri, &common.masker.matcher);
         AuditEntry {
             tenant_id: identity.tenant_id,
             subject: identity.subject,
             jti: identity.jti,
-            http_method: self.method.to_string(),
-            resource: resource(&self.endpoint),
+            http_method: bound(
+                "http_method",
+                self.method.to_string(),
+                MAX_METHOD,
+                &mut truncated,
+            ),
+            resource: bound(
+                "resource",
+                resource(&self.endpoint),
+                MAX_RESOURCE,
+                &mut truncated,
+            ),
             resource_id,
             payload: None,
             source_ip: self.client_addr.clone(),
-            user_agent: self
-                .user_agent
-                .as_ref()
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
+            user_agent: bound("user_agent", user_agent, MAX_USER_AGENT, &mut truncated),
             timestamp: self.started_at,
             service: common.service.clone(),
-            endpoint: self.endpoint.clone(),
-            full_url: redact::redact_url(&self.uri, &common.masker.matcher),
+            endpoint: bound(
+                "endpoint",
+                self.endpoint.clone(),
+                MAX_ENDPOINT,
+                &mut truncated,
+            ),
+            full_url: bound("full_url", full_url, MAX_URL, &mut truncated),
             id: Uuid::new_v4(),
             correlation_id,
             request_id: self.request_id.clone(),
@@ -45,6 +66,8 @@ impl Started {
             payload_truncated: false,
             outcome,
             anonymous,
+            truncated,
+            minimal: None,
         }
     }
 
@@ -60,7 +83,12 @@ impl Started {
         event.tenant_id = identity.tenant_id;
         event.product_id = common.product_id;
         event.memory_mb = common.memory_mb;
-        event.endpoint = self.endpoint.clone();
+        event.endpoint = bound(
+            "endpoint",
+            self.endpoint.clone(),
+            MAX_ENDPOINT,
+            &mut event.truncated,
+        );
         event.owner_id = self.owner_id.clone();
         event.message = self.message.clone();
         event.outcome = ended.status_and_outcome().1;
@@ -70,11 +98,50 @@ impl Started {
 }
 
 /// The one place the layers hand an event over: detached, so no request waits for the broker;
-/// a refusal is logged, never turned into an error for the request.
-pub(crate) fn send<E: KafkaEvent>(producer: &dyn Producer, event: &E) {
-    if let Err(error) = event.emit_detached(producer) {
+/// a refusal is logged, never turned into an error for the request. Returns the refusal.
+pub(crate) fn send<E: KafkaEvent>(producer: &dyn Producer, event: &E) -> Result<(), EmitError> {
+    event.emit_detached(producer).inspect_err(|error| {
         tracing::error!(%error, topic = E::TOPIC, key = ?event.key(), "kafka-events: event not taken");
+    })
+}
+
+/// Hands a request's audit entry over; if the producer refuses this entry for what it holds
+/// (too large for the broker's limit, a header the spool can't hold, a payload that can't be
+/// JSON), a minimal entry takes its place, so the request still leaves one: the method, route,
+/// status and outcome, and why. A refusal of any record (a full queue, the spool's disk full,
+/// an unknown topic, a closed producer) would refuse the minimal one too: it stands, counted
+/// and logged.
+pub(crate) fn send_entry(producer: &dyn Producer, entry: &AuditEntry) {
+    let Err(error) = send(producer, entry) else {
+        return;
+    };
+    if !matches!(
+        error,
+        EmitError::MessageTooLarge { .. }
+            | EmitError::InvalidRecord { .. }
+            | EmitError::Serialize(_)
+    ) {
+        return;
     }
+    let minimal = AuditEntry {
+        id: entry.id,
+        http_method: entry.http_method.clone(),
+        resource: entry.resource.clone(),
+        endpoint: entry.endpoint.clone(),
+        status_code: entry.status_code,
+        outcome: entry.outcome,
+        duration_ms: entry.duration_ms,
+        timestamp: entry.timestamp,
+        service: entry.service.clone(),
+        subject: entry.subject.clone(),
+        tenant_id: entry.tenant_id,
+        request_id: entry.request_id.clone(),
+        correlation_id: entry.correlation_id.clone(),
+        anonymous: entry.anonymous,
+        minimal: Some(format!("the full entry was refused: {error}")),
+        ..AuditEntry::new()
+    };
+    let _ = send(producer, &minimal);
 }
 
 /// The first segment of a route: `/users/{id}` → `users`.

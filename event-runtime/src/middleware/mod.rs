@@ -57,6 +57,7 @@ mod common;
 mod audit;
 mod auth;
 mod body;
+mod bounds;
 mod client;
 mod context;
 mod entries;

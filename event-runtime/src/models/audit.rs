@@ -136,6 +136,16 @@ pub struct AuditEntry {
     /// because the caller is anonymous, not because the identity was lost.
     #[serde(default)]
     pub anonymous: bool,
+    /// The fields the client controls that were cut short so the entry fits a record (their
+    /// JSON names: `http_method`, `resource`, `endpoint`, `full_url`, `user_agent`). Left out
+    /// of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
+    /// Set when this entry stands in for the request's full entry, which the producer refused
+    /// (larger than the broker takes, say): why. It keeps the method, route, status, outcome,
+    /// duration, caller and ids. Left out of the JSON otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimal: Option<String>,
 }
 
 impl AuditEntry {
@@ -165,6 +175,8 @@ impl AuditEntry {
             payload_truncated: false,
             outcome: RequestOutcome::Completed,
             anonymous: false,
+            truncated: Vec::new(),
+            minimal: None,
         }
     }
 }

@@ -125,6 +125,10 @@ pub struct UsageEvent {
     /// When the event was made.
     #[serde(default = "Utc::now", serialize_with = "rfc3339::serialize")]
     pub timestamp: DateTime<Utc>,
+    /// The fields the client controls that were cut short so the event fits a record (their
+    /// JSON names: `endpoint`). Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
 }
 
 impl UsageEvent {
@@ -152,6 +156,7 @@ impl UsageEvent {
             message: None,
             outcome: RequestOutcome::Completed,
             timestamp: Utc::now(),
+            truncated: Vec::new(),
         }
     }
 }

@@ -91,7 +91,17 @@ fn try_append(
     if inner.stop.load(Ordering::Acquire) {
         return Err(Refused::Closed);
     }
-    if !active.staged.is_empty() || !has_room(inner, &mut active, len)? {
+    let must_wait = if active.staged.is_empty() {
+        !has_room(inner, &mut active, len)?
+    } else {
+        // A full disk or an unusable directory refuses at once, even with records waiting:
+        // they were accepted, this one is not, and the order of what was accepted holds.
+        if let (true, Some(blocked)) = (active.spare.is_empty(), &active.blocked) {
+            return Err(Refused::Blocked(blocked.clone()));
+        }
+        true
+    };
+    if must_wait {
         // Behind the records already waiting, in order.
         if active.staged_bytes + len > MAX_STAGED_BYTES {
             return Err(Refused::Behind);

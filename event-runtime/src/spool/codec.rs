@@ -148,6 +148,7 @@ pub(super) struct Damage {
     pub kind: DamageKind,
 }
 
+#[derive(Default)]
 pub(super) struct Scan {
     /// The good records, with their index in the segment (the order they were appended in).
     pub records: Vec<(u32, Span)>,
@@ -164,27 +165,32 @@ pub(super) struct Scan {
 /// Finds every record of a segment, in order: the good ones, the bad ones that can be set aside
 /// alone, and where (if anywhere) damage begins that hides what comes after it.
 pub(super) fn scan(bytes: &[u8]) -> Scan {
-    let mut scan = Scan {
-        records: Vec::new(),
-        bad: Vec::new(),
-        count: 0,
-        end: 0,
-        damage: None,
-    };
     if bytes.len() < FILE_HEADER || &bytes[..8] != MAGIC || bytes[8..12] != FORMAT.to_le_bytes() {
-        scan.damage = Some(Damage {
-            offset: 0,
-            kind: DamageKind::Header,
-        });
-        return scan;
+        return Scan {
+            damage: Some(Damage {
+                offset: 0,
+                kind: DamageKind::Header,
+            }),
+            ..Scan::default()
+        };
     }
-    let mut offset = FILE_HEADER;
+    scan_records(bytes, FILE_HEADER, 0)
+}
+
+/// Scans records that follow one another in `bytes` from its start, the first being record
+/// `first` of its segment (a part of a segment read back, with no file header).
+pub(super) fn scan_part(bytes: &[u8], first: u32) -> Scan {
+    scan_records(bytes, 0, first)
+}
+
+fn scan_records(bytes: &[u8], mut offset: usize, first: u32) -> Scan {
+    let mut scan = Scan::default();
     let damage = loop {
         let span = match at(bytes, offset) {
             Found::End => break None,
             Found::Torn => break Some(DamageKind::Torn),
             Found::Good(span) => {
-                scan.records.push((scan.count, span));
+                scan.records.push((first + scan.count, span));
                 span
             }
             Found::Bad(span) => {
@@ -193,7 +199,7 @@ pub(super) fn scan(bytes: &[u8]) -> Scan {
                 if !matches!(at(bytes, next), Found::Good(_) | Found::End) {
                     break Some(DamageKind::Corrupt);
                 }
-                scan.bad.push((scan.count, span));
+                scan.bad.push((first + scan.count, span));
                 span
             }
         };

@@ -113,6 +113,7 @@ impl Spool {
             }),
             pending: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
+            unsettled: AtomicBool::new(!ids.is_empty()),
             appended: AtomicU64::new(0),
             synced: AtomicU64::new(0),
             sync_wanted: AtomicU64::new(0),
@@ -173,6 +174,7 @@ impl Spool {
     /// behind them, so that a key's records reach their partition in order.
     pub fn has_waiting(&self) -> bool {
         self.inner.waiting.load(Ordering::Acquire) > 0
+            || self.inner.unsettled.load(Ordering::Acquire)
     }
 
     /// The broker acknowledged a spooled record: it is done.
@@ -224,6 +226,10 @@ impl Spool {
     pub fn recover(&self, stop: impl Fn() -> bool) -> &SpoolRecovery {
         let found = recover::check(&self.inner, stop);
         let recovery = self.recovery.get_or_init(|| found);
+        // What it found is counted in `waiting` now; a segment it could not read stays unsettled.
+        self.inner
+            .unsettled
+            .store(self.inner.has_unchecked(), Ordering::Release);
         // Finished segments (all acknowledged, not yet deleted) can go now.
         self.inner.work.ring();
         self.inner.bell.ring();

@@ -12,8 +12,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::codec::{self, Span};
-use super::state::{Held, Inner, Position, Replay, SegState, bit_set};
+use super::codec::{self, FILE_HEADER, Span};
+use super::state::{Held, Inner, Position, Replay, SegState, Segs, bit_set};
 use super::store;
 use crate::error::SpoolError;
 use crate::flow::lock;
@@ -36,6 +36,9 @@ pub(crate) fn bucket(topic: &str, key: &[u8]) -> u16 {
 /// A segment ready to be replayed.
 pub(crate) struct Ticket {
     pub segment: u64,
+    /// For the active segment read in place: the index and offset of its first record not read
+    /// yet (those before were read by earlier replays).
+    from: Option<(u32, usize)>,
     end: usize,
     done: Vec<u64>,
     records: u32,
@@ -57,57 +60,122 @@ impl Loaded {
 }
 
 /// The oldest segment with records waiting to be replayed that is not pausing after a failure
-/// and not in a replay already. The active segment is sealed first (new records go to the next
-/// one), so its records can be replayed while new ones keep coming.
+/// and not in a replay already. The active segment's new records are read in place, while
+/// appends go on: sealing it for each replay would start a segment for every few records when
+/// the replay keeps up with a steady stream (records of one key go through the spool while it
+/// holds any). It is sealed first when a record it read failed, waited behind an older segment
+/// or was damaged (only a sealed segment's replay goes back over its records), or when
+/// write-ahead records of it are with librdkafka.
 pub(super) fn next(inner: &Inner) -> Option<Ticket> {
     let now = Instant::now();
     let mut active = lock(&inner.active);
-    let current = active
+    // Sealed at once, pausing or not, so that new records go to a segment of their own that
+    // does not wait for it.
+    let reseal = active
         .current
         .as_ref()
-        .map(|c| (c.id, c.records, c.in_flight.load(Ordering::Acquire)));
-    let (id, is_active) = {
-        let segs = lock(&inner.segs);
-        let (id, seg) = segs.map.iter().find(|(id, seg)| {
-            let ready = seg.retry_after.is_none_or(|at| at <= now) && seg.replay == Replay::Idle;
+        .is_some_and(|c| lock(&inner.segs).map.get(&c.id).is_some_and(|s| s.reseal));
+    if reseal {
+        let current = active.current.take().expect("looked at above");
+        inner.seal(current);
+    }
+    let current = active.current.as_ref().map(|c| {
+        (
+            c.id,
+            c.records,
+            c.offset,
+            c.in_flight.load(Ordering::Acquire),
+        )
+    });
+    let mut segs = lock(&inner.segs);
+    // Whether an older segment holds some keys back, or every key.
+    let (mut older_holds, mut older_holds_all) = (false, false);
+    let id = *segs
+        .map
+        .iter()
+        .find(|(id, seg)| {
+            let ready = seg.retry_after.is_none_or(|at| at <= now)
+                && seg.replay == Replay::Idle
+                && !older_holds_all
+                && !(seg.waits_behind && older_holds);
+            if seg.done < seg.records && seg.held != Held::Nothing {
+                older_holds = true;
+                older_holds_all |= seg.held == Held::Everything;
+            }
+            // Whose keys are not known yet: a record failed and its replay has not ended (its
+            // reports come after the purge that took back what followed it), or a segment of an
+            // earlier run not checked yet.
+            older_holds_all |= seg.failed || seg.state == SegState::Unchecked;
             ready
                 && match seg.state {
                     SegState::Unchecked => false,
                     SegState::Sealed => {
                         seg.done < seg.records && seg.in_flight.load(Ordering::Acquire) == 0
                     }
-                    // Write-ahead keeps its records with librdkafka; only those that came back
-                    // undelivered are replayed.
-                    SegState::Active => current.is_some_and(|(cid, records, in_flight)| {
+                    SegState::Active => current.is_some_and(|(cid, records, _, in_flight)| {
                         cid == **id && seg.done + in_flight < records
                     }),
                 }
-        })?;
-        (*id, seg.state == SegState::Active)
+        })?
+        .0;
+    let holds = |segs: &Segs| -> Vec<Held> {
+        segs.map
+            .range(..id)
+            .filter(|(_, s)| s.done < s.records && s.held != Held::Nothing)
+            .map(|(_, s)| s.held.clone())
+            .collect()
     };
-    if is_active {
-        let current = active.current.take().expect("found above");
-        inner.seal(current);
+    let held = holds(&segs);
+    let seg = segs.map.get_mut(&id).expect("found above");
+    let mut from = None;
+    let mut end = (seg.end, seg.records);
+    if let Some((_, records, offset, in_flight)) = current.filter(|c| c.0 == id) {
+        // Records held back behind an older segment are read again once it holds nothing.
+        if held.is_empty()
+            && let Some(first) = seg.held_back.take()
+        {
+            seg.cursor = Some(first);
+            seg.held_back_buckets.clear();
+        }
+        let cursor = seg.cursor.unwrap_or((0, FILE_HEADER));
+        // Write-ahead records with librdkafka, or nothing new to read: only a sealed
+        // segment's replay goes back over what was read.
+        if in_flight > 0 || cursor.0 >= records {
+            if in_flight == 0 && seg.held_back.is_some() {
+                // Nothing to do until the older segment lets go.
+                return None;
+            }
+            drop(segs);
+            let current = active.current.take().expect("found above");
+            inner.seal(current);
+            segs = lock(&inner.segs);
+            let seg = segs.map.get_mut(&id).expect("found above");
+            end = (seg.end, seg.records);
+        } else {
+            from = Some(cursor);
+            end = (offset, records);
+        }
     }
     drop(active);
-    let mut segs = lock(&inner.segs);
-    let held = segs
-        .map
-        .range(..id)
-        .filter(|(_, s)| s.done < s.records && s.held != Held::Nothing)
-        .map(|(_, s)| s.held.clone())
-        .collect();
+    let seg = segs.map.get_mut(&id).expect("found above");
     // A sealed write-ahead segment waits for its records' reports.
-    let seg = segs
-        .map
-        .get_mut(&id)
-        .filter(|s| s.in_flight.load(Ordering::Acquire) == 0)?;
+    if seg.in_flight.load(Ordering::Acquire) != 0 {
+        return None;
+    }
     seg.replay = Replay::Sending;
+    if from.is_none() {
+        seg.cursor = None;
+        seg.reseal = false;
+        seg.waits_behind = false;
+        seg.held_back = None;
+        seg.held_back_buckets.clear();
+    }
     Some(Ticket {
         segment: id,
-        end: seg.end,
+        from,
+        end: end.0,
         done: seg.done_bits.clone(),
-        records: seg.records,
+        records: end.1,
         held,
     })
 }
@@ -117,30 +185,40 @@ pub(super) fn next(inner: &Inner) -> Option<Ticket> {
 /// records that do not decode are set aside (their bytes kept in a `.damaged` file), counted
 /// as lost and done.
 pub(super) fn load(inner: &Inner, ticket: &Ticket) -> Result<Loaded, SpoolError> {
-    let bytes =
-        store::read_segment(&inner.dir, ticket.segment, Some(ticket.end)).map_err(|source| {
-            SpoolError::Io {
-                path: store::segment_path(&inner.dir, ticket.segment),
-                source,
-            }
-        })?;
-    let scan = codec::scan(&bytes);
+    let (first, base) = ticket.from.unwrap_or((0, 0));
+    let read = match ticket.from {
+        Some(_) => store::read_segment_part(&inner.dir, ticket.segment, base, ticket.end),
+        None => store::read_segment(&inner.dir, ticket.segment, Some(ticket.end)),
+    };
+    let bytes = read.map_err(|source| SpoolError::Io {
+        path: store::segment_path(&inner.dir, ticket.segment),
+        source,
+    })?;
+    let scan = match ticket.from {
+        Some(_) => codec::scan_part(&bytes, first),
+        None => codec::scan(&bytes),
+    };
+    let scanned = first + scan.count;
     let mut lost = Vec::new();
-    if scan.count < ticket.records {
+    if scanned < ticket.records {
         // Changed on disk after this process wrote and checked it.
         let offset = scan.end;
-        let kept = store::keep_damaged(&inner.dir, ticket.segment, offset, &bytes[offset..]);
-        lost.push((scan.count..ticket.records, offset, kept));
+        let kept = store::keep_damaged(&inner.dir, ticket.segment, base + offset, &bytes[offset..]);
+        lost.push((scanned..ticket.records, base + offset, kept));
     }
     for (index, span) in &scan.bad {
         if !bit_set(&ticket.done, *index) {
             let record = &bytes[span.offset..span.offset + span.len];
-            let kept = store::keep_damaged(&inner.dir, ticket.segment, span.offset, record);
-            lost.push((*index..*index + 1, span.offset, kept));
+            let kept = store::keep_damaged(&inner.dir, ticket.segment, base + span.offset, record);
+            lost.push((*index..*index + 1, base + span.offset, kept));
         }
     }
     let mut buckets = Vec::new();
     let mut records = Vec::new();
+    // In place: the first record held back, and the buckets held back.
+    let mut held_back: Option<(u32, usize)> = None;
+    let mut held_back_buckets = Vec::new();
+    let mut skipped = 0;
     for (index, span) in scan.records {
         if bit_set(&ticket.done, index) {
             continue;
@@ -149,8 +227,16 @@ pub(super) fn load(inner: &Inner, ticket: &Ticket) -> Result<Loaded, SpoolError>
             continue;
         };
         let bucket = bucket(record.topic, record.key);
+        let held = ticket.held.iter().any(|held| held.holds(bucket));
+        if held && ticket.from.is_some() {
+            held_back.get_or_insert((index, base + span.offset));
+            held_back_buckets.push(bucket);
+            continue;
+        }
         buckets.push((index, bucket));
-        if !ticket.held.iter().any(|held| held.holds(bucket)) {
+        if held {
+            skipped += 1;
+        } else {
             records.push((index, span));
         }
     }
@@ -167,6 +253,18 @@ pub(super) fn load(inner: &Inner, ticket: &Ticket) -> Result<Loaded, SpoolError>
             seg.keep |= kept.is_err();
         }
         seg.buckets = buckets;
+        seg.skipped = skipped;
+        if ticket.from.is_some() {
+            // The next replay in place starts after what this one read (records held back are
+            // read again when the older segment lets go); damage is gone back over once the
+            // segment is sealed.
+            seg.cursor = Some((scanned, base + scan.end));
+            if seg.held_back.is_none() {
+                seg.held_back = held_back;
+            }
+            seg.held_back_buckets.extend(held_back_buckets);
+            seg.reseal |= !lost.is_empty() || scan.damage.is_some();
+        }
     }
     drop(segs);
     if missing > 0 {

@@ -61,6 +61,9 @@ pub(super) struct Inner {
     /// Records not yet done that are not with librdkafka either: waiting to be replayed. While
     /// there are any, new records of the producer go behind them (the order per key).
     pub waiting: AtomicU64,
+    /// Segments an earlier run left wait to be checked: their records are not counted in
+    /// `waiting` yet, and new records go behind them all the same.
+    pub unsettled: AtomicBool,
     /// Records appended so far; `fsync` progress is measured against it.
     pub appended: AtomicU64,
     /// `appended` as of the last completed `fsync`.
@@ -195,6 +198,27 @@ pub(super) struct Seg {
     pub held: Held,
     /// Never deleted: damaged bytes in it could not be set aside.
     pub keep: bool,
+    /// For the active segment replayed in place (records are read back while appends go on,
+    /// rather than sealing it for each replay): the index and offset of the first record no
+    /// replay has read yet.
+    pub cursor: Option<(u32, usize)>,
+    /// For the active segment replayed in place: the first record a replay held back behind an
+    /// older segment (read again once that one holds nothing), and the key buckets held back,
+    /// which this segment then holds for later ones.
+    pub held_back: Option<(u32, usize)>,
+    pub held_back_buckets: Vec<u16>,
+    /// The active segment must be sealed before its next replay: a record read in place failed
+    /// or was damaged, and only a sealed segment's replay goes back to it.
+    pub reseal: bool,
+    /// How many records the last replay left waiting behind an older segment that holds their
+    /// key bucket.
+    pub skipped: u32,
+    /// Its last replay sent everything it could; the rest waits until no older segment holds
+    /// keys (no pause, no reading it again before).
+    pub waits_behind: bool,
+    /// A record of it came back undelivered and the replay that will hold its key has not ended
+    /// yet: later segments wait, lest a record of that key overtake it meanwhile.
+    pub failed: bool,
 }
 
 impl Seg {
@@ -217,6 +241,13 @@ impl Seg {
             buckets: Vec::new(),
             held: Held::Nothing,
             keep: false,
+            cursor: None,
+            held_back: None,
+            held_back_buckets: Vec::new(),
+            reseal: false,
+            skipped: 0,
+            waits_behind: false,
+            failed: false,
         }
     }
 
@@ -247,20 +278,33 @@ impl Seg {
     /// after each failure), and holds its key buckets until then.
     fn replay_ended(&mut self) {
         self.replay = Replay::Idle;
+        self.failed = false;
         let buckets = std::mem::take(&mut self.buckets);
-        if self.done < self.records {
+        let left: Vec<u16> = buckets
+            .into_iter()
+            .filter(|(index, _)| !bit_set(&self.done_bits, *index))
+            .map(|(_, bucket)| bucket)
+            .collect();
+        // A replay in place read only some of the segment's records: those it did not read are
+        // not behind, they are next. Records left behind an older segment's wait for it, not
+        // for a pause.
+        let failed = left.len() > self.skipped as usize;
+        self.waits_behind = self.cursor.is_none() && !failed && self.skipped > 0;
+        let incomplete = if self.cursor.is_some() {
+            !left.is_empty()
+        } else {
+            self.done < self.records && !self.waits_behind
+        };
+        if incomplete {
             self.retry_after = Some(Instant::now() + self.replay_backoff.next());
-            let left = buckets
-                .into_iter()
-                .filter(|(index, _)| !bit_set(&self.done_bits, *index))
-                .map(|(_, bucket)| bucket)
-                .collect();
-            self.held = Held::from_buckets(left);
+            self.reseal |= self.cursor.is_some();
         } else {
             self.retry_after = None;
             self.replay_backoff.reset();
-            self.held = Held::Nothing;
         }
+        let mut held = left;
+        held.extend_from_slice(&self.held_back_buckets);
+        self.held = Held::from_buckets(held);
     }
 
     /// Counts one record of the segment back from librdkafka; ends a replay whose records all
@@ -353,6 +397,7 @@ impl Inner {
     /// replayed.
     pub fn release(&self, position: Position) {
         if let Some(seg) = lock(&self.segs).map.get_mut(&position.segment) {
+            seg.failed = true;
             seg.returned();
             self.waiting.fetch_add(1, Ordering::AcqRel);
         }

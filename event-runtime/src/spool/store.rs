@@ -186,6 +186,21 @@ pub(super) fn read_segment(dir: &Path, id: u64, len: Option<usize>) -> io::Resul
     read(&open_read(&segment_path(dir, id))?, len)
 }
 
+/// Bytes `from..to` of segment `id` (fewer when the file is shorter).
+pub(super) fn read_segment_part(
+    dir: &Path,
+    id: u64,
+    from: usize,
+    to: usize,
+) -> io::Result<Vec<u8>> {
+    let file = open_read(&segment_path(dir, id))?;
+    let on_disk = file.metadata()?.len() as usize;
+    let to = to.min(on_disk);
+    let mut bytes = vec![0u8; to.saturating_sub(from)];
+    file.read_exact_at(&mut bytes, from as u64)?;
+    Ok(bytes)
+}
+
 /// The first `len` bytes of an open file (all of it when `len` is `None`, or less when the file
 /// was cut short).
 pub(super) fn read(file: &File, len: Option<usize>) -> io::Result<Vec<u8>> {

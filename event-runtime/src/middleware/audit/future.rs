@@ -14,7 +14,7 @@ use tower_service::Service;
 
 use super::config::Config;
 use crate::middleware::body::{AuditBody, CaptureBody, Captured, is_json, poll_read_ahead};
-use crate::middleware::entries::send;
+use crate::middleware::entries::{send, send_entry};
 use crate::middleware::lifecycle::{EndKind, Finish, Once, RequestEnd, Started, guard};
 use crate::middleware::request_id::REQUEST_ID;
 
@@ -77,10 +77,10 @@ impl Finish for AuditRecord {
             .as_ref()
             .is_none_or(|hook| hook.on_entry(&mut entry));
         if keep {
-            send(&*config.common.producer, &entry);
+            send_entry(&*config.common.producer, &entry);
         }
         if let Some(usage) = usage {
-            send(&*config.common.producer, &usage);
+            let _ = send(&*config.common.producer, &usage);
         }
     }
 }

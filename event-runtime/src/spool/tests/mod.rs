@@ -48,19 +48,37 @@ fn replay_all(spool: &Spool) -> Vec<Message> {
     assert!(spool.sync(Duration::from_secs(10)));
     let mut out = Vec::new();
     while let Some(ticket) = spool.next_to_replay() {
-        let loaded = spool.load(&ticket).unwrap();
-        for (index, span) in &loaded.records {
-            out.push(loaded.record(*span).unwrap().to_message());
-            let position = Position {
-                segment: ticket.segment,
-                index: *index,
-            };
-            spool.sending(position);
-            spool.delivered(position);
-        }
-        spool.sent(ticket.segment);
+        out.extend(deliver_all(spool, &ticket));
     }
     out
+}
+
+/// Loads a ticket's records and has the broker acknowledge each; returns them.
+fn deliver_all(spool: &Spool, ticket: &crate::spool::Ticket) -> Vec<Message> {
+    let loaded = spool.load(ticket).unwrap();
+    let mut out = Vec::new();
+    for (index, span) in &loaded.records {
+        out.push(loaded.record(*span).unwrap().to_message());
+        let position = Position {
+            segment: ticket.segment,
+            index: *index,
+        };
+        spool.sending(position);
+        spool.delivered(position);
+    }
+    spool.sent(ticket.segment);
+    out
+}
+
+/// The first record of a ticket fails (it comes back undelivered).
+fn fail_first(spool: &Spool, ticket: &crate::spool::Ticket) {
+    let position = Position {
+        segment: ticket.segment,
+        index: 0,
+    };
+    spool.sending(position);
+    spool.release(position);
+    spool.sent(ticket.segment);
 }
 
 fn segment_files(dir: &Path) -> usize {
@@ -181,9 +199,13 @@ fn finished_segments_are_deleted_and_an_undeletable_one_is_not_replayed() {
         append(&spool, m);
     }
     assert_eq!(replay_all(&spool).len(), 150);
-    // Only the spare segments are left.
-    wait_for_segments(&spool, dir.path(), SPARES);
+    // Only the spare segments are left, and the active one (replayed in place: it stays until
+    // it is full or the spool closes).
+    wait_for_segments(&spool, dir.path(), SPARES + 1);
     assert!(spool.next_to_replay().is_none());
+    drop(spool);
+    wait_for_release(&fs::canonicalize(dir.path()).unwrap());
+    assert_eq!(segment_files(dir.path()), 0);
 }
 
 #[test]
@@ -213,22 +235,120 @@ fn a_segment_that_keeps_failing_does_not_hold_up_the_next() {
     spool.recover(|| false);
     let messages = messages(4);
     append(&spool, &messages[0]);
+    // Read in place from the active segment.
     let first = spool.next_to_replay().unwrap();
+    assert_eq!(spool.load(&first).unwrap().records.len(), 1);
+    // Its record fails.
+    fail_first(&spool, &first);
+    // The segment is sealed at once, and pauses.
+    assert!(spool.next_to_replay().is_none());
     for m in &messages[1..] {
         append(&spool, m);
     }
-    // The first segment's record fails.
-    let position = Position {
-        segment: first.segment,
-        index: 0,
-    };
-    spool.sending(position);
-    spool.release(position);
-    spool.sent(first.segment);
     // The next segment is replayed while the first one pauses.
     let second = spool.next_to_replay().unwrap();
     assert_ne!(second.segment, first.segment);
     assert_eq!(spool.load(&second).unwrap().records.len(), 3);
+}
+
+/// A key an older segment holds (its record failed) waits in the active segment read in place,
+/// while other keys go on; once the older record is delivered, the held ones follow it.
+#[test]
+fn records_held_back_in_place_follow_the_older_record_of_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    let deliver = |ticket: &crate::spool::Ticket, out: &mut Vec<Vec<u8>>| {
+        out.extend(deliver_all(&spool, ticket).into_iter().map(|m| m.payload));
+    };
+    append(&spool, &message("audit", b"a", b"a0", &[]));
+    let first = spool.next_to_replay().unwrap();
+    assert_eq!(spool.load(&first).unwrap().records.len(), 1);
+    fail_first(&spool, &first);
+    // "a0" failed: its segment is sealed and pauses, holding key "a".
+    assert!(spool.next_to_replay().is_none());
+    append(&spool, &message("audit", b"a", b"a1", &[]));
+    append(&spool, &message("audit", b"b", b"b0", &[]));
+    let mut out = Vec::new();
+    let second = spool.next_to_replay().unwrap();
+    assert_ne!(second.segment, first.segment);
+    deliver(&second, &mut out);
+    assert_eq!(out, [b"b0".to_vec()], "key b goes on, a1 waits");
+    // Nothing more to do until "a0" is retried (no busy turn over the held record).
+    assert!(spool.next_to_replay().is_none());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let retry = loop {
+        if let Some(ticket) = spool.next_to_replay() {
+            break ticket;
+        }
+        assert!(std::time::Instant::now() < deadline, "a0 never retried");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(retry.segment, first.segment);
+    deliver(&retry, &mut out);
+    let last = spool.next_to_replay().unwrap();
+    assert_eq!(last.segment, second.segment);
+    deliver(&last, &mut out);
+    assert_eq!(out, [b"b0".to_vec(), b"a0".to_vec(), b"a1".to_vec()]);
+    assert!(spool.is_empty());
+}
+
+/// A record fails while the rest of its segment's replay is still with librdkafka: until that
+/// replay ends (and its segment holds the key), no later segment is replayed, so no later
+/// record of the key overtakes it.
+#[test]
+fn nothing_later_is_replayed_while_a_failed_replay_has_not_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    let big = vec![b'x'; 600_000];
+    append(&spool, &message("audit", b"a", b"a0", &[]));
+    append(&spool, &message("audit", b"x", &big, &[]));
+    // Too large for the first segment's room: the second segment.
+    append(&spool, &message("audit", b"a", &big, &[]));
+    let first = spool.next_to_replay().unwrap();
+    let loaded = spool.load(&first).unwrap();
+    assert_eq!(loaded.records.len(), 2);
+    let at = |index| Position {
+        segment: first.segment,
+        index,
+    };
+    spool.sending(at(0));
+    spool.sending(at(1));
+    spool.release(at(0));
+    spool.sent(first.segment);
+    // "a0" failed; "x" is still with librdkafka.
+    assert!(spool.next_to_replay().is_none(), "a1 would overtake a0");
+    spool.delivered(at(1));
+    // The replay ended: the first segment holds key "a", and pauses.
+    let second = spool.next_to_replay().unwrap();
+    assert_ne!(second.segment, first.segment);
+    assert!(spool.load(&second).unwrap().records.is_empty());
+}
+
+#[test]
+fn the_active_segment_is_replayed_in_place_as_records_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    let messages = messages(30);
+    let mut replayed = Vec::new();
+    let mut segments = std::collections::BTreeSet::new();
+    // A replay that keeps up with a steady stream: a few records at a time.
+    for chunk in messages.chunks(3) {
+        for m in chunk {
+            append(&spool, m);
+        }
+        let ticket = spool.next_to_replay().unwrap();
+        segments.insert(ticket.segment);
+        let delivered = deliver_all(&spool, &ticket);
+        assert_eq!(delivered.len(), chunk.len(), "only the new records");
+        replayed.extend(delivered);
+        assert!(spool.is_empty());
+    }
+    assert_eq!(replayed, messages);
+    // One segment for all of them, not one per replay.
+    assert_eq!(segments.len(), 1);
 }
 
 #[test]
@@ -518,4 +638,102 @@ proptest! {
         prop_assert_eq!(spool.counts().lost, 1);
         prop_assert_eq!(spool.counts().pending, 0);
     }
+}
+
+/// What the spool holds is every audited request's payload: only its owner may read it,
+/// whatever the umask, and a link planted in the directory is never followed.
+#[test]
+fn only_the_owner_can_read_the_spool() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("spool");
+    // As a directory an earlier version (or an operator) left readable by everyone.
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let spool = open(&dir);
+    spool.recover(|| false);
+    for m in &messages(5) {
+        append(&spool, m);
+    }
+    spool.quarantine(messages(1).remove(0), "refused".into(), None);
+    assert!(spool.sync(Duration::from_secs(10)));
+    let ticket = spool.next_to_replay().unwrap();
+    let position = Position {
+        segment: ticket.segment,
+        index: 0,
+    };
+    spool.sending(position);
+    spool.delivered(position);
+    spool.sent(ticket.segment);
+    // The worker writes the acknowledgements.
+    assert!(spool.bell().wait_until(Duration::from_secs(10), || {
+        store::acks_path(&dir, ticket.segment).exists()
+    }));
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("quarantine")), 0o700);
+    let mut files = 0;
+    for entry in fs::read_dir(&dir)
+        .unwrap()
+        .chain(fs::read_dir(dir.join("quarantine")).unwrap())
+    {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+            files += 1;
+        }
+    }
+    assert!(
+        files >= 4,
+        "segments, acknowledgements, the lock, the quarantined record"
+    );
+    // A link planted where the next acknowledgement file's temporary name will be.
+    let target = parent.path().join("elsewhere");
+    fs::write(&target, b"untouched").unwrap();
+    let partial = dir.join(format!("{:020}.acks.partial", ticket.segment));
+    std::os::unix::fs::symlink(&target, &partial).unwrap();
+    store::write_acks(&dir, ticket.segment, &[1]).unwrap();
+    assert_eq!(fs::read(&target).unwrap(), b"untouched");
+    assert_eq!(store::read_acks(&dir, ticket.segment), [1]);
+}
+
+/// However long an outage, the spool keeps a bounded number of files open: a long backlog
+/// never runs into the process's limit on open files.
+#[test]
+fn open_files_stay_bounded_however_many_segments() {
+    let open_files = |dir: &Path| {
+        fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|fd| fs::read_link(fd.unwrap().path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .count()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dir_path = fs::canonicalize(dir.path()).unwrap();
+    let spool = open(&dir_path);
+    spool.recover(|| false);
+    // Sixty 1 MiB segments' worth.
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    let big = message("audit", b"k", &vec![1u8; 100_000], &[]);
+    for _ in 0..600 {
+        big.with_ref(|m| spool.append(m, false, Caller::MayWaitUntil(until)))
+            .unwrap();
+    }
+    assert!(spool.sync(Duration::from_secs(10)));
+    assert!(store::list_segments(&dir_path).unwrap().len() >= 60);
+    // The worker closes the files of older sealed segments as it goes.
+    let bound = 1 + 1 + super::state::MAX_SPARES + super::state::OPEN_SEALED;
+    assert!(
+        spool
+            .bell()
+            .wait_until(Duration::from_secs(10), || open_files(&dir_path) <= bound),
+        "{} files open",
+        open_files(&dir_path)
+    );
+    drop(spool);
+    wait_for_release(&dir_path);
+    // A restart opens none of them until it reads them.
+    let spool = open(&dir_path);
+    assert!(open_files(&dir_path) <= 1 + super::state::MAX_SPARES + 1);
+    assert_eq!(spool.recover(|| false).records, 600);
 }
