@@ -36,7 +36,10 @@ pub(super) fn emit_error(
         Class::Tls => EmitError::Tls {
             reason: shared.redact(reason),
         },
-        Class::Rejected | Class::Fatal | Class::Transient => EmitError::Broker {
+        Class::Rejected => EmitError::Rejected {
+            reason: shared.redact(reason),
+        },
+        Class::Fatal | Class::Transient => EmitError::Broker {
             reason: shared.redact(reason),
         },
     }
