@@ -86,7 +86,7 @@ pub trait Stage: KafkaEvent + Sized {
     fn stage<'c, T>(
         &self,
         transaction: &'c mut T,
-    ) -> impl Future<Output = Result<Uuid, OutboxError>> + Send + 'c
+    ) -> impl Future<Output = Result<Uuid, OutboxError>> + Send + use<'c, T, Self>
     where
         T: Staging + ?Sized,
     {
