@@ -103,6 +103,8 @@ impl OutboxRelay {
     ///
     /// ```
     /// # #[cfg(feature = "outbox-sqlite")] {
+    /// # let rt = tokio::runtime::Runtime::new().unwrap();
+    /// # let _in_runtime = rt.enter();
     /// # let pool = kafka_events::outbox::sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
     /// use std::sync::Arc;
     /// use kafka_events::{MemoryProducer, outbox::OutboxRelay};
@@ -121,6 +123,8 @@ impl OutboxRelay {
     ///
     /// ```
     /// # #[cfg(feature = "outbox-sqlite")] {
+    /// # let rt = tokio::runtime::Runtime::new().unwrap();
+    /// # let _in_runtime = rt.enter();
     /// # let pool = kafka_events::outbox::sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
     /// use std::{sync::Arc, time::Duration};
     /// use kafka_events::{MemoryProducer, outbox::OutboxRelay};
@@ -138,6 +142,8 @@ impl OutboxRelay {
     ///
     /// ```
     /// # #[cfg(feature = "outbox-sqlite")] {
+    /// # let rt = tokio::runtime::Runtime::new().unwrap();
+    /// # let _in_runtime = rt.enter();
     /// # let pool = kafka_events::outbox::sqlx::SqlitePool::connect_lazy("sqlite::memory:").unwrap();
     /// use std::{sync::Arc, time::Duration};
     /// use kafka_events::{MemoryProducer, outbox::OutboxRelay};
