@@ -7,6 +7,8 @@
 
 #[path = "support/postgres.rs"]
 mod postgres;
+#[path = "support/outbox.rs"]
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
@@ -15,26 +17,10 @@ use std::time::{Duration, Instant};
 
 use kafka_events::outbox::sqlx::{self, PgPool, postgres::PgPoolOptions};
 use kafka_events::outbox::{self, ID_HEADER, OutboxRelay, RelayHandle, Stage};
-use kafka_events::testing::{EmbeddedKafka, read_topic_idle, read_topic_until};
-use kafka_events::{KafkaEvent, KafkaProducer, Message, Producer, Record};
+use kafka_events::testing::{EmbeddedKafka, read_topic_until};
+use kafka_events::{KafkaProducer, Message, Producer, Record};
 use postgres::Postgres;
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[event(topic = "orders", key = "order_id", type = "order.placed")]
-struct OrderPlaced {
-    order_id: i64,
-    seq: i64,
-    note: String,
-}
-
-fn order(order_id: i64, seq: i64) -> OrderPlaced {
-    OrderPlaced {
-        order_id,
-        seq,
-        note: String::new(),
-    }
-}
+use support::{OrderPlaced, order, read_orders};
 
 struct Setup {
     pool: PgPool,
@@ -78,18 +64,7 @@ impl Setup {
 
     /// Everything the topic holds, duplicates included.
     async fn records(&self) -> Vec<Record> {
-        let bootstrap = self.kafka.bootstrap_servers().to_owned();
-        tokio::task::spawn_blocking(move || {
-            read_topic_idle(
-                &bootstrap,
-                "orders",
-                Duration::from_secs(2),
-                Duration::from_secs(60),
-            )
-            .unwrap()
-        })
-        .await
-        .unwrap()
+        read_orders(self.kafka.bootstrap_servers()).await
     }
 
     async fn count(&self, table: &str) -> i64 {
@@ -309,8 +284,8 @@ async fn two_relays_ten_thousand_events_from_eight_writers_over_a_hundred_keys()
         }
         assert!(Instant::now() < deadline, "no relay published 3 000 rows");
     };
-    let before = stopping.stats().published;
-    stopping.shutdown().await;
+    // What it published, the batch it was finishing included.
+    let before = stopping.shutdown().await.published;
     for writer in writers {
         writer.await.unwrap();
     }

@@ -1,31 +1,18 @@
 //! The transactional outbox on SQLite (bundled, a file per test) and the embedded Kafka
 //! broker: `cargo test --features outbox-sqlite --test outbox_sqlite`.
 
+#[path = "support/outbox.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_events::outbox::sqlx::{self, SqlitePool, sqlite::SqliteConnectOptions};
 use kafka_events::outbox::{self, ID_HEADER, OutboxError, OutboxRelay, RelayHandle, Stage};
-use kafka_events::testing::{EmbeddedKafka, read_topic_idle};
-use kafka_events::{KafkaEvent, KafkaProducer, Message, Record};
-use serde::{Deserialize, Serialize};
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[event(topic = "orders", key = "order_id", type = "order.placed")]
-struct OrderPlaced {
-    order_id: i64,
-    seq: i64,
-    note: String,
-}
-
-fn order(order_id: i64, seq: i64) -> OrderPlaced {
-    OrderPlaced {
-        order_id,
-        seq,
-        note: String::new(),
-    }
-}
+use kafka_events::testing::EmbeddedKafka;
+use kafka_events::{KafkaProducer, Message, Record};
+use support::{OrderPlaced, order, read_orders};
 
 struct Setup {
     pool: SqlitePool,
@@ -59,18 +46,7 @@ impl Setup {
     }
 
     async fn records(&self) -> Vec<Record> {
-        let bootstrap = self.kafka.bootstrap_servers().to_owned();
-        tokio::task::spawn_blocking(move || {
-            read_topic_idle(
-                &bootstrap,
-                "orders",
-                Duration::from_secs(2),
-                Duration::from_secs(60),
-            )
-            .unwrap()
-        })
-        .await
-        .unwrap()
+        read_orders(self.kafka.bootstrap_servers()).await
     }
 
     async fn count(&self, table: &str) -> i64 {

@@ -257,7 +257,7 @@ impl RelayHandle {
 
     /// Stops the relay: it finishes the batch it is publishing (waiting for those sends'
     /// outcomes, at most the producer's delivery timeout), deletes what was acknowledged, lets
-    /// go of the table for another relay, and returns.
+    /// go of the table for another relay, and returns its final stats.
     ///
     /// ```
     /// # #[cfg(feature = "outbox-sqlite")]
@@ -272,7 +272,7 @@ impl RelayHandle {
     /// # #[cfg(not(feature = "outbox-sqlite"))]
     /// # fn main() {}
     /// ```
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(mut self) -> RelayStats {
         self.shared.ask_to_stop();
         if let Some(task) = self.task.take()
             && let Err(error) = task.await
@@ -280,6 +280,7 @@ impl RelayHandle {
         {
             std::panic::resume_unwind(error.into_panic());
         }
+        self.shared.snapshot()
     }
 }
 
