@@ -2,7 +2,7 @@
 //! against what this run measured.
 //!
 //! ```text
-//! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --example benchmarks -- --write BENCHMARKS.md
+//! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres --example benchmarks -- --write BENCHMARKS.md
 //! cargo run --release --example benchmarks -- --quick        # smaller and shorter (CI smoke test)
 //! cargo run --release --example benchmarks -- --settings     # also other librdkafka settings
 //! cargo run --release --example benchmarks -- --throughput-only   # detached throughput alone, for a profiler
@@ -14,6 +14,9 @@
 
 #[path = "audit_overhead.rs"]
 mod audit_overhead;
+#[cfg(feature = "outbox-postgres")]
+#[path = "bench_outbox.rs"]
+mod bench_outbox;
 #[path = "../tests/support/matrix.rs"]
 mod matrix;
 
@@ -856,7 +859,7 @@ fn main() {
     let command = if quick {
         "cargo run --release --example benchmarks -- --quick"
     } else {
-        "KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --example benchmarks -- --write BENCHMARKS.md"
+        "KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres --example benchmarks -- --write BENCHMARKS.md"
     };
     writeln!(w, "# Benchmarks\n").unwrap();
     writeln!(
@@ -1038,12 +1041,25 @@ fn main() {
         writeln!(w, "Memory: a child process makes {} detached emits with every broker down and reports its peak RSS (`VmHWM`): **{mib:.1} MiB**, while {} records went to the spool. Once the producer sees that no broker is reachable, records go straight to disk; before that, librdkafka's queue is bounded by `max_queued_messages` and `max_queued_bytes`.\n", msgs(memory_n as f64), msgs(*spooled as f64)).unwrap();
     }
 
+    doc.push_str(&outbox_section(quick));
+
     match write {
         Some(path) => {
             std::fs::write(&path, &doc).unwrap();
             eprintln!("benchmarks: wrote {}", path.display());
         }
         None => print!("{doc}"),
+    }
+}
+
+/// The outbox's rows (`examples/bench_outbox.rs`), with the feature that builds them.
+fn outbox_section(quick: bool) -> String {
+    #[cfg(feature = "outbox-postgres")]
+    return bench_outbox::section(quick);
+    #[cfg(not(feature = "outbox-postgres"))]
+    {
+        let _ = quick;
+        "## Transactional outbox\n\nNot run: build with `--features outbox-postgres`.\n".into()
     }
 }
 

@@ -91,6 +91,8 @@
 //! | `testing` | no | the `testing` module: the embedded broker and topic readers (enable it in `[dev-dependencies]`) |
 //! | `ssl` | no | TLS, SASL SCRAM and OAUTHBEARER: librdkafka built with the system's OpenSSL (Debian: `libssl-dev`, `pkg-config`) |
 //! | `ssl-vendored` | no | the same with OpenSSL built from source |
+//! | `outbox-postgres` | no | the transactional outbox on PostgreSQL (sqlx 0.8): `outbox` |
+//! | `outbox-sqlite` | no | the transactional outbox on SQLite (sqlx 0.8, SQLite bundled): `outbox` |
 //!
 //! The default build needs a C compiler and no system library: librdkafka is built from source
 //! by the `rdkafka` crate.

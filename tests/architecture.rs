@@ -19,6 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("events", &["key", "redact", "encode", "producer", "event"]),
     ("stores", &["models", "memory", "spool"]),
     ("kafka", &["kafka"]),
+    ("outbox", &["outbox"]),
     ("middleware", &["middleware"]),
     ("testing", &["testing"]),
     ("facade", &["lib"]),

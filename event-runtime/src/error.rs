@@ -114,6 +114,14 @@ pub enum EmitError {
     /// directory unwritable or removed); it was counted as dropped and logged.
     #[error("the record could not be spooled: {0}")]
     Spool(#[source] SpoolError),
+    /// The broker will never take this record as it is: it is invalid, breaks a topic policy,
+    /// or this client is not authorized to write the topic. Retrying the same record does not
+    /// help; fix the record or the broker's ACLs.
+    #[error("the broker refused the record for good: {reason}")]
+    Rejected {
+        /// What the broker said.
+        reason: String,
+    },
     /// The broker or client rejected the record for another reason.
     #[error("the record was not delivered: {reason}")]
     Broker {

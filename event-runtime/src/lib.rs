@@ -19,6 +19,12 @@ mod message;
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub mod middleware;
 pub mod models;
+#[cfg(any(feature = "outbox-postgres", feature = "outbox-sqlite"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "outbox-postgres", feature = "outbox-sqlite")))
+)]
+pub mod outbox;
 mod producer;
 mod redact;
 mod secret;

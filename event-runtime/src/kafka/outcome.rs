@@ -40,7 +40,10 @@ pub(super) fn emit_error(
         Class::Fatal => EmitError::Fatal {
             reason: shared.redact(reason),
         },
-        Class::Rejected | Class::Transient => EmitError::Broker {
+        Class::Rejected => EmitError::Rejected {
+            reason: shared.redact(reason),
+        },
+        Class::Transient => EmitError::Broker {
             reason: shared.redact(reason),
         },
     }
