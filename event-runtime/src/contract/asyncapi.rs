@@ -37,7 +37,7 @@ const KAFKA_BINDING: &str = "0.5.0";
 ///     .event::<UsageEvent>();
 ///
 /// let yaml = document.to_yaml()?;
-/// assert!(yaml.starts_with("asyncapi: 3.0.0\n"));
+/// assert!(yaml.contains("address: prod.audit.v1"));
 /// let json = document.to_value()?;
 /// assert_eq!(json["channels"]["audit"]["address"], "prod.audit.v1");
 /// let message = &json["components"]["messages"]["AuditEntry"];
@@ -195,16 +195,30 @@ impl AsyncApi {
         Ok(document)
     }
 
-    /// The document as JSON text (pretty, ending in a newline).
+    /// The document as JSON text (pretty, its sections in the specification's order, ending in
+    /// a newline).
     pub fn to_json(&self) -> Result<String, SchemaError> {
-        let mut text = serde_json::to_string_pretty(&self.to_value()?).expect("a Value serializes");
+        let document = self.to_value()?;
+        let mut text =
+            serde_json::to_string_pretty(&Sections::of(&document)).expect("a Value serializes");
         text.push('\n');
         Ok(text)
     }
 
-    /// The document as YAML text.
+    /// The document as YAML text, its sections in the specification's order.
+    ///
+    /// ```
+    /// use kafka_events::contract::AsyncApi;
+    /// use kafka_events::UsageEvent;
+    ///
+    /// let yaml = AsyncApi::new("Usage", "1.0.0").event::<UsageEvent>().to_yaml()?;
+    /// assert!(yaml.starts_with("asyncapi: \"3.0.0\"\ninfo:\n"));
+    /// # Ok::<(), kafka_events::contract::AsyncApiError>(())
+    /// ```
     pub fn to_yaml(&self) -> Result<String, AsyncApiError> {
-        serde_saphyr::to_string(&self.to_value()?).map_err(|e| AsyncApiError::Yaml(e.to_string()))
+        let document = self.to_value()?;
+        serde_saphyr::to_string(&Sections::of(&document))
+            .map_err(|e| AsyncApiError::Yaml(e.to_string()))
     }
 
     /// Writes the document to `path`, as YAML (`.yaml`, `.yml`) or JSON (`.json`).
@@ -277,6 +291,34 @@ impl AsyncApi {
             properties.insert(name.clone(), schema.clone());
         }
         json!({"type": "object", "properties": properties, "required": required})
+    }
+}
+
+/// The document's top level in the order the specification lists it (a `Value` sorts its keys).
+#[derive(serde::Serialize)]
+struct Sections<'a> {
+    asyncapi: &'a Value,
+    info: &'a Value,
+    #[serde(skip_serializing_if = "Value::is_null")]
+    servers: &'a Value,
+    #[serde(rename = "defaultContentType")]
+    default_content_type: &'a Value,
+    channels: &'a Value,
+    operations: &'a Value,
+    components: &'a Value,
+}
+
+impl<'a> Sections<'a> {
+    fn of(document: &'a Value) -> Self {
+        Sections {
+            asyncapi: &document["asyncapi"],
+            info: &document["info"],
+            servers: &document["servers"],
+            default_content_type: &document["defaultContentType"],
+            channels: &document["channels"],
+            operations: &document["operations"],
+            components: &document["components"],
+        }
     }
 }
 

@@ -132,7 +132,7 @@ pub enum ChangeKind {
         /// As now.
         to: Option<String>,
     },
-    /// A number's range changed: `-32768..=32767`, `0..`, `..` (any).
+    /// A number's range changed: `-32768..=32767`, `0..`, `unbounded`.
     RangeChanged {
         /// The field.
         field: String,

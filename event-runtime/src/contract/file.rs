@@ -145,7 +145,8 @@ impl Contract {
 /// use kafka_events::AuditEntry;
 ///
 /// let shipped = models();
-/// assert_eq!(shipped.map(|c| c.name().to_owned()), ["audit.log", "AuthEvent", "usage.record"]);
+/// let names: Vec<&str> = shipped.iter().map(|c| c.name()).collect();
+/// assert_eq!(names, ["audit.log", "AuthEvent", "usage.record"]);
 /// // The models as they are match what shipped.
 /// let now = Contract::of::<AuditEntry>()?;
 /// assert!(now.changes_since(&shipped[0], Mode::Go).is_empty());

@@ -162,6 +162,9 @@ impl Range {
 
 impl fmt::Display for Range {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_unbounded() {
+            return f.write_str("unbounded");
+        }
         if let Some(min) = self.min {
             write!(f, "{min}")?;
         }
