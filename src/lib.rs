@@ -78,6 +78,10 @@
 //!   and with the `testing` feature the `testing` module: an embedded Kafka-protocol broker on
 //!   127.0.0.1 (librdkafka's mock cluster), with outages and injected errors, and readers that
 //!   consume a topic back.
+//! - **Contracts** (feature `schema`). `contract`: each event's JSON Schema exactly as its records
+//!   are written, a contract file per event committed with the code, `contract::verify` in your
+//!   tests to refuse breaking changes (`order.placed: field total_cents: integer → string`), and
+//!   an AsyncAPI 3.0 document for other teams.
 //! - **Errors.** [`ConfigError`] when a configuration is wrong (it names the field),
 //!   [`EmitError`] when a send fails (one variant per thing a caller can act on),
 //!   [`CloseError`] when `close` hands records back.
@@ -93,6 +97,7 @@
 //! | `ssl-vendored` | no | the same with OpenSSL built from source |
 //! | `outbox-postgres` | no | the transactional outbox on PostgreSQL (sqlx 0.8): `outbox` |
 //! | `outbox-sqlite` | no | the transactional outbox on SQLite (sqlx 0.8, SQLite bundled): `outbox` |
+//! | `schema` | no | `contract`: each event's JSON Schema, committed contract files checked for breaking changes in your tests (and, with `#[event(contract = "..")]`, at compile time), AsyncAPI documents |
 //!
 //! The default build needs a C compiler and no system library: librdkafka is built from source
 //! by the `rdkafka` crate.

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("events", &["key", "redact", "encode", "producer", "event"]),
     ("stores", &["models", "memory", "spool"]),
+    ("contracts", &["contract"]),
     ("kafka", &["kafka"]),
     ("outbox", &["outbox"]),
     ("middleware", &["middleware"]),
@@ -117,6 +118,11 @@ fn paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
+        // A path starts at an ASCII letter; the bytes inside a non-ASCII character are skipped.
+        if !code.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
         let start_ok = i == 0
             || !(bytes[i - 1].is_ascii_alphanumeric()
                 || bytes[i - 1] == b'_'

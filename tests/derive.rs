@@ -5,6 +5,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use kafka_events::{KafkaEvent, Key, headers};
+use proptest_derive::Arbitrary;
+use schemars::JsonSchema;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -40,7 +42,7 @@ macro_rules! every_rule {
         mod $name {
             use super::*;
 
-            #[derive(Serialize, KafkaEvent, Default)]
+            #[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
             #[serde(rename_all = $rule)]
             #[event(topic = "rules", key = "id", naming = $rule)]
             pub struct Event {
@@ -70,7 +72,7 @@ every_rule! {
     kebab: "kebab-case" => ["id", "tenant-id", "http2-port", "type", "kept"];
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[serde(rename_all = "PascalCase")]
 #[event(topic = "rules", key = "id", naming = "PascalCase")]
 struct Pascal {
@@ -81,7 +83,7 @@ struct Pascal {
     renamed: bool,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[event(topic = "rules", key = "id", naming = "SCREAMING_SNAKE_CASE")]
 struct ScreamingSnake {
@@ -90,7 +92,7 @@ struct ScreamingSnake {
     http2_port: u16,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[serde(rename_all = "SCREAMING-KEBAB-CASE")]
 #[event(topic = "rules", key = "id", naming = "SCREAMING-KEBAB-CASE")]
 struct ScreamingKebab {
@@ -98,7 +100,7 @@ struct ScreamingKebab {
     tenant_id: u32,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[serde(rename_all = "lowercase")]
 #[event(topic = "rules", key = "id", naming = "lowercase")]
 struct Lower {
@@ -106,7 +108,7 @@ struct Lower {
     tenant: u32,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[serde(rename_all = "UPPERCASE")]
 #[event(topic = "rules", key = "id", naming = "UPPERCASE")]
 struct Upper {
@@ -114,7 +116,7 @@ struct Upper {
     tenant: u32,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[serde(rename_all = "camelCase")]
 #[event(topic = "rules", key = "id", naming = "camelCase")]
 struct CamelLeading {
@@ -122,7 +124,7 @@ struct CamelLeading {
     _leading: u8,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[event(topic = "rules", key = "id")]
 struct Renames {
     id: u32,
@@ -136,7 +138,7 @@ struct Renames {
     aliased: u8,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[serde(tag = "kind")]
 #[event(topic = "rules", key = "id")]
 struct Tagged {
@@ -144,7 +146,7 @@ struct Tagged {
     value: u8,
 }
 
-#[derive(Serialize, KafkaEvent, Default)]
+#[derive(Serialize, KafkaEvent, Default, JsonSchema, Arbitrary, Debug)]
 #[event(topic = "rules", key = "id")]
 struct Optional {
     id: u32,
@@ -360,4 +362,60 @@ async fn detached_emits_are_redacted_too() {
     let text = String::from_utf8(producer.records()[0].payload.clone()).unwrap();
     assert!(text.contains(r#""password":"***""#), "{text}");
     assert!(!text.contains("swordfish"));
+}
+
+#[path = "support/schema.rs"]
+mod schema_support;
+
+mod schema {
+    //! The JSON Schema of each parity struct describes exactly what serde writes for it.
+
+    use super::schema_support::schema_describes;
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn every_parity_struct_is_what_its_schema_says(
+            rules in (any::<snake::Event>(), any::<camel::Event>(), any::<kebab::Event>()),
+            cases in (any::<Pascal>(), any::<ScreamingSnake>(), any::<ScreamingKebab>(), any::<Lower>(), any::<Upper>()),
+            more in (any::<CamelLeading>(), any::<Renames>(), any::<Tagged>(), any::<Optional>()),
+        ) {
+            let results = [
+                schema_describes(&rules.0, &[], &[]),
+                schema_describes(&rules.1, &[], &[]),
+                schema_describes(&rules.2, &[], &[]),
+                schema_describes(&cases.0, &[], &[]),
+                schema_describes(&cases.1, &[], &[]),
+                schema_describes(&cases.2, &[], &[]),
+                schema_describes(&cases.3, &[], &[]),
+                schema_describes(&cases.4, &[], &[]),
+                schema_describes(&more.0, &[], &[]),
+                schema_describes(&more.1, &[], &[]),
+                schema_describes(&more.2, &[], &[]),
+                schema_describes(&more.3, &["note"], &[]),
+            ];
+            for result in results {
+                prop_assert_eq!(result, Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn the_schemas_name_the_fields_serde_writes() {
+        let tagged = kafka_events::contract::schema_for::<Tagged>().unwrap();
+        assert_eq!(
+            tagged["properties"]["kind"],
+            serde_json::json!({"type": "string", "const": "Tagged"})
+        );
+        assert_eq!(
+            tagged["required"],
+            serde_json::json!(["kind", "id", "value"])
+        );
+        let renames = kafka_events::contract::schema_for::<Renames>().unwrap();
+        let names: Vec<&String> = renames["properties"].as_object().unwrap().keys().collect();
+        assert_eq!(names, ["aliased", "de_only", "id", "ser_name"]);
+        let optional = kafka_events::contract::schema_for::<Optional>().unwrap();
+        assert_eq!(optional["required"], serde_json::json!(["id"]));
+    }
 }

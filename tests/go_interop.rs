@@ -4,7 +4,9 @@
 //!   authenticated requests, and every auth event type) and checks each value survives;
 //! - writes events as the Go services do, which the models here must read back;
 //! - computes the partition Go producers choose for a table of keys and partition counts, which
-//!   this crate's producer must match on the embedded broker.
+//!   this crate's producer must match on the embedded broker;
+//! - reads each Go struct's JSON Schema off its fields, which the models' shipped contracts must
+//!   follow without a change that breaks a Go consumer.
 //!
 //! It needs Go and Google's uuid package (Debian: `golang-go`, `golang-github-google-uuid-dev`;
 //! no network). Without `go` on the `PATH` these tests say they were skipped, unless
@@ -530,4 +532,77 @@ fn every_model_names_its_go_fields() {
             "created_by"
         ]
     );
+}
+
+/// The models' shipped contracts promise what the Go structs write: from the schema the Go
+/// program reads off each Go struct (`schema` mode) to the contract, nothing breaks a consumer
+/// that decodes as Go does. The differences, all compatible, are what this crate adds.
+#[test]
+fn the_shipped_contracts_are_what_the_go_structs_accept() {
+    use kafka_events::contract::{Contract, Mode, models};
+
+    let Some(program) = go_program() else { return };
+    let (code, out) = run_go(program, "schema", "");
+    assert_eq!(code, 0);
+    let go: Value = serde_json::from_str(&out).expect("the Go program prints JSON");
+    let [audit, auth, usage] = models();
+    let added = |event: &str, fields: &[&str]| -> Vec<String> {
+        fields
+            .iter()
+            .map(|f| format!("{event}: field {f} added"))
+            .collect()
+    };
+    let expected = [
+        (
+            "audit",
+            &audit,
+            added(
+                "audit.log",
+                &[
+                    "anonymous",
+                    "duration_ms",
+                    "outcome",
+                    "payload_truncated",
+                    "request_id",
+                    "response_payload",
+                    "status_code",
+                ],
+            ),
+        ),
+        (
+            "auth",
+            &auth,
+            vec![
+                r#"AuthEvent: field type: only "authz.denied", "authz.error", "login.failure", "login.success""#.to_owned(),
+            ],
+        ),
+        ("usage", &usage, {
+            let mut lines = vec![
+                "usage.record: field metadata[]: object or null → object".to_owned(),
+                r#"usage.record: field status: only "", "active", "closed", "deleted", "draft", "rejected", "suspended""#.to_owned(),
+            ];
+            lines.extend(added(
+                "usage.record",
+                &["duration_ms", "endpoint", "message", "outcome", "service", "subject", "timestamp"],
+            ));
+            lines
+        }),
+    ];
+    for (name, contract, compatible) in expected {
+        // The name, topic, key and event types are not the Go struct's to say.
+        let mut schema = go[name].clone();
+        for keyword in ["title", "x-kafka-event"] {
+            schema[keyword] = contract.schema()[keyword].clone();
+        }
+        let go_writes = Contract::from_json(&schema.to_string()).unwrap();
+        let changes: Vec<String> = contract
+            .changes_since(&go_writes, Mode::Go)
+            .iter()
+            .map(|change| {
+                assert!(!change.breaking, "{name}: breaks Go consumers: {change}");
+                change.to_string()
+            })
+            .collect();
+        assert_eq!(changes, compatible, "{name}");
+    }
 }

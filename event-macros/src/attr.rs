@@ -48,6 +48,9 @@ pub struct ContainerAttrs {
     pub event_type: Option<Attr<String>>,
     pub naming: Option<Attr<RenameRule>>,
     pub krate: Option<Attr<syn::Path>>,
+    /// `contract = "contracts/orders/order.placed.json"`: the committed contract file, relative to
+    /// the crate root.
+    pub contract: Option<Attr<String>>,
     /// `types = ["login.success", ..]`: every value the `#[event(type)]` field can take.
     pub types: Option<Types>,
     /// The known keys that unknown ones look like typos of: such a key is not also reported
@@ -61,8 +64,10 @@ pub struct Types {
     pub span: TokenStream,
 }
 
-const CONTAINER_NAMES: [&str; 6] = ["topic", "key", "type", "types", "naming", "crate"];
-const CONTAINER_KEYS: &str = "`topic`, `key`, `type`, `types`, `naming` or `crate`";
+const CONTAINER_NAMES: [&str; 7] = [
+    "topic", "key", "type", "types", "naming", "crate", "contract",
+];
+const CONTAINER_KEYS: &str = "`topic`, `key`, `type`, `types`, `naming`, `crate` or `contract`";
 
 /// The known name `unknown` is most likely a typo of (at most two edits away), if any.
 fn did_you_mean(unknown: &str, known: &[&'static str]) -> Option<&'static str> {
@@ -139,6 +144,18 @@ impl ContainerAttrs {
                         parse_types(&mut out.types, &meta, errors);
                         Ok(())
                     }
+                    "contract" => set_once(&mut out.contract, &meta, errors, |lit| {
+                        let path = lit.value();
+                        if path.is_empty() || std::path::Path::new(&path).is_absolute() {
+                            Err(syn::Error::new_spanned(
+                                lit,
+                                "`contract` is a path relative to the crate root, such as \
+                                 `contract = \"contracts/orders/order.placed.json\"`",
+                            ))
+                        } else {
+                            Ok(path)
+                        }
+                    }),
                     _ => {
                         let hint = match did_you_mean(&name, &CONTAINER_NAMES) {
                             Some(known) => {
@@ -266,6 +283,8 @@ impl FieldEventAttrs {
 /// The parts of `#[serde(..)]` on the struct that decide the serialized field names.
 #[derive(Default)]
 pub struct SerdeContainer {
+    /// `rename = ".."` (serialize side): the struct's serde name, which a `tag` writes.
+    pub rename: Option<LitStr>,
     pub rename_all: Option<Attr<Option<RenameRule>>>,
     /// `tag = "t"` adds a key `t` to a struct's JSON object.
     pub tag: Option<LitStr>,
@@ -291,6 +310,11 @@ impl SerdeContainer {
                             );
                         }
                         out.rename_all = Some(Attr { value: rule, lit });
+                    }
+                    Ok(())
+                } else if meta.path.is_ident("rename") {
+                    if let Some(lit) = serialize_side(&meta)? {
+                        out.rename = Some(lit);
                     }
                     Ok(())
                 } else if meta.path.is_ident("tag") {

@@ -86,7 +86,39 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
         }
     };
 
+    let key_name = &checked.key_name;
+    let tag_const = match &checked.tag {
+        Some((tag, value)) => quote! {
+            const TAG: #private::Option<(&'static str, &'static str)> =
+                #private::Some((#tag, #value));
+        },
+        None => TokenStream::new(),
+    };
+    let (contract_const, contract_file) = match &checked.contract {
+        Some(contract) => {
+            let path = contract.path;
+            let env = kafka_events_rules::contract::CONTRACTS_ENV;
+            // Including the file makes cargo rebuild this crate when the contract changes, and
+            // reading the variable when it is set or unset, so the check runs against the
+            // committed file, not the one of the last build.
+            let tracked = contract.file.as_ref().map(|file| {
+                let file = file.to_string_lossy();
+                quote! {
+                    const _: &[u8] = ::core::include_bytes!(#file);
+                    const _: ::core::option::Option<&str> = ::core::option_env!(#env);
+                }
+            });
+            (
+                quote!(const CONTRACT: #private::Option<&'static str> = #private::Some(#path);),
+                tracked.unwrap_or_default(),
+            )
+        }
+        None => (TokenStream::new(), TokenStream::new()),
+    };
+
     quote! {
+        #contract_file
+
         #[automatically_derived]
         impl #impl_generics #private::KafkaEvent for #ident #ty_generics
         where
@@ -96,7 +128,10 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
             const FIELD_NAMES: &'static [&'static str] = &[#(#names),*];
             const EVENT_TYPE: #private::Option<&'static str> = #const_type;
             const EVENT_TYPES: &'static [&'static str] = #types;
+            const KEY_FIELD: #private::Option<&'static str> = #private::Some(#key_name);
             #redacted_const
+            #tag_const
+            #contract_const
 
             #[inline]
             fn key(&self) -> #private::Key<'_> {

@@ -2,7 +2,9 @@
 //! `expand` needs, so expansion itself cannot fail.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
+use kafka_events_rules::contract::{CONTRACTS_ENV, OVERWRITE, contract_fields};
 use syn::{LitStr, Type};
 
 use crate::ast::{Field, Input, NameSource};
@@ -17,6 +19,17 @@ pub struct Checked<'a> {
     pub event_type: EventType<'a>,
     /// The JSON names of the fields written as `"***"`.
     pub redacted: Vec<String>,
+    /// The key field's JSON name.
+    pub key_name: String,
+    /// `#[serde(tag = "..")]`: the key and the value serde writes there.
+    pub tag: Option<(String, String)>,
+    pub contract: Option<Contract<'a>>,
+}
+
+/// `contract = ".."`: the path as written, and the file found for it, if there is one yet.
+pub struct Contract<'a> {
+    pub path: &'a LitStr,
+    pub file: Option<PathBuf>,
 }
 
 pub enum EventType<'a> {
@@ -33,13 +46,127 @@ pub fn validate<'a>(input: &'a Input<'a>, errors: &mut Errors) -> Option<Checked
     let field_names = check_names(input, errors);
     let event_type = check_event_type(input, errors);
     let redacted = check_sensitive(input, errors);
+    let contract = check_contract(input, &field_names, errors);
+    let key = key?;
     Some(Checked {
         topic: topic?,
-        key: key?,
+        key,
+        key_name: key.json_name(&input.serde)?.value,
+        tag: input
+            .serde
+            .tag
+            .as_ref()
+            .map(|tag| (tag.value(), serde_name(input))),
         field_names,
         event_type: event_type?,
         redacted,
+        contract,
     })
+}
+
+/// The struct's name as serde writes it (under a `tag`).
+fn serde_name(input: &Input) -> String {
+    match &input.serde.rename {
+        Some(lit) => lit.value(),
+        None => input.original.ident.to_string(),
+    }
+}
+
+// The committed contract is what consumers were promised: a field it lists that the struct no
+// longer writes is a change they read as a zero value or a failed record. The types are checked
+// by `kafka_events::contract::verify`, which sees them; the macro only sees names. A file not
+// written yet promises nothing (`verify` fails until it is), and while the contracts are being
+// rewritten on purpose (`KAFKA_EVENTS_CONTRACTS=overwrite`, which `verify` needs compiled code
+// to do) the old file is not held against the struct.
+fn check_contract<'a>(
+    input: &'a Input,
+    names: &[String],
+    errors: &mut Errors,
+) -> Option<Contract<'a>> {
+    let path = &input.attrs.contract.as_ref()?.lit;
+    let file = crate_root(path).join(path.value());
+    let rewriting = std::env::var(CONTRACTS_ENV).is_ok_and(|v| v == OVERWRITE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Some(Contract { path, file: None });
+        }
+        Err(e) => {
+            errors.spanned(
+                path,
+                format!("cannot read the contract `{}`: {e}", path.value()),
+            );
+            return None;
+        }
+    };
+    let contract = Contract {
+        path,
+        file: Some(file),
+    };
+    if rewriting {
+        return Some(contract);
+    }
+    let rewrite = format!("`{CONTRACTS_ENV}={OVERWRITE} cargo test`");
+    let fields = match contract_fields(&text) {
+        Ok(fields) => fields,
+        Err(e) => {
+            errors.spanned(
+                path,
+                format!(
+                    "the contract `{}` can't be read: {e}; restore it from version control, or \
+                     write it anew with {rewrite}",
+                    path.value()
+                ),
+            );
+            return Some(contract);
+        }
+    };
+    let gone: Vec<String> = fields
+        .iter()
+        .filter(|f| !names.contains(f))
+        .map(|f| format!("`{f}`"))
+        .collect();
+    if !gone.is_empty() {
+        let (noun, verb, it) = if gone.len() == 1 {
+            ("field", "is", "it")
+        } else {
+            ("fields", "are", "them")
+        };
+        errors.spanned(
+            path,
+            format!(
+                "{noun} {} {verb} in the committed contract `{}`, and `{}` no longer writes {it} \
+                 (removed, renamed or skipped), so its consumers would read a zero value; write \
+                 {it} again, or, once every consumer is ready, rewrite the contract with {rewrite}",
+                gone.join(", "),
+                path.value(),
+                input.original.ident,
+            ),
+        );
+    }
+    Some(contract)
+}
+
+/// The crate root a contract path is relative to: the package being compiled, or, for a source
+/// file outside it (as trybuild compiles test files), the nearest directory above that file
+/// holding a `Cargo.toml`.
+fn crate_root(lit: &LitStr) -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(PathBuf::new, PathBuf::from);
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let source = proc_macro::is_available()
+        .then(|| lit.span().unwrap().local_file())
+        .flatten()
+        .and_then(|file| Some(std::env::current_dir().ok()?.join(file)))
+        .map(|file| canonical(&file));
+    let manifest = canonical(&manifest);
+    match source {
+        Some(file) if !file.starts_with(&manifest) => file
+            .ancestors()
+            .skip(1)
+            .find(|dir| dir.join("Cargo.toml").is_file())
+            .map_or(manifest, Path::to_path_buf),
+        _ => manifest,
+    }
 }
 
 // `transparent` makes the struct serialize as its one field, which is not a JSON object.

@@ -80,6 +80,42 @@ pub trait KafkaEvent: Serialize {
     /// The JSON names of the fields marked `#[event(redact)]`: the record has `"***"` in their
     /// place.
     const REDACTED: &'static [&'static str] = &[];
+    /// The JSON name of the key field (`key = ".."`), when known. The event's contract (feature
+    /// `schema`) records it and describes the record key from it.
+    ///
+    /// ```
+    /// use kafka_events::{AuditEntry, KafkaEvent};
+    ///
+    /// assert_eq!(AuditEntry::KEY_FIELD, Some("id"));
+    /// ```
+    const KEY_FIELD: Option<&'static str> = None;
+    /// `#[serde(tag = "..")]` on the struct: the key serde adds to the JSON object, and the
+    /// value it writes there (the struct's serde name).
+    ///
+    /// ```
+    /// use kafka_events::KafkaEvent;
+    /// use serde::Serialize;
+    ///
+    /// #[derive(Serialize, KafkaEvent)]
+    /// #[serde(tag = "kind")]
+    /// #[event(topic = "orders", key = "id")]
+    /// struct OrderPlaced {
+    ///     id: u64,
+    /// }
+    ///
+    /// assert_eq!(OrderPlaced::TAG, Some(("kind", "OrderPlaced")));
+    /// ```
+    const TAG: Option<(&'static str, &'static str)> = None;
+    /// The committed contract file this event was checked against at compile time
+    /// (`#[event(contract = "..")]`), relative to the crate root. The contract check (feature
+    /// `schema`) compares the event with this file.
+    ///
+    /// ```
+    /// use kafka_events::{AuditEntry, KafkaEvent};
+    ///
+    /// assert_eq!(AuditEntry::CONTRACT, Some("contracts/audit/audit.log.json"));
+    /// ```
+    const CONTRACT: Option<&'static str> = None;
 
     /// The record key: the key field in its canonical string form.
     fn key(&self) -> Key<'_>;

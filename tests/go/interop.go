@@ -25,6 +25,13 @@
 // encode: prints {"model":...,"name":...,"json":<json.Marshal(struct value)>}
 // per case below; "json" is byte-for-byte what json.Marshal writes.
 //
+// schema: prints {"audit":S,"auth":S,"usage":S}, each S the JSON Schema of the
+// documents the Go struct writes, read from its fields by reflection: every field
+// required (Go writes every field); uuid.UUID a string of format "uuid", time.Time one
+// of format "date-time"; intN/uintN an integer in the type's range; floatN a number;
+// string and named string types a string; a pointer, slice or map also null; a
+// slice's items and a map's values by their own type; interface{} anything (true).
+//
 // partition: stdin lines KEY<TAB>PARTITIONS, stdout KEY<TAB>PARTITIONS<TAB>PARTITION.
 // PARTITION is the rule of go-models.md: FNV-1a 32-bit of the key bytes,
 // as int32, % n (Go truncated remainder), absolute value. This is what
@@ -226,6 +233,8 @@ func main() {
 		err = encodeMode(os.Stdout)
 	case "partition":
 		err = partitionMode(os.Stdin, os.Stdout, rulePartition, 1<<31-1)
+	case "schema":
+		err = schemaMode(os.Stdout)
 	default:
 		usage()
 	}
@@ -239,7 +248,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: interop decode|encode|partition")
+	fmt.Fprintln(os.Stderr, "usage: interop decode|encode|partition|schema")
 	os.Exit(2)
 }
 
@@ -627,4 +636,72 @@ func partitionMode(in io.Reader, out io.Writer, pick func([]byte, int) int, maxN
 			return rerr
 		}
 	}
+}
+
+// ---------------------------------------------------------------------------
+// schema
+
+type object = map[string]interface{}
+
+func schemaMode(out io.Writer) error {
+	return json.NewEncoder(out).Encode(object{
+		"audit": structSchema(reflect.TypeOf(AuditEntry{})),
+		"auth":  structSchema(reflect.TypeOf(AuthEvent{})),
+		"usage": structSchema(reflect.TypeOf(UsageEntry{})),
+	})
+}
+
+func structSchema(t reflect.Type) object {
+	properties := object{}
+	required := []string{}
+	for i := 0; i < t.NumField(); i++ {
+		name := jsonName(t.Field(i))
+		properties[name] = typeSchema(t.Field(i).Type)
+		required = append(required, name)
+	}
+	return object{"type": "object", "properties": properties, "required": required}
+}
+
+func typeSchema(t reflect.Type) interface{} {
+	switch t {
+	case uuidType:
+		return object{"type": "string", "format": "uuid"}
+	case timeType:
+		return object{"type": "string", "format": "date-time"}
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return object{"type": "string"}
+	case reflect.Bool:
+		return object{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		min := int64(-1) << (t.Bits() - 1)
+		return object{"type": "integer", "minimum": min, "maximum": -(min + 1)}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return object{"type": "integer", "minimum": 0, "maximum": ^uint64(0) >> (64 - t.Bits())}
+	case reflect.Float32, reflect.Float64:
+		return object{"type": "number"}
+	case reflect.Ptr:
+		return nullable(typeSchema(t.Elem()))
+	case reflect.Slice:
+		return nullable(object{"type": "array", "items": typeSchema(t.Elem())})
+	case reflect.Map:
+		return nullable(object{"type": "object", "additionalProperties": typeSchema(t.Elem())})
+	case reflect.Interface:
+		return true
+	case reflect.Struct:
+		return structSchema(t)
+	}
+	panic(fmt.Sprintf("no JSON Schema for Go type %s", t))
+}
+
+// nullable allows null too: json.Marshal writes a nil pointer, slice or map as null.
+func nullable(schema interface{}) interface{} {
+	if s, ok := schema.(object); ok {
+		if kind, ok := s["type"].(string); ok {
+			s["type"] = []string{kind, "null"}
+			return s
+		}
+	}
+	return object{"anyOf": []interface{}{schema, object{"type": "null"}}}
 }

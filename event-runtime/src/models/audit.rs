@@ -38,6 +38,7 @@ use kafka_events_macros::KafkaEvent;
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RequestOutcome {
     /// The service answered (whatever the status).
@@ -73,15 +74,24 @@ pub enum RequestOutcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[event(crate = "crate", topic = "audit", key = "id", type = "audit.log")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[event(
+    crate = "crate",
+    topic = "audit",
+    key = "id",
+    type = "audit.log",
+    contract = "contracts/audit/audit.log.json"
+)]
 pub struct AuditEntry {
     /// The caller's tenant, when known (the zero UUID on the wire otherwise).
     #[serde(with = "uuid_or_zero")]
+    #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub tenant_id: Option<Uuid>,
     /// The caller (JWT `sub`); empty when anonymous.
     pub subject: String,
     /// The token id (JWT `jti`), when known.
     #[serde(with = "uuid_or_zero")]
+    #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub jti: Option<Uuid>,
     /// `GET`, `POST`, ...
     pub http_method: String,
@@ -89,6 +99,7 @@ pub struct AuditEntry {
     pub resource: String,
     /// The resource the request is about, when the service says so.
     #[serde(with = "uuid_or_zero")]
+    #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub resource_id: Option<Uuid>,
     /// The request body, when it was JSON (sensitive fields masked); `null` otherwise.
     pub payload: Option<JsonText>,

@@ -21,6 +21,7 @@ use kafka_events_macros::KafkaEvent;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum AuthEventType {
     /// `login.success`
     #[serde(rename = "login.success")]
@@ -78,11 +79,13 @@ impl AsRef<str> for AuthEventType {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[event(
     crate = "crate",
     topic = "audit",
     key = "id",
-    types = ["login.success", "login.failure", "authz.denied", "authz.error"]
+    types = ["login.success", "login.failure", "authz.denied", "authz.error"],
+    contract = "contracts/audit/auth.json"
 )]
 pub struct AuthEvent {
     /// The event id; also the record key.
@@ -96,6 +99,7 @@ pub struct AuthEvent {
     pub subject: String,
     /// The tenant, when known (the zero UUID on the wire otherwise).
     #[serde(with = "uuid_or_zero")]
+    #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub tenant_id: Option<Uuid>,
     /// Why it failed or was denied; empty on success.
     pub error: String,

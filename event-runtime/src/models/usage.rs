@@ -27,6 +27,7 @@ use kafka_events_macros::KafkaEvent;
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UsageStatus {
     /// `active`
@@ -66,17 +67,26 @@ pub enum UsageStatus {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[event(crate = "crate", topic = "usage", key = "id", type = "usage.record")]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[event(
+    crate = "crate",
+    topic = "usage",
+    key = "id",
+    type = "usage.record",
+    contract = "contracts/usage/usage.record.json"
+)]
 pub struct UsageEvent {
     /// The event id; also the record key.
     pub id: Uuid,
     /// The caller's tenant, when known (the zero UUID on the wire otherwise).
     #[serde(with = "uuid_or_zero")]
+    #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub tenant_id: Option<Uuid>,
     /// The `X-Owner-ID` header, when sent.
     pub owner_id: Option<String>,
     /// The product billed, from the service's configuration.
     #[serde(with = "uuid_or_zero")]
+    #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub product_id: Option<Uuid>,
     /// The memory the service is billed for, from its configuration.
     pub memory_mb: i16,
@@ -99,6 +109,7 @@ pub struct UsageEvent {
     /// When the record was created by a billing system; Go's zero time (`None`) from the
     /// middleware.
     #[serde(with = "time_or_zero")]
+    #[cfg_attr(feature = "schema", schemars(with = "DateTime<Utc>"))]
     pub created_at: Option<DateTime<Utc>>,
     /// Who created it; empty from the middleware.
     pub created_by: String,
