@@ -291,6 +291,7 @@ prop_compose! {
         numbers in (any::<u16>(), finite()),
         flags in (any::<bool>(), any::<bool>()),
         outcome in outcome(),
+        cut in (prop::collection::vec(text(), 0..3), prop::option::of(text())),
     ) -> AuditEntry {
         AuditEntry {
             tenant_id: ids.0,
@@ -315,6 +316,8 @@ prop_compose! {
             payload_truncated: flags.0,
             outcome,
             anonymous: flags.1,
+            truncated: cut.0,
+            minimal: cut.1,
         }
     }
 }
@@ -358,6 +361,7 @@ prop_compose! {
         texts in prop::collection::vec(text(), 4),
         optional in (prop::option::of(text()), prop::option::of(text())),
         outcome in outcome(),
+        truncated in prop::collection::vec(text(), 0..3),
     ) -> UsageEvent {
         UsageEvent {
             id: ids.0,
@@ -380,6 +384,7 @@ prop_compose! {
             message: optional.1,
             outcome,
             timestamp: times.3,
+            truncated,
         }
     }
 }
@@ -394,7 +399,10 @@ proptest! {
 
     #[test]
     fn every_audit_entry_is_what_its_schema_says(entry in audit_entry()) {
-        prop_assert_eq!(schema_describes(&entry, &[], &["payload", "response_payload"]), Ok(()));
+        prop_assert_eq!(
+            schema_describes(&entry, &["truncated", "minimal"], &["payload", "response_payload"]),
+            Ok(())
+        );
     }
 
     #[test]
@@ -404,7 +412,7 @@ proptest! {
 
     #[test]
     fn every_usage_event_is_what_its_schema_says(event in usage_event()) {
-        prop_assert_eq!(schema_describes(&event, &[], &[]), Ok(()));
+        prop_assert_eq!(schema_describes(&event, &["truncated"], &[]), Ok(()));
     }
 }
 

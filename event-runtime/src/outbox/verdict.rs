@@ -20,6 +20,7 @@ pub(super) fn verdict(error: &EmitError) -> Verdict {
         EmitError::MessageTooLarge { .. }
         | EmitError::Rejected { .. }
         | EmitError::UnmappedTopic { .. }
+        | EmitError::InvalidRecord { .. }
         | EmitError::Serialize(_) => Verdict::DeadLetter,
         EmitError::Closed => Verdict::Stop,
         EmitError::Timeout(_)
@@ -29,8 +30,9 @@ pub(super) fn verdict(error: &EmitError) -> Verdict {
         | EmitError::Authentication { .. }
         | EmitError::Tls { .. }
         | EmitError::Spool(_)
-        // Another failure librdkafka reports (a fatal producer state among them): the next
-        // producer, or the same one later, may take the row.
+        // The producer replaces its librdkafka producer: the new one takes the row.
+        | EmitError::Fatal { .. }
+        // Another failure librdkafka reports: the same producer may take the row later.
         | EmitError::Broker { .. } => Verdict::Retry,
     }
 }
@@ -49,6 +51,7 @@ mod tests {
             (EmitError::MessageTooLarge { size: 2, limit: 1 }, DeadLetter),
             (EmitError::Rejected { reason: reason() }, DeadLetter),
             (EmitError::UnmappedTopic { topic: reason() }, DeadLetter),
+            (EmitError::InvalidRecord { reason: reason() }, DeadLetter),
             (EmitError::Closed, Stop),
             (EmitError::Timeout(Duration::from_secs(1)), Retry),
             (EmitError::QueueFull, Retry),
@@ -57,6 +60,7 @@ mod tests {
             (EmitError::Authentication { reason: reason() }, Retry),
             (EmitError::Tls { reason: reason() }, Retry),
             (EmitError::Broker { reason: reason() }, Retry),
+            (EmitError::Fatal { reason: reason() }, Retry),
         ] {
             assert_eq!(verdict(&error), expected, "{error:?}");
         }
