@@ -561,11 +561,13 @@ fn the_shipped_contracts_are_what_the_go_structs_accept() {
                 &[
                     "anonymous",
                     "duration_ms",
+                    "minimal",
                     "outcome",
                     "payload_truncated",
                     "request_id",
                     "response_payload",
                     "status_code",
+                    "truncated",
                 ],
             ),
         ),
@@ -583,7 +585,16 @@ fn the_shipped_contracts_are_what_the_go_structs_accept() {
             ];
             lines.extend(added(
                 "usage.record",
-                &["duration_ms", "endpoint", "message", "outcome", "service", "subject", "timestamp"],
+                &[
+                    "duration_ms",
+                    "endpoint",
+                    "message",
+                    "outcome",
+                    "service",
+                    "subject",
+                    "timestamp",
+                    "truncated",
+                ],
             ));
             lines
         }),

@@ -183,6 +183,12 @@ pub enum ConfigError {
         /// What librdkafka said (a secret's value written as `***`).
         reason: String,
     },
+    /// The CloudEvents `source` is empty or not a URI-reference.
+    #[error("cloudevents: {reason}")]
+    CloudEvents {
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// The TLS or SASL settings are incomplete, contradict each other, or need a feature this
     /// build lacks.
     #[error("security settings: {reason}")]

@@ -9,6 +9,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaConfRes;
 
 use super::clients::{Clients, Factory};
+use super::cloudevents::CloudEvents;
 use super::config::KafkaConfig;
 use super::delivery::Context;
 use super::pipeline::Pipeline;
@@ -41,6 +42,11 @@ pub(super) fn build(
         None => None,
     };
     let max_message_bytes = config.max_message_bytes();
+    let cloudevents = config
+        .cloudevents
+        .as_deref()
+        .map(CloudEvents::new)
+        .transpose()?;
     let spool = match &config.spool {
         Some(spool) => Some(Spool::open(spool, max_message_bytes)?),
         None => None,
@@ -76,6 +82,7 @@ pub(super) fn build(
         topics,
         delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
         max_message_bytes,
+        cloudevents,
     };
     Ok((pipeline, watch))
 }

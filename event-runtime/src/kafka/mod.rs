@@ -38,6 +38,7 @@ mod apply;
 mod build;
 mod classify;
 mod clients;
+mod cloudevents;
 mod config;
 mod delivery;
 mod detached;

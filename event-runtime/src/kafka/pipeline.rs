@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::clients::Clients;
+use super::cloudevents::CloudEvents;
 use super::shared::Shared;
 use crate::topic::TopicMap;
 
@@ -14,6 +15,8 @@ pub(super) struct Pipeline {
     pub topics: TopicMap,
     pub delivery_timeout: Duration,
     pub max_message_bytes: usize,
+    /// CloudEvents headers to add to each record, when configured.
+    pub cloudevents: Option<CloudEvents>,
 }
 
 impl Pipeline {

@@ -291,12 +291,22 @@ impl KafkaProducer {
 }
 
 impl Producer for KafkaProducer {
-    fn send(&self, message: Message) -> SendFuture<'_> {
-        Box::pin(send::send(self.pipeline(), message))
+    fn send(&self, mut message: Message) -> SendFuture<'_> {
+        let pipeline = self.pipeline();
+        if let Some(cloudevents) = &pipeline.cloudevents {
+            cloudevents.stamp(&mut message);
+        }
+        Box::pin(send::send(pipeline, message))
     }
 
     fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
-        detached::send(self.pipeline(), message)
+        let pipeline = self.pipeline();
+        match &pipeline.cloudevents {
+            Some(cloudevents) => {
+                cloudevents.with_stamped(message, |message| detached::send(pipeline, message))
+            }
+            None => detached::send(pipeline, message),
+        }
     }
 
     fn close(&self, timeout: Duration) -> CloseFuture<'_> {

@@ -21,6 +21,7 @@ impl KafkaConfig {
     /// | --- | --- |
     /// | `BROKERS` (or `BOOTSTRAP_SERVERS`) | `host:port`, comma-separated (required) |
     /// | `CLIENT_ID` | the client id |
+    /// | `CLOUDEVENTS_SOURCE` | adds CloudEvents headers with this `source` ([`KafkaConfig::cloudevents`]) |
     /// | `TOPICS` | logical to physical topics: `audit=ds.audit.1,usage=ds.billing.1` |
     /// | `DELIVERY_TIMEOUT_MS` | the delivery timeout |
     /// | `SPOOL_DIR` | a spool directory (with the default spool settings) |
@@ -81,6 +82,9 @@ impl KafkaConfig {
             KafkaConfig::new(brokers.split(',').map(str::trim).filter(|b| !b.is_empty()));
         if let Some(client_id) = var("CLIENT_ID") {
             config.client_id = client_id;
+        }
+        if let Some(source) = var("CLOUDEVENTS_SOURCE") {
+            config.cloudevents = Some(source);
         }
         if let Some(topics) = var("TOPICS") {
             for pair in topics.split(',').filter(|p| !p.trim().is_empty()) {
@@ -214,6 +218,7 @@ mod tests {
             vars(&[
                 ("K_BROKERS", "a:1, b:2"),
                 ("K_CLIENT_ID", "orders"),
+                ("K_CLOUDEVENTS_SOURCE", "/orders-api"),
                 ("K_TOPICS", "audit=ds.audit.1,usage=ds.billing.1"),
                 ("K_DELIVERY_TIMEOUT_MS", "2500"),
                 ("K_SECURITY_PROTOCOL", "SASL_SSL"),
@@ -226,6 +231,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.brokers, ["a:1", "b:2"]);
         assert_eq!(config.client_id, "orders");
+        assert_eq!(config.cloudevents.as_deref(), Some("/orders-api"));
         assert_eq!(config.topics["usage"], "ds.billing.1");
         assert_eq!(config.delivery_timeout_ms, 2500);
         assert_eq!(config.security.protocol, Some(SecurityProtocol::SaslSsl));

@@ -90,6 +90,11 @@ pub struct KafkaConfig {
     pub missing_topic_timeout_ms: u64,
     /// TLS and SASL (see [`SecurityConfig`]).
     pub security: SecurityConfig,
+    /// When set, every record also carries CloudEvents binary-mode headers (`ce_specversion`,
+    /// `ce_id`, `ce_source` = this, `ce_type`, `ce_time`), per the CloudEvents Kafka protocol
+    /// binding; the payload is unchanged. A URI-reference naming the service, e.g.
+    /// `/billing-api`.
+    pub cloudevents: Option<String>,
     /// Raw librdkafka properties (`linger.ms`, `socket.keepalive.enable`, ...).
     #[serde(serialize_with = "redacted_properties")]
     pub properties: BTreeMap<String, String>,
@@ -132,6 +137,7 @@ impl std::fmt::Debug for KafkaConfig {
             .field("partitioner", &self.partitioner)
             .field("missing_topic_timeout_ms", &self.missing_topic_timeout_ms)
             .field("security", &self.security)
+            .field("cloudevents", &self.cloudevents)
             .field("properties", &redacted(&self.properties))
             .finish()
     }
@@ -152,6 +158,7 @@ impl Default for KafkaConfig {
             partitioner: Partitioner::default(),
             missing_topic_timeout_ms: 600_000,
             security: SecurityConfig::default(),
+            cloudevents: None,
             properties: BTreeMap::new(),
         }
     }
@@ -197,6 +204,20 @@ impl KafkaConfig {
     /// Sets the delivery timeout.
     pub fn delivery_timeout(mut self, timeout: Duration) -> Self {
         self.delivery_timeout_ms = timeout.as_millis().try_into().unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Adds CloudEvents binary-mode headers to every record, with this `source` (see
+    /// [`cloudevents`](Self::cloudevents)).
+    ///
+    /// ```
+    /// use kafka_events::KafkaConfig;
+    ///
+    /// let config = KafkaConfig::new(["kafka:9092"]).cloudevents("/billing-api");
+    /// assert_eq!(config.cloudevents.as_deref(), Some("/billing-api"));
+    /// ```
+    pub fn cloudevents(mut self, source: impl Into<String>) -> Self {
+        self.cloudevents = Some(source.into());
         self
     }
 
