@@ -269,3 +269,47 @@ async fn a_close_never_awaited_still_lets_go_of_the_spool() {
     let reopened = KafkaProducer::new(&config);
     assert!(reopened.is_ok(), "{:?}", reopened.err());
 }
+
+/// Records librdkafka took before the outage was noticed hold the spool's next ones behind
+/// them (for order); a burst from a caller right then must not find that memory full while
+/// the producer's watch thread is busy probing for brokers: callers move what waits to the
+/// spool themselves once librdkafka's records are reported.
+#[test]
+fn a_burst_right_after_an_outage_is_noticed_is_not_refused() {
+    let kafka = start();
+    let spool = tempfile::tempdir().unwrap();
+    let producer = KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path())))
+        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    kafka.all_down().unwrap();
+    let mut sent = BTreeSet::new();
+    // librdkafka notices the outage when it tries to send.
+    for _ in 0..100 {
+        let entry = AuditEntry::new();
+        entry.emit_detached(&producer).unwrap();
+        sent.insert(entry.id.to_string());
+        if runtime.block_on(producer.wait_until(Duration::from_millis(100), |s| s.brokers_down)) {
+            break;
+        }
+    }
+    assert!(producer.stats().brokers_down, "{:?}", producer.stats());
+    // More than the 64 MiB that may wait in memory.
+    for i in 0..150_000 {
+        let entry = AuditEntry {
+            service: "x".repeat(600),
+            ..AuditEntry::new()
+        };
+        if let Err(error) = entry.emit_detached(&producer) {
+            panic!("record {i} refused: {error}; {:?}", producer.stats());
+        }
+        sent.insert(entry.id.to_string());
+    }
+    assert_eq!(producer.stats().dropped, 0, "{:?}", producer.stats());
+    kafka.all_up().unwrap();
+    assert!(runtime.block_on(producer.wait_delivered(Duration::from_secs(120))));
+    let (ids, _) = ids_read(&kafka, sent.len());
+    assert_eq!(ids, sent);
+}

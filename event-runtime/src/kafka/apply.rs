@@ -39,18 +39,40 @@ pub(super) fn spool(
 /// [`Fate::Spool`](super::fate::Fate::Spool) for a record coming from `emit_detached`: when
 /// librdkafka still holds detached records (which came before it), it waits behind them in
 /// memory until their reports are in (those that fail reach the spool first), so that its
-/// key's records reach the spool in order. Past the memory for that, it is refused.
+/// key's records reach the spool in order. Past the memory for that, it is refused. Once the
+/// reports are in, callers move what waits to the spool before their own records.
 pub(super) fn spool_in_order(
     shared: &Shared,
     message: MessageRef<'_>,
     caller: Caller,
 ) -> Result<(), EmitError> {
-    if shared.must_wait_behind() {
+    // Those waiting go first; the caller moves some of them itself, so that they leave at the
+    // callers' pace rather than the watch thread's (which probes for brokers in an outage).
+    let helped = shared.help_drain_behind(CALLER_DRAIN, |waiting| {
+        waiting.with_ref(|waiting| spool_without_waiting(shared, waiting))
+    });
+    if !helped {
         return shared
             .hold_behind(message.into())
             .map_err(|message| refused_in_memory(shared, &message, "the spool"));
     }
     spool(shared, message, caller)
+}
+
+/// How many records waiting behind a caller moves to the spool, at most, before its own.
+const CALLER_DRAIN: usize = 64;
+
+/// Writes a record that waited behind to the spool if it takes it without waiting; counted
+/// when it does. One it can't take stays where it waits (the watch thread moves it).
+fn spool_without_waiting(shared: &Shared, message: MessageRef<'_>) -> bool {
+    let Some(spool) = shared.spool() else {
+        return false;
+    };
+    let taken = spool.append(message, false, Caller::Emitter).is_ok();
+    if taken {
+        Counters::add(&shared.counters().spooled, 1);
+    }
+    taken
 }
 
 /// A caller's record that had to wait in memory, in order, and found that memory full: refused

@@ -75,13 +75,32 @@ impl<T: Copy> HeldQueue<T> {
 
     /// Places up to `most` records, oldest first, each with `place`, one drainer at a time: a
     /// record leaves the queue only once placed, so one coming meanwhile still queues behind it.
-    pub fn drain(&self, most: usize, mut place: impl FnMut(&Message, T)) {
-        let _draining = lock(&self.drain);
+    /// A record `place` could not place (it returned false) stays first, and draining stops.
+    pub fn drain(&self, most: usize, place: impl FnMut(&Message, T) -> bool) {
+        let draining = lock(&self.drain);
+        self.drain_holding(&draining, most, place);
+    }
+
+    /// Like [`drain`](Self::drain), unless another thread is draining: then it returns at once.
+    pub fn try_drain(&self, most: usize, place: impl FnMut(&Message, T) -> bool) {
+        if let Ok(draining) = self.drain.try_lock() {
+            self.drain_holding(&draining, most, place);
+        }
+    }
+
+    fn drain_holding(
+        &self,
+        _draining: &std::sync::MutexGuard<'_, ()>,
+        most: usize,
+        mut place: impl FnMut(&Message, T) -> bool,
+    ) {
         for _ in 0..most {
             let Some((message, with)) = lock(&self.queue).front().cloned() else {
                 return;
             };
-            place(&message, with);
+            if !place(&message, with) {
+                return;
+            }
             if let Some((message, _)) = lock(&self.queue).pop_front() {
                 self.uncounted(size(&message));
             }
@@ -148,13 +167,13 @@ mod tests {
         assert!(queue.admit(message(MAX_HELD_BYTES / 2), ()).is_err());
         queue.push_back(message(MAX_HELD_BYTES / 2), ());
         assert_eq!(queue.len(), 2);
-        queue.drain(1, |_, ()| {});
+        queue.drain(1, |_, ()| true);
         assert_eq!(queue.len(), 1);
         assert!(
             queue.admit(message(MAX_HELD_BYTES / 2), ()).is_err(),
             "still full"
         );
-        queue.drain(usize::MAX, |_, ()| {});
+        queue.drain(usize::MAX, |_, ()| true);
         assert!(queue.admit(message(1000), ()).is_ok());
     }
 
@@ -169,7 +188,10 @@ mod tests {
             .map(|_| {
                 let (queue, placed) = (queue.clone(), placed.clone());
                 std::thread::spawn(move || {
-                    queue.drain(usize::MAX, |_, i| lock(&placed).push(i));
+                    queue.drain(usize::MAX, |_, i| {
+                        lock(&placed).push(i);
+                        true
+                    });
                 })
             })
             .collect();

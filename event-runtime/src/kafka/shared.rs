@@ -419,9 +419,21 @@ impl Shared {
     }
 
     /// Places up to `most` of the records waiting behind, oldest first, one drainer at a time.
-    pub fn drain_behind(&self, most: usize, place: impl FnMut(&Message)) {
-        let mut place = place;
-        self.behind.drain(most, |message, ()| place(message));
+    pub fn drain_behind(&self, most: usize, mut place: impl FnMut(&Message)) {
+        self.behind.drain(most, |message, ()| {
+            place(message);
+            true
+        });
+    }
+
+    /// Once librdkafka's records are reported, a caller moves up to `most` of those waiting
+    /// behind to the spool itself (unless another thread is at it), as far as the spool takes
+    /// them without waiting; returns whether none is left waiting.
+    pub fn help_drain_behind(&self, most: usize, mut place: impl FnMut(&Message) -> bool) -> bool {
+        if self.direct_pending() == 0 {
+            self.behind.try_drain(most, |message, ()| place(message));
+        }
+        !self.must_wait_behind()
     }
 
     /// How many records wait behind.
