@@ -278,8 +278,8 @@ async fn a_close_never_awaited_still_lets_go_of_the_spool() {
 fn a_burst_right_after_an_outage_is_noticed_is_not_refused() {
     let kafka = start();
     let spool = tempfile::tempdir().unwrap();
-    let producer = KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path())))
-        .unwrap();
+    let producer =
+        KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path()))).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
