@@ -74,7 +74,7 @@ impl<T: Copy> HeldQueue<T> {
     }
 
     /// Places up to `most` records, oldest first, each with `place`, one drainer at a time: a
-    /// record leaves the queue only once placed, so one coming meanwhile still queues behind it.
+    /// record leaves the count only once placed, so one coming meanwhile still queues behind it.
     /// A record `place` could not place (it returned false) stays first, and draining stops.
     pub fn drain(&self, most: usize, place: impl FnMut(&Message, T) -> bool) {
         let draining = lock(&self.drain);
@@ -95,15 +95,16 @@ impl<T: Copy> HeldQueue<T> {
         mut place: impl FnMut(&Message, T) -> bool,
     ) {
         for _ in 0..most {
-            let Some((message, with)) = lock(&self.queue).front().cloned() else {
+            // Taken out, but counted until placed: `len` still says a record waits, so one
+            // coming meanwhile queues behind it.
+            let Some((message, with)) = lock(&self.queue).pop_front() else {
                 return;
             };
             if !place(&message, with) {
+                lock(&self.queue).push_front((message, with));
                 return;
             }
-            if let Some((message, _)) = lock(&self.queue).pop_front() {
-                self.uncounted(size(&message));
-            }
+            self.uncounted(size(&message));
         }
     }
 
