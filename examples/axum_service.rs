@@ -8,6 +8,7 @@
 //! cargo run --example axum_service              # embedded broker, listens on 127.0.0.1:3000
 //! KAFKA_BROKERS=127.0.0.1:9092 cargo run --example axum_service
 //! cargo run --example axum_service -- --smoke   # sends a few requests itself, prints, exits
+//! cargo run --example axum_service -- --smoke --envelope   # the same in the EventJson envelope
 //! ```
 //!
 //! Then, from another terminal (see the README):
@@ -30,6 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use kafka_events::envelope::EnvelopeConfig;
 use kafka_events::middleware::{AuditContext, AuditLayer, Identity, RequestInfo};
 use kafka_events::testing::EmbeddedKafka;
 use kafka_events::{
@@ -112,6 +114,18 @@ async fn login(State(producer): State<Arc<KafkaProducer>>, request: Request) -> 
     }
 }
 
+/// One printed record.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    headers: &'a std::collections::BTreeMap<&'a str, std::borrow::Cow<'a, str>>,
+    key: std::borrow::Cow<'a, str>,
+    topic: &'a str,
+    #[serde(rename = "type")]
+    event_type: Option<std::borrow::Cow<'a, str>>,
+    /// The value byte for byte (an envelope's `md5_hash` is of its payload's text).
+    value: &'a serde_json::value::RawValue,
+}
+
 /// Prints every record of `topics` as a JSON line, as it arrives (from `start`), and reports
 /// each on `printed`, until `stop` is set.
 fn print_topics(
@@ -145,20 +159,23 @@ fn print_topics(
     consumer.assign(&assignment).expect("assign");
     while !stop.load(Ordering::Relaxed) {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let event_type = message
+            let headers: std::collections::BTreeMap<&str, std::borrow::Cow<'_, str>> = message
                 .headers()
-                .and_then(|h| {
+                .map(|h| {
                     h.iter()
-                        .find(|h| h.key == "event-type")
-                        .and_then(|h| h.value)
+                        .map(|h| (h.key, String::from_utf8_lossy(h.value.unwrap_or_default())))
+                        .collect()
                 })
-                .map(|v| String::from_utf8_lossy(v).into_owned());
-            let value: serde_json::Value =
-                serde_json::from_slice(message.payload().unwrap_or_default()).unwrap_or_default();
-            println!(
-                "{}",
-                serde_json::json!({ "topic": message.topic(), "type": event_type, "value": value })
-            );
+                .unwrap_or_default();
+            let line = Line {
+                event_type: headers.get("event-type").cloned(),
+                headers: &headers,
+                key: String::from_utf8_lossy(message.key().unwrap_or_default()),
+                topic: message.topic(),
+                value: serde_json::from_slice(message.payload().unwrap_or_default())
+                    .expect("the record is JSON"),
+            };
+            println!("{}", serde_json::to_string(&line).expect("a line"));
             let _ = printed.send(());
         }
     }
@@ -183,6 +200,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (Some(kafka), config)
         }
     };
+    // `--envelope`: the `EventJson` envelope today's Go services read (README "Wire formats").
+    if std::env::args().any(|a| a == "--envelope") {
+        config = config.envelope(EnvelopeConfig::new("commerce.orders.api.v1", "orders-api"));
+    }
     // Events the broker can't take yet wait on disk, not in memory.
     config = config.spool(SpoolConfig::new(
         std::env::temp_dir().join("kafka-events-axum-service-spool"),

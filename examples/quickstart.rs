@@ -4,12 +4,17 @@
 //! ```text
 //! cargo run --example quickstart                          # on the embedded broker
 //! KAFKA_BROKERS=127.0.0.1:9092 cargo run --example quickstart   # on a real one
+//! cargo run --example quickstart -- --envelope           # in the EventJson envelope
 //! ```
+//!
+//! `--envelope` writes every event in the `EventJson` envelope that today's Go services read
+//! (README "Wire formats"), as `KAFKA_WIRE_FORMAT=envelope` would.
 //!
 //! On a real broker the topics `audit` and `quickstart.orders` must exist (or be auto-created).
 
 use std::time::Duration;
 
+use kafka_events::envelope::EnvelopeConfig;
 use kafka_events::testing::{EmbeddedKafka, read_topic_until};
 use kafka_events::{
     AuditEntry, AuthEvent, KafkaConfig, KafkaEvent, KafkaProducer, Producer, Record,
@@ -44,6 +49,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             (Some(kafka), config)
         }
     };
+    let config = if std::env::args().any(|a| a == "--envelope") {
+        config.envelope(EnvelopeConfig::new(
+            "quickstart.orders.api.v1",
+            "quickstart",
+        ))
+    } else {
+        config
+    };
     let producer = KafkaProducer::new(&config)?;
 
     let entry = AuditEntry {
@@ -62,31 +75,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let mut sent = Vec::new();
-    for (key, delivery) in [
-        (entry.key().as_ref().to_vec(), entry.emit(&producer).await?),
-        (login.key().as_ref().to_vec(), login.emit(&producer).await?),
-        (order.key().as_ref().to_vec(), order.emit(&producer).await?),
+    for (what, delivery) in [
+        ("audit entry", entry.emit(&producer).await?),
+        ("login event", login.emit(&producer).await?),
+        ("order", order.emit(&producer).await?),
     ] {
         eprintln!(
-            "delivered {} to {}[{}] at offset {}",
-            String::from_utf8_lossy(&key),
-            delivery.topic,
-            delivery.partition,
-            delivery.offset
+            "delivered the {what} to {}[{}] at offset {}",
+            delivery.topic, delivery.partition, delivery.offset
         );
-        sent.push((delivery.topic, key));
+        sent.push(delivery);
     }
     producer.close(Duration::from_secs(10)).await?;
 
     let bootstrap = config.brokers.join(",");
     let mut found = 0;
     for topic in ["audit", "quickstart.orders"] {
-        let ours: Vec<&[u8]> = sent
+        // Where the broker stored ours (a real broker's topics may hold others).
+        let ours: Vec<(i32, i64)> = sent
             .iter()
-            .filter(|(t, _)| t == topic)
-            .map(|(_, k)| k.as_slice())
+            .filter(|d| d.topic == topic)
+            .map(|d| (d.partition, d.offset))
             .collect();
-        let is_ours = |r: &Record| ours.contains(&r.key.as_slice());
+        let is_ours = |r: &Record| ours.contains(&(r.partition, r.offset));
         let records = read_topic_until(&bootstrap, topic, Duration::from_secs(20), |records| {
             records.iter().filter(|r| is_ours(r)).count() == ours.len()
         })?;
@@ -102,19 +113,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn json_line(record: &Record) -> Result<String, serde_json::Error> {
-    let headers: serde_json::Map<String, serde_json::Value> = record
-        .headers
-        .iter()
-        .map(|h| (h.name.to_string(), String::from_utf8_lossy(&h.value).into()))
-        .collect();
-    serde_json::to_string(&serde_json::json!({
-        "topic": record.topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "key": String::from_utf8_lossy(&record.key),
-        "headers": headers,
-        "value": record.json()?,
-    }))
+    #[derive(Serialize)]
+    struct Line<'a> {
+        headers: std::collections::BTreeMap<&'a str, std::borrow::Cow<'a, str>>,
+        key: std::borrow::Cow<'a, str>,
+        offset: i64,
+        partition: i32,
+        topic: &'a str,
+        /// The value byte for byte (an envelope's `md5_hash` is of its payload's text).
+        value: &'a serde_json::value::RawValue,
+    }
+    serde_json::to_string(&Line {
+        headers: record
+            .headers
+            .iter()
+            .map(|h| (h.name.as_ref(), String::from_utf8_lossy(&h.value)))
+            .collect(),
+        key: String::from_utf8_lossy(&record.key),
+        offset: record.offset,
+        partition: record.partition,
+        topic: &record.topic,
+        value: serde_json::from_slice(&record.payload)?,
+    })
 }
 
 /// Distinct per run, so reading a real broker's topic finds this run's order.

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "ground floor",
         &["message", "error", "secret", "stats", "flow", "topic"],
     ),
+    ("wire formats", &["envelope"]),
     ("events", &["key", "redact", "encode", "producer", "event"]),
     ("stores", &["models", "memory", "spool"]),
     ("contracts", &["contract"]),

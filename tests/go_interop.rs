@@ -13,94 +13,31 @@
 //! `KAFKA_EVENTS_REQUIRE_GO` is set (as `.ci/run` does).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, header};
-use axum::routing::{get, post};
+use std::sync::{Arc, OnceLock};
+
 use chrono::{DateTime, Utc};
-use http_body_util::BodyExt;
-use kafka_events::middleware::{AuditLayer, Identity, UsageLayer};
 use kafka_events::testing::EmbeddedKafka;
 use kafka_events::{
     AuditEntry, AuthEvent, AuthEventType, KafkaConfig, KafkaEvent, KafkaProducer, MemoryProducer,
     Message, Partitioner, Producer, UsageEvent, UsageStatus,
 };
 use serde_json::{Value, json};
-use tower::ServiceExt;
 use uuid::{Uuid, uuid};
+
+#[path = "support/go.rs"]
+mod go;
 
 /// The Go program, built once, or `None` (the test is skipped) without Go.
 fn go_program() -> Option<&'static Path> {
     static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let has_go = Command::new("go")
-                .arg("version")
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !has_go {
-                assert!(
-                    std::env::var_os("KAFKA_EVENTS_REQUIRE_GO").is_none(),
-                    "KAFKA_EVENTS_REQUIRE_GO is set but `go` is not on the PATH"
-                );
-                eprintln!("skipped: install Go and golang-github-google-uuid-dev to run these");
-                return None;
-            }
-            let out =
-                std::env::temp_dir().join(format!("kafka-events-interop-{}", std::process::id()));
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/interop.go");
-            let built = Command::new("go")
-                .args(["build", "-o"])
-                .arg(&out)
-                .arg(&source)
-                .env("GO111MODULE", "off")
-                .env("GOPATH", "/usr/share/gocode")
-                .env("GOPROXY", "off")
-                .output()
-                .expect("running go build");
-            assert!(
-                built.status.success(),
-                "go build failed (is golang-github-google-uuid-dev installed?):\n{}",
-                String::from_utf8_lossy(&built.stderr)
-            );
-            Some(out)
-        })
+        .get_or_init(|| go::build("tests/go/interop.go"))
         .as_deref()
 }
 
-/// Runs the Go program in `mode` with `input` on stdin; returns its exit code and stdout.
-fn run_go(program: &Path, mode: &str, input: &str) -> (i32, String) {
-    let mut child = Command::new(program)
-        .arg(mode)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running the Go program");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.code() != Some(2),
-        "the Go program failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout).unwrap(),
-    )
-}
+use go::run as run_go;
 
 /// One line for the Go program's `decode` mode.
 fn case(model: &str, name: &str, payload: &[u8]) -> String {
@@ -108,39 +45,12 @@ fn case(model: &str, name: &str, payload: &[u8]) -> String {
     json!({ "model": model, "name": name, "json": json }).to_string() + "\n"
 }
 
+#[path = "support/layers.rs"]
+mod layers;
+
 /// What the HTTP layers record: an anonymous GET and an authenticated JSON POST.
 async fn records_from_the_layers() -> Vec<Message> {
-    let producer = MemoryProducer::new();
-    let app = Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/orders/{id}", post(|body: String| async move { body }))
-        .layer(
-            UsageLayer::new(producer.clone())
-                .service_name("orders")
-                .product_id(uuid!("1b4e28ba-2fa1-11d2-883f-0016d3cca427"))
-                .memory_mb(512),
-        )
-        .layer(AuditLayer::new(producer.clone()).service_name("orders"));
-    let anonymous = Request::get("/health?page=2")
-        .header(header::USER_AGENT, "curl/8.5.0")
-        .body(Body::empty())
-        .unwrap();
-    let mut authenticated = Request::post("/orders/7?expand=items")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(
-            r#"{"sku":"A-1","qty":2,"card":{"number":"4111","password":"x"},"total":12.5}"#,
-        ))
-        .unwrap();
-    authenticated.extensions_mut().insert(Identity {
-        subject: "user-1234".into(),
-        tenant_id: Some(Uuid::new_v4()),
-        jti: Some(Uuid::new_v4()),
-    });
-    for request in [anonymous, authenticated] {
-        let response = app.clone().oneshot(request).await.unwrap();
-        response.into_body().collect().await.unwrap();
-    }
-    let records = producer.wait_for(4, Duration::from_secs(10)).await.unwrap();
+    let records = layers::records_from_the_layers(&MemoryProducer::new()).await;
     records
         .into_iter()
         .map(|r| Message {
@@ -561,6 +471,7 @@ fn the_shipped_contracts_are_what_the_go_structs_accept() {
                 &[
                     "anonymous",
                     "duration_ms",
+                    "message",
                     "minimal",
                     "outcome",
                     "payload_truncated",

@@ -317,6 +317,7 @@ prop_compose! {
             outcome,
             anonymous: flags.1,
             truncated: cut.0,
+            message: cut.1.clone(),
             minimal: cut.1,
         }
     }
@@ -400,7 +401,11 @@ proptest! {
     #[test]
     fn every_audit_entry_is_what_its_schema_says(entry in audit_entry()) {
         prop_assert_eq!(
-            schema_describes(&entry, &["truncated", "minimal"], &["payload", "response_payload"]),
+            schema_describes(
+                &entry,
+                &["truncated", "minimal", "message"],
+                &["payload", "response_payload"]
+            ),
             Ok(())
         );
     }

@@ -51,6 +51,9 @@ pub struct ContainerAttrs {
     /// `contract = "contracts/orders/order.placed.json"`: the committed contract file, relative to
     /// the crate root.
     pub contract: Option<Attr<String>>,
+    /// `envelope_with = "module"`: `module::fields` and `module::write_payload` say what the
+    /// event puts in the `EventJson` envelope.
+    pub envelope_with: Option<Attr<syn::Path>>,
     /// `types = ["login.success", ..]`: every value the `#[event(type)]` field can take.
     pub types: Option<Types>,
     /// The known keys that unknown ones look like typos of: such a key is not also reported
@@ -64,10 +67,18 @@ pub struct Types {
     pub span: TokenStream,
 }
 
-const CONTAINER_NAMES: [&str; 7] = [
-    "topic", "key", "type", "types", "naming", "crate", "contract",
+const CONTAINER_NAMES: [&str; 8] = [
+    "topic",
+    "key",
+    "type",
+    "types",
+    "naming",
+    "crate",
+    "contract",
+    "envelope_with",
 ];
-const CONTAINER_KEYS: &str = "`topic`, `key`, `type`, `types`, `naming`, `crate` or `contract`";
+const CONTAINER_KEYS: &str =
+    "`topic`, `key`, `type`, `types`, `naming`, `crate`, `contract` or `envelope_with`";
 
 /// The known name `unknown` is most likely a typo of (at most two edits away), if any.
 fn did_you_mean(unknown: &str, known: &[&'static str]) -> Option<&'static str> {
@@ -135,6 +146,19 @@ impl ContainerAttrs {
                                 lit,
                                 format!(
                                     "`crate` expects a path such as `crate = \"::my_events\"`, found `{}`",
+                                    lit.value()
+                                ),
+                            )
+                        })
+                    }),
+                    "envelope_with" => set_once(&mut out.envelope_with, &meta, errors, |lit| {
+                        lit.parse::<syn::Path>().map_err(|_| {
+                            syn::Error::new_spanned(
+                                lit,
+                                format!(
+                                    "`envelope_with` names a module with `fn fields(&Event) -> \
+                                     EnvelopeFields` and `fn write_payload(&Event, &mut Vec<u8>)`, \
+                                     such as `envelope_with = \"order_envelope\"`; found `{}`",
                                     lit.value()
                                 ),
                             )

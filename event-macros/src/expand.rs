@@ -116,6 +116,29 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
         None => (TokenStream::new(), TokenStream::new()),
     };
 
+    let envelope_fns = match &input.attrs.envelope_with {
+        Some(with) => {
+            let module = &with.value;
+            let fields = quote_spanned!(with.lit.span()=> #module::fields);
+            let write = quote_spanned!(with.lit.span()=> #module::write_payload);
+            quote! {
+                #[inline]
+                fn envelope_fields(&self) -> #private::EnvelopeFields<'_> {
+                    #fields(self)
+                }
+
+                #[inline]
+                fn write_envelope_payload(
+                    &self,
+                    out: &mut #private::Vec<u8>,
+                ) -> #private::Result<(), #private::JsonError> {
+                    #write(self, out)
+                }
+            }
+        }
+        None => TokenStream::new(),
+    };
+
     quote! {
         #contract_file
 
@@ -139,6 +162,8 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
             }
 
             #type_fn
+
+            #envelope_fns
         }
     }
 }

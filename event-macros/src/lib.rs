@@ -51,6 +51,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `types = ["a", "b"]` | no | With an `#[event(type)]` field: every value it takes ([`KafkaEvent::EVENT_TYPES`]), so [`MemoryProducer::events`] picks this event out of a shared topic. |
 /// | `naming = "snake_case"` | no | The convention every JSON field name must follow: one of serde's rule names `lowercase`, `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case` (default), `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`. |
 /// | `crate = "path"` | no | Where `kafka_events` is, when the dependency is renamed or re-exported (default `::kafka_events`). |
+/// | `contract = "contracts/orders/order.placed.json"` | no | The committed contract file, relative to the crate root; a field it has that the struct no longer writes is a compile error. |
+/// | `envelope_with = "module"` | no | What the event puts in the `EventJson` envelope: `module::fields(&Event) -> EnvelopeFields` and `module::write_payload(&Event, &mut Vec<u8>)`. |
 /// | `#[event(redact)]` on a field | no | Writes the field as `"***"` in the record (its name stays); not on the key. |
 /// | `#[event(allow_sensitive)]` on a field | no | The field's JSON name looks like a secret, and it holds none: write it as it is. |
 ///

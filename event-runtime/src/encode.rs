@@ -1,5 +1,7 @@
 //! What an event sends, said once: its JSON (with its `#[event(redact)]` fields masked), its
-//! key, its logical topic, and the `content-type` and `event-type` headers. `emit` (through
+//! key, its logical topic, and the `content-type` and `event-type` headers; or, when the
+//! producer writes the topic in the `EventJson` envelope, the envelope around the event's
+//! payload, keyed by the envelope's id, with the `message-type` header too. `emit` (through
 //! [`to_message`]) and `emit_detached` (through [`with_encoded`]) both take it from [`encode`],
 //! so the two can never send different things.
 
@@ -8,6 +10,7 @@ use std::cell::RefCell;
 
 use serde::Serialize;
 
+use crate::envelope::{self, EnvelopeFields, EnvelopeSettings};
 use crate::error::EmitError;
 use crate::key::Key;
 use crate::message::{Header, Message, MessageRef, headers};
@@ -22,6 +25,16 @@ pub(crate) struct EventInfo<'e> {
     /// The fixed type (`#[event(type = "..")]`), which needs no copy.
     pub fixed_type: Option<&'static str>,
     pub event_type: Option<&'e str>,
+    /// Set when the producer writes the topic in the envelope.
+    pub envelope: Option<Enveloped<'e>>,
+}
+
+/// What the envelope of an event is made of.
+pub(crate) struct Enveloped<'e> {
+    pub settings: &'e EnvelopeSettings,
+    pub fields: EnvelopeFields<'e>,
+    /// Appends the envelope's payload (by default the event's JSON, masked).
+    pub payload: &'e dyn Fn(&mut Vec<u8>) -> Result<(), serde_json::Error>,
 }
 
 /// An encoded event: its JSON is in the caller's buffer; the rest is borrowed from the event.
@@ -32,6 +45,8 @@ pub(crate) struct Encoded<'e, 'b> {
     /// The fixed type (`#[event(type = "..")]`), which needs no copy.
     fixed_type: Option<&'static str>,
     event_type: Option<&'e str>,
+    /// In the envelope: the record carries the `message-type` header.
+    enveloped: bool,
 }
 
 /// Serializes `event` into `buffer` (appended) and borrows everything else a record needs.
@@ -41,43 +56,61 @@ pub(crate) fn encode<'e, 'b, T: Serialize + ?Sized>(
     buffer: &'b mut Vec<u8>,
 ) -> Result<Encoded<'e, 'b>, EmitError> {
     let start = buffer.len();
-    crate::redact::to_writer(&mut *buffer, event, info.redacted).map_err(EmitError::Serialize)?;
+    let key = match &info.envelope {
+        None => {
+            crate::redact::to_writer(&mut *buffer, event, info.redacted)
+                .map_err(EmitError::Serialize)?;
+            info.key
+        }
+        Some(enveloped) => {
+            let event_type = enveloped.fields.event_type.or(info.event_type);
+            let id = envelope::write(
+                buffer,
+                info.topic,
+                enveloped.settings,
+                event_type.unwrap_or_default(),
+                &enveloped.fields,
+                enveloped.payload,
+            )?;
+            Key::uuid(id)
+        }
+    };
     Ok(Encoded {
         topic: info.topic,
-        key: info.key,
+        key,
         payload: &buffer[start..],
         fixed_type: info.fixed_type,
         event_type: info.event_type,
+        enveloped: info.envelope.is_some(),
     })
 }
 
 impl Encoded<'_, '_> {
     /// Calls `f` with the record as a [`MessageRef`], its headers on the stack.
     pub fn with_ref<R>(&self, f: impl FnOnce(MessageRef<'_>) -> R) -> R {
-        let content_type = (headers::CONTENT_TYPE, headers::APPLICATION_JSON.as_bytes());
-        let with_type;
-        let only_content_type;
-        let message_headers: &[(&str, &[u8])] = match self.event_type {
-            Some(event_type) => {
-                with_type = [content_type, (headers::EVENT_TYPE, event_type.as_bytes())];
-                &with_type
-            }
-            None => {
-                only_content_type = [content_type];
-                &only_content_type
-            }
-        };
+        let mut message_headers: [(&str, &[u8]); 3] =
+            [(headers::CONTENT_TYPE, headers::APPLICATION_JSON.as_bytes()); 3];
+        let mut count = 1;
+        if let Some(event_type) = self.event_type {
+            message_headers[count] = (headers::EVENT_TYPE, event_type.as_bytes());
+            count += 1;
+        }
+        if self.enveloped {
+            let (name, value) = envelope::MESSAGE_TYPE;
+            message_headers[count] = (name, value.as_bytes());
+            count += 1;
+        }
         f(MessageRef {
             topic: self.topic,
             key: self.key.as_bytes(),
             payload: self.payload,
-            headers: message_headers,
+            headers: &message_headers[..count],
         })
     }
 
     /// The record's headers, owned.
     fn headers(&self) -> Vec<Header> {
-        let mut owned = Vec::with_capacity(2);
+        let mut owned = Vec::with_capacity(3);
         owned.push(Header::from_static(
             headers::CONTENT_TYPE,
             headers::APPLICATION_JSON,
@@ -88,6 +121,10 @@ impl Encoded<'_, '_> {
                 owned.push(Header::new(headers::EVENT_TYPE, dynamic.to_owned()));
             }
             (None, None) => {}
+        }
+        if self.enveloped {
+            let (name, value) = envelope::MESSAGE_TYPE;
+            owned.push(Header::from_static(name, value));
         }
         owned
     }

@@ -122,6 +122,16 @@ pub enum EmitError {
         /// What the broker said.
         reason: String,
     },
+    /// The producer writes this event's topic in the `EventJson` envelope (see
+    /// [`WireFormat`](crate::envelope::WireFormat)) and the event can't be written in it: it has
+    /// no event type, or its JSON is not an object. Nothing was sent; give the event a type.
+    #[error("the event on topic `{topic}` can't be written in the EventJson envelope: {reason}")]
+    Envelope {
+        /// The event's logical topic.
+        topic: String,
+        /// What is missing and what to do.
+        reason: String,
+    },
     /// The broker or client rejected the record for another reason.
     #[error("the record was not delivered: {reason}")]
     Broker {
@@ -186,6 +196,13 @@ pub enum ConfigError {
     /// The CloudEvents `source` is empty or not a URI-reference.
     #[error("cloudevents: {reason}")]
     CloudEvents {
+        /// What is wrong and what to do.
+        reason: String,
+    },
+    /// The wire format or the envelope's settings can't be used (see
+    /// [`WireFormat`](crate::envelope::WireFormat)).
+    #[error("wire format: {reason}")]
+    Envelope {
         /// What is wrong and what to do.
         reason: String,
     },

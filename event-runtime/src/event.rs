@@ -26,7 +26,8 @@
 
 use serde::Serialize;
 
-use crate::encode::{self, EventInfo};
+use crate::encode::{self, Enveloped, EventInfo};
+use crate::envelope::{EnvelopeFields, EnvelopeSettings};
 use crate::error::EmitError;
 use crate::key::Key;
 use crate::message::Message;
@@ -126,6 +127,23 @@ pub trait KafkaEvent: Serialize {
         Self::EVENT_TYPE
     }
 
+    /// What this event puts in the `EventJson` envelope besides its payload, when a producer
+    /// writes its topic in the envelope (see [`WireFormat`](crate::envelope::WireFormat)). By
+    /// default nothing: a fresh id, zero tenant, request and session ids, the time of the emit.
+    /// The derive takes it from `#[event(envelope_with = "module")]` (`module::fields`); the
+    /// models set what the Go middleware sets.
+    fn envelope_fields(&self) -> EnvelopeFields<'_> {
+        EnvelopeFields::default()
+    }
+
+    /// Appends the envelope's `payload`, a JSON object: by default the event's own JSON (fields
+    /// marked `#[event(redact)]` written as `"***"`). The derive takes it from
+    /// `#[event(envelope_with = "module")]` (`module::write_payload`); the models write the
+    /// payload keys of the Go middleware's event types.
+    fn write_envelope_payload(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        crate::redact::to_writer(out, self, Self::REDACTED)
+    }
+
     /// Serializes the event and sends it, resolving once the broker has acknowledged it (for
     /// [`KafkaProducer`](crate::KafkaProducer): `acks=all`, within its delivery timeout) or with
     /// a typed error.
@@ -136,7 +154,9 @@ pub trait KafkaEvent: Serialize {
         P: Producer + ?Sized,
         Self: Sized,
     {
-        match Message::from_event(self) {
+        let envelope = producer.envelope_for(Self::TOPIC);
+        let payload = |out: &mut Vec<u8>| self.write_envelope_payload(out);
+        match encode::to_message(self, info(self, envelope, &payload)) {
             Ok(message) => producer.send(message),
             Err(error) => Box::pin(std::future::ready(Err(error))),
         }
@@ -155,18 +175,35 @@ pub trait KafkaEvent: Serialize {
         P: Producer + ?Sized,
         Self: Sized,
     {
-        encode::with_encoded(self, info(self), |message| producer.send_detached(message))?
+        let envelope = producer.envelope_for(Self::TOPIC);
+        let payload = |out: &mut Vec<u8>| self.write_envelope_payload(out);
+        encode::with_encoded(self, info(self, envelope, &payload), |message| {
+            producer.send_detached(message)
+        })?
     }
 }
 
-/// What a record needs to know about `event` besides its JSON.
-fn info<E: KafkaEvent>(event: &E) -> EventInfo<'_> {
+/// The envelope's payload writer of an event.
+type PayloadWriter<'e> = dyn Fn(&mut Vec<u8>) -> Result<(), serde_json::Error> + 'e;
+
+/// What a record needs to know about `event` besides its JSON; with `envelope`, what the
+/// envelope around it is made of.
+fn info<'e, E: KafkaEvent>(
+    event: &'e E,
+    envelope: Option<&'e EnvelopeSettings>,
+    payload: &'e PayloadWriter<'e>,
+) -> EventInfo<'e> {
     EventInfo {
         topic: E::TOPIC,
         key: event.key(),
         redacted: E::REDACTED,
         fixed_type: E::EVENT_TYPE,
         event_type: event.event_type(),
+        envelope: envelope.map(|settings| Enveloped {
+            settings,
+            fields: event.envelope_fields(),
+            payload,
+        }),
     }
 }
 
@@ -186,6 +223,31 @@ impl Message {
     /// # Ok::<(), kafka_events::EmitError>(())
     /// ```
     pub fn from_event<E: KafkaEvent>(event: &E) -> Result<Message, EmitError> {
-        encode::to_message(event, info(event))
+        encode::to_message(event, info(event, None, &|_| Ok(())))
+    }
+
+    /// What `emit` sends for `event` to a producer that writes its topic in the `EventJson`
+    /// envelope: the envelope around the event's payload, keyed by the envelope's id, with the
+    /// `content-type`, `event-type` and `message-type: Event` headers.
+    ///
+    /// ```
+    /// use kafka_events::envelope::{EnvelopeSettings, EventJson};
+    /// use kafka_events::{AuthEvent, Message};
+    ///
+    /// let settings = EnvelopeSettings::new("identity.auth.gateway.v1", "gateway")?;
+    /// let event = AuthEvent::login_success("gateway", "alice");
+    /// let message = Message::from_event_in_envelope(&event, &settings)?;
+    /// let envelope = EventJson::from_slice(&message.payload)?;
+    /// assert_eq!(envelope.event_type, "login.success");
+    /// assert_eq!(message.key, envelope.id.to_string().as_bytes());
+    /// assert_eq!(message.header("message-type"), Some(&b"Event"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_event_in_envelope<E: KafkaEvent>(
+        event: &E,
+        settings: &EnvelopeSettings,
+    ) -> Result<Message, EmitError> {
+        let payload = |out: &mut Vec<u8>| event.write_envelope_payload(out);
+        encode::to_message(event, info(event, Some(settings), &payload))
     }
 }

@@ -125,8 +125,15 @@ pub trait EventKey {
 
 impl EventKey for Uuid {
     fn to_key(&self) -> Key<'_> {
+        Key::uuid(*self)
+    }
+}
+
+impl Key<'_> {
+    /// A UUID's key, hyphenated and lower-case (an envelope's id).
+    pub(crate) fn uuid(id: Uuid) -> Key<'static> {
         let mut buf = Uuid::encode_buffer();
-        Key::inline(self.hyphenated().encode_lower(&mut buf).as_bytes())
+        Key::inline(id.hyphenated().encode_lower(&mut buf).as_bytes())
     }
 }
 

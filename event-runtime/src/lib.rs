@@ -11,6 +11,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
 pub mod contract;
 mod encode;
+pub mod envelope;
 mod error;
 mod event;
 mod flow;
@@ -64,9 +65,13 @@ pub use uuid;
 /// What generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::envelope::EnvelopeFields;
     pub use crate::event::KafkaEvent;
     pub use crate::key::{EventKey, Key};
     pub use ::core::convert::AsRef;
     pub use ::core::option::Option::{self, None, Some};
+    pub use ::core::result::Result;
     pub use ::serde::Serialize;
+    pub use ::serde_json::Error as JsonError;
+    pub use ::std::vec::Vec;
 }

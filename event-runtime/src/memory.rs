@@ -27,6 +27,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
+use crate::envelope::{EnvelopeSettings, WireFormats};
 use crate::error::CloseReport;
 use crate::error::{ConfigError, EmitError};
 use crate::event::KafkaEvent;
@@ -68,6 +69,7 @@ struct Shared {
     state: Mutex<State>,
     arrived: Notify,
     topics: TopicMap,
+    wire: WireFormats,
 }
 
 #[derive(Default)]
@@ -119,6 +121,49 @@ impl MemoryProducer {
                 ..Shared::default()
             }),
         })
+    }
+
+    /// Writes every event in the `EventJson` envelope with these settings, as a
+    /// [`KafkaProducer`](crate::KafkaProducer) configured with `wire_format = "envelope"` does.
+    /// Call it on a new producer: clones made before keep their own records and the flat
+    /// format.
+    ///
+    /// ```
+    /// use kafka_events::envelope::{EnvelopeSettings, EventJson};
+    /// use kafka_events::{KafkaEvent, MemoryProducer, UsageEvent};
+    ///
+    /// let producer = MemoryProducer::new()
+    ///     .with_envelope(EnvelopeSettings::new("billing.usage.api.v1", "billing-api")?);
+    /// let usage = UsageEvent::new("billing-api", chrono::Utc::now(), chrono::Utc::now());
+    /// usage.emit_detached(&producer)?;
+    ///
+    /// let record = &producer.records()[0];
+    /// assert_eq!(EventJson::from_slice(&record.payload)?.event_type, "usage.report");
+    /// // Tests written against the flat format keep working.
+    /// assert_eq!(producer.events::<UsageEvent>()?, vec![usage]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_envelope(mut self, settings: EnvelopeSettings) -> Self {
+        let wire = WireFormats::envelope_everywhere(settings);
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => shared.wire = wire,
+            None => {
+                let state = self.state();
+                let copied = State {
+                    records: state.records.clone(),
+                    next_offset: state.next_offset.clone(),
+                    closed: state.closed,
+                };
+                drop(state);
+                self.shared = Arc::new(Shared {
+                    state: Mutex::new(copied),
+                    arrived: Notify::new(),
+                    topics: self.shared.topics.clone(),
+                    wire,
+                });
+            }
+        }
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -264,5 +309,9 @@ impl Producer for MemoryProducer {
     fn close(&self, _timeout: Duration) -> CloseFuture<'_> {
         self.state().closed = true;
         Box::pin(std::future::ready(Ok(CloseReport::default())))
+    }
+
+    fn envelope_for(&self, topic: &str) -> Option<&EnvelopeSettings> {
+        self.shared.wire.envelope_for(topic)
     }
 }

@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::envelope::EnvelopeSettings;
 use crate::error::{CloseError, CloseReport, EmitError};
 use crate::message::{Delivery, Message, MessageRef};
 
@@ -114,6 +115,15 @@ pub trait Producer: Send + Sync {
     /// undelivered then is spooled or handed back in the error. Sending after `close` fails
     /// with [`EmitError::Closed`].
     fn close(&self, timeout: Duration) -> CloseFuture<'_>;
+
+    /// The `EventJson` envelope's settings when this producer writes events of the logical
+    /// `topic` in the envelope ([`WireFormat::Envelope`](crate::envelope::WireFormat)); `None`,
+    /// the default, for the flat documents. [`KafkaEvent::emit`](crate::KafkaEvent::emit) asks
+    /// before it encodes an event.
+    fn envelope_for(&self, topic: &str) -> Option<&EnvelopeSettings> {
+        let _ = topic;
+        None
+    }
 }
 
 macro_rules! forward_producer {
@@ -129,6 +139,10 @@ macro_rules! forward_producer {
 
             fn close(&self, timeout: Duration) -> CloseFuture<'_> {
                 (**self).close(timeout)
+            }
+
+            fn envelope_for(&self, topic: &str) -> Option<&EnvelopeSettings> {
+                (**self).envelope_for(topic)
             }
         }
     )*};

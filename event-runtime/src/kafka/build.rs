@@ -16,6 +16,7 @@ use super::pipeline::Pipeline;
 use super::security::{TokenProvider, Tokens};
 use super::shared::Shared;
 use super::watch::Watch;
+use crate::envelope::WireFormats;
 use crate::error::ConfigError;
 use crate::secret::{REDACTED, is_secret_property};
 use crate::spool::Spool;
@@ -47,6 +48,11 @@ pub(super) fn build(
         .as_deref()
         .map(CloudEvents::new)
         .transpose()?;
+    let wire = WireFormats::new(
+        config.wire_format,
+        &config.wire_formats,
+        config.envelope.as_ref(),
+    )?;
     let spool = match &config.spool {
         Some(spool) => Some(Spool::open(spool, max_message_bytes)?),
         None => None,
@@ -83,6 +89,7 @@ pub(super) fn build(
         delivery_timeout: Duration::from_millis(config.delivery_timeout_ms),
         max_message_bytes,
         cloudevents,
+        wire,
     };
     Ok((pipeline, watch))
 }

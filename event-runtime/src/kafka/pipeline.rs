@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::clients::Clients;
 use super::cloudevents::CloudEvents;
 use super::shared::Shared;
+use crate::envelope::WireFormats;
 use crate::topic::TopicMap;
 
 pub(super) struct Pipeline {
@@ -17,6 +18,8 @@ pub(super) struct Pipeline {
     pub max_message_bytes: usize,
     /// CloudEvents headers to add to each record, when configured.
     pub cloudevents: Option<CloudEvents>,
+    /// Which topics are written in the `EventJson` envelope.
+    pub wire: WireFormats,
 }
 
 impl Pipeline {

@@ -15,6 +15,7 @@ use super::send;
 use super::shared::Shared;
 use super::shutdown;
 use super::watch::Watch;
+use crate::envelope::EnvelopeSettings;
 use crate::error::{ConfigError, EmitError, SpoolError};
 use crate::flow::{lock, run_blocking};
 use crate::message::{Message, MessageRef};
@@ -311,6 +312,10 @@ impl Producer for KafkaProducer {
 
     fn close(&self, timeout: Duration) -> CloseFuture<'_> {
         shutdown::close(self.pipeline(), lock(&self.watch).take(), timeout)
+    }
+
+    fn envelope_for(&self, topic: &str) -> Option<&EnvelopeSettings> {
+        self.pipeline().wire.envelope_for(topic)
     }
 }
 

@@ -68,6 +68,7 @@ impl Started {
             anonymous,
             truncated,
             minimal: None,
+            message: self.message.clone(),
         }
     }
 

@@ -197,7 +197,7 @@ impl Started {
     }
 }
 
-/// The longest `X-Message` header text a usage event takes; longer ones are cut.
+/// The longest `X-Message` header text an audit entry or usage event takes; longer ones are cut.
 const MAX_MESSAGE_LEN: usize = 1024;
 
 /// `text` cut to at most `max` bytes (header text is ASCII, so any byte is a boundary).

@@ -74,13 +74,20 @@ pub enum RequestOutcome {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+// The derived (de)serializers are the flat document's; the trait impls below read both formats.
+#[serde(remote = "Self")]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "AuditEntry")
+)]
 #[event(
     crate = "crate",
     topic = "audit",
     key = "id",
     type = "audit.log",
-    contract = "contracts/audit/audit.log.json"
+    contract = "contracts/audit/audit.log.json",
+    envelope_with = "in_envelope"
 )]
 pub struct AuditEntry {
     /// The caller's tenant, when known (the zero UUID on the wire otherwise).
@@ -157,6 +164,10 @@ pub struct AuditEntry {
     /// duration, caller and ids. Left out of the JSON otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimal: Option<String>,
+    /// The request's `X-Message` header (bounded), which the Go middleware sends in the
+    /// envelope's `message`. Left out of the JSON when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 impl AuditEntry {
@@ -188,6 +199,7 @@ impl AuditEntry {
             anonymous: false,
             truncated: Vec::new(),
             minimal: None,
+            message: None,
         }
     }
 }
@@ -195,6 +207,130 @@ impl AuditEntry {
 impl Default for AuditEntry {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+both_formats!(AuditEntry, in_envelope::deserialize);
+
+/// [`AuditEntry`] in the `EventJson` envelope (see `event_json.rs`): what it puts in the envelope's
+/// fields, the payload keys of the Go middleware's event type, and reading them back.
+mod in_envelope {
+    use std::borrow::Cow;
+
+    use serde::{Deserialize, Deserializer, Serialize};
+    use uuid::Uuid;
+
+    use super::super::event_json::{nonzero, parse_uuid, read_either, text, uuid_text};
+    use super::super::json::JsonText;
+    use super::super::wire::uuid_or_zero;
+    use super::{AuditEntry, RequestOutcome};
+    use crate::envelope::{self, EnvelopeFields};
+
+    /// `audit.log`'s payload. Go's keys: `endpoint`, `full_url`, `http_method`, `jti`, `payload`,
+    /// `resource`, `response_payload`, `source_ip`, `status_code`, `subject`, `user_agent`.
+    #[derive(Serialize, Deserialize, Default)]
+    #[serde(default)]
+    struct AuditLog<'a> {
+        anonymous: bool,
+        correlation_id: Cow<'a, str>,
+        duration_ms: f64,
+        endpoint: Cow<'a, str>,
+        full_url: Cow<'a, str>,
+        http_method: Cow<'a, str>,
+        jti: Cow<'a, str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        minimal: Option<Cow<'a, str>>,
+        outcome: RequestOutcome,
+        payload: Option<Cow<'a, JsonText>>,
+        payload_truncated: bool,
+        request_id: Cow<'a, str>,
+        resource: Cow<'a, str>,
+        #[serde(with = "uuid_or_zero")]
+        resource_id: Option<Uuid>,
+        response_payload: Option<Cow<'a, JsonText>>,
+        service: Cow<'a, str>,
+        source_ip: Cow<'a, str>,
+        status_code: u16,
+        subject: Cow<'a, str>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        truncated: Cow<'a, [String]>,
+        user_agent: Cow<'a, str>,
+    }
+
+    pub fn fields(entry: &AuditEntry) -> EnvelopeFields<'_> {
+        EnvelopeFields {
+            id: Some(entry.id),
+            tenant_id: entry.tenant_id,
+            request_id: Uuid::parse_str(&entry.request_id).ok(),
+            timestamp: Some(entry.timestamp),
+            message: entry.message.as_deref(),
+            ..EnvelopeFields::default()
+        }
+    }
+
+    pub fn write_payload(entry: &AuditEntry, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let payload = AuditLog {
+            anonymous: entry.anonymous,
+            correlation_id: text(&entry.correlation_id),
+            duration_ms: entry.duration_ms,
+            endpoint: text(&entry.endpoint),
+            full_url: text(&entry.full_url),
+            http_method: text(&entry.http_method),
+            jti: uuid_text(entry.jti),
+            minimal: entry.minimal.as_deref().map(text),
+            outcome: entry.outcome,
+            payload: entry.payload.as_ref().map(Cow::Borrowed),
+            payload_truncated: entry.payload_truncated,
+            request_id: text(&entry.request_id),
+            resource: text(&entry.resource),
+            resource_id: entry.resource_id,
+            response_payload: entry.response_payload.as_ref().map(Cow::Borrowed),
+            service: text(&entry.service),
+            source_ip: text(&entry.source_ip),
+            status_code: entry.status_code,
+            subject: text(&entry.subject),
+            truncated: Cow::Borrowed(&entry.truncated),
+            user_agent: text(&entry.user_agent),
+        };
+        serde_json::to_writer(out, &payload)
+    }
+
+    fn read(head: envelope::EventJson, log: AuditLog<'static>) -> AuditEntry {
+        let request_id = match (log.request_id.is_empty(), nonzero(head.request_id)) {
+            (true, Some(id)) => id.to_string(),
+            _ => log.request_id.into_owned(),
+        };
+        AuditEntry {
+            tenant_id: nonzero(head.tenant_id),
+            subject: log.subject.into_owned(),
+            jti: parse_uuid(&log.jti),
+            http_method: log.http_method.into_owned(),
+            resource: log.resource.into_owned(),
+            resource_id: log.resource_id,
+            payload: log.payload.map(Cow::into_owned),
+            source_ip: log.source_ip.into_owned(),
+            user_agent: log.user_agent.into_owned(),
+            timestamp: head.timestamp,
+            service: log.service.into_owned(),
+            endpoint: log.endpoint.into_owned(),
+            full_url: log.full_url.into_owned(),
+            id: head.id,
+            correlation_id: log.correlation_id.into_owned(),
+            request_id,
+            status_code: log.status_code,
+            duration_ms: log.duration_ms,
+            response_payload: log.response_payload.map(Cow::into_owned),
+            payload_truncated: log.payload_truncated,
+            outcome: log.outcome,
+            anonymous: log.anonymous,
+            truncated: log.truncated.into_owned(),
+            minimal: log.minimal.map(Cow::into_owned),
+            message: head.message,
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AuditEntry, D::Error> {
+        read_either(deserializer, AuditEntry::deserialize, read)
     }
 }
 

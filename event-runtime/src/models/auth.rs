@@ -79,13 +79,20 @@ impl AsRef<str> for AuthEventType {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+// The derived (de)serializers are the flat document's; the trait impls below read both formats.
+#[serde(remote = "Self")]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "AuthEvent")
+)]
 #[event(
     crate = "crate",
     topic = "audit",
     key = "id",
     types = ["login.success", "login.failure", "authz.denied", "authz.error"],
-    contract = "contracts/audit/auth.json"
+    contract = "contracts/audit/auth.json",
+    envelope_with = "in_envelope"
 )]
 pub struct AuthEvent {
     /// The event id; also the record key.
@@ -149,5 +156,100 @@ impl AuthEvent {
     /// Deciding whether `subject` may do what it asked failed, and why.
     pub fn authz_error(service_name: &str, subject: &str, error: &str) -> Self {
         Self::new(AuthEventType::AuthzError, service_name, subject, error)
+    }
+}
+
+both_formats!(AuthEvent, in_envelope::deserialize);
+
+/// [`AuthEvent`] in the `EventJson` envelope (see `event_json.rs`): what it puts in the envelope's
+/// fields, the payload keys of the Go middleware's event type, and reading them back.
+mod in_envelope {
+    use std::borrow::Cow;
+
+    use serde::{Deserialize, Deserializer, Serialize};
+
+    use super::super::event_json::{nonzero, parse_uuid, read_either, text, uuid_text};
+    use super::{AuthEvent, AuthEventType};
+    use crate::envelope::{self, EnvelopeFields};
+
+    /// The auth event types' payload. Go's keys: `login.success`: `cls`, `jti`, `path`,
+    /// `remote_addr`, `subject`, `tenant_id`, `user_agent`; `login.failure`: `path`, `remote_addr`,
+    /// `subject`, `user_agent`; `authz.denied` and `authz.error`: `error` (string or `null`),
+    /// `path`, `remote_addr`, `status_code`, `subject`, `user_agent`.
+    #[derive(Serialize, Deserialize, Default)]
+    #[serde(default)]
+    struct AuthPayload<'a> {
+        cls: Cow<'a, str>,
+        error: Option<Cow<'a, str>>,
+        jti: Cow<'a, str>,
+        path: Cow<'a, str>,
+        remote_addr: Cow<'a, str>,
+        service_name: Cow<'a, str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status_code: Option<u16>,
+        subject: Cow<'a, str>,
+        tenant_id: Cow<'a, str>,
+        user_agent: Cow<'a, str>,
+    }
+
+    pub fn fields(event: &AuthEvent) -> EnvelopeFields<'_> {
+        EnvelopeFields {
+            id: Some(event.id),
+            tenant_id: event.tenant_id,
+            timestamp: Some(event.timestamp),
+            ..EnvelopeFields::default()
+        }
+    }
+
+    pub fn write_payload(event: &AuthEvent, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        // The status the Go middleware answers with (inferred from its handlers: 403 for a
+        // denial, 500 for an error while deciding).
+        let status_code = match event.r#type {
+            AuthEventType::AuthzDenied => Some(403),
+            AuthEventType::AuthzError => Some(500),
+            AuthEventType::LoginSuccess | AuthEventType::LoginFailure => None,
+        };
+        let payload = AuthPayload {
+            cls: text(""),
+            error: (!event.error.is_empty()).then(|| text(&event.error)),
+            jti: text(""),
+            path: text(&event.path),
+            remote_addr: text(&event.remote_addr),
+            service_name: text(&event.service_name),
+            status_code,
+            subject: text(&event.subject),
+            tenant_id: uuid_text(event.tenant_id),
+            user_agent: text(&event.user_agent),
+        };
+        serde_json::to_writer(out, &payload)
+    }
+
+    /// `None` when the envelope's type is not an auth event's.
+    fn read(head: envelope::EventJson, payload: AuthPayload<'static>) -> Option<AuthEvent> {
+        let r#type = AuthEventType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == head.event_type)?;
+        Some(AuthEvent {
+            id: head.id,
+            service_name: payload.service_name.into_owned(),
+            r#type,
+            subject: payload.subject.into_owned(),
+            tenant_id: nonzero(head.tenant_id).or_else(|| parse_uuid(&payload.tenant_id)),
+            error: payload.error.map(Cow::into_owned).unwrap_or_default(),
+            path: payload.path.into_owned(),
+            user_agent: payload.user_agent.into_owned(),
+            remote_addr: payload.remote_addr.into_owned(),
+            timestamp: head.timestamp,
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AuthEvent, D::Error> {
+        use serde::de::Error;
+        read_either(
+            deserializer,
+            |value| AuthEvent::deserialize(value).map(Some),
+            read,
+        )?
+        .ok_or_else(|| D::Error::custom("the envelope's event_type is not an auth event's"))
     }
 }

@@ -19,6 +19,8 @@
 //! assert_eq!(event.key().as_ref(), event.id.to_string().as_bytes());
 //! ```
 
+#[macro_use]
+mod event_json;
 mod audit;
 mod auth;
 mod json;

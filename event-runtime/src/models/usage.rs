@@ -67,13 +67,20 @@ pub enum UsageStatus {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KafkaEvent)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+// The derived (de)serializers are the flat document's; the trait impls below read both formats.
+#[serde(remote = "Self")]
+#[cfg_attr(
+    feature = "schema",
+    derive(schemars::JsonSchema),
+    schemars(rename = "UsageEvent")
+)]
 #[event(
     crate = "crate",
     topic = "usage",
     key = "id",
     type = "usage.record",
-    contract = "contracts/usage/usage.record.json"
+    contract = "contracts/usage/usage.record.json",
+    envelope_with = "in_envelope"
 )]
 pub struct UsageEvent {
     /// The event id; also the record key.
@@ -178,6 +185,145 @@ pub(crate) fn usage_metadata(subject: &str, service: &str) -> Vec<BTreeMap<Strin
         BTreeMap::from([("user_id".to_owned(), subject.to_owned())]),
         BTreeMap::from([("service_name".to_owned(), service.to_owned())]),
     ]
+}
+
+both_formats!(UsageEvent, in_envelope::deserialize);
+
+/// [`UsageEvent`] in the `EventJson` envelope (see `event_json.rs`): what it puts in the envelope's
+/// fields, the payload keys of the Go middleware's event type, and reading them back.
+mod in_envelope {
+    use std::borrow::Cow;
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize};
+
+    use super::super::audit::RequestOutcome;
+    use super::super::event_json::{nonzero, parse_uuid, read_either, text, uuid_text};
+    use super::super::wire::{rfc3339, time_or_zero};
+    use super::{UsageEvent, UsageStatus};
+    use crate::envelope::{self, EnvelopeFields};
+
+    /// `usage.report`'s payload. Go's keys: `end_time`, `memory_mb`, `product_id`,
+    /// `service_name`, `start_time`, `status`, `user_id`.
+    #[derive(Serialize, Deserialize)]
+    #[serde(default)]
+    struct UsageReport<'a> {
+        #[serde(with = "time_or_zero")]
+        created_at: Option<DateTime<Utc>>,
+        created_by: Cow<'a, str>,
+        duration: f64,
+        duration_ms: u64,
+        #[serde(serialize_with = "rfc3339::serialize")]
+        end_time: DateTime<Utc>,
+        endpoint: Cow<'a, str>,
+        memory_mb: i16,
+        metadata: Option<Cow<'a, [BTreeMap<String, String>]>>,
+        outcome: RequestOutcome,
+        product_id: Cow<'a, str>,
+        service_name: Cow<'a, str>,
+        #[serde(serialize_with = "rfc3339::serialize")]
+        start_time: DateTime<Utc>,
+        status: UsageStatus,
+        tags: Option<Cow<'a, BTreeMap<String, String>>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timestamp: Option<DateTime<Utc>>,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        truncated: Cow<'a, [String]>,
+        user_id: Cow<'a, str>,
+    }
+
+    impl Default for UsageReport<'_> {
+        fn default() -> Self {
+            UsageReport {
+                created_at: None,
+                created_by: Cow::Borrowed(""),
+                duration: 0.0,
+                duration_ms: 0,
+                end_time: DateTime::UNIX_EPOCH,
+                endpoint: Cow::Borrowed(""),
+                memory_mb: 0,
+                metadata: None,
+                outcome: RequestOutcome::Completed,
+                product_id: Cow::Borrowed(""),
+                service_name: Cow::Borrowed(""),
+                start_time: DateTime::UNIX_EPOCH,
+                status: UsageStatus::Draft,
+                tags: None,
+                timestamp: None,
+                truncated: Cow::Borrowed(&[]),
+                user_id: Cow::Borrowed(""),
+            }
+        }
+    }
+
+    /// The Go middleware's type for a usage event (this crate's flat one is `usage.record`).
+    pub const TYPE: &str = "usage.report";
+
+    pub fn fields(event: &UsageEvent) -> EnvelopeFields<'_> {
+        EnvelopeFields {
+            id: Some(event.id),
+            event_type: Some(TYPE),
+            tenant_id: event.tenant_id,
+            timestamp: Some(event.start_timestamp),
+            message: event.message.as_deref(),
+            owner_id: event.owner_id.as_deref(),
+            ..EnvelopeFields::default()
+        }
+    }
+
+    pub fn write_payload(event: &UsageEvent, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        let payload = UsageReport {
+            created_at: event.created_at,
+            created_by: text(&event.created_by),
+            duration: event.duration,
+            duration_ms: event.duration_ms,
+            end_time: event.end_timestamp,
+            endpoint: text(&event.endpoint),
+            memory_mb: event.memory_mb,
+            metadata: event.metadata.as_deref().map(Cow::Borrowed),
+            outcome: event.outcome,
+            product_id: uuid_text(event.product_id),
+            service_name: text(&event.service),
+            start_time: event.start_timestamp,
+            status: event.status,
+            tags: event.tags.as_ref().map(Cow::Borrowed),
+            timestamp: Some(event.timestamp),
+            truncated: Cow::Borrowed(&event.truncated),
+            user_id: text(&event.subject),
+        };
+        serde_json::to_writer(out, &payload)
+    }
+
+    fn read(head: envelope::EventJson, report: UsageReport<'static>) -> UsageEvent {
+        UsageEvent {
+            id: head.id,
+            tenant_id: nonzero(head.tenant_id),
+            owner_id: head.owner_id,
+            product_id: parse_uuid(&report.product_id),
+            memory_mb: report.memory_mb,
+            start_timestamp: report.start_time,
+            end_timestamp: report.end_time,
+            duration: report.duration,
+            status: report.status,
+            metadata: report.metadata.map(Cow::into_owned),
+            tags: report.tags.map(Cow::into_owned),
+            created_at: report.created_at,
+            created_by: report.created_by.into_owned(),
+            service: report.service_name.into_owned(),
+            subject: report.user_id.into_owned(),
+            endpoint: report.endpoint.into_owned(),
+            duration_ms: report.duration_ms,
+            message: head.message,
+            outcome: report.outcome,
+            timestamp: report.timestamp.unwrap_or(head.timestamp),
+            truncated: report.truncated.into_owned(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<UsageEvent, D::Error> {
+        read_either(deserializer, UsageEvent::deserialize, read)
+    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,11 @@ impl NewRow {
     /// The row for `event`: what [`Message::from_event`] makes of it, which is what `emit`
     /// sends.
     pub fn from_event<E: KafkaEvent>(event: &E) -> Result<NewRow, OutboxError> {
-        let message = Message::from_event(event).map_err(OutboxError::Encode)?;
+        Self::from_message(Message::from_event(event).map_err(OutboxError::Encode)?)
+    }
+
+    /// The row for a record already encoded (flat or in the envelope).
+    pub fn from_message(message: Message) -> Result<NewRow, OutboxError> {
         let text = |bytes: Vec<u8>, what: &str| {
             String::from_utf8(bytes).map_err(|_| OutboxError::NotText { what: what.into() })
         };

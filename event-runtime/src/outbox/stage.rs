@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::error::OutboxError;
 use super::row::NewRow;
+use crate::envelope::EnvelopeSettings;
 use crate::event::KafkaEvent;
+use crate::message::Message;
 
 /// `event.stage(&mut tx).await?`: for every [`KafkaEvent`], inside a sqlx transaction.
 ///
@@ -90,13 +92,67 @@ pub trait Stage: KafkaEvent + Sized {
     where
         T: Staging + ?Sized,
     {
-        let row = NewRow::from_event(self);
-        async move {
-            let row = row?;
-            let id = row.id;
-            transaction.insert(row).await?;
-            Ok(id)
-        }
+        insert(NewRow::from_event(self), transaction)
+    }
+
+    /// Like [`stage`](Self::stage), for a topic the relay's producer writes in the `EventJson`
+    /// envelope: the row holds the envelope (README "Wire formats"), made now, so a row sent
+    /// twice carries the same envelope `id` both times and consumers can drop the second.
+    ///
+    /// ```
+    /// # #[cfg(feature = "outbox-sqlite")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # use kafka_events::outbox::{self, sqlx};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let options = sqlx::sqlite::SqliteConnectOptions::new()
+    /// #     .filename(dir.path().join("app.db")).create_if_missing(true);
+    /// # let pool = sqlx::SqlitePool::connect_with(options).await?;
+    /// # outbox::sqlite::migrate(&pool).await?;
+    /// use kafka_events::AuditEntry;
+    /// use kafka_events::envelope::EnvelopeSettings;
+    /// use kafka_events::outbox::Stage;
+    ///
+    /// let settings = EnvelopeSettings::new("commerce.orders.api.v1", "orders-api")?;
+    /// let mut tx = pool.begin().await?;
+    /// let entry = AuditEntry::new();
+    /// entry.stage_in_envelope(&mut tx, &settings).await?;
+    /// tx.commit().await?;
+    ///
+    /// let (key, payload): (String, String) =
+    ///     sqlx::query_as("SELECT aggregateid, payload FROM kafka_outbox").fetch_one(&pool).await?;
+    /// assert_eq!(key, entry.id.to_string()); // the envelope's id
+    /// assert!(payload.contains(r#""event_type":"audit.log""#));
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "outbox-sqlite"))]
+    /// # fn main() {}
+    /// ```
+    fn stage_in_envelope<'c, T>(
+        &self,
+        transaction: &'c mut T,
+        settings: &EnvelopeSettings,
+    ) -> impl Future<Output = Result<Uuid, OutboxError>> + Send + use<'c, T, Self>
+    where
+        T: Staging + ?Sized,
+    {
+        let row = Message::from_event_in_envelope(self, settings)
+            .map_err(OutboxError::Encode)
+            .and_then(NewRow::from_message);
+        insert(row, transaction)
+    }
+}
+
+/// Inserts `row`, once encoded, and returns its id.
+fn insert<'c, T: Staging + ?Sized>(
+    row: Result<NewRow, OutboxError>,
+    transaction: &'c mut T,
+) -> impl Future<Output = Result<Uuid, OutboxError>> + Send + use<'c, T> {
+    async move {
+        let row = row?;
+        let id = row.id;
+        transaction.insert(row).await?;
+        Ok(id)
     }
 }
 

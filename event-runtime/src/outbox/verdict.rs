@@ -21,6 +21,7 @@ pub(super) fn verdict(error: &EmitError) -> Verdict {
         | EmitError::Rejected { .. }
         | EmitError::UnmappedTopic { .. }
         | EmitError::InvalidRecord { .. }
+        | EmitError::Envelope { .. }
         | EmitError::Serialize(_) => Verdict::DeadLetter,
         EmitError::Closed => Verdict::Stop,
         EmitError::Timeout(_)
@@ -52,6 +53,13 @@ mod tests {
             (EmitError::Rejected { reason: reason() }, DeadLetter),
             (EmitError::UnmappedTopic { topic: reason() }, DeadLetter),
             (EmitError::InvalidRecord { reason: reason() }, DeadLetter),
+            (
+                EmitError::Envelope {
+                    topic: reason(),
+                    reason: reason(),
+                },
+                DeadLetter,
+            ),
             (EmitError::Closed, Stop),
             (EmitError::Timeout(Duration::from_secs(1)), Retry),
             (EmitError::QueueFull, Retry),

@@ -63,9 +63,10 @@ fn the_models_contracts_say_what_go_reads() {
     assert_eq!(props(&usage, "memory_mb")["maximum"], 32767);
     assert_eq!(props(&usage, "created_at")["format"], "date-time");
     assert!(usage.fields().contains(&"end_timestmap"));
-    // Every field is always written but the marks of a cut-short entry, left out when unset.
+    // Every field is always written but the marks of a cut-short entry and the optional
+    // `X-Message`, left out when unset.
     for (contract, left_out) in [
-        (&audit, &["minimal", "truncated"][..]),
+        (&audit, &["message", "minimal", "truncated"][..]),
         (&auth, &[]),
         (&usage, &["truncated"]),
     ] {

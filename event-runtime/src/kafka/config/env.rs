@@ -1,6 +1,7 @@
 //! [`KafkaConfig::from_env`]: a configuration from the usual deployment variables.
 
 use super::fields::KafkaConfig;
+use crate::envelope::EnvelopeConfig;
 use crate::error::ConfigError;
 use crate::kafka::security::{
     PemSource, SaslConfig, SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig,
@@ -23,6 +24,9 @@ impl KafkaConfig {
     /// | `CLIENT_ID` | the client id |
     /// | `CLOUDEVENTS_SOURCE` | adds CloudEvents headers with this `source` ([`KafkaConfig::cloudevents`]) |
     /// | `TOPICS` | logical to physical topics: `audit=ds.audit.1,usage=ds.billing.1` |
+    /// | `WIRE_FORMAT` | `flat` (default) or `envelope` ([`KafkaConfig::wire_format`]) |
+    /// | `WIRE_FORMATS` | per logical topic: `audit=envelope,usage=flat` |
+    /// | `ENVELOPE_EVENT_SOURCE`, `ENVELOPE_CREATED_BY` | the envelope's settings ([`KafkaConfig::envelope`]) |
     /// | `DELIVERY_TIMEOUT_MS` | the delivery timeout |
     /// | `SPOOL_DIR` | a spool directory (with the default spool settings) |
     /// | `SECURITY_PROTOCOL` | `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl` (any case) |
@@ -94,6 +98,40 @@ impl KafkaConfig {
                 config
                     .topics
                     .insert(logical.trim().to_owned(), physical.trim().to_owned());
+            }
+        }
+        let format = |name: &str, text: &str| {
+            text.parse()
+                .map_err(|_| bad(name, format!("`{text}` is not `flat` or `envelope`")))
+        };
+        if let Some(text) = var("WIRE_FORMAT") {
+            config.wire_format = format("WIRE_FORMAT", &text)?;
+        }
+        if let Some(formats) = var("WIRE_FORMATS") {
+            for pair in formats.split(',').filter(|p| !p.trim().is_empty()) {
+                let (topic, text) = pair.split_once('=').ok_or_else(|| {
+                    bad("WIRE_FORMATS", format!("`{pair}` is not `topic=format`"))
+                })?;
+                let parsed = format("WIRE_FORMATS", text.trim())?;
+                config.wire_formats.insert(topic.trim().to_owned(), parsed);
+            }
+        }
+        match (var("ENVELOPE_EVENT_SOURCE"), var("ENVELOPE_CREATED_BY")) {
+            (Some(source), Some(created_by)) => {
+                config.envelope = Some(EnvelopeConfig::new(source, created_by));
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(bad(
+                    "ENVELOPE_CREATED_BY",
+                    format!("is not set, but {prefix}ENVELOPE_EVENT_SOURCE is: set both"),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "ENVELOPE_EVENT_SOURCE",
+                    format!("is not set, but {prefix}ENVELOPE_CREATED_BY is: set both"),
+                ));
             }
         }
         if let Some(ms) = var("DELIVERY_TIMEOUT_MS") {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::policy::{OverflowPolicy, Partitioner};
+use crate::envelope::{EnvelopeConfig, WireFormat};
 use crate::kafka::security::{SaslConfig, SaslMechanism, SecurityConfig, TlsConfig};
 use crate::secret::{REDACTED, Secret, is_secret_property};
 use crate::spool::SpoolConfig;
@@ -95,6 +96,16 @@ pub struct KafkaConfig {
     /// binding; the payload is unchanged. A URI-reference naming the service, e.g.
     /// `/billing-api`.
     pub cloudevents: Option<String>,
+    /// How events are written: the flat documents of the seed's Go middleware (the default),
+    /// or the `EventJson` envelope today's Go services (middleware v3.x) require, which needs
+    /// [`envelope`](Self::envelope). See README "Wire formats".
+    pub wire_format: WireFormat,
+    /// The wire format of single logical topics, over [`wire_format`](Self::wire_format): to
+    /// move one topic at a time.
+    pub wire_formats: BTreeMap<String, WireFormat>,
+    /// The envelope's `event_source` and `created_by`, needed when any topic is written in the
+    /// envelope.
+    pub envelope: Option<EnvelopeConfig>,
     /// Raw librdkafka properties (`linger.ms`, `socket.keepalive.enable`, ...).
     #[serde(serialize_with = "redacted_properties")]
     pub properties: BTreeMap<String, String>,
@@ -138,6 +149,9 @@ impl std::fmt::Debug for KafkaConfig {
             .field("missing_topic_timeout_ms", &self.missing_topic_timeout_ms)
             .field("security", &self.security)
             .field("cloudevents", &self.cloudevents)
+            .field("wire_format", &self.wire_format)
+            .field("wire_formats", &self.wire_formats)
+            .field("envelope", &self.envelope)
             .field("properties", &redacted(&self.properties))
             .finish()
     }
@@ -159,6 +173,9 @@ impl Default for KafkaConfig {
             missing_topic_timeout_ms: 600_000,
             security: SecurityConfig::default(),
             cloudevents: None,
+            wire_format: WireFormat::Flat,
+            wire_formats: BTreeMap::new(),
+            envelope: None,
             properties: BTreeMap::new(),
         }
     }
@@ -218,6 +235,40 @@ impl KafkaConfig {
     /// ```
     pub fn cloudevents(mut self, source: impl Into<String>) -> Self {
         self.cloudevents = Some(source.into());
+        self
+    }
+
+    /// Writes events in the `EventJson` envelope with these settings, on every topic (or on
+    /// the topics [`topic_wire_format`](Self::topic_wire_format) says).
+    ///
+    /// ```
+    /// use kafka_events::KafkaConfig;
+    /// use kafka_events::envelope::{EnvelopeConfig, WireFormat};
+    ///
+    /// let config = KafkaConfig::new(["kafka:9092"])
+    ///     .envelope(EnvelopeConfig::new("identity.auth.gateway.v1", "gateway"))
+    ///     .topic_wire_format("usage", WireFormat::Flat); // not moved yet
+    /// assert_eq!(config.wire_format, WireFormat::Envelope);
+    ///
+    /// // The same from TOML or JSON:
+    /// let loaded: KafkaConfig = serde_json::from_str(r#"{
+    ///     "brokers": ["kafka:9092"],
+    ///     "wire_format": "envelope",
+    ///     "wire_formats": { "usage": "flat" },
+    ///     "envelope": { "event_source": "identity.auth.gateway.v1", "created_by": "gateway" }
+    /// }"#)?;
+    /// assert_eq!(loaded, config);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn envelope(mut self, envelope: EnvelopeConfig) -> Self {
+        self.envelope = Some(envelope);
+        self.wire_format = WireFormat::Envelope;
+        self
+    }
+
+    /// Sets the wire format of one logical topic.
+    pub fn topic_wire_format(mut self, topic: impl Into<String>, format: WireFormat) -> Self {
+        self.wire_formats.insert(topic.into(), format);
         self
     }
 
