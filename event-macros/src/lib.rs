@@ -52,7 +52,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `naming = "snake_case"` | no | The convention every JSON field name must follow: one of serde's rule names `lowercase`, `UPPERCASE`, `PascalCase`, `camelCase`, `snake_case` (default), `SCREAMING_SNAKE_CASE`, `kebab-case`, `SCREAMING-KEBAB-CASE`. |
 /// | `crate = "path"` | no | Where `kafka_events` is, when the dependency is renamed or re-exported (default `::kafka_events`). |
 /// | `contract = "contracts/orders/order.placed.json"` | no | The committed contract file, relative to the crate root; a field it has that the struct no longer writes is a compile error. |
-/// | `envelope_with = "module"` | no | What the event puts in the `EventJson` envelope: `module::fields(&Event) -> EnvelopeFields` and `module::write_payload(&Event, &mut Vec<u8>)`. |
+/// | `envelope_with = "module"` | no | What the event puts in the `EventJson` envelope: `module::fields(&Event) -> EnvelopeFields` and `module::write_payload(&Event, &mut Vec<u8>)`, which gets the event unmasked (call `masked_json` for its masked JSON). |
 /// | `#[event(redact)]` on a field | no | Writes the field as `"***"` in the record (its name stays); not on the key. |
 /// | `#[event(allow_sensitive)]` on a field | no | The field's JSON name looks like a secret, and it holds none: write it as it is. |
 ///

@@ -140,8 +140,11 @@ pub trait KafkaEvent: Serialize {
     /// marked `#[event(redact)]` written as `"***"`). The derive takes it from
     /// `#[event(envelope_with = "module")]` (`module::write_payload`); the models write the
     /// payload keys of the Go middleware's event types.
-    fn write_envelope_payload(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        crate::redact::to_writer(out, self, Self::REDACTED)
+    fn write_envelope_payload(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>
+    where
+        Self: Sized,
+    {
+        masked_json(self, out)
     }
 
     /// Serializes the event and sends it, resolving once the broker has acknowledged it (for
@@ -181,6 +184,31 @@ pub trait KafkaEvent: Serialize {
             producer.send_detached(message)
         })?
     }
+}
+
+/// Appends `event`'s JSON as its flat record has it: the fields marked `#[event(redact)]`
+/// written as `"***"`. What the default envelope payload is, and what a
+/// `#[event(envelope_with = "..")]` module's `write_payload` should call when the payload is
+/// the event's own JSON: it gets the event unmasked.
+///
+/// ```
+/// use kafka_events::{KafkaEvent, masked_json};
+///
+/// #[derive(serde::Serialize, KafkaEvent)]
+/// #[event(topic = "payments", key = "id")]
+/// struct Charged {
+///     id: u64,
+///     #[event(redact)]
+///     card_token: String,
+/// }
+///
+/// let mut out = Vec::new();
+/// masked_json(&Charged { id: 1, card_token: "tok_live_1".into() }, &mut out)?;
+/// assert_eq!(out, br#"{"id":1,"card_token":"***"}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+pub fn masked_json<E: KafkaEvent>(event: &E, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    crate::redact::to_writer(out, event, E::REDACTED)
 }
 
 /// The envelope's payload writer of an event.

@@ -40,7 +40,7 @@ pub mod testing;
 mod topic;
 
 pub use error::{CloseError, CloseReport, ConfigError, EmitError, SpoolError};
-pub use event::KafkaEvent;
+pub use event::{KafkaEvent, masked_json};
 pub use kafka::{
     KafkaConfig, KafkaProducer, OAuthToken, OverflowPolicy, Partitioner, PemSource, SaslConfig,
     SaslMechanism, SecurityConfig, SecurityProtocol, TlsConfig, TokenProvider,

@@ -311,8 +311,18 @@ impl Record {
         serde_json::from_slice(&self.payload)
     }
 
-    /// The payload decoded as `T`.
+    /// The payload decoded as `T`. A record in the `EventJson` envelope (header
+    /// `message-type: Event`) decodes whole when `T` reads envelopes (the models do), and
+    /// otherwise its `payload`, the event's own JSON, decodes as `T`.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.payload)
+        let whole = serde_json::from_slice(&self.payload);
+        if whole.is_ok() || self.header_str("message-type") != Some("Event") {
+            return whole;
+        }
+        #[derive(serde::Deserialize)]
+        struct Enveloped<T> {
+            payload: T,
+        }
+        serde_json::from_slice::<Enveloped<T>>(&self.payload).map(|e| e.payload)
     }
 }

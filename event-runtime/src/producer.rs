@@ -119,7 +119,8 @@ pub trait Producer: Send + Sync {
     /// The `EventJson` envelope's settings when this producer writes events of the logical
     /// `topic` in the envelope ([`WireFormat::Envelope`](crate::envelope::WireFormat)); `None`,
     /// the default, for the flat documents. [`KafkaEvent::emit`](crate::KafkaEvent::emit) asks
-    /// before it encodes an event.
+    /// before it encodes an event. A producer that wraps another forwards this call, or the
+    /// events sent through it are written flat.
     fn envelope_for(&self, topic: &str) -> Option<&EnvelopeSettings> {
         let _ = topic;
         None

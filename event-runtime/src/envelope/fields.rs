@@ -29,11 +29,12 @@ use uuid::Uuid;
 ///         EnvelopeFields { tenant_id: Some(order.tenant), ..EnvelopeFields::default() }
 ///     }
 ///
+///     // It gets the event unmasked: `masked_json` writes what its flat record has.
 ///     pub fn write_payload(
 ///         order: &super::OrderPlaced,
 ///         out: &mut Vec<u8>,
 ///     ) -> Result<(), kafka_events::serde_json::Error> {
-///         kafka_events::serde_json::to_writer(out, order) // the event's own JSON
+///         kafka_events::masked_json(order, out)
 ///     }
 /// }
 ///

@@ -36,8 +36,8 @@ mod settings;
 mod write;
 
 pub use fields::EnvelopeFields;
+pub(crate) use read::{Checks, is_envelope, parts_from_value};
 pub use read::{EnvelopeError, EventJson};
-pub(crate) use read::{is_envelope, parts_from_value};
 pub(crate) use settings::WireFormats;
 pub use settings::{EnvelopeConfig, EnvelopeSettings, WireFormat};
 pub(crate) use write::write;

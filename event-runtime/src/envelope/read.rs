@@ -128,7 +128,7 @@ impl EventJson {
             payload: Option<&'a RawValue>,
         }
         let value: Value = serde_json::from_slice(bytes).map_err(EnvelopeError::Json)?;
-        let (mut head, _) = parts_from_value::<Value>(value)?;
+        let (mut head, _) = parts_from_value::<Value>(value, Checks::GoReader)?;
         let text: Payload<'_> = serde_json::from_slice(bytes).map_err(EnvelopeError::Json)?;
         head.payload = text.payload.map(|raw| raw.get().to_owned());
         Ok(head)
@@ -161,19 +161,30 @@ impl EventJson {
     }
 }
 
-/// Whether a JSON document is an envelope rather than a flat event: it has the keys only the
-/// envelope has.
+/// Whether a JSON document is an envelope rather than a flat event: it has keys only the
+/// envelope has (Go leaves `payload` out when there is none).
 pub(crate) fn is_envelope(value: &Value) -> bool {
     value.as_object().is_some_and(|map| {
-        ["event_source", "event_type", "md5_hash", "payload"]
+        ["event_source", "event_type", "md5_hash"]
             .iter()
             .all(|key| map.contains_key(*key))
     })
 }
 
+/// How strictly an envelope is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checks {
+    /// Every rule of the Go SDK's reader.
+    GoReader,
+    /// What the Go middleware itself writes, which its SDK's reader refuses: `created_by` and
+    /// `md5_hash` may be empty. The models read records this way.
+    Middleware,
+}
+
 /// The envelope's fields, checked, and its payload decoded as `P` (`null` when absent).
 pub(crate) fn parts_from_value<P: DeserializeOwned>(
     value: Value,
+    checks: Checks,
 ) -> Result<(Head, P), EnvelopeError> {
     let Value::Object(mut map) = value else {
         return Err(EnvelopeError::Json(serde::de::Error::custom(
@@ -183,12 +194,19 @@ pub(crate) fn parts_from_value<P: DeserializeOwned>(
     if let Some(key) = REQUIRED.iter().find(|key| !map.contains_key(**key)) {
         return Err(EnvelopeError::Missing { key });
     }
+    let strict = checks == Checks::GoReader;
     let head = EventJson {
-        created_by: non_empty(&mut map, "created_by")?,
+        created_by: match strict {
+            true => non_empty(&mut map, "created_by")?,
+            false => field(&mut map, "created_by")?,
+        },
         event_source: non_empty(&mut map, "event_source")?,
         event_type: non_empty(&mut map, "event_type")?,
         id: field(&mut map, "id")?,
-        md5_hash: md5_hash(&mut map)?,
+        md5_hash: match strict {
+            true => md5_hash(&mut map)?,
+            false => field(&mut map, "md5_hash")?,
+        },
         message: field(&mut map, "message")?,
         metadata: field(&mut map, "metadata")?,
         owner_id: field(&mut map, "owner_id")?,

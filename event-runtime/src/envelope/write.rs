@@ -1,7 +1,7 @@
 //! Writes one envelope, keys in the order Go writes them, straight into the record's buffer:
 //! the payload is written in place and its MD5 filled in afterwards.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{Datelike, SecondsFormat, Utc};
 use md5::{Digest, Md5};
 use uuid::Uuid;
 
@@ -77,8 +77,16 @@ pub(crate) fn write(
     uuid(out, fields.session_id.unwrap_or_default());
     out.extend_from_slice(br#","tenant_id":"#);
     uuid(out, fields.tenant_id.unwrap_or_default());
-    out.extend_from_slice(br#","timestamp":""#);
     let at = fields.timestamp.unwrap_or_else(Utc::now);
+    if !(0..=9999).contains(&at.year()) {
+        return Err(EmitError::Envelope {
+            topic: topic.to_owned(),
+            reason: format!(
+                "the timestamp {at} is outside the years 0 to 9999, which Go's time.Time reads"
+            ),
+        });
+    }
+    out.extend_from_slice(br#","timestamp":""#);
     out.extend_from_slice(at.to_rfc3339_opts(SecondsFormat::AutoSi, true).as_bytes());
     out.extend_from_slice(b"\"}");
     Ok(id)
@@ -143,6 +151,17 @@ mod tests {
         assert_eq!(value["metadata"], Value::Null);
         assert_eq!(value["tenant_id"], Uuid::nil().to_string());
         assert!(value.get("message").is_none() && value.get("owner_id").is_none());
+    }
+
+    #[test]
+    fn a_timestamp_go_cannot_read_is_refused() {
+        let far = chrono::DateTime::<Utc>::from_timestamp(300_000_000_000, 0).unwrap();
+        let fields = EnvelopeFields {
+            timestamp: Some(far),
+            ..EnvelopeFields::default()
+        };
+        let error = written(&fields, "{}").unwrap_err();
+        assert!(error.to_string().contains("years 0 to 9999"), "{error}");
     }
 
     #[test]

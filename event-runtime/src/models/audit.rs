@@ -295,12 +295,12 @@ mod in_envelope {
         serde_json::to_writer(out, &payload)
     }
 
-    fn read(head: envelope::EventJson, log: AuditLog<'static>) -> AuditEntry {
+    fn read(head: envelope::EventJson, log: AuditLog<'static>) -> Option<AuditEntry> {
         let request_id = match (log.request_id.is_empty(), nonzero(head.request_id)) {
             (true, Some(id)) => id.to_string(),
             _ => log.request_id.into_owned(),
         };
-        AuditEntry {
+        Some(AuditEntry {
             tenant_id: nonzero(head.tenant_id),
             subject: log.subject.into_owned(),
             jti: parse_uuid(&log.jti),
@@ -326,11 +326,11 @@ mod in_envelope {
             truncated: log.truncated.into_owned(),
             minimal: log.minimal.map(Cow::into_owned),
             message: head.message,
-        }
+        })
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AuditEntry, D::Error> {
-        read_either(deserializer, AuditEntry::deserialize, read)
+        read_either(deserializer, AuditEntry::deserialize, &["audit.log"], read)
     }
 }
 

@@ -244,12 +244,7 @@ mod in_envelope {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AuthEvent, D::Error> {
-        use serde::de::Error;
-        read_either(
-            deserializer,
-            |value| AuthEvent::deserialize(value).map(Some),
-            read,
-        )?
-        .ok_or_else(|| D::Error::custom("the envelope's event_type is not an auth event's"))
+        let types = AuthEventType::ALL.map(AuthEventType::as_str);
+        read_either(deserializer, AuthEvent::deserialize, &types, read)
     }
 }

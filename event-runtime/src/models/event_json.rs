@@ -31,11 +31,14 @@ macro_rules! both_formats {
     };
 }
 
-/// Reads a model from its flat document or from its envelope.
+/// Reads a model from its flat document or from its envelope, as the Go middleware writes it
+/// (an empty `created_by` and `md5_hash` are taken), when the envelope's `event_type` is one of
+/// `types`: an auth event is not an audit entry with empty fields.
 pub(super) fn read_either<'de, D, T, P>(
     deserializer: D,
     flat: fn(serde_json::Value) -> Result<T, serde_json::Error>,
-    from_envelope: fn(envelope::EventJson, P) -> T,
+    types: &[&str],
+    from_envelope: fn(envelope::EventJson, P) -> Option<T>,
 ) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
@@ -43,12 +46,20 @@ where
 {
     use serde::de::Error;
     let value = serde_json::Value::deserialize(deserializer)?;
-    if envelope::is_envelope(&value) {
-        let (head, payload) = envelope::parts_from_value::<P>(value).map_err(D::Error::custom)?;
-        Ok(from_envelope(head, payload))
-    } else {
-        flat(value).map_err(D::Error::custom)
+    if !envelope::is_envelope(&value) {
+        return flat(value).map_err(D::Error::custom);
     }
+    let kind = value["event_type"].as_str().unwrap_or_default();
+    if !types.contains(&kind) {
+        return Err(D::Error::custom(format!(
+            "the envelope's event_type `{kind}` is not one of {types:?}"
+        )));
+    }
+    let (head, payload) = envelope::parts_from_value::<P>(value, envelope::Checks::Middleware)
+        .map_err(D::Error::custom)?;
+    let kind = head.event_type.clone();
+    from_envelope(head, payload)
+        .ok_or_else(|| D::Error::custom(format!("the envelope's event_type `{kind}` is unknown")))
 }
 
 pub(super) fn text(value: &str) -> Cow<'_, str> {

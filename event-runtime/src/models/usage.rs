@@ -295,8 +295,8 @@ mod in_envelope {
         serde_json::to_writer(out, &payload)
     }
 
-    fn read(head: envelope::EventJson, report: UsageReport<'static>) -> UsageEvent {
-        UsageEvent {
+    fn read(head: envelope::EventJson, report: UsageReport<'static>) -> Option<UsageEvent> {
+        Some(UsageEvent {
             id: head.id,
             tenant_id: nonzero(head.tenant_id),
             owner_id: head.owner_id,
@@ -318,11 +318,16 @@ mod in_envelope {
             outcome: report.outcome,
             timestamp: report.timestamp.unwrap_or(head.timestamp),
             truncated: report.truncated.into_owned(),
-        }
+        })
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<UsageEvent, D::Error> {
-        read_either(deserializer, UsageEvent::deserialize, read)
+        read_either(
+            deserializer,
+            UsageEvent::deserialize,
+            &[TYPE, "usage.record"],
+            read,
+        )
     }
 }
 

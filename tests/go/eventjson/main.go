@@ -27,7 +27,9 @@
 // Prints {"name":"...","ok":true} or {"name":"...","ok":false,"errors":[...]} per
 // line, and exits 1 if any failed.
 //
-// write: prints one JSON line per event type the middleware sends,
+// write: prints one JSON line per event type the middleware sends (authz.error is shaped
+// as authz.denied), and last an audit.log as the middleware itself writes it, created_by and
+// md5_hash empty,
 // {"name":"...","key":"...","value":<json.Marshal(EventJson)>}, with payloads built as
 // the middleware builds them (a map, so keys sorted) and md5_hash by the recipe above.
 package main
@@ -79,6 +81,8 @@ var sourcePattern = regexp.MustCompile(`^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z
 const (
 	str    = "string"
 	num    = "number"
+	i16    = "integer (int16)"
+	code   = "integer (HTTP status)"
 	rfc    = "RFC 3339 string"
 	anyVal = "any JSON"
 	strNil = "string or null"
@@ -88,15 +92,15 @@ const (
 var payloadKeys = map[string]map[string]string{
 	"audit.log": {"jti": str, "http_method": str, "resource": str, "endpoint": str,
 		"full_url": str, "source_ip": str, "user_agent": str, "subject": str,
-		"payload": anyVal, "status_code": num, "response_payload": anyVal},
-	"usage.report": {"product_id": str, "memory_mb": num, "start_time": rfc,
+		"payload": anyVal, "status_code": code, "response_payload": anyVal},
+	"usage.report": {"product_id": str, "memory_mb": i16, "start_time": rfc,
 		"end_time": rfc, "status": str, "user_id": str, "service_name": str},
 	"login.success": {"subject": str, "cls": str, "jti": str, "tenant_id": str,
 		"path": str, "user_agent": str, "remote_addr": str},
 	"login.failure": {"subject": str, "path": str, "user_agent": str, "remote_addr": str},
-	"authz.denied": {"status_code": num, "subject": str, "error": strNil, "path": str,
+	"authz.denied": {"status_code": code, "subject": str, "error": strNil, "path": str,
 		"user_agent": str, "remote_addr": str},
-	"authz.error": {"status_code": num, "subject": str, "error": strNil, "path": str,
+	"authz.error": {"status_code": code, "subject": str, "error": strNil, "path": str,
 		"user_agent": str, "remote_addr": str},
 }
 
@@ -236,6 +240,18 @@ func kindProblem(kind string, raw json.RawMessage) string {
 		if _, ok := value.(float64); !ok {
 			return fmt.Sprintf("%s is not a number", raw)
 		}
+	case i16, code:
+		// What the middleware's int16 and int fields decode from.
+		var n int64
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return fmt.Sprintf("%s is not an integer", raw)
+		}
+		if kind == i16 && (n < -32768 || n > 32767) {
+			return fmt.Sprintf("%s overflows int16", raw)
+		}
+		if kind == code && (n < 100 || n > 599) {
+			return fmt.Sprintf("%s is not an HTTP status", raw)
+		}
 	case rfc:
 		text, ok := value.(string)
 		if !ok {
@@ -295,7 +311,14 @@ func writeMode() {
 		"status_code": 403, "subject": "bob", "error": "missing role admin", "path": "/admin",
 		"user_agent": "browser", "remote_addr": "10.0.0.10:3",
 	})
-	for _, event := range []EventJson{audit, usage, success, failure, denied} {
+	// As the middleware itself writes it: created_by and md5_hash left empty.
+	bare := envelope("audit.log", uuid.MustParse("88888888-8888-4888-8888-888888888888"), map[string]interface{}{
+		"jti": "", "http_method": "GET", "resource": "health", "endpoint": "/health",
+		"full_url": "/health", "source_ip": "10.0.0.11:4", "user_agent": "probe",
+		"subject": "", "payload": nil, "status_code": 200, "response_payload": nil,
+	})
+	bare.CreatedBy, bare.Md5Hash = "", ""
+	for _, event := range []EventJson{audit, usage, success, failure, denied, bare} {
 		value, err := json.Marshal(event)
 		if err != nil {
 			panic(err)

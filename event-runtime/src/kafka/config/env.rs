@@ -112,6 +112,9 @@ impl KafkaConfig {
                 let (topic, text) = pair.split_once('=').ok_or_else(|| {
                     bad("WIRE_FORMATS", format!("`{pair}` is not `topic=format`"))
                 })?;
+                if topic.trim().is_empty() {
+                    return Err(bad("WIRE_FORMATS", format!("`{pair}` names no topic")));
+                }
                 let parsed = format("WIRE_FORMATS", text.trim())?;
                 config.wire_formats.insert(topic.trim().to_owned(), parsed);
             }
