@@ -584,6 +584,53 @@ fn enqueue_cost(iterations: u64) -> (f64, f64) {
     (median(a), median(b))
 }
 
+/// `emit_detached` from 1, 2, 8 and 64 threads sharing one producer (nothing listens, so only
+/// the hand-over to librdkafka is timed, as in `enqueue_cost`): ns of CPU per emit, taken as
+/// wall time × the cores the threads can use ÷ emits. Median of 3 runs per thread count.
+fn detached_threads(n: usize) -> Vec<(usize, f64)> {
+    const NOWHERE: &str = "127.0.0.1:1";
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let entry = events(1).remove(0);
+    let config = KafkaConfig::new([NOWHERE]).max_queued(2_000_000, 4_000_000_000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    [1usize, 2, 8, 64]
+        .into_iter()
+        .map(|threads| {
+            let runs = (0..3)
+                .map(|_| {
+                    let producer = KafkaProducer::new(&config).unwrap();
+                    let start = std::sync::Barrier::new(threads + 1);
+                    let wall = std::thread::scope(|scope| {
+                        for _ in 0..threads {
+                            scope.spawn(|| {
+                                start.wait();
+                                for _ in 0..n / threads {
+                                    std::hint::black_box(&entry)
+                                        .emit_detached(&producer)
+                                        .unwrap();
+                                }
+                            });
+                        }
+                        start.wait();
+                        let started = Instant::now();
+                        // The scope ends when every thread is done.
+                        started
+                    });
+                    let elapsed = wall.elapsed();
+                    let _ =
+                        runtime.block_on(kafka_events::Producer::close(&producer, Duration::ZERO));
+                    elapsed.as_secs_f64() * 1e9 * threads.min(cores) as f64
+                        / (n / threads * threads) as f64
+                })
+                .collect();
+            (threads, median(runs))
+        })
+        .collect()
+}
+
 /// ns to serialize one event to JSON (into a reused buffer, as `emit_detached` does): the
 /// part of our per-record work the pre-serialized hand-written side does not do.
 fn serialize_cost(n: usize) -> f64 {
@@ -784,6 +831,12 @@ fn main() {
     };
     let progress = |what: &str| eprintln!("benchmarks: {what}");
 
+    if args.iter().any(|a| a == "--threads-only") {
+        for (threads, ns) in detached_threads(if quick { 100_000 } else { 400_000 }) {
+            println!("emit_detached from {threads} threads: {ns:.0} ns of CPU per emit");
+        }
+        return;
+    }
     if args.iter().any(|a| a == "--throughput-only") {
         let v = versus(n, 1, &mut embedded, &[]);
         println!(
@@ -798,6 +851,8 @@ fn main() {
     progress("enqueue CPU");
     let (enqueue_ours, enqueue_raw) = enqueue_cost(enqueue_n);
     let serialize_ns = serialize_cost(100_000);
+    progress("emit_detached from many threads");
+    let threads = detached_threads(if quick { 100_000 } else { 400_000 });
     progress("detached throughput, embedded broker");
     let embedded_v = versus(n, rounds, &mut embedded, &[]);
     let tansu_v = tansu_bin.as_ref().map(|bin| {
@@ -905,7 +960,16 @@ fn main() {
         Ok((mib, spooled)) => writeln!(w, "| 9 | peak RSS, {} detached emits with every broker down | bounded (≤ 64 MiB) | {mib:.1} MiB; {} records went to the spool | {} |", msgs(memory_n as f64), msgs(*spooled as f64), met(*mib <= 64.0)).unwrap(),
         Err(e) => writeln!(w, "| 9 | peak RSS with every broker down | bounded | failed: {e} | **not met** |").unwrap(),
     }
+    let per_thread = |t: usize| {
+        threads
+            .iter()
+            .find(|(n, _)| *n == t)
+            .map_or(f64::NAN, |(_, ns)| *ns)
+    };
+    let contention = per_thread(64) / per_thread(1);
+    writeln!(w, "| 10 | `emit_detached` from 64 threads sharing one producer vs from 1: CPU per emit | ≤ 1.5× | {:.0} vs {:.0} ns: {contention:.2}× | {} |", per_thread(64), per_thread(1), met(contention <= 1.5)).unwrap();
     writeln!(w).unwrap();
+    writeln!(w, "CPU per `emit_detached` from threads sharing one producer (nothing listens: the hand-over to librdkafka only; wall time × the cores the threads can use ÷ emits, median of 3): {}.\n", threads.iter().map(|(t, ns)| format!("{t} thread{} {ns:.0} ns", if *t == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")).unwrap();
 
     writeln!(w, "## Awaited emits, the limit and the peers\n").unwrap();
     match &peers {

@@ -556,6 +556,13 @@ fn wire_format_settings_are_checked_when_the_producer_is_built() {
             .contains("{domain}.{group}.{name}.v{major}"),
         "{error}"
     );
+    let physical = base
+        .clone()
+        .topic("audit", "ds.audit.1")
+        .envelope(EnvelopeConfig::new("a.b.c.v1", "svc"))
+        .topic_wire_format("ds.audit.1", WireFormat::Flat);
+    let error = KafkaProducer::new(&physical).err().unwrap();
+    assert!(error.to_string().contains("not a logical topic"), "{error}");
     let blank = base.envelope(EnvelopeConfig::new("a.b.c.v1", ""));
     assert!(matches!(
         KafkaProducer::new(&blank),

@@ -179,12 +179,26 @@ pub(crate) struct WireFormats {
 }
 
 impl WireFormats {
-    /// From a producer's configuration; the envelope anywhere needs its settings.
+    /// From a producer's configuration; the envelope anywhere needs its settings. `topics` is
+    /// the producer's topic map: when it has entries, every logical topic is one of its keys,
+    /// and a wire format for another name (a physical one, a typo) would never apply.
     pub fn new(
         default: WireFormat,
         per_topic: &BTreeMap<String, WireFormat>,
         envelope: Option<&EnvelopeConfig>,
+        topics: &BTreeMap<String, String>,
     ) -> Result<Self, ConfigError> {
+        if let Some(unknown) = per_topic
+            .keys()
+            .find(|topic| !topics.is_empty() && !topics.contains_key(*topic))
+        {
+            return Err(ConfigError::Envelope {
+                reason: format!(
+                    "`wire_formats` names `{unknown}`, which is not a logical topic of `topics`: \
+                     name the logical topic (the events' `topic`)"
+                ),
+            });
+        }
         let used = default == WireFormat::Envelope
             || per_topic.values().any(|f| *f == WireFormat::Envelope);
         let envelope = match (envelope, used) {
@@ -256,7 +270,8 @@ mod tests {
     fn topics_choose_their_format_and_the_envelope_needs_settings() {
         let config = EnvelopeConfig::new("a.b.c.v1", "svc");
         let per_topic = BTreeMap::from([("usage".to_owned(), WireFormat::Envelope)]);
-        let formats = WireFormats::new(WireFormat::Flat, &per_topic, Some(&config)).unwrap();
+        let none = BTreeMap::new();
+        let formats = WireFormats::new(WireFormat::Flat, &per_topic, Some(&config), &none).unwrap();
         assert!(formats.envelope_for("audit").is_none());
         assert_eq!(
             formats
@@ -264,11 +279,17 @@ mod tests {
                 .map(EnvelopeSettings::created_by),
             Some("svc")
         );
-        let missing = WireFormats::new(WireFormat::Flat, &per_topic, None).unwrap_err();
+        let missing = WireFormats::new(WireFormat::Flat, &per_topic, None, &none).unwrap_err();
         assert!(
             missing.to_string().contains("`envelope` section"),
             "{missing}"
         );
-        assert!(WireFormats::new(WireFormat::Flat, &BTreeMap::new(), None).is_ok());
+        assert!(WireFormats::new(WireFormat::Flat, &BTreeMap::new(), None, &none).is_ok());
+        let mapped = BTreeMap::from([("usage".to_owned(), "ds.usage.1".to_owned())]);
+        assert!(WireFormats::new(WireFormat::Flat, &per_topic, Some(&config), &mapped).is_ok());
+        let physical = BTreeMap::from([("ds.usage.1".to_owned(), WireFormat::Envelope)]);
+        let error =
+            WireFormats::new(WireFormat::Flat, &physical, Some(&config), &mapped).unwrap_err();
+        assert!(error.to_string().contains("not a logical topic"), "{error}");
     }
 }

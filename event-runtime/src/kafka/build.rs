@@ -52,6 +52,7 @@ pub(super) fn build(
         config.wire_format,
         &config.wire_formats,
         config.envelope.as_ref(),
+        &config.topics,
     )?;
     let spool = match &config.spool {
         Some(spool) => Some(Spool::open(spool, max_message_bytes)?),
