@@ -300,12 +300,15 @@ fn warm_up_awaited(producer: &KafkaProducer) {
 
 /// What users write today: a `FutureProducer` with librdkafka's defaults and `acks=all`,
 /// `serde_json` per event, each send awaited.
-fn future_producer(bootstrap: &str, events: &[AuditEntry]) -> Throughput {
-    let producer: FutureProducer = ClientConfig::new()
+fn future_producer(bootstrap: &str, events: &[AuditEntry], extra: &[(&str, &str)]) -> Throughput {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .create()
-        .unwrap();
+        .set("acks", "all");
+    for (name, value) in extra {
+        config.set(*name, *value);
+    }
+    let producer: FutureProducer = config.create().unwrap();
     let producer = Arc::new(producer);
     // Connected before the clock starts.
     let warm = events[0].clone();
@@ -378,18 +381,46 @@ struct PeerTable {
     detached: f64,
     awaited: f64,
     future_producer: f64,
+    /// The same with `linger.ms = 0`, as this crate's awaited emits send.
+    future_producer_linger0: f64,
+    /// The most `CONCURRENCY` awaiting callers can do: `CONCURRENCY` ÷ the acknowledgement
+    /// latency of one record with nothing else in flight (median of 200 sequential emits).
+    bound: f64,
     ene_kafka: Result<f64, String>,
+}
+
+/// ms from `emit` to its acknowledgement with nothing else in flight: median of `n` sent one
+/// after another.
+fn unloaded_ack_latency(bootstrap: &str, n: usize) -> f64 {
+    let producer = KafkaProducer::new(&KafkaConfig::new([bootstrap])).unwrap();
+    warm_up_awaited(&producer);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut latencies: Vec<f64> = events(n)
+        .iter()
+        .map(|event| {
+            let started = Instant::now();
+            runtime.block_on(event.emit(&producer)).unwrap();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    latencies[latencies.len() / 2]
 }
 
 fn peer_table(bootstrap: &str, n: usize, rounds: usize, with_ene: bool) -> PeerTable {
     let events = events(n);
-    let mut runs: [Vec<f64>; 5] = Default::default();
+    let mut runs: [Vec<f64>; 7] = Default::default();
     let mut ene_error = None;
     for _ in 0..rounds {
         runs[0].push(raw_run(bootstrap, &events, &[], false).msgs());
         runs[1].push(ours_detached(bootstrap, &events, &[]).msgs());
         runs[2].push(ours_awaited(bootstrap, &events).msgs());
-        runs[3].push(future_producer(bootstrap, &events).msgs());
+        runs[3].push(future_producer(bootstrap, &events, &[]).msgs());
+        runs[5].push(future_producer(bootstrap, &events, &[("linger.ms", "0")]).msgs());
+        runs[6].push(CONCURRENCY as f64 / unloaded_ack_latency(bootstrap, 200) * 1e3);
         if with_ene {
             match ene_kafka(bootstrap, n) {
                 Ok(rate) => runs[4].push(rate),
@@ -397,7 +428,7 @@ fn peer_table(bootstrap: &str, n: usize, rounds: usize, with_ene: bool) -> PeerT
             }
         }
     }
-    let [limit, detached, awaited, future, ene] = runs;
+    let [limit, detached, awaited, future, ene, future0, bound] = runs;
     PeerTable {
         n,
         rounds,
@@ -405,6 +436,8 @@ fn peer_table(bootstrap: &str, n: usize, rounds: usize, with_ene: bool) -> PeerT
         detached: median(detached),
         awaited: median(awaited),
         future_producer: median(future),
+        future_producer_linger0: median(future0),
+        bound: median(bound),
         ene_kafka: match ene_error {
             _ if !with_ene => Err("not run (`--quick`)".into()),
             Some(error) if ene.is_empty() => Err(format!("failed: {error}")),
@@ -831,6 +864,16 @@ fn main() {
     };
     let progress = |what: &str| eprintln!("benchmarks: {what}");
 
+    if args.iter().any(|a| a == "--peers-only") {
+        let bin = tansu_bin.as_ref().expect("set KAFKA_EVENTS_TANSU");
+        let (bootstrap, _guard) = tansu(bin);
+        let p = peer_table(&bootstrap, peer_n, 1, false);
+        println!(
+            "awaited {:.0} msg/s; bound {:.0}; FutureProducer {:.0}, linger.ms=0 {:.0}; limit {:.0}",
+            p.awaited, p.bound, p.future_producer, p.future_producer_linger0, p.limit
+        );
+        return;
+    }
     if args.iter().any(|a| a == "--threads-only") {
         for (threads, ns) in detached_threads(if quick { 100_000 } else { 400_000 }) {
             println!("emit_detached from {threads} threads: {ns:.0} ns of CPU per emit");
@@ -942,6 +985,8 @@ fn main() {
             writeln!(w, "| 1 | `emit(..).await`, {CONCURRENCY} concurrent callers, Tansu, default configuration, vs hand-written rdkafka waiting for all acks (the limit) | ≥ 0.8× | {} vs {} msg/s: {r:.2}× | {} |", msgs(p.awaited), msgs(p.limit), met(r >= 0.8)).unwrap();
             let d = p.detached / p.limit;
             writeln!(w, "| 2 | `emit_detached` through the same run (not lowered by the awaited path's producer) | ≥ 0.95× the limit | {} msg/s: {d:.2}× | {} |", msgs(p.detached), met(d >= 0.95)).unwrap();
+            let (b, f) = (p.awaited / p.bound, p.awaited / p.future_producer_linger0);
+            writeln!(w, "| 11 | `emit(..).await`, {CONCURRENCY} callers, vs the bound ({CONCURRENCY} ÷ the unloaded acknowledgement latency) and vs a hand-written `FutureProducer` with `linger.ms = 0` | ≥ 0.9× the bound, ≥ 1× the peer | {b:.2}× the bound, {f:.2}× the peer | {} |", met(b >= 0.9 && f >= 1.0)).unwrap();
         }
         None => {
             writeln!(w, "| 1–2 | awaited and detached vs the limit on Tansu | ≥ 0.8×, ≥ 0.95× | not run: set `KAFKA_EVENTS_TANSU` | — |").unwrap();
@@ -981,6 +1026,8 @@ fn main() {
             writeln!(w, "| kafka-events `emit_detached`, then `wait_delivered` | {} | {:.2} |", msgs(p.detached), p.detached / p.limit).unwrap();
             writeln!(w, "| kafka-events `emit(..).await`, {CONCURRENCY} concurrent callers | {} | {:.2} |", msgs(p.awaited), p.awaited / p.limit).unwrap();
             writeln!(w, "| hand-written `FutureProducer` (librdkafka defaults, `acks=all`), each send awaited, {CONCURRENCY} concurrent tasks | {} | {:.2} |", msgs(p.future_producer), p.future_producer / p.limit).unwrap();
+            writeln!(w, "| the same `FutureProducer` with `linger.ms = 0` (how this crate sends awaited records): the fair peer | {} | {:.2} |", msgs(p.future_producer_linger0), p.future_producer_linger0 / p.limit).unwrap();
+            writeln!(w, "| the bound for {CONCURRENCY} awaiting callers: {CONCURRENCY} ÷ the acknowledgement latency of one record with nothing else in flight ({:.2} ms, median of 200) | {} | {:.2} |", CONCURRENCY as f64 / p.bound * 1e3, msgs(p.bound), p.bound / p.limit).unwrap();
             match &p.ene_kafka {
                 Ok(rate) => writeln!(w, "| ene_kafka 0.2 (the other Rust Kafka derive), {CONCURRENCY} concurrent awaiting | {} | {:.2} |", msgs(*rate), rate / p.limit).unwrap(),
                 Err(why) => writeln!(w, "| ene_kafka 0.2, {CONCURRENCY} concurrent awaiting | {why} | — |").unwrap(),
