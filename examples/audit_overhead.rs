@@ -11,6 +11,11 @@
 //! cargo run --release --example audit_overhead -- --null    # a producer that drops records:
 //!                                                           # the layer's own cost
 //! ```
+//!
+//! The CPU-only endpoint is also served behind the peer teams use without this library:
+//! tower-http's `TraceLayer` with a JSON `tracing` subscriber writing each request (method,
+//! path, status, latency, user agent, client address) to a file through `tracing-appender`'s
+//! non-blocking writer, alternated with the audited endpoint.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -253,6 +258,8 @@ async fn main() {
 /// Both endpoints, plain and audited; `null`: with a producer that drops every record, to see
 /// the layer's own cost.
 pub async fn measure(quick: bool, null: bool) -> Vec<Comparison> {
+    let log_dir = tempfile::tempdir().unwrap();
+    let _log_guard = trace_to_file(log_dir.path());
     let (rounds, length) = if quick {
         (2, Duration::from_secs(1))
     } else {
@@ -297,6 +304,25 @@ pub async fn measure(quick: bool, null: bool) -> Vec<Comparison> {
         length,
     )
     .await;
+    let traced = serve(traced(post(create_order))).await;
+    let (_, audited) = servers(post(create_order)).await;
+    let peer = compare(
+        &Scenario {
+            name: "the audit layer vs TraceLayer + JSON lines to a file (CPU only; \"plain\" is the peer)",
+            connections: 8,
+            plain: traced,
+            audited,
+        },
+        rounds,
+        length,
+    )
+    .await;
+    let logged = std::fs::read_dir(log_dir.path())
+        .unwrap()
+        .filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
+        .map(|text| text.lines().count())
+        .sum::<usize>();
+    println!("lines the peer wrote so far: {logged}");
     let (plain, audited) = servers(post(create_order_after_io)).await;
     let io = compare(
         &Scenario {
@@ -316,5 +342,60 @@ pub async fn measure(quick: bool, null: bool) -> Vec<Comparison> {
         "\naudit entries delivered: {}, dropped: {}",
         stats.delivered, stats.dropped
     );
-    vec![cpu, io]
+    vec![cpu, io, peer]
+}
+
+/// Installs the peer's subscriber for this process: JSON lines of `tower_http` events (and
+/// their request span's fields) to a file in `dir`, through a non-blocking writer. Events of
+/// other targets are not written, so the audited and plain servers pay nothing for it.
+fn trace_to_file(dir: &std::path::Path) -> tracing_appender::non_blocking::WorkerGuard {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    let (writer, guard) =
+        tracing_appender::non_blocking(tracing_appender::rolling::never(dir, "requests.jsonl"));
+    let json = tracing_subscriber::fmt::layer()
+        .json()
+        .with_writer(writer)
+        .with_filter(
+            tracing_subscriber::filter::Targets::new()
+                .with_target("tower_http", tracing::Level::INFO),
+        );
+    let subscriber = tracing_subscriber::registry().with(json);
+    // The benchmarks run `measure` once per process.
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    guard
+}
+
+/// The CPU-only endpoint behind the peer: a span per request with its method, path, user agent
+/// and client address, and an event with its status and latency when it is answered.
+fn traced(route: axum::routing::MethodRouter) -> Router {
+    use tower_http::trace::{DefaultOnResponse, TraceLayer};
+    Router::new().route("/orders", route).layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                let client = request
+                    .extensions()
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                    .map(|info| info.0);
+                let user_agent = request
+                    .headers()
+                    .get(header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    user_agent,
+                    client = ?client,
+                )
+            })
+            .on_request(())
+            .on_response(
+                DefaultOnResponse::new()
+                    .level(tracing::Level::INFO)
+                    .latency_unit(tower_http::LatencyUnit::Micros),
+            ),
+    )
 }
