@@ -993,7 +993,9 @@ fn main() {
         }
     }
     writeln!(w, "| 3 | `emit(..).await` at 1 000/s, embedded broker, default configuration | p50 ≤ 1 ms | p50 {:.2} ms (p99 {:.2}, p999 {:.2}) | {} |", latency.0, latency.1, latency.2, met(latency.0 <= 1.0)).unwrap();
-    let [cpu, io, peer] = &http[..] else { unreachable!() };
+    let [cpu, io, peer] = &http[..] else {
+        unreachable!()
+    };
     writeln!(w, "| 4 | audited vs plain axum endpoint, CPU only | ≥ 0.9× throughput, p99 ≤ +100 µs | {:.3}×, p99 {:+.0} µs | {} |", cpu.ratio(), cpu.added_p99(), met(cpu.ratio() >= 0.9 && cpu.added_p99() <= 100.0)).unwrap();
     writeln!(w, "| 5 | audited vs plain axum endpoint waiting 1 ms (I/O) | ≥ 0.97× throughput, p99 ≤ +100 µs | {:.3}×, p99 {:+.0} µs | {} |", io.ratio(), io.added_p99(), met(io.ratio() >= 0.97 && io.added_p99() <= 100.0)).unwrap();
     writeln!(w, "| 6 | `emit_detached` end to end, embedded broker, vs hand-written rdkafka with pre-serialized payloads | ≥ 0.9× | {} vs {} msg/s: {:.3}× | {} |", msgs(embedded_v.ours.msgs()), msgs(embedded_v.raw.msgs()), embedded_v.ratio(), met(embedded_v.ratio() >= 0.9)).unwrap();

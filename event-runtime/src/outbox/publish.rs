@@ -65,6 +65,7 @@ async fn publish_key(producer: &dyn Producer, rows: Vec<PendingRow>) -> Outcome 
                 continue;
             }
         };
+        warn_if_flat_on_an_envelope_topic(producer, &message);
         match producer.send(message).await {
             Ok(_) => outcome.published.push(row.position),
             Err(error) => match verdict(&error) {
@@ -81,6 +82,28 @@ async fn publish_key(producer: &dyn Producer, rows: Vec<PendingRow>) -> Outcome 
         }
     }
     outcome
+}
+
+/// A row staged with `stage` is flat; when the relay's producer writes its topic in the
+/// `EventJson` envelope, the Go readers of that topic refuse it. It is sent as it was staged
+/// (nothing is lost); the mismatch is logged once per topic.
+fn warn_if_flat_on_an_envelope_topic(producer: &dyn Producer, message: &crate::message::Message) {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let (name, value) = crate::envelope::MESSAGE_TYPE;
+    if producer.envelope_for(&message.topic).is_none()
+        || message.header(name) == Some(value.as_bytes())
+    {
+        return;
+    }
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.insert(message.topic.to_string()) {
+        tracing::warn!(
+            topic = %message.topic,
+            "kafka-events outbox: a row staged in the flat format goes to a topic the relay's producer writes in the EventJson envelope; stage events of this topic with `stage_in_envelope`"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -144,16 +144,14 @@ pub trait Stage: KafkaEvent + Sized {
 }
 
 /// Inserts `row`, once encoded, and returns its id.
-fn insert<'c, T: Staging + ?Sized>(
+async fn insert<T: Staging + ?Sized>(
     row: Result<NewRow, OutboxError>,
-    transaction: &'c mut T,
-) -> impl Future<Output = Result<Uuid, OutboxError>> + Send + use<'c, T> {
-    async move {
-        let row = row?;
-        let id = row.id;
-        transaction.insert(row).await?;
-        Ok(id)
-    }
+    transaction: &mut T,
+) -> Result<Uuid, OutboxError> {
+    let row = row?;
+    let id = row.id;
+    transaction.insert(row).await?;
+    Ok(id)
 }
 
 impl<E: KafkaEvent> Stage for E {}
