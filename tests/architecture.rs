@@ -18,6 +18,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("events", &["key", "redact", "encode", "producer", "event"]),
     ("stores", &["models", "memory", "spool"]),
+    // OpenTelemetry (feature `otel`, `otel/off.rs` without): below the send path and the
+    // middleware, which call it.
+    ("telemetry", &["otel"]),
     ("contracts", &["contract"]),
     ("kafka", &["kafka"]),
     ("outbox", &["outbox"]),

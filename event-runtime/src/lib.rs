@@ -18,10 +18,13 @@ mod kafka;
 mod key;
 mod memory;
 mod message;
+// OpenTelemetry: `otel/` with the feature, its no-op twin `otel/off.rs` without.
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub mod middleware;
 pub mod models;
+#[cfg_attr(not(feature = "otel"), path = "otel/off.rs")]
+mod otel;
 #[cfg(any(feature = "outbox-postgres", feature = "outbox-sqlite"))]
 #[cfg_attr(
     docsrs,

@@ -6,7 +6,8 @@ use super::classify::Class;
 use super::record::{Tag, now_micros};
 use super::shared::Shared;
 use crate::error::EmitError;
-use crate::message::{Message, MessageRef};
+use crate::message::{Message, MessageRef, header_pairs};
+use crate::otel::Settled;
 use crate::spool::{Caller, Position};
 use crate::stats::Counters;
 
@@ -19,11 +20,16 @@ pub(super) fn spool(
 ) -> Result<(), EmitError> {
     let spool = shared.spool().ok_or(EmitError::Closed)?;
     match spool.append(message, false, caller) {
+        // The span ends before the count: whoever sees the count sees the span ended.
         Ok(_) => {
+            let telemetry = shared.telemetry();
+            telemetry.settled(message.headers, Settled::Spooled);
             Counters::add(&shared.counters().spooled, 1);
             Ok(())
         }
         Err(error) => {
+            let telemetry = shared.telemetry();
+            telemetry.settled(message.headers, Settled::Dropped("spool"));
             Counters::add(&shared.counters().dropped, 1);
             tracing::error!(
                 %error,
@@ -70,6 +76,8 @@ fn spool_without_waiting(shared: &Shared, message: MessageRef<'_>) -> bool {
     };
     let taken = spool.append(message, false, Caller::Emitter).is_ok();
     if taken {
+        let telemetry = shared.telemetry();
+        telemetry.settled(message.headers, Settled::Spooled);
         Counters::add(&shared.counters().spooled, 1);
     }
     taken
@@ -99,8 +107,13 @@ pub(super) fn quarantine(
     position: Option<Position>,
 ) {
     match shared.spool() {
-        Some(spool) => spool.quarantine(message, reason, position),
-        None => drop(shared, &message.topic, &message.key, &reason, class),
+        Some(spool) => {
+            let headers: Vec<(&str, &[u8])> = header_pairs(&message.headers).collect();
+            let quarantined = Settled::Quarantined(class.error_type());
+            shared.telemetry().settled(&headers, quarantined);
+            spool.quarantine(message, reason, position);
+        }
+        None => message.with_ref(|message| drop(shared, message, &reason, class)),
     }
 }
 
@@ -122,7 +135,9 @@ pub(super) fn resend(shared: &Shared, message: MessageRef<'_>) -> Result<(), Emi
 }
 
 /// [`Fate::Drop`](super::fate::Fate::Drop): the record is given up, counted and logged.
-pub(super) fn drop(shared: &Shared, topic: &str, key: &[u8], reason: &str, class: Class) {
+pub(super) fn drop(shared: &Shared, message: MessageRef<'_>, reason: &str, class: Class) {
+    let dropped = Settled::Dropped(class.error_type());
+    shared.telemetry().settled(message.headers, dropped);
     Counters::add(&shared.counters().dropped, 1);
     let why = if class.is_permanent() {
         "the broker refused it for good"
@@ -131,8 +146,8 @@ pub(super) fn drop(shared: &Shared, topic: &str, key: &[u8], reason: &str, class
     };
     tracing::error!(
         error = reason,
-        topic,
-        key = %String::from_utf8_lossy(key),
+        topic = message.topic,
+        key = %String::from_utf8_lossy(message.key),
         "kafka-events: dropped a record: {why}"
     );
 }

@@ -38,6 +38,24 @@ impl Class {
         matches!(self, Class::TooLarge | Class::Rejected)
     }
 
+    /// The `error.type` a span or metric gives a record failed for this reason: low
+    /// cardinality, one value per class.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            Class::QueueFull => "queue_full",
+            Class::TooLarge => "message_too_large",
+            Class::Rejected => "rejected",
+            Class::TopicMissing => "unknown_topic",
+            Class::TimedOut => "timeout",
+            Class::Purged => "purged",
+            Class::Unreachable => "unreachable",
+            Class::Authentication => "authentication",
+            Class::Tls => "tls",
+            Class::Fatal => "fatal",
+            Class::Transient => "_OTHER",
+        }
+    }
+
     /// What a refusal of the client means, for logs.
     pub fn refusal(self) -> &'static str {
         if self == Class::Tls {

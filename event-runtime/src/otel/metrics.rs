@@ -1,0 +1,179 @@
+//! The producer's instruments. `messaging.client.operation.duration` is recorded as records are
+//! acknowledged; everything else is read from the producer's [`DeliveryStats`] when the
+//! application's meter reader collects, so the numbers are the ones `stats()` gives.
+
+use std::sync::Arc;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Histogram, Meter};
+
+use crate::stats::DeliveryStats;
+
+/// `messaging.client.operation.duration`'s explicit bucket boundaries, in seconds, from the
+/// messaging metrics conventions.
+const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+pub(super) struct Instruments {
+    duration: Histogram<f64>,
+    /// What every point of this producer carries.
+    attributes: [KeyValue; 3],
+}
+
+/// The attributes every messaging metric of a producer carries.
+fn common(client_id: &opentelemetry::Value) -> [KeyValue; 3] {
+    [
+        KeyValue::new("messaging.system", "kafka"),
+        KeyValue::new("messaging.operation.name", "send"),
+        KeyValue::new("messaging.client.id", client_id.clone()),
+    ]
+}
+
+impl Instruments {
+    pub fn new(meter: &Meter, client_id: &opentelemetry::Value) -> Instruments {
+        Instruments {
+            duration: meter
+                .f64_histogram("messaging.client.operation.duration")
+                .with_unit("s")
+                .with_description(
+                    "Duration of messaging operation initiated by a producer or consumer client.",
+                )
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build(),
+            attributes: common(client_id),
+        }
+    }
+
+    /// A send took `seconds`, from librdkafka taking the record to the broker's acknowledgement.
+    pub fn duration(&self, seconds: f64) {
+        self.duration.record(seconds, &self.attributes);
+    }
+}
+
+type Stats = Arc<dyn Fn() -> Option<DeliveryStats> + Send + Sync>;
+
+/// What one observable instrument reports: its values with their own attributes.
+type Read = fn(&DeliveryStats) -> Vec<(u64, Option<KeyValue>)>;
+
+/// Counters (monotonic sums) and gauges read from [`DeliveryStats`].
+enum Kind {
+    Counter,
+    Gauge,
+}
+
+/// Every observable instrument: name, kind, unit, description, values.
+const OBSERVED: &[(&str, Kind, &str, &str, Read)] = &[
+    (
+        "messaging.client.sent.messages",
+        Kind::Counter,
+        "{message}",
+        "Number of messages producer attempted to send to the broker.",
+        |s| {
+            let error = |e: &'static str| Some(KeyValue::new("error.type", e));
+            vec![
+                (s.delivered, None),
+                (s.quarantined, error("quarantined")),
+                (s.dropped, error("dropped")),
+            ]
+        },
+    ),
+    (
+        "kafka_events.queue.records",
+        Kind::Gauge,
+        "{record}",
+        "Records in librdkafka's queue or awaiting acknowledgement, or waiting in memory.",
+        |s| vec![(s.queue_depth, None)],
+    ),
+    (
+        "kafka_events.spool.records",
+        Kind::Gauge,
+        "{record}",
+        "Records in the spool, being replayed or waiting to be: the replay backlog.",
+        |s| vec![(s.spool_depth, None)],
+    ),
+    (
+        "kafka_events.records.spooled",
+        Kind::Counter,
+        "{record}",
+        "Records written to the spool.",
+        |s| vec![(s.spooled, None)],
+    ),
+    (
+        "kafka_events.records.replayed",
+        Kind::Counter,
+        "{record}",
+        "Records sent from the spool that the broker acknowledged.",
+        |s| vec![(s.replayed, None)],
+    ),
+    (
+        "kafka_events.records.quarantined",
+        Kind::Counter,
+        "{record}",
+        "Records the broker refused for good, moved to the spool's quarantine.",
+        |s| vec![(s.quarantined, None)],
+    ),
+    (
+        "kafka_events.records.dropped",
+        Kind::Counter,
+        "{record}",
+        "Records given up, each logged as an error.",
+        |s| vec![(s.dropped, None)],
+    ),
+    (
+        "kafka_events.brokers.reachable",
+        Kind::Gauge,
+        "1",
+        "1 while a broker answers, 0 while librdkafka reports every broker down.",
+        |s| vec![(u64::from(!s.brokers_down), None)],
+    ),
+];
+
+/// Registers the observable instruments read from `stats`, each point with the producer's
+/// `messaging.client.id` (several producers in one process report apart). They live as long
+/// as the meter provider; once the producer is gone they observe nothing.
+pub(super) fn observe(meter: &Meter, client_id: &opentelemetry::Value, stats: Stats) {
+    for (name, kind, unit, description, read) in OBSERVED {
+        let (stats, read) = (stats.clone(), *read);
+        let base = common(client_id);
+        let points = move || {
+            let Some(stats) = stats() else {
+                return Vec::new();
+            };
+            read(&stats)
+                .into_iter()
+                .map(|(value, extra)| {
+                    let mut attributes = base.to_vec();
+                    attributes.extend(extra);
+                    (value, attributes)
+                })
+                .collect::<Vec<_>>()
+        };
+        match kind {
+            Kind::Counter => {
+                meter
+                    .u64_observable_counter(*name)
+                    .with_unit(*unit)
+                    .with_description(*description)
+                    .with_callback(move |observer| {
+                        for (value, attributes) in points() {
+                            observer.observe(value, &attributes);
+                        }
+                    })
+                    .build();
+            }
+            Kind::Gauge => {
+                meter
+                    .u64_observable_gauge(*name)
+                    .with_unit(*unit)
+                    .with_description(*description)
+                    .with_callback(move |observer| {
+                        for (value, attributes) in points() {
+                            observer.observe(value, &attributes);
+                        }
+                    })
+                    .build();
+            }
+        }
+    }
+}
