@@ -15,7 +15,7 @@ use kafka_events::middleware::AuditLayer;
 use kafka_events::testing::{EmbeddedKafka, read_topic};
 use kafka_events::{
     AuditEntry, DeliveryStats, EmitError, KafkaConfig, KafkaEvent, KafkaProducer, OverflowPolicy,
-    Record, SpoolConfig,
+    Producer, Record, SpoolConfig,
 };
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{
@@ -217,26 +217,35 @@ async fn awaited_and_detached_records_carry_their_emits_context_and_spans_end_at
 async fn a_record_replayed_after_an_outage_keeps_the_context_of_its_emit() {
     let kafka = start(1);
     let spool = tempfile::tempdir().unwrap();
-    let producer =
-        KafkaProducer::new(&config(&kafka, "otel-replay").spool(SpoolConfig::new(spool.path())))
-            .unwrap();
-    kafka.all_down().unwrap();
-    assert!(producer.wait_until(WAIT, |s| s.brokers_down).await);
+    // The outage: no broker answers this producer (nothing listens on port 1). (Not
+    // `all_down` and `all_up`: librdkafka's mock broker aborts the process when the port it
+    // listens on again was taken meanwhile, which concurrent tests' connections can do.)
+    let down = KafkaProducer::new(
+        &KafkaConfig::new(["127.0.0.1:1"])
+            .client_id("otel-replay")
+            .spool(SpoolConfig::new(spool.path())),
+    )
+    .unwrap();
+    assert!(down.wait_until(WAIT, |s| s.brokers_down).await);
     let entry = AuditEntry::new();
     let emitted_in = parent("handler during the outage");
     {
         let _current = emitted_in.clone().attach();
-        entry.emit_detached(&producer).unwrap();
+        entry.emit_detached(&down).unwrap();
     }
-    assert!(producer.wait_until(WAIT, |s| s.spooled == 1).await);
-    kafka.all_up().unwrap();
-    // Replayed by the watch thread, in no context of the emit's.
+    assert!(down.wait_until(WAIT, |s| s.spooled == 1).await);
+    let _ = down.close(Duration::from_secs(1)).await;
+    drop(down);
+    // The next run reaches a broker and replays the spool, on its watch thread, in no
+    // context of the emit's.
+    let up =
+        KafkaProducer::new(&config(&kafka, "otel-replay").spool(SpoolConfig::new(spool.path())))
+            .unwrap();
     assert!(
-        producer.wait_delivered(WAIT).await,
+        up.wait_until(WAIT, |s| s.replayed == 1).await,
         "{:?}",
-        producer.stats()
+        up.stats()
     );
-    assert_eq!(producer.stats().replayed, 1);
     let records = read_topic(kafka.bootstrap_servers(), "audit", 1, WAIT).unwrap();
     let record = record_of(&records, &entry);
     let span = check_send_span(record, &emitted_in);
@@ -389,6 +398,8 @@ async fn the_instruments_say_what_stats_says_after_deliveries_an_outage_and_drop
     for _ in 0..5 {
         let _ = AuditEntry::new().emit_detached(&dropping);
     }
+    // librdkafka counts a refused record in its queue for a moment.
+    assert!(dropping.wait_until(WAIT, |s| s.queue_depth == 2).await);
 
     let before = (spooling.stats(), dropping.stats());
     otel().metrics.reset();
@@ -518,4 +529,124 @@ async fn tracing_users_need_nothing_special() {
     let records = read_topic(kafka.bootstrap_servers(), "audit", 1, WAIT).unwrap();
     let (trace, _) = traceparent(record_of(&records, &entry));
     assert_eq!(trace, expected);
+}
+
+/// `tests/go/traceparent`, built once (standard library only), or `None` without Go (the test
+/// says it was skipped, unless `KAFKA_EVENTS_REQUIRE_GO` is set, as `.ci/run` does).
+fn go_consumer() -> Option<std::path::PathBuf> {
+    use std::process::Command;
+    if Command::new("go").arg("version").output().is_err() {
+        assert!(
+            std::env::var_os("KAFKA_EVENTS_REQUIRE_GO").is_none(),
+            "KAFKA_EVENTS_REQUIRE_GO is set but `go` is not on the PATH"
+        );
+        eprintln!("skipped: install Go to run the Go consumer");
+        return None;
+    }
+    let out = std::env::temp_dir().join(format!("kafka-events-traceparent-{}", std::process::id()));
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&out)
+        .arg("./tests/go/traceparent")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("GO111MODULE", "off")
+        .env("GOPROXY", "off")
+        .output()
+        .expect("running go build");
+    assert!(
+        built.status.success(),
+        "go build failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    Some(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_go_consumer_decodes_every_record_and_reads_its_trace_id() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let Some(go) = go_consumer() else { return };
+    let kafka = start(1);
+    kafka.create_topic("usage", 1).unwrap();
+    let producer = Arc::new(KafkaProducer::new(&config(&kafka, "otel-go")).unwrap());
+    // Through the layers, with an incoming traceparent: an audit entry and a usage event.
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let app = Router::new()
+        .route("/orders", get(|| async { "ok" }))
+        .layer(kafka_events::middleware::UsageLayer::new(producer.clone()).service_name("orders"))
+        .layer(AuditLayer::new(producer.clone()).service_name("orders"));
+    let request = Request::get("/orders")
+        .header("traceparent", format!("00-{trace_id}-b7ad6b7169203331-01"))
+        .body(Body::empty())
+        .unwrap();
+    assert!(app.oneshot(request).await.unwrap().status().is_success());
+    // Emitted in an application's span: awaited and detached.
+    let handler = parent("go handler");
+    let sending = {
+        let _current = handler.clone().attach();
+        kafka_events::AuthEvent::login_failure("accounts", "mallory", "bad password")
+            .emit_detached(&*producer)
+            .unwrap();
+        kafka_events::AuthEvent::login_success("accounts", "alice").emit(&*producer)
+    };
+    sending.await.unwrap();
+    assert!(producer.wait_delivered(WAIT).await);
+
+    let mut records = read_topic(kafka.bootstrap_servers(), "audit", 3, WAIT).unwrap();
+    records.extend(read_topic(kafka.bootstrap_servers(), "usage", 1, WAIT).unwrap());
+    let input: String = records
+        .iter()
+        .map(|r| {
+            let headers: serde_json::Map<String, serde_json::Value> = r
+                .headers
+                .iter()
+                .map(|h| {
+                    let value = String::from_utf8(h.value.to_vec()).unwrap();
+                    (h.name.to_string(), value.into())
+                })
+                .collect();
+            let name = format!("{}/{}@{}", r.topic, r.header_str("event-type").unwrap(), r.offset);
+            let line = serde_json::json!({ "name": name, "headers": headers, "payload": r.json().unwrap() });
+            line.to_string() + "\n"
+        })
+        .collect();
+    let mut child = Command::new(&go)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(read.len(), 4, "every record: {read:?}");
+    let handler_trace = ids(&handler).0.to_string();
+    for (record, go) in records.iter().zip(&read) {
+        let (trace, span) = traceparent(record);
+        assert_eq!(go["trace_id"], trace.to_string());
+        assert_eq!(go["parent_id"], span.to_string());
+        let expected = match record.header_str("event-type") {
+            Some("audit.log" | "usage.record") => trace_id,
+            _ => handler_trace.as_str(),
+        };
+        assert_eq!(go["trace_id"], expected, "{go}");
+        if record.header_str("event-type") == Some("audit.log") {
+            assert_eq!(go["correlation_id"], trace_id);
+        }
+    }
 }
