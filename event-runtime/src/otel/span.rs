@@ -6,12 +6,14 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
+
+use kafka_events_rules::Matcher;
 
 use super::context::{inject, span_id_in};
 use crate::error::EmitError;
@@ -95,7 +97,7 @@ impl InFlight {
         if self.len.load(Relaxed) >= MAX_IN_FLIGHT {
             return false;
         }
-        let id = u64::from_be_bytes(cx.span().span_context().span_id().to_bytes());
+        let id = span_id(cx);
         if self.shard(id).insert(id, cx.clone()).is_none() {
             self.len.fetch_add(1, Relaxed);
         }
@@ -133,21 +135,40 @@ pub(super) struct Spans {
 }
 
 impl Spans {
-    /// Starts a record's span as a child of the current context. Its name and attributes are
-    /// written only when it records (no allocation for them under a no-op tracer); a sampler
-    /// sees the name `send` and the kind.
-    fn start(&self, topics: &TopicMap, topic: &str, key: &[u8]) -> Context {
-        let parent = Context::current();
-        let mut span = self.tracer.build_with_context(
-            self.tracer
-                .span_builder(Cow::Borrowed("send"))
-                .with_kind(SpanKind::Producer),
-            &parent,
-        );
-        if !span.is_recording() {
-            // What a no-op tracer's span would carry anyway: the parent's context.
-            return parent;
-        }
+    /// Starts a record's span as a child of the current context: the headers the global
+    /// propagator writes for it, and its context when it records. Its name and attributes are
+    /// written only then (no allocation for them under a no-op tracer); a sampler sees the
+    /// name `send` and the kind.
+    fn start(
+        &self,
+        topics: &TopicMap,
+        topic: &str,
+        key: &[u8],
+    ) -> (Vec<(String, String)>, Option<Context>) {
+        Context::map_current(|parent| {
+            let span = self.tracer.build_with_context(
+                self.tracer
+                    .span_builder(Cow::Borrowed("send"))
+                    .with_kind(SpanKind::Producer),
+                parent,
+            );
+            if !span.is_recording() {
+                // What a no-op tracer's span carries anyway: the parent's context.
+                return (inject(parent), None);
+            }
+            let cx = parent.with_span(self.describe(span, topics, topic, key));
+            (inject(&cx), Some(cx))
+        })
+    }
+
+    /// A recording span, named and with its attributes.
+    fn describe<S: opentelemetry::trace::Span>(
+        &self,
+        mut span: S,
+        topics: &TopicMap,
+        topic: &str,
+        key: &[u8],
+    ) -> S {
         // The physical topic; an unmapped one is refused by the send, and named as it is.
         let topic = topics.resolve(topic).unwrap_or(topic);
         span.update_name(format!("send {topic}"));
@@ -166,16 +187,22 @@ impl Spans {
             attributes.push(KeyValue::new("messaging.kafka.message.key", key.to_owned()));
         }
         span.set_attributes(attributes);
-        parent.with_span(span)
+        span
     }
+}
+
+/// The span id of `cx`'s span, as the table's key.
+fn span_id(cx: &Context) -> u64 {
+    u64::from_be_bytes(cx.span().span_context().span_id().to_bytes())
 }
 
 /// The key as text, when it may be recorded: UTF-8, short, and not looking like a secret by the
 /// rules crate's name rule (the one that decides which fields are masked).
 fn recordable_key(key: &[u8]) -> Option<&str> {
+    static SENSITIVE: OnceLock<Matcher> = OnceLock::new();
     let key = std::str::from_utf8(key).ok()?;
-    (!key.is_empty() && key.len() <= MAX_KEY_LEN && !kafka_events_rules::is_sensitive(key))
-        .then_some(key)
+    let sensitive = SENSITIVE.get_or_init(Matcher::default);
+    (!key.is_empty() && key.len() <= MAX_KEY_LEN && !sensitive.matches(key)).then_some(key)
 }
 
 /// A detached emit: `send` gets the record with its span's context in its headers. A refusal
@@ -187,12 +214,10 @@ pub(super) fn detached(
     message: MessageRef<'_>,
     send: impl FnOnce(MessageRef<'_>) -> Result<(), EmitError>,
 ) -> Result<(), EmitError> {
-    let cx = telemetry.start(topics, message.topic, message.key);
-    let added = inject(&cx);
-    let recording = cx.span().is_recording();
+    let (added, cx) = telemetry.start(topics, message.topic, message.key);
     let spans = &telemetry.in_flight;
-    let tracked = recording && spans.insert(&cx);
-    if recording && !tracked {
+    let tracked = cx.as_ref().is_some_and(|cx| spans.insert(cx));
+    if let (Some(cx), false) = (&cx, tracked) {
         cx.span().add_event("kafka_events.untracked", Vec::new());
         cx.span().end();
     }
@@ -213,11 +238,10 @@ pub(super) fn detached(
             ..message
         })
     };
-    if let Err(error) = &result {
-        let id = u64::from_be_bytes(cx.span().span_context().span_id().to_bytes());
-        if let Some(span) = tracked.then(|| spans.remove(id)).flatten() {
-            span.failed(error_type(error));
-        }
+    if let (Err(error), Some(cx), true) = (&result, &cx, tracked)
+        && let Some(span) = spans.remove(span_id(cx))
+    {
+        span.failed(error_type(error));
     }
     result
 }
@@ -233,8 +257,7 @@ pub(super) fn awaited<'a, F>(
 where
     F: Future<Output = Result<Delivery, EmitError>> + Send + 'a,
 {
-    let cx = telemetry.start(topics, &message.topic, &message.key);
-    let added = inject(&cx);
+    let (added, cx) = telemetry.start(topics, &message.topic, &message.key);
     if !added.is_empty() {
         message
             .headers
@@ -243,7 +266,7 @@ where
             .headers
             .extend(added.into_iter().map(|(n, v)| Header::new(n, v)));
     }
-    let span = cx.span().is_recording().then_some(SendSpan(cx));
+    let span = cx.map(SendSpan);
     let sending = send(message);
     async move {
         let result = sending.await;
