@@ -2,10 +2,11 @@
 //! against what this run measured.
 //!
 //! ```text
-//! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres --example benchmarks -- --write BENCHMARKS.md
+//! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres,otel --example benchmarks -- --write BENCHMARKS.md
 //! cargo run --release --example benchmarks -- --quick        # smaller and shorter (CI smoke test)
 //! cargo run --release --example benchmarks -- --settings     # also other librdkafka settings
 //! cargo run --release --example benchmarks -- --throughput-only   # detached throughput alone, for a profiler
+//! cargo run --release --features otel --example benchmarks -- --otel-only   # row 10 alone
 //! ```
 //!
 //! Without `--write` the document goes to stdout. Rows on Tansu need `KAFKA_EVENTS_TANSU`; the
@@ -512,11 +513,31 @@ fn versus(
     }
 }
 
+/// Where nothing listens: records stay queued, so only the enqueue is timed.
+const NOWHERE: &str = "127.0.0.1:1";
+
+/// ns per `send()` over `iterations` calls, in batches of 50 000 with `drain()` (untimed)
+/// after each.
+fn in_batches(iterations: u64, send: &dyn Fn(), drain: &dyn Fn()) -> f64 {
+    const BATCH: u64 = 50_000;
+    let mut elapsed = Duration::ZERO;
+    let mut left = iterations;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let started = Instant::now();
+        for _ in 0..n {
+            send();
+        }
+        elapsed += started.elapsed();
+        drain();
+        left -= n;
+    }
+    elapsed.as_secs_f64() * 1e9 / iterations as f64
+}
+
 /// CPU on the caller's thread to hand one event to librdkafka (nothing listens, so records
 /// stay queued; the queue is purged between batches, untimed): ours and hand-written, ns.
 fn enqueue_cost(iterations: u64) -> (f64, f64) {
-    const NOWHERE: &str = "127.0.0.1:1";
-    const BATCH: u64 = 50_000;
     let entry = &events(1)[0];
     let ours_config = KafkaConfig::new([NOWHERE]).max_queued(2_000_000, 4_000_000_000);
     let ours = std::cell::RefCell::new(KafkaProducer::new(&ours_config).unwrap());
@@ -529,21 +550,7 @@ fn enqueue_cost(iterations: u64) -> (f64, f64) {
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "4000000");
     let raw: BaseProducer = config.create().unwrap();
-    let in_batches = |send: &dyn Fn(), drain: &dyn Fn()| {
-        let mut elapsed = Duration::ZERO;
-        let mut left = iterations;
-        while left > 0 {
-            let n = left.min(BATCH);
-            let started = Instant::now();
-            for _ in 0..n {
-                send();
-            }
-            elapsed += started.elapsed();
-            drain();
-            left -= n;
-        }
-        elapsed.as_secs_f64() * 1e9 / iterations as f64
-    };
+    let in_batches = |send: &dyn Fn(), drain: &dyn Fn()| in_batches(iterations, send, drain);
     let ours_send = || {
         std::hint::black_box(entry)
             .emit_detached(&*ours.borrow())
@@ -582,6 +589,141 @@ fn enqueue_cost(iterations: u64) -> (f64, f64) {
         b.push(in_batches(&raw_send, &raw_drain));
     }
     (median(a), median(b))
+}
+
+/// Feature `otel`'s cost on the caller's thread, in ns per `emit_detached` (enqueue only, as
+/// row 7), each pair alternated in one run and the median of three taken.
+#[cfg(feature = "otel")]
+mod otel_cost {
+    use std::cell::RefCell;
+    use std::time::Duration;
+
+    use kafka_events::{
+        CloseFuture, EmitError, KafkaConfig, KafkaEvent, KafkaProducer, Message, MessageRef,
+        Producer, SendFuture,
+    };
+    use opentelemetry::global;
+    use opentelemetry::propagation::TextMapCompositePropagator;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+
+    use super::{NOWHERE, events, in_batches, median};
+
+    /// The same producer without the feature's context and span.
+    struct Untraced<'a>(&'a KafkaProducer);
+
+    impl Producer for Untraced<'_> {
+        fn send(&self, message: Message) -> SendFuture<'_> {
+            self.0.send(message)
+        }
+        fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+            self.0.__send_detached_untraced(message)
+        }
+        fn close(&self, timeout: Duration) -> CloseFuture<'_> {
+            self.0.close(timeout)
+        }
+    }
+
+    /// Takes the batch processor's spans and drops them: the cost measured is the caller's.
+    #[derive(Debug)]
+    struct Discard;
+
+    impl SpanExporter for Discard {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            drop(batch);
+            Ok(())
+        }
+    }
+
+    pub struct Cost {
+        /// Without context injection, before the SDK was installed.
+        pub untraced: f64,
+        /// With no provider and no propagator installed (OpenTelemetry's no-ops).
+        pub noop: f64,
+        /// Without context injection, with the SDK installed.
+        pub untraced_sdk: f64,
+        /// With the SDK's batch span processor and the W3C propagators installed.
+        pub sdk: f64,
+    }
+
+    /// (untraced, traced) ns per emit, alternated, the median of three of each.
+    fn pair(iterations: u64) -> (f64, f64) {
+        let entry = &events(1)[0];
+        let config = KafkaConfig::new([NOWHERE]).max_queued(2_000_000, 4_000_000_000);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // A fresh producer per batch (it takes the global providers when created); what
+        // nobody delivered comes back from `close`, untimed.
+        let producer = RefCell::new(KafkaProducer::new(&config).unwrap());
+        let drain = || {
+            let _ = runtime.block_on(producer.borrow().close(Duration::ZERO));
+            *producer.borrow_mut() = KafkaProducer::new(&config).unwrap();
+        };
+        let untraced = || {
+            let producer = producer.borrow();
+            std::hint::black_box(entry)
+                .emit_detached(&Untraced(&producer))
+                .unwrap()
+        };
+        let traced = || {
+            std::hint::black_box(entry)
+                .emit_detached(&*producer.borrow())
+                .unwrap()
+        };
+        in_batches(iterations, &untraced, &drain);
+        in_batches(iterations, &traced, &drain);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            a.push(in_batches(iterations, &untraced, &drain));
+            b.push(in_batches(iterations, &traced, &drain));
+        }
+        (median(a), median(b))
+    }
+
+    pub fn measure(iterations: u64) -> Cost {
+        let (untraced, noop) = pair(iterations);
+        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(Discard)
+            .build();
+        global::set_tracer_provider(provider.clone());
+        let (untraced_sdk, sdk) = pair(iterations);
+        let _ = provider.shutdown();
+        Cost {
+            untraced,
+            noop,
+            untraced_sdk,
+            sdk,
+        }
+    }
+}
+
+/// Row 10: feature `otel`'s cost per `emit_detached`.
+#[cfg(feature = "otel")]
+fn otel_row(iterations: u64) -> String {
+    let c = otel_cost::measure(iterations);
+    let noop = c.noop / c.untraced;
+    format!(
+        "| 10 | CPU per `emit_detached` with feature `otel` and no provider installed, vs the same build's path without context injection | ≤ 1.05× | {:.0} vs {:.0} ns: {noop:.3}×; with the SDK's batch span processor and the W3C propagators: {:.0} vs {:.0} ns, +{:.0} ns per emit ({:.2}×) | {} |",
+        c.noop,
+        c.untraced,
+        c.sdk,
+        c.untraced_sdk,
+        c.sdk - c.untraced_sdk,
+        c.sdk / c.untraced_sdk,
+        met(noop <= 1.05)
+    )
+}
+
+#[cfg(not(feature = "otel"))]
+fn otel_row(_iterations: u64) -> String {
+    "| 10 | CPU per `emit_detached` with feature `otel` | ≤ 1.05× with no provider | not run: build with `--features otel` | — |".into()
 }
 
 /// ns to serialize one event to JSON (into a reused buffer, as `emit_detached` does): the
@@ -784,6 +926,10 @@ fn main() {
     };
     let progress = |what: &str| eprintln!("benchmarks: {what}");
 
+    if args.iter().any(|a| a == "--otel-only") {
+        println!("{}", otel_row(enqueue_n));
+        return;
+    }
     if args.iter().any(|a| a == "--throughput-only") {
         let v = versus(n, 1, &mut embedded, &[]);
         println!(
@@ -797,6 +943,8 @@ fn main() {
 
     progress("enqueue CPU");
     let (enqueue_ours, enqueue_raw) = enqueue_cost(enqueue_n);
+    progress("otel");
+    let otel = otel_row(enqueue_n);
     let serialize_ns = serialize_cost(100_000);
     progress("detached throughput, embedded broker");
     let embedded_v = versus(n, rounds, &mut embedded, &[]);
@@ -859,7 +1007,7 @@ fn main() {
     let command = if quick {
         "cargo run --release --example benchmarks -- --quick"
     } else {
-        "KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres --example benchmarks -- --write BENCHMARKS.md"
+        "KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres,otel --example benchmarks -- --write BENCHMARKS.md"
     };
     writeln!(w, "# Benchmarks\n").unwrap();
     writeln!(
@@ -905,6 +1053,7 @@ fn main() {
         Ok((mib, spooled)) => writeln!(w, "| 9 | peak RSS, {} detached emits with every broker down | bounded (≤ 64 MiB) | {mib:.1} MiB; {} records went to the spool | {} |", msgs(memory_n as f64), msgs(*spooled as f64), met(*mib <= 64.0)).unwrap(),
         Err(e) => writeln!(w, "| 9 | peak RSS with every broker down | bounded | failed: {e} | **not met** |").unwrap(),
     }
+    writeln!(w, "{otel}").unwrap();
     writeln!(w).unwrap();
 
     writeln!(w, "## Awaited emits, the limit and the peers\n").unwrap();

@@ -244,6 +244,20 @@ impl KafkaProducer {
         }
     }
 
+    /// [`send_detached`](Producer::send_detached) without the `otel` feature's context and
+    /// span: the path the benchmarks compare the feature's cost with, in the same build. Not
+    /// public API.
+    #[doc(hidden)]
+    pub fn __send_detached_untraced(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+        let pipeline = self.pipeline();
+        match &pipeline.cloudevents {
+            Some(cloudevents) => {
+                cloudevents.with_stamped(message, |message| detached::send(pipeline, message))
+            }
+            None => detached::send(pipeline, message),
+        }
+    }
+
     /// The records the broker refused for good (too large, invalid, not authorised, topic gone),
     /// kept in `<spool>/quarantine/` with their reasons, oldest first. Empty without a spool.
     pub async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, SpoolError> {
@@ -309,32 +323,31 @@ fn stats_of(clients: &Clients, shared: &Shared) -> DeliveryStats {
 }
 
 impl Producer for KafkaProducer {
-    fn send(&self, mut message: Message) -> SendFuture<'_> {
+    fn send(&self, message: Message) -> SendFuture<'_> {
         let pipeline = self.pipeline();
-        if let Some(cloudevents) = &pipeline.cloudevents {
-            cloudevents.stamp(&mut message);
-        }
         let telemetry = pipeline.shared.telemetry();
+        // The trace context first, then the CloudEvents headers, as on the detached path.
         Box::pin(otel::awaited(
             telemetry,
             &pipeline.topics,
             message,
-            |message| send::send(pipeline, message),
+            |mut message| {
+                if let Some(cloudevents) = &pipeline.cloudevents {
+                    cloudevents.stamp(&mut message);
+                }
+                send::send(pipeline, message)
+            },
         ))
     }
 
     fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
         let pipeline = self.pipeline();
-        let telemetry = pipeline.shared.telemetry();
-        let send = |message: MessageRef<'_>| {
-            otel::detached(telemetry, &pipeline.topics, message, |message| {
-                detached::send(pipeline, message)
-            })
-        };
-        match &pipeline.cloudevents {
-            Some(cloudevents) => cloudevents.with_stamped(message, send),
-            None => send(message),
-        }
+        otel::detached(
+            pipeline.shared.telemetry(),
+            &pipeline.topics,
+            message,
+            |message| self.__send_detached_untraced(message),
+        )
     }
 
     fn close(&self, timeout: Duration) -> CloseFuture<'_> {
