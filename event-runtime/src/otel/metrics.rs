@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Histogram, Meter};
+use opentelemetry::metrics::{AsyncInstrument, Histogram, Meter};
 
 use crate::stats::DeliveryStats;
 
@@ -53,7 +53,7 @@ impl Instruments {
 
 type Stats = Arc<dyn Fn() -> Option<DeliveryStats> + Send + Sync>;
 
-/// What one observable instrument reports: its values with their own attributes.
+/// What one observable instrument reports: its values, each with its own attribute if any.
 type Read = fn(&DeliveryStats) -> Vec<(u64, Option<KeyValue>)>;
 
 /// Counters (monotonic sums) and gauges read from [`DeliveryStats`].
@@ -62,118 +62,86 @@ enum Kind {
     Gauge,
 }
 
-/// Every observable instrument: name, kind, unit, description, values.
-const OBSERVED: &[(&str, Kind, &str, &str, Read)] = &[
-    (
-        "messaging.client.sent.messages",
-        Kind::Counter,
-        "{message}",
-        "Number of messages producer attempted to send to the broker.",
-        |s| {
-            let error = |e: &'static str| Some(KeyValue::new("error.type", e));
-            vec![
-                (s.delivered, None),
-                (s.quarantined, error("quarantined")),
-                (s.dropped, error("dropped")),
-            ]
-        },
-    ),
-    (
-        "kafka_events.queue.records",
-        Kind::Gauge,
-        "{record}",
-        "Records in librdkafka's queue or awaiting acknowledgement, or waiting in memory.",
-        |s| vec![(s.queue_depth, None)],
-    ),
-    (
-        "kafka_events.spool.records",
-        Kind::Gauge,
-        "{record}",
-        "Records in the spool, being replayed or waiting to be: the replay backlog.",
-        |s| vec![(s.spool_depth, None)],
-    ),
-    (
-        "kafka_events.records.spooled",
-        Kind::Counter,
-        "{record}",
-        "Records written to the spool.",
-        |s| vec![(s.spooled, None)],
-    ),
-    (
-        "kafka_events.records.replayed",
-        Kind::Counter,
-        "{record}",
-        "Records sent from the spool that the broker acknowledged.",
-        |s| vec![(s.replayed, None)],
-    ),
-    (
-        "kafka_events.records.quarantined",
-        Kind::Counter,
-        "{record}",
-        "Records the broker refused for good, moved to the spool's quarantine.",
-        |s| vec![(s.quarantined, None)],
-    ),
-    (
-        "kafka_events.records.dropped",
-        Kind::Counter,
-        "{record}",
-        "Records given up, each logged as an error.",
-        |s| vec![(s.dropped, None)],
-    ),
-    (
-        "kafka_events.brokers.reachable",
-        Kind::Gauge,
-        "1",
-        "1 while a broker answers, 0 while librdkafka reports every broker down.",
-        |s| vec![(u64::from(!s.brokers_down), None)],
-    ),
+/// Every observable instrument: name, kind, unit, values (descriptions in [`description`]).
+#[rustfmt::skip]
+const OBSERVED: &[(&str, Kind, &str, Read)] = &[
+    ("messaging.client.sent.messages", Kind::Counter, "{message}", sent),
+    ("kafka_events.queue.records", Kind::Gauge, "{record}", |s| one(s.queue_depth)),
+    ("kafka_events.spool.records", Kind::Gauge, "{record}", |s| one(s.spool_depth)),
+    ("kafka_events.records.spooled", Kind::Counter, "{record}", |s| one(s.spooled)),
+    ("kafka_events.records.replayed", Kind::Counter, "{record}", |s| one(s.replayed)),
+    ("kafka_events.records.quarantined", Kind::Counter, "{record}", |s| one(s.quarantined)),
+    ("kafka_events.records.dropped", Kind::Counter, "{record}", |s| one(s.dropped)),
+    ("kafka_events.brokers.reachable", Kind::Gauge, "1", |s| one(u64::from(!s.brokers_down))),
 ];
+
+fn one(value: u64) -> Vec<(u64, Option<KeyValue>)> {
+    vec![(value, None)]
+}
+
+/// Sent: delivered, and given up (quarantined or dropped) with `error.type`.
+fn sent(s: &DeliveryStats) -> Vec<(u64, Option<KeyValue>)> {
+    let error = |e: &'static str| Some(KeyValue::new("error.type", e));
+    vec![
+        (s.delivered, None),
+        (s.quarantined, error("quarantined")),
+        (s.dropped, error("dropped")),
+    ]
+}
+
+fn description(name: &str) -> &'static str {
+    match name {
+        "messaging.client.sent.messages" => {
+            "Number of messages producer attempted to send to the broker."
+        }
+        "kafka_events.queue.records" => {
+            "Records in librdkafka's queue or awaiting acknowledgement, or waiting in memory."
+        }
+        "kafka_events.spool.records" => {
+            "Records in the spool, being replayed or waiting to be: the replay backlog."
+        }
+        "kafka_events.records.spooled" => "Records written to the spool.",
+        "kafka_events.records.replayed" => {
+            "Records sent from the spool that the broker acknowledged."
+        }
+        "kafka_events.records.quarantined" => {
+            "Records the broker refused for good, moved to the spool's quarantine."
+        }
+        "kafka_events.records.dropped" => "Records given up, each logged as an error.",
+        "kafka_events.brokers.reachable" => {
+            "1 while a broker answers, 0 while librdkafka reports every broker down."
+        }
+        _ => "",
+    }
+}
 
 /// Registers the observable instruments read from `stats`, each point with the producer's
 /// `messaging.client.id` (several producers in one process report apart). They live as long
 /// as the meter provider; once the producer is gone they observe nothing.
 pub(super) fn observe(meter: &Meter, client_id: &opentelemetry::Value, stats: Stats) {
-    for (name, kind, unit, description, read) in OBSERVED {
-        let (stats, read) = (stats.clone(), *read);
-        let base = common(client_id);
-        let points = move || {
-            let Some(stats) = stats() else {
-                return Vec::new();
-            };
-            read(&stats)
-                .into_iter()
-                .map(|(value, extra)| {
-                    let mut attributes = base.to_vec();
-                    attributes.extend(extra);
-                    (value, attributes)
-                })
-                .collect::<Vec<_>>()
+    for (name, kind, unit, read) in OBSERVED {
+        let (stats, read, base) = (stats.clone(), *read, common(client_id));
+        let callback = move |observer: &dyn AsyncInstrument<u64>| {
+            let Some(stats) = stats() else { return };
+            for (value, extra) in read(&stats) {
+                let mut attributes = base.to_vec();
+                attributes.extend(extra);
+                observer.observe(value, &attributes);
+            }
         };
+        // The same chain on two builder types.
+        macro_rules! register {
+            ($builder:expr) => {
+                $builder
+                    .with_unit(*unit)
+                    .with_description(description(name))
+                    .with_callback(callback)
+                    .build()
+            };
+        }
         match kind {
-            Kind::Counter => {
-                meter
-                    .u64_observable_counter(*name)
-                    .with_unit(*unit)
-                    .with_description(*description)
-                    .with_callback(move |observer| {
-                        for (value, attributes) in points() {
-                            observer.observe(value, &attributes);
-                        }
-                    })
-                    .build();
-            }
-            Kind::Gauge => {
-                meter
-                    .u64_observable_gauge(*name)
-                    .with_unit(*unit)
-                    .with_description(*description)
-                    .with_callback(move |observer| {
-                        for (value, attributes) in points() {
-                            observer.observe(value, &attributes);
-                        }
-                    })
-                    .build();
-            }
+            Kind::Counter => drop(register!(meter.u64_observable_counter(*name))),
+            Kind::Gauge => drop(register!(meter.u64_observable_gauge(*name))),
         }
     }
 }

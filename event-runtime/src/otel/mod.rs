@@ -25,6 +25,7 @@
 
 mod context;
 mod metrics;
+mod settled;
 mod span;
 
 use std::future::Future;
@@ -35,7 +36,7 @@ use opentelemetry::{InstrumentationScope, Value};
 
 #[cfg_attr(not(feature = "middleware"), allow(unused_imports))]
 pub(crate) use context::RequestTrace;
-pub(crate) use span::Settled;
+pub(crate) use settled::Settled;
 
 use crate::error::EmitError;
 use crate::message::{Delivery, Message, MessageRef};

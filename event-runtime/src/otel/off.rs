@@ -8,17 +8,11 @@ use crate::message::{Delivery, Message, MessageRef};
 use crate::stats::DeliveryStats;
 use crate::topic::TopicMap;
 
-pub(crate) struct Telemetry;
+mod settled;
 
-// The errors are read with the feature only.
-#[allow(dead_code)]
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Settled<'a> {
-    Spooled,
-    Quarantined(&'a str),
-    HandedBack,
-    Dropped(&'a str),
-}
+pub(crate) use settled::Settled;
+
+pub(crate) struct Telemetry;
 
 impl Telemetry {
     #[inline(always)]

@@ -16,6 +16,7 @@ use opentelemetry::{Context, KeyValue, Value};
 use kafka_events_rules::Matcher;
 
 use super::context::{inject, span_id_in};
+use super::settled::Settled;
 use crate::error::EmitError;
 use crate::message::{Delivery, Header, Message, MessageRef};
 use crate::topic::TopicMap;
@@ -26,19 +27,6 @@ const MAX_KEY_LEN: usize = 128;
 /// (with the `kafka_events.untracked` event), so a lost report can't grow memory.
 const MAX_IN_FLIGHT: usize = 1 << 16;
 const SHARDS: usize = 16;
-
-/// How a record left librdkafka other than by an acknowledgement.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Settled<'a> {
-    /// Written to the spool, to be replayed (with the same headers) later.
-    Spooled,
-    /// Refused for good and moved to the spool's quarantine; the `error.type`.
-    Quarantined(&'a str),
-    /// Returned to the caller of `close`.
-    HandedBack,
-    /// Given up; the `error.type`.
-    Dropped(&'a str),
-}
 
 /// A record's span, in the context it is the current span of.
 pub(super) struct SendSpan(Context);
