@@ -12,10 +12,11 @@
 //! no network). Without `go` on the `PATH` these tests say they were skipped, unless
 //! `KAFKA_EVENTS_REQUIRE_GO` is set (as `.ci/run` does).
 
+#[path = "support/go.rs"]
+mod go;
+
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -40,57 +41,17 @@ fn go_program() -> Option<&'static Path> {
     static BUILT: OnceLock<Option<PathBuf>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let has_go = Command::new("go")
-                .arg("version")
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !has_go {
-                assert!(
-                    std::env::var_os("KAFKA_EVENTS_REQUIRE_GO").is_none(),
-                    "KAFKA_EVENTS_REQUIRE_GO is set but `go` is not on the PATH"
-                );
-                eprintln!("skipped: install Go and golang-github-google-uuid-dev to run these");
-                return None;
-            }
-            let out =
-                std::env::temp_dir().join(format!("kafka-events-interop-{}", std::process::id()));
-            let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/go/interop.go");
-            let built = Command::new("go")
-                .args(["build", "-o"])
-                .arg(&out)
-                .arg(&source)
-                .env("GO111MODULE", "off")
-                .env("GOPATH", "/usr/share/gocode")
-                .env("GOPROXY", "off")
-                .output()
-                .expect("running go build");
-            assert!(
-                built.status.success(),
-                "go build failed (is golang-github-google-uuid-dev installed?):\n{}",
-                String::from_utf8_lossy(&built.stderr)
-            );
-            Some(out)
+            go::build(
+                "tests/go/interop.go",
+                "Go and golang-github-google-uuid-dev",
+            )
         })
         .as_deref()
 }
 
 /// Runs the Go program in `mode` with `input` on stdin; returns its exit code and stdout.
 fn run_go(program: &Path, mode: &str, input: &str) -> (i32, String) {
-    let mut child = Command::new(program)
-        .arg(mode)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running the Go program");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = go::run(program, &[mode], input);
     assert!(
         out.status.code() != Some(2),
         "the Go program failed: {}",

@@ -4,6 +4,9 @@
 //! attributes, the instruments say what `stats()` says, and the middleware's records join the
 //! request's trace.
 
+#[path = "support/go.rs"]
+mod go;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -531,42 +534,11 @@ async fn tracing_users_need_nothing_special() {
     assert_eq!(trace, expected);
 }
 
-/// `tests/go/traceparent`, built once (standard library only), or `None` without Go (the test
-/// says it was skipped, unless `KAFKA_EVENTS_REQUIRE_GO` is set, as `.ci/run` does).
-fn go_consumer() -> Option<std::path::PathBuf> {
-    use std::process::Command;
-    if Command::new("go").arg("version").output().is_err() {
-        assert!(
-            std::env::var_os("KAFKA_EVENTS_REQUIRE_GO").is_none(),
-            "KAFKA_EVENTS_REQUIRE_GO is set but `go` is not on the PATH"
-        );
-        eprintln!("skipped: install Go to run the Go consumer");
-        return None;
-    }
-    let out = std::env::temp_dir().join(format!("kafka-events-traceparent-{}", std::process::id()));
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&out)
-        .arg("./tests/go/traceparent")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("GO111MODULE", "off")
-        .env("GOPROXY", "off")
-        .output()
-        .expect("running go build");
-    assert!(
-        built.status.success(),
-        "go build failed:\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    Some(out)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_go_consumer_decodes_every_record_and_reads_its_trace_id() {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-
-    let Some(go) = go_consumer() else { return };
+    let Some(go) = go::build("tests/go/traceparent", "Go") else {
+        return;
+    };
     let kafka = start(1);
     kafka.create_topic("usage", 1).unwrap();
     let producer = Arc::new(KafkaProducer::new(&config(&kafka, "otel-go")).unwrap());
@@ -611,19 +583,7 @@ async fn a_go_consumer_decodes_every_record_and_reads_its_trace_id() {
             line.to_string() + "\n"
         })
         .collect();
-    let mut child = Command::new(&go)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = go::run(&go, &[], &input);
     assert!(
         out.status.success(),
         "{}",
