@@ -290,3 +290,24 @@ fn error_type(error: &EmitError) -> &'static str {
         _ => "_OTHER",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recordable_key;
+
+    #[test]
+    fn a_key_is_recorded_only_when_it_does_not_look_like_a_secret() {
+        assert_eq!(recordable_key(b"order-42"), Some("order-42"));
+        assert_eq!(
+            recordable_key(b"4bf92f35-77b3-4da6-a3ce-929d0e0e4736"),
+            Some("4bf92f35-77b3-4da6-a3ce-929d0e0e4736")
+        );
+        for secret in [&b"api_key"[..], b"user-password-reset", b"session_token"] {
+            assert_eq!(recordable_key(secret), None, "{secret:?}");
+        }
+        // Not text, empty, or too long: not recorded either.
+        assert_eq!(recordable_key(&[0xff, 0xfe]), None);
+        assert_eq!(recordable_key(b""), None);
+        assert_eq!(recordable_key(&[b'a'; 129]), None);
+    }
+}
