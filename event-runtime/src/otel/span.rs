@@ -24,7 +24,8 @@ use crate::topic::TopicMap;
 /// The longest key recorded as `messaging.kafka.message.key`.
 const MAX_KEY_LEN: usize = 128;
 /// The most detached spans waiting for their records' fates; past it a span ends at once
-/// (with the `kafka_events.untracked` event), so a lost report can't grow memory.
+/// (with the `kafka_events.untracked` event, as one whose headers carry no span id), so a lost
+/// report can't grow memory.
 const MAX_IN_FLIGHT: usize = 1 << 16;
 const SHARDS: usize = 16;
 
@@ -179,6 +180,15 @@ impl Spans {
     }
 }
 
+/// Whether the headers the propagator wrote carry span `id`.
+fn carries(added: &[(String, String)], id: u64) -> bool {
+    let pairs: Vec<(&str, &[u8])> = added
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    span_id_in(&pairs) == Some(id)
+}
+
 /// The span id of `cx`'s span, as the table's key.
 fn span_id(cx: &Context) -> u64 {
     u64::from_be_bytes(cx.span().span_context().span_id().to_bytes())
@@ -204,7 +214,11 @@ pub(super) fn detached(
 ) -> Result<(), EmitError> {
     let (added, cx) = telemetry.start(topics, message.topic, message.key);
     let spans = &telemetry.in_flight;
-    let tracked = cx.as_ref().is_some_and(|cx| spans.insert(cx));
+    // Found again by the span id its headers carry: without one (no propagator installed, or
+    // one that writes no span id) the span could never be found, so it is not kept.
+    let tracked = cx
+        .as_ref()
+        .is_some_and(|cx| carries(&added, span_id(cx)) && spans.insert(cx));
     if let (Some(cx), false) = (&cx, tracked) {
         cx.span().add_event("kafka_events.untracked", Vec::new());
         cx.span().end();
