@@ -290,7 +290,8 @@ async fn a_refused_record_s_span_has_error_type() {
     assert!(matches!(refused[0].status, Status::Error { .. }));
 }
 
-/// The value of `name` for the producer `client`, with `error.type` = `error`.
+/// The value of `name` for the producer `client`, with `error.type` = `error` (or, for the
+/// dropped records, `kafka_events.drop.reason` = `error`).
 fn metric(batch: &ResourceMetrics, name: &str, client: &str, error: Option<&str>) -> Option<u64> {
     let matches = |attributes: Vec<&KeyValue>| {
         let get = |key: &str| {
@@ -300,7 +301,10 @@ fn metric(batch: &ResourceMetrics, name: &str, client: &str, error: Option<&str>
                 .map(|kv| kv.value.as_str().into_owned())
         };
         get("messaging.client.id").as_deref() == Some(client)
-            && get("error.type").as_deref() == error
+            && get("error.type")
+                .or_else(|| get("kafka_events.drop.reason"))
+                .as_deref()
+                == error
             && get("messaging.system").as_deref() == Some("kafka")
     };
     let metric = batch
@@ -352,7 +356,18 @@ fn check_metrics(batch: &ResourceMetrics, client: &str, stats: &DeliveryStats) {
         m("kafka_events.records.replayed", None),
         Some(stats.replayed)
     );
-    assert_eq!(m("kafka_events.records.dropped", None), Some(stats.dropped));
+    let by = &stats.dropped_by;
+    for (reason, count) in [
+        ("overflow", by.overflow),
+        ("undeliverable", by.undeliverable),
+        ("refused", by.refused),
+        ("spool", by.spool),
+        ("shutdown", by.shutdown),
+        ("damaged", by.damaged),
+    ] {
+        let dropped = m("kafka_events.records.dropped", Some(reason));
+        assert_eq!(dropped, Some(count), "{reason}");
+    }
     assert_eq!(
         m("kafka_events.records.quarantined", None),
         Some(stats.quarantined)
@@ -421,6 +436,7 @@ async fn the_instruments_say_what_stats_says_after_deliveries_an_outage_and_drop
         (3, 2),
         "{dropped:?}"
     );
+    assert_eq!(dropped.dropped_by.overflow, 3, "{dropped:?}");
     let batches = otel().metrics.get_finished_metrics().unwrap();
     let batch = batches.last().expect("one collection");
     check_metrics(batch, "otel-metrics-spool", &spooled);

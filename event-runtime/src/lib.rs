@@ -55,7 +55,7 @@ pub use models::{AuditEntry, AuthEvent, AuthEventType, RequestOutcome, UsageEven
 pub use producer::{CloseFuture, Producer, SendFuture};
 pub use secret::Secret;
 pub use spool::{Durability, FsyncPolicy, QuarantinedRecord, SpoolConfig, SpoolRecovery};
-pub use stats::DeliveryStats;
+pub use stats::{DeliveryStats, DroppedBy};
 
 /// The `chrono` this crate's models use (`DateTime<Utc>` timestamps).
 pub use chrono;

@@ -9,7 +9,7 @@ use crate::error::EmitError;
 use crate::message::{Message, MessageRef, header_pairs};
 use crate::otel::Settled;
 use crate::spool::{Caller, Position};
-use crate::stats::Counters;
+use crate::stats::{Counters, DropReason};
 
 /// [`Fate::Spool`](super::fate::Fate::Spool): writes the record to the spool and counts it; a
 /// record the spool can't take is counted as dropped, logged, and returned as the error.
@@ -30,7 +30,7 @@ pub(super) fn spool(
         Err(error) => {
             let telemetry = shared.telemetry();
             telemetry.settled(message.headers, Settled::Dropped("spool"));
-            Counters::add(&shared.counters().dropped, 1);
+            shared.counters().dropped(DropReason::Spool, 1);
             tracing::error!(
                 %error,
                 topic = message.topic,
@@ -86,7 +86,7 @@ fn spool_without_waiting(shared: &Shared, message: MessageRef<'_>) -> bool {
 /// A caller's record that had to wait in memory, in order, and found that memory full: refused
 /// (`QueueFull`), counted as dropped and logged.
 fn refused_in_memory(shared: &Shared, message: &Message, for_what: &str) -> EmitError {
-    Counters::add(&shared.counters().dropped, 1);
+    shared.counters().dropped(DropReason::Overflow, 1);
     tracing::error!(
         topic = %message.topic,
         key = %String::from_utf8_lossy(&message.key),
@@ -138,7 +138,7 @@ pub(super) fn resend(shared: &Shared, message: MessageRef<'_>) -> Result<(), Emi
 pub(super) fn drop(shared: &Shared, message: MessageRef<'_>, reason: &str, class: Class) {
     let dropped = Settled::Dropped(class.error_type());
     shared.telemetry().settled(message.headers, dropped);
-    Counters::add(&shared.counters().dropped, 1);
+    shared.counters().dropped(class.drop_reason(), 1);
     let why = if class.is_permanent() {
         "the broker refused it for good"
     } else {
@@ -156,7 +156,9 @@ pub(super) fn drop(shared: &Shared, message: MessageRef<'_>, reason: &str, class
 /// dropped, counted and logged.
 pub(super) fn lost_at_shutdown(shared: &Shared, records: usize) {
     if records > 0 {
-        Counters::add(&shared.counters().dropped, records as u64);
+        shared
+            .counters()
+            .dropped(DropReason::Shutdown, records as u64);
         tracing::error!(
             records,
             "kafka-events: records not delivered before the producer shut down, and there is no spool to keep them: dropped (await close() to get them back)"

@@ -3,6 +3,8 @@
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
 
+use crate::stats::DropReason;
+
 /// What an error means for the record it is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Class {
@@ -53,6 +55,15 @@ impl Class {
             Class::Tls => "tls",
             Class::Fatal => "fatal",
             Class::Transient => "_OTHER",
+        }
+    }
+
+    /// Why a record that failed for this reason and could not be kept is counted as dropped.
+    pub fn drop_reason(self) -> DropReason {
+        match self {
+            Class::QueueFull => DropReason::Overflow,
+            class if class.is_permanent() => DropReason::Refused,
+            _ => DropReason::Undeliverable,
         }
     }
 

@@ -71,7 +71,7 @@ const OBSERVED: &[(&str, Kind, &str, Read)] = &[
     ("kafka_events.records.spooled", Kind::Counter, "{record}", |s| one(s.spooled)),
     ("kafka_events.records.replayed", Kind::Counter, "{record}", |s| one(s.replayed)),
     ("kafka_events.records.quarantined", Kind::Counter, "{record}", |s| one(s.quarantined)),
-    ("kafka_events.records.dropped", Kind::Counter, "{record}", |s| one(s.dropped)),
+    ("kafka_events.records.dropped", Kind::Counter, "{record}", dropped),
     ("kafka_events.brokers.reachable", Kind::Gauge, "1", |s| one(u64::from(!s.brokers_down))),
 ];
 
@@ -87,6 +87,22 @@ fn sent(s: &DeliveryStats) -> Vec<(u64, Option<KeyValue>)> {
         (s.quarantined, error("quarantined")),
         (s.dropped, error("dropped")),
     ]
+}
+
+/// Dropped, by `kafka_events.drop.reason`.
+fn dropped(s: &DeliveryStats) -> Vec<(u64, Option<KeyValue>)> {
+    let by = &s.dropped_by;
+    [
+        ("overflow", by.overflow),
+        ("undeliverable", by.undeliverable),
+        ("refused", by.refused),
+        ("spool", by.spool),
+        ("shutdown", by.shutdown),
+        ("damaged", by.damaged),
+    ]
+    .into_iter()
+    .map(|(reason, n)| (n, Some(KeyValue::new("kafka_events.drop.reason", reason))))
+    .collect()
 }
 
 fn description(name: &str) -> &'static str {
@@ -107,7 +123,9 @@ fn description(name: &str) -> &'static str {
         "kafka_events.records.quarantined" => {
             "Records the broker refused for good, moved to the spool's quarantine."
         }
-        "kafka_events.records.dropped" => "Records given up, each logged as an error.",
+        "kafka_events.records.dropped" => {
+            "Records given up, each logged as an error, by kafka_events.drop.reason."
+        }
         "kafka_events.brokers.reachable" => {
             "1 while a broker answers, 0 while librdkafka reports every broker down."
         }
