@@ -356,15 +356,7 @@ fn check_metrics(batch: &ResourceMetrics, client: &str, stats: &DeliveryStats) {
         m("kafka_events.records.replayed", None),
         Some(stats.replayed)
     );
-    let by = &stats.dropped_by;
-    for (reason, count) in [
-        ("overflow", by.overflow),
-        ("undeliverable", by.undeliverable),
-        ("refused", by.refused),
-        ("spool", by.spool),
-        ("shutdown", by.shutdown),
-        ("damaged", by.damaged),
-    ] {
+    for (reason, count) in stats.dropped_by.reasons() {
         let dropped = m("kafka_events.records.dropped", Some(reason));
         assert_eq!(dropped, Some(count), "{reason}");
     }

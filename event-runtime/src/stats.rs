@@ -95,6 +95,26 @@ pub struct DroppedBy {
     pub damaged: u64,
 }
 
+impl DroppedBy {
+    /// Each reason's name and count, in a fixed order; the names are the values of the
+    /// `kafka_events.drop.reason` attribute (feature `otel`).
+    ///
+    /// ```
+    /// let by = kafka_events::DroppedBy::default();
+    /// assert_eq!(by.reasons()[0], ("overflow", 0));
+    /// ```
+    pub fn reasons(&self) -> [(&'static str, u64); 6] {
+        [
+            ("overflow", self.overflow),
+            ("undeliverable", self.undeliverable),
+            ("refused", self.refused),
+            ("spool", self.spool),
+            ("shutdown", self.shutdown),
+            ("damaged", self.damaged),
+        ]
+    }
+}
+
 /// Why a record is dropped, for [`Counters::dropped`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DropReason {

@@ -91,18 +91,11 @@ fn sent(s: &DeliveryStats) -> Vec<(u64, Option<KeyValue>)> {
 
 /// Dropped, by `kafka_events.drop.reason`.
 fn dropped(s: &DeliveryStats) -> Vec<(u64, Option<KeyValue>)> {
-    let by = &s.dropped_by;
-    [
-        ("overflow", by.overflow),
-        ("undeliverable", by.undeliverable),
-        ("refused", by.refused),
-        ("spool", by.spool),
-        ("shutdown", by.shutdown),
-        ("damaged", by.damaged),
-    ]
-    .into_iter()
-    .map(|(reason, n)| (n, Some(KeyValue::new("kafka_events.drop.reason", reason))))
-    .collect()
+    s.dropped_by
+        .reasons()
+        .into_iter()
+        .map(|(reason, n)| (n, Some(KeyValue::new("kafka_events.drop.reason", reason))))
+        .collect()
 }
 
 fn description(name: &str) -> &'static str {
