@@ -2,10 +2,11 @@
 //! against what this run measured.
 //!
 //! ```text
-//! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres --example benchmarks -- --write BENCHMARKS.md
+//! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres,otel --example benchmarks -- --write BENCHMARKS.md
 //! cargo run --release --example benchmarks -- --quick        # smaller and shorter (CI smoke test)
 //! cargo run --release --example benchmarks -- --settings     # also other librdkafka settings
 //! cargo run --release --example benchmarks -- --throughput-only   # detached throughput alone, for a profiler
+//! cargo run --release --features otel --example benchmarks -- --otel-only   # row 10 alone
 //! ```
 //!
 //! Without `--write` the document goes to stdout. Rows on Tansu need `KAFKA_EVENTS_TANSU`; the
@@ -545,11 +546,31 @@ fn versus(
     }
 }
 
+/// Where nothing listens: records stay queued, so only the enqueue is timed.
+const NOWHERE: &str = "127.0.0.1:1";
+
+/// ns per `send()` over `iterations` calls, in batches of 50 000 with `drain()` (untimed)
+/// after each.
+fn in_batches(iterations: u64, send: &dyn Fn(), drain: &dyn Fn()) -> f64 {
+    const BATCH: u64 = 50_000;
+    let mut elapsed = Duration::ZERO;
+    let mut left = iterations;
+    while left > 0 {
+        let n = left.min(BATCH);
+        let started = Instant::now();
+        for _ in 0..n {
+            send();
+        }
+        elapsed += started.elapsed();
+        drain();
+        left -= n;
+    }
+    elapsed.as_secs_f64() * 1e9 / iterations as f64
+}
+
 /// CPU on the caller's thread to hand one event to librdkafka (nothing listens, so records
 /// stay queued; the queue is purged between batches, untimed): ours and hand-written, ns.
 fn enqueue_cost(iterations: u64) -> (f64, f64) {
-    const NOWHERE: &str = "127.0.0.1:1";
-    const BATCH: u64 = 50_000;
     let entry = &events(1)[0];
     let ours_config = KafkaConfig::new([NOWHERE]).max_queued(2_000_000, 4_000_000_000);
     let ours = std::cell::RefCell::new(KafkaProducer::new(&ours_config).unwrap());
@@ -562,21 +583,7 @@ fn enqueue_cost(iterations: u64) -> (f64, f64) {
         .set("queue.buffering.max.messages", "2000000")
         .set("queue.buffering.max.kbytes", "4000000");
     let raw: BaseProducer = config.create().unwrap();
-    let in_batches = |send: &dyn Fn(), drain: &dyn Fn()| {
-        let mut elapsed = Duration::ZERO;
-        let mut left = iterations;
-        while left > 0 {
-            let n = left.min(BATCH);
-            let started = Instant::now();
-            for _ in 0..n {
-                send();
-            }
-            elapsed += started.elapsed();
-            drain();
-            left -= n;
-        }
-        elapsed.as_secs_f64() * 1e9 / iterations as f64
-    };
+    let in_batches = |send: &dyn Fn(), drain: &dyn Fn()| in_batches(iterations, send, drain);
     let ours_send = || {
         std::hint::black_box(entry)
             .emit_detached(&*ours.borrow())
@@ -662,6 +669,141 @@ fn detached_threads(n: usize) -> Vec<(usize, f64)> {
             (threads, median(runs))
         })
         .collect()
+}
+
+/// Feature `otel`'s cost on the caller's thread, in ns per `emit_detached` (enqueue only, as
+/// row 7), each pair alternated in one run and the median of three taken.
+#[cfg(feature = "otel")]
+mod otel_cost {
+    use std::cell::RefCell;
+    use std::time::Duration;
+
+    use kafka_events::{
+        CloseFuture, EmitError, KafkaConfig, KafkaEvent, KafkaProducer, Message, MessageRef,
+        Producer, SendFuture,
+    };
+    use opentelemetry::global;
+    use opentelemetry::propagation::TextMapCompositePropagator;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+
+    use super::{NOWHERE, events, in_batches, median};
+
+    /// The same producer without the feature's context and span.
+    struct Untraced<'a>(&'a KafkaProducer);
+
+    impl Producer for Untraced<'_> {
+        fn send(&self, message: Message) -> SendFuture<'_> {
+            self.0.send(message)
+        }
+        fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+            self.0.__send_detached_untraced(message)
+        }
+        fn close(&self, timeout: Duration) -> CloseFuture<'_> {
+            self.0.close(timeout)
+        }
+    }
+
+    /// Takes the batch processor's spans and drops them: the cost measured is the caller's.
+    #[derive(Debug)]
+    struct Discard;
+
+    impl SpanExporter for Discard {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            drop(batch);
+            Ok(())
+        }
+    }
+
+    pub struct Cost {
+        /// Without context injection, before the SDK was installed.
+        pub untraced: f64,
+        /// With no provider and no propagator installed (OpenTelemetry's no-ops).
+        pub noop: f64,
+        /// Without context injection, with the SDK installed.
+        pub untraced_sdk: f64,
+        /// With the SDK's batch span processor and the W3C propagators installed.
+        pub sdk: f64,
+    }
+
+    /// (untraced, traced) ns per emit, alternated, the median of three of each.
+    fn pair(iterations: u64) -> (f64, f64) {
+        let entry = &events(1)[0];
+        let config = KafkaConfig::new([NOWHERE]).max_queued(2_000_000, 4_000_000_000);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // A fresh producer per batch (it takes the global providers when created); what
+        // nobody delivered comes back from `close`, untimed.
+        let producer = RefCell::new(KafkaProducer::new(&config).unwrap());
+        let drain = || {
+            let _ = runtime.block_on(producer.borrow().close(Duration::ZERO));
+            *producer.borrow_mut() = KafkaProducer::new(&config).unwrap();
+        };
+        let untraced = || {
+            let producer = producer.borrow();
+            std::hint::black_box(entry)
+                .emit_detached(&Untraced(&producer))
+                .unwrap()
+        };
+        let traced = || {
+            std::hint::black_box(entry)
+                .emit_detached(&*producer.borrow())
+                .unwrap()
+        };
+        in_batches(iterations, &untraced, &drain);
+        in_batches(iterations, &traced, &drain);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            a.push(in_batches(iterations, &untraced, &drain));
+            b.push(in_batches(iterations, &traced, &drain));
+        }
+        (median(a), median(b))
+    }
+
+    pub fn measure(iterations: u64) -> Cost {
+        let (untraced, noop) = pair(iterations);
+        global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ]));
+        let provider = SdkTracerProvider::builder()
+            .with_batch_exporter(Discard)
+            .build();
+        global::set_tracer_provider(provider.clone());
+        let (untraced_sdk, sdk) = pair(iterations);
+        let _ = provider.shutdown();
+        Cost {
+            untraced,
+            noop,
+            untraced_sdk,
+            sdk,
+        }
+    }
+}
+
+/// Row 10: feature `otel`'s cost per `emit_detached`.
+#[cfg(feature = "otel")]
+fn otel_row(iterations: u64) -> String {
+    let c = otel_cost::measure(iterations);
+    let noop = c.noop / c.untraced;
+    format!(
+        "| 10 | CPU per `emit_detached` with feature `otel` and no provider installed, vs the same build's path without context injection | ≤ 1.05× | {:.0} vs {:.0} ns: {noop:.3}×; with the SDK's batch span processor and the W3C propagators: {:.0} vs {:.0} ns, +{:.0} ns per emit ({:.2}×) | {} |",
+        c.noop,
+        c.untraced,
+        c.sdk,
+        c.untraced_sdk,
+        c.sdk - c.untraced_sdk,
+        c.sdk / c.untraced_sdk,
+        met(noop <= 1.05)
+    )
+}
+
+#[cfg(not(feature = "otel"))]
+fn otel_row(_iterations: u64) -> String {
+    "| 10 | CPU per `emit_detached` with feature `otel` | ≤ 1.05× with no provider | not run: build with `--features otel` | — |".into()
 }
 
 /// ns to serialize one event to JSON (into a reused buffer, as `emit_detached` does): the
@@ -880,6 +1022,10 @@ fn main() {
         }
         return;
     }
+    if args.iter().any(|a| a == "--otel-only") {
+        println!("{}", otel_row(enqueue_n));
+        return;
+    }
     if args.iter().any(|a| a == "--throughput-only") {
         let v = versus(n, 1, &mut embedded, &[]);
         println!(
@@ -893,6 +1039,8 @@ fn main() {
 
     progress("enqueue CPU");
     let (enqueue_ours, enqueue_raw) = enqueue_cost(enqueue_n);
+    progress("otel");
+    let otel = otel_row(enqueue_n);
     let serialize_ns = serialize_cost(100_000);
     progress("emit_detached from many threads");
     let threads = detached_threads(if quick { 100_000 } else { 400_000 });
@@ -957,7 +1105,7 @@ fn main() {
     let command = if quick {
         "cargo run --release --example benchmarks -- --quick"
     } else {
-        "KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres --example benchmarks -- --write BENCHMARKS.md"
+        "KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres,otel --example benchmarks -- --write BENCHMARKS.md"
     };
     writeln!(w, "# Benchmarks\n").unwrap();
     writeln!(
@@ -985,8 +1133,6 @@ fn main() {
             writeln!(w, "| 1 | `emit(..).await`, {CONCURRENCY} concurrent callers, Tansu, default configuration, vs hand-written rdkafka waiting for all acks (the limit) | ≥ 0.8× | {} vs {} msg/s: {r:.2}× | {} |", msgs(p.awaited), msgs(p.limit), met(r >= 0.8)).unwrap();
             let d = p.detached / p.limit;
             writeln!(w, "| 2 | `emit_detached` through the same run (not lowered by the awaited path's producer) | ≥ 0.95× the limit | {} msg/s: {d:.2}× | {} |", msgs(p.detached), met(d >= 0.95)).unwrap();
-            let (b, f) = (p.awaited / p.bound, p.awaited / p.future_producer_linger0);
-            writeln!(w, "| 11 | `emit(..).await`, {CONCURRENCY} callers, vs the bound ({CONCURRENCY} ÷ the unloaded acknowledgement latency) and vs a hand-written `FutureProducer` with `linger.ms = 0` | ≥ 0.9× the bound, ≥ 1× the peer | {b:.2}× the bound, {f:.2}× the peer | {} |", met(b >= 0.9 && f >= 1.0)).unwrap();
         }
         None => {
             writeln!(w, "| 1–2 | awaited and detached vs the limit on Tansu | ≥ 0.8×, ≥ 0.95× | not run: set `KAFKA_EVENTS_TANSU` | — |").unwrap();
@@ -1007,6 +1153,7 @@ fn main() {
         Ok((mib, spooled)) => writeln!(w, "| 9 | peak RSS, {} detached emits with every broker down | bounded (≤ 64 MiB) | {mib:.1} MiB; {} records went to the spool | {} |", msgs(memory_n as f64), msgs(*spooled as f64), met(*mib <= 64.0)).unwrap(),
         Err(e) => writeln!(w, "| 9 | peak RSS with every broker down | bounded | failed: {e} | **not met** |").unwrap(),
     }
+    writeln!(w, "{otel}").unwrap();
     let per_thread = |t: usize| {
         threads
             .iter()
@@ -1014,8 +1161,15 @@ fn main() {
             .map_or(f64::NAN, |(_, ns)| *ns)
     };
     let contention = per_thread(64) / per_thread(1);
-    writeln!(w, "| 10 | `emit_detached` from 64 threads sharing one producer vs from 1: CPU per emit | ≤ 1.5× | {:.0} vs {:.0} ns: {contention:.2}× | {} |", per_thread(64), per_thread(1), met(contention <= 1.5)).unwrap();
-    writeln!(w, "| 12 | audited axum endpoint (CPU only, `KafkaProducer`) vs the same behind tower-http's `TraceLayer` + a JSON subscriber writing each request to a file (`tracing-appender`, non-blocking) | ≥ 1× the peer's throughput | {} vs {} requests/s: {:.2}× | {} |", msgs(peer.audited_rps), msgs(peer.plain_rps), peer.ratio(), met(peer.ratio() >= 1.0)).unwrap();
+    writeln!(w, "| 11 | `emit_detached` from 64 threads sharing one producer vs from 1: CPU per emit | ≤ 1.5× | {:.0} vs {:.0} ns: {contention:.2}× | {} |", per_thread(64), per_thread(1), met(contention <= 1.5)).unwrap();
+    match &peers {
+        Some(p) => {
+            let (b, f) = (p.awaited / p.bound, p.awaited / p.future_producer_linger0);
+            writeln!(w, "| 12 | `emit(..).await`, {CONCURRENCY} callers, Tansu, vs the bound ({CONCURRENCY} ÷ the unloaded acknowledgement latency) and vs a hand-written `FutureProducer` with `linger.ms = 0` | ≥ 0.9× the bound, ≥ 1× the peer | {b:.2}× the bound, {f:.2}× the peer | {} |", met(b >= 0.9 && f >= 1.0)).unwrap();
+        }
+        None => writeln!(w, "| 12 | awaited vs the bound and the linger-0 `FutureProducer` on Tansu | ≥ 0.9×, ≥ 1× | not run: set `KAFKA_EVENTS_TANSU` | — |").unwrap(),
+    }
+    writeln!(w, "| 13 | audited axum endpoint (CPU only, `KafkaProducer`) vs the same behind tower-http's `TraceLayer` + a JSON subscriber writing each request to a file (`tracing-appender`, non-blocking) | ≥ 1× the peer's throughput | {} vs {} requests/s: {:.2}× | {} |", msgs(peer.audited_rps), msgs(peer.plain_rps), peer.ratio(), met(peer.ratio() >= 1.0)).unwrap();
     writeln!(w).unwrap();
     writeln!(w, "CPU per `emit_detached` from threads sharing one producer (nothing listens: the hand-over to librdkafka only; wall time × the cores the threads can use ÷ emits, median of 3): {}.\n", threads.iter().map(|(t, ns)| format!("{t} thread{} {ns:.0} ns", if *t == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")).unwrap();
 

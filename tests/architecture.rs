@@ -19,6 +19,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("wire formats", &["envelope"]),
     ("events", &["key", "redact", "encode", "producer", "event"]),
     ("stores", &["models", "memory", "spool"]),
+    // OpenTelemetry (feature `otel`, `otel/off.rs` without): below the send path and the
+    // middleware, which call it.
+    ("telemetry", &["otel"]),
     ("contracts", &["contract"]),
     ("kafka", &["kafka"]),
     ("outbox", &["outbox"]),

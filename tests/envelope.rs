@@ -171,7 +171,7 @@ async fn every_record_in_envelope_mode_passes_the_go_readers_rules() {
     let Some(program) = checker() else {
         return;
     };
-    let (code, out) = go::run(program, "check", &input);
+    let (code, out) = go::run(program, &["check"], &input);
     assert_eq!(code, 0, "the Go reader refused records:\n{out}");
     assert_eq!(out.lines().count(), 8, "{out}");
 }
@@ -187,7 +187,7 @@ async fn the_flat_format_stays_the_default_and_is_refused_by_the_go_reader() {
     let Some(program) = checker() else {
         return;
     };
-    let (code, out) = go::run(program, "check", &line("flat", record));
+    let (code, out) = go::run(program, &["check"], &line("flat", record));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("field created_by in EventJson: required"),
@@ -200,7 +200,7 @@ fn envelopes_the_go_services_write_read_into_the_models() {
     let Some(program) = checker() else {
         return;
     };
-    let (code, out) = go::run(program, "write", "");
+    let (code, out) = go::run(program, &["write"], "");
     assert_eq!(code, 0);
     let records: Vec<Value> = out
         .lines()

@@ -37,7 +37,10 @@ fn go_program() -> Option<&'static Path> {
         .as_deref()
 }
 
-use go::run as run_go;
+/// Runs the Go program in `mode` with `input` on stdin; returns its exit code and stdout.
+fn run_go(program: &Path, mode: &str, input: &str) -> (i32, String) {
+    go::run(program, &[mode], input)
+}
 
 /// One line for the Go program's `decode` mode.
 fn case(model: &str, name: &str, payload: &[u8]) -> String {

@@ -19,10 +19,13 @@ mod kafka;
 mod key;
 mod memory;
 mod message;
+// OpenTelemetry: `otel/` with the feature, its no-op twin `otel/off.rs` without.
 #[cfg(feature = "middleware")]
 #[cfg_attr(docsrs, doc(cfg(feature = "middleware")))]
 pub mod middleware;
 pub mod models;
+#[cfg_attr(not(feature = "otel"), path = "otel/off.rs")]
+mod otel;
 #[cfg(any(feature = "outbox-postgres", feature = "outbox-sqlite"))]
 #[cfg_attr(
     docsrs,
@@ -53,7 +56,7 @@ pub use models::{AuditEntry, AuthEvent, AuthEventType, RequestOutcome, UsageEven
 pub use producer::{CloseFuture, Producer, SendFuture};
 pub use secret::Secret;
 pub use spool::{Durability, FsyncPolicy, QuarantinedRecord, SpoolConfig, SpoolRecovery};
-pub use stats::DeliveryStats;
+pub use stats::{DeliveryStats, DroppedBy};
 
 /// The `chrono` this crate's models use (`DateTime<Utc>` timestamps).
 pub use chrono;

@@ -48,8 +48,10 @@ pub struct DeliveryStats {
     pub replayed: u64,
     /// Records given up, each logged as an error: the overflow policy refused them, they failed
     /// with no spool to keep them, the spool could not take them (disk full, directory gone),
-    /// or spooled bytes were damaged.
+    /// or spooled bytes were damaged. [`dropped_by`](Self::dropped_by) says which.
     pub dropped: u64,
+    /// [`dropped`](Self::dropped), by reason; the reasons add up to it.
+    pub dropped_by: DroppedBy,
     /// Records the broker refused for good, moved to the spool's quarantine.
     pub quarantined: u64,
     /// Records in librdkafka's queue or awaiting acknowledgement now.
@@ -74,6 +76,55 @@ pub struct DeliveryStats {
     pub latency_max_ms: u64,
 }
 
+/// Why records were given up: [`DeliveryStats::dropped`] by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DroppedBy {
+    /// Refused for lack of room: librdkafka's queue full under `drop_newest` (or past `block`'s
+    /// timeout), or the memory for records waiting in order full.
+    pub overflow: u64,
+    /// Not delivered, and no spool to keep them (or the producer closed).
+    pub undeliverable: u64,
+    /// Refused by the broker for good, with no spool (whose quarantine would keep them).
+    pub refused: u64,
+    /// Needed the spool, which could not take them (disk full, directory gone).
+    pub spool: u64,
+    /// Still in memory when the producer shut down, with no spool to keep them.
+    pub shutdown: u64,
+    /// Spooled bytes found damaged, or records that could not be quarantined.
+    pub damaged: u64,
+}
+
+impl DroppedBy {
+    /// Each reason's name and count, in a fixed order; the names are the values of the
+    /// `kafka_events.drop.reason` attribute (feature `otel`).
+    ///
+    /// ```
+    /// let by = kafka_events::DroppedBy::default();
+    /// assert_eq!(by.reasons()[0], ("overflow", 0));
+    /// ```
+    pub fn reasons(&self) -> [(&'static str, u64); 6] {
+        [
+            ("overflow", self.overflow),
+            ("undeliverable", self.undeliverable),
+            ("refused", self.refused),
+            ("spool", self.spool),
+            ("shutdown", self.shutdown),
+            ("damaged", self.damaged),
+        ]
+    }
+}
+
+/// Why a record is dropped, for [`Counters::dropped`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    Overflow,
+    Undeliverable,
+    Refused,
+    Spool,
+    Shutdown,
+}
+
 /// Counts of what the spool did on its own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SpoolCounts {
@@ -93,7 +144,9 @@ pub(crate) struct Counters {
     pub retried: AtomicU64,
     pub spooled: AtomicU64,
     pub replayed: AtomicU64,
-    pub dropped: AtomicU64,
+    dropped: AtomicU64,
+    /// By [`DropReason`], in its order.
+    dropped_by: [AtomicU64; 5],
     latency_samples: AtomicU64,
     latency_sum_ms: AtomicU64,
     latency_max_ms: AtomicU64,
@@ -102,6 +155,12 @@ pub(crate) struct Counters {
 impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Relaxed);
+    }
+
+    /// `n` records given up, for `reason`.
+    pub fn dropped(&self, reason: DropReason, n: u64) {
+        self.dropped.fetch_add(n, Relaxed);
+        self.dropped_by[reason as usize].fetch_add(n, Relaxed);
     }
 
     pub fn latency(&self, ms: u64) {
@@ -120,6 +179,14 @@ impl Counters {
             spooled: self.spooled.load(Relaxed),
             replayed: self.replayed.load(Relaxed),
             dropped: self.dropped.load(Relaxed) + spool.lost,
+            dropped_by: DroppedBy {
+                overflow: self.dropped_by[DropReason::Overflow as usize].load(Relaxed),
+                undeliverable: self.dropped_by[DropReason::Undeliverable as usize].load(Relaxed),
+                refused: self.dropped_by[DropReason::Refused as usize].load(Relaxed),
+                spool: self.dropped_by[DropReason::Spool as usize].load(Relaxed),
+                shutdown: self.dropped_by[DropReason::Shutdown as usize].load(Relaxed),
+                damaged: spool.lost,
+            },
             quarantined: spool.quarantined,
             queue_depth,
             spool_depth: spool.pending,

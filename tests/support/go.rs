@@ -43,10 +43,11 @@ pub fn build(source: &str) -> Option<PathBuf> {
     Some(out)
 }
 
-/// Runs `program` in `mode` with `input` on stdin; returns its exit code and stdout.
-pub fn run(program: &Path, mode: &str, input: &str) -> (i32, String) {
+/// Runs `program` with `args` and `input` on stdin; returns its exit code and stdout. Exit
+/// code 2 (a usage or input error of the program itself) fails the test with its stderr.
+pub fn run(program: &Path, args: &[&str], input: &str) -> (i32, String) {
     let mut child = Command::new(program)
-        .arg(mode)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -6,9 +6,10 @@ use super::classify::Class;
 use super::record::{Tag, now_micros};
 use super::shared::Shared;
 use crate::error::EmitError;
-use crate::message::{Message, MessageRef};
+use crate::message::{Message, MessageRef, header_pairs};
+use crate::otel::Settled;
 use crate::spool::{Caller, Position};
-use crate::stats::Counters;
+use crate::stats::{Counters, DropReason};
 
 /// [`Fate::Spool`](super::fate::Fate::Spool): writes the record to the spool and counts it; a
 /// record the spool can't take is counted as dropped, logged, and returned as the error.
@@ -19,12 +20,17 @@ pub(super) fn spool(
 ) -> Result<(), EmitError> {
     let spool = shared.spool().ok_or(EmitError::Closed)?;
     match spool.append(message, false, caller) {
+        // The span ends before the count: whoever sees the count sees the span ended.
         Ok(_) => {
+            let telemetry = shared.telemetry();
+            telemetry.settled(message.headers, Settled::Spooled);
             Counters::add(&shared.counters().spooled, 1);
             Ok(())
         }
         Err(error) => {
-            Counters::add(&shared.counters().dropped, 1);
+            let telemetry = shared.telemetry();
+            telemetry.settled(message.headers, Settled::Dropped("spool"));
+            shared.counters().dropped(DropReason::Spool, 1);
             tracing::error!(
                 %error,
                 topic = message.topic,
@@ -70,6 +76,8 @@ fn spool_without_waiting(shared: &Shared, message: MessageRef<'_>) -> bool {
     };
     let taken = spool.append(message, false, Caller::Emitter).is_ok();
     if taken {
+        let telemetry = shared.telemetry();
+        telemetry.settled(message.headers, Settled::Spooled);
         Counters::add(&shared.counters().spooled, 1);
     }
     taken
@@ -78,7 +86,7 @@ fn spool_without_waiting(shared: &Shared, message: MessageRef<'_>) -> bool {
 /// A caller's record that had to wait in memory, in order, and found that memory full: refused
 /// (`QueueFull`), counted as dropped and logged.
 fn refused_in_memory(shared: &Shared, message: &Message, for_what: &str) -> EmitError {
-    Counters::add(&shared.counters().dropped, 1);
+    shared.counters().dropped(DropReason::Overflow, 1);
     tracing::error!(
         topic = %message.topic,
         key = %String::from_utf8_lossy(&message.key),
@@ -99,8 +107,13 @@ pub(super) fn quarantine(
     position: Option<Position>,
 ) {
     match shared.spool() {
-        Some(spool) => spool.quarantine(message, reason, position),
-        None => drop(shared, &message.topic, &message.key, &reason, class),
+        Some(spool) => {
+            let headers: Vec<(&str, &[u8])> = header_pairs(&message.headers).collect();
+            let quarantined = Settled::Quarantined(class.error_type());
+            shared.telemetry().settled(&headers, quarantined);
+            spool.quarantine(message, reason, position);
+        }
+        None => message.with_ref(|message| drop(shared, message, &reason, class)),
     }
 }
 
@@ -122,8 +135,10 @@ pub(super) fn resend(shared: &Shared, message: MessageRef<'_>) -> Result<(), Emi
 }
 
 /// [`Fate::Drop`](super::fate::Fate::Drop): the record is given up, counted and logged.
-pub(super) fn drop(shared: &Shared, topic: &str, key: &[u8], reason: &str, class: Class) {
-    Counters::add(&shared.counters().dropped, 1);
+pub(super) fn drop(shared: &Shared, message: MessageRef<'_>, reason: &str, class: Class) {
+    let dropped = Settled::Dropped(class.error_type());
+    shared.telemetry().settled(message.headers, dropped);
+    shared.counters().dropped(class.drop_reason(), 1);
     let why = if class.is_permanent() {
         "the broker refused it for good"
     } else {
@@ -131,8 +146,8 @@ pub(super) fn drop(shared: &Shared, topic: &str, key: &[u8], reason: &str, class
     };
     tracing::error!(
         error = reason,
-        topic,
-        key = %String::from_utf8_lossy(key),
+        topic = message.topic,
+        key = %String::from_utf8_lossy(message.key),
         "kafka-events: dropped a record: {why}"
     );
 }
@@ -141,7 +156,9 @@ pub(super) fn drop(shared: &Shared, topic: &str, key: &[u8], reason: &str, class
 /// dropped, counted and logged.
 pub(super) fn lost_at_shutdown(shared: &Shared, records: usize) {
     if records > 0 {
-        Counters::add(&shared.counters().dropped, records as u64);
+        shared
+            .counters()
+            .dropped(DropReason::Shutdown, records as u64);
         tracing::error!(
             records,
             "kafka-events: records not delivered before the producer shut down, and there is no spool to keep them: dropped (await close() to get them back)"

@@ -18,6 +18,7 @@ use super::shared::Shared;
 use super::watch::Watch;
 use crate::envelope::WireFormats;
 use crate::error::ConfigError;
+use crate::otel::Telemetry;
 use crate::secret::{REDACTED, is_secret_property};
 use crate::spool::Spool;
 use crate::topic::TopicMap;
@@ -64,6 +65,7 @@ pub(super) fn build(
         Duration::from_millis(config.missing_topic_timeout_ms),
         tokens,
         config.redactor(),
+        Telemetry::new(&config.client_id, &config.brokers),
     ));
     let clients = Arc::new(Clients::new(Factory {
         // Awaited emits get a producer of their own when they should not linger as long as

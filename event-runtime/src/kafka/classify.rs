@@ -3,6 +3,8 @@
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
 
+use crate::stats::DropReason;
+
 /// What an error means for the record it is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Class {
@@ -36,6 +38,33 @@ impl Class {
     /// Whether the record must never be sent again as it is.
     pub fn is_permanent(self) -> bool {
         matches!(self, Class::TooLarge | Class::Rejected)
+    }
+
+    /// The `error.type` a span or metric gives a record failed for this reason: low
+    /// cardinality, one value per class.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            Class::QueueFull => "queue_full",
+            Class::TooLarge => "message_too_large",
+            Class::Rejected => "rejected",
+            Class::TopicMissing => "unknown_topic",
+            Class::TimedOut => "timeout",
+            Class::Purged => "purged",
+            Class::Unreachable => "unreachable",
+            Class::Authentication => "authentication",
+            Class::Tls => "tls",
+            Class::Fatal => "fatal",
+            Class::Transient => "_OTHER",
+        }
+    }
+
+    /// Why a record that failed for this reason and could not be kept is counted as dropped.
+    pub fn drop_reason(self) -> DropReason {
+        match self {
+            Class::QueueFull => DropReason::Overflow,
+            class if class.is_permanent() => DropReason::Refused,
+            _ => DropReason::Undeliverable,
+        }
     }
 
     /// What a refusal of the client means, for logs.

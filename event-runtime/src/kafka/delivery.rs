@@ -15,6 +15,7 @@ use super::classify::{Class, classify, classify_client_error};
 use super::fate::{Event, Fate, Origin, fate, keeps_order_by_purging};
 use super::record::{Tag, now_micros, returned};
 use super::shared::Shared;
+use crate::otel::Settled;
 use crate::spool::Caller;
 use crate::stats::Counters;
 
@@ -112,13 +113,15 @@ impl ProducerContext for Context {
         let tag = Tag::decode(opaque);
         let direct = matches!(tag, Tag::Detached(_));
         match result {
-            Ok(message) => acked(
-                shared,
-                tag,
-                message.partition(),
-                message.offset(),
-                message.topic(),
-            ),
+            Ok(message) => {
+                let (partition, offset) = (message.partition(), message.offset());
+                let micros = acked(shared, tag, partition, offset, message.topic());
+                let seconds = micros.map(|micros| micros as f64 / 1e6);
+                let headers = || returned(message).headers;
+                shared
+                    .telemetry()
+                    .acked(headers, partition, offset, seconds);
+            }
             Err((error, message)) => failed(shared, self.1, tag, error, message),
         }
         // After its fate: a record that went to the spool is there before what waits behind it.
@@ -129,8 +132,9 @@ impl ProducerContext for Context {
     }
 }
 
-/// The broker acknowledged the record.
-fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) {
+/// The broker acknowledged the record; returns how long that took from enqueueing it, in
+/// microseconds, when known.
+fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) -> Option<u64> {
     shared.mark_brokers_up();
     shared.topic_exists(topic);
     debug_assert_eq!(
@@ -141,17 +145,18 @@ fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) {
     match tag {
         Tag::Detached(at) => latency(shared, at),
         Tag::Awaited(id) => {
-            if let Some(waiter) = shared.waiters().take(id) {
-                latency(shared, waiter.enqueued_at);
-                // The caller may have stopped waiting; the record is delivered anyway.
-                let _ = waiter.reply.send(Ok((partition, offset)));
-            }
+            let waiter = shared.waiters().take(id)?;
+            let micros = latency(shared, waiter.enqueued_at);
+            // The caller may have stopped waiting; the record is delivered anyway.
+            let _ = waiter.reply.send(Ok((partition, offset)));
+            micros
         }
         Tag::Spooled(position) => {
             Counters::add(&shared.counters().replayed, 1);
             if let Some(spool) = shared.spool() {
                 spool.delivered(position);
             }
+            None
         }
     }
 }
@@ -208,7 +213,11 @@ fn failed(
                 class,
                 position,
             ),
-            Fate::HandBack => shared.hand_back(record.to_message()),
+            Fate::HandBack => {
+                let telemetry = shared.telemetry();
+                telemetry.settled(&record.headers, Settled::HandedBack);
+                shared.hand_back(record.to_message());
+            }
             Fate::Resend => {
                 // Its caller, if one waits, keeps waiting for the new producer's report.
                 if let (Tag::Awaited(id), Some(waiter)) = (tag, waiter.take()) {
@@ -216,7 +225,7 @@ fn failed(
                 }
                 shared.queue_resend(record.to_message(), tag);
             }
-            Fate::Drop => apply::drop(shared, record.topic, record.key, &error.to_string(), class),
+            Fate::Drop => apply::drop(shared, record.as_ref(), &error.to_string(), class),
             // Not what a failed delivery can lead to (the decision's invariants); counted as
             // dropped rather than lost should that ever change.
             other @ (Fate::Enqueue | Fate::WriteAhead | Fate::WaitForRoom | Fate::Deliver) => {
@@ -224,15 +233,15 @@ fn failed(
                     ?other,
                     "kafka-events: unexpected fate for a failed delivery"
                 );
-                apply::drop(shared, record.topic, record.key, &error.to_string(), class);
+                apply::drop(shared, record.as_ref(), &error.to_string(), class);
             }
         }
         break;
     }
 }
 
-fn latency(shared: &Shared, enqueued_at: u64) {
-    if let Some(micros) = now_micros().checked_sub(enqueued_at) {
-        shared.counters().latency(micros / 1000);
-    }
+fn latency(shared: &Shared, enqueued_at: u64) -> Option<u64> {
+    let micros = now_micros().checked_sub(enqueued_at)?;
+    shared.counters().latency(micros / 1000);
+    Some(micros)
 }

@@ -15,7 +15,7 @@ use super::record::{Tag, base_record, now_micros};
 use crate::error::EmitError;
 use crate::message::MessageRef;
 use crate::spool::{Appended, Caller};
-use crate::stats::Counters;
+use crate::stats::{Counters, DropReason};
 
 pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), EmitError> {
     let shared = &*pipeline.shared;
@@ -60,7 +60,7 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
                 shared.reports().wait(seen, left);
             }
             Fate::Drop => {
-                Counters::add(&shared.counters().dropped, 1);
+                shared.counters().dropped(class.drop_reason(), 1);
                 return Err(emit_error(pipeline, class, &error.to_string(), &message));
             }
             _ => return Err(emit_error(pipeline, class, &error.to_string(), &message)),
@@ -118,7 +118,7 @@ fn write_ahead(
             return Ok(());
         }
         Err(error) => {
-            Counters::add(&shared.counters().dropped, 1);
+            shared.counters().dropped(DropReason::Spool, 1);
             tracing::error!(%error, topic = message.topic, "kafka-events: a record could not be written ahead to the spool; it is refused");
             return Err(EmitError::Spool(error));
         }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::build::build;
+use super::clients::Clients;
 use super::config::KafkaConfig;
 use super::detached;
 use super::pipeline::Pipeline;
@@ -19,6 +20,7 @@ use crate::envelope::EnvelopeSettings;
 use crate::error::{ConfigError, EmitError, SpoolError};
 use crate::flow::{lock, run_blocking};
 use crate::message::{Message, MessageRef};
+use crate::otel;
 use crate::producer::{CloseFuture, Producer, SendFuture};
 use crate::spool::{QuarantinedRecord, Spool, SpoolRecovery};
 use crate::stats::DeliveryStats;
@@ -129,6 +131,12 @@ impl KafkaProducer {
     }
 
     fn from_parts((pipeline, watch): (Pipeline, Watch)) -> Result<Self, ConfigError> {
+        let clients = Arc::downgrade(&pipeline.clients);
+        let shared = Arc::downgrade(&pipeline.shared);
+        pipeline
+            .shared
+            .telemetry()
+            .observe(move || Some(stats_of(&*clients.upgrade()?, &*shared.upgrade()?)));
         Ok(KafkaProducer {
             pipeline: Some(pipeline),
             watch: Mutex::new(Some(watch)),
@@ -144,7 +152,7 @@ impl KafkaProducer {
     /// Records in memory: with librdkafka, waiting behind its records for the spool, or waiting
     /// for a new librdkafka client.
     fn in_memory(&self) -> usize {
-        self.in_flight() + self.shared().behind_len() + self.shared().resend_len()
+        in_memory(&self.pipeline().clients, self.shared())
     }
 
     fn shared(&self) -> &Shared {
@@ -158,15 +166,7 @@ impl KafkaProducer {
 
     /// What the producer did so far.
     pub fn stats(&self) -> DeliveryStats {
-        let spool = self.shared().spool().map(Spool::counts).unwrap_or_default();
-        let mut stats = self
-            .shared()
-            .counters()
-            .snapshot(self.in_memory() as u64, spool);
-        stats.brokers_down = self.shared().brokers_down();
-        stats.fatal_errors = self.shared().fatal_errors();
-        stats.replacing_client = self.shared().is_replacing();
-        stats
+        stats_of(&self.pipeline().clients, self.shared())
     }
 
     /// What the check of the spool found (records an earlier run left to replay, damage set
@@ -245,6 +245,20 @@ impl KafkaProducer {
         }
     }
 
+    /// [`send_detached`](Producer::send_detached) without the `otel` feature's context and
+    /// span: the path the benchmarks compare the feature's cost with, in the same build. Not
+    /// public API.
+    #[doc(hidden)]
+    pub fn __send_detached_untraced(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
+        let pipeline = self.pipeline();
+        match &pipeline.cloudevents {
+            Some(cloudevents) => {
+                cloudevents.with_stamped(message, |message| detached::send(pipeline, message))
+            }
+            None => detached::send(pipeline, message),
+        }
+    }
+
     /// The records the broker refused for good (too large, invalid, not authorised, topic gone),
     /// kept in `<spool>/quarantine/` with their reasons, oldest first. Empty without a spool.
     pub async fn quarantined(&self) -> Result<Vec<QuarantinedRecord>, SpoolError> {
@@ -291,23 +305,50 @@ impl KafkaProducer {
     }
 }
 
+/// Records in memory: with librdkafka, waiting behind its records for the spool, or waiting
+/// for a new librdkafka client.
+fn in_memory(clients: &Clients, shared: &Shared) -> usize {
+    clients.in_flight() + shared.behind_len() + shared.resend_len()
+}
+
+/// What [`KafkaProducer::stats`] says (also read by the `otel` instruments).
+fn stats_of(clients: &Clients, shared: &Shared) -> DeliveryStats {
+    let spool = shared.spool().map(Spool::counts).unwrap_or_default();
+    let mut stats = shared
+        .counters()
+        .snapshot(in_memory(clients, shared) as u64, spool);
+    stats.brokers_down = shared.brokers_down();
+    stats.fatal_errors = shared.fatal_errors();
+    stats.replacing_client = shared.is_replacing();
+    stats
+}
+
 impl Producer for KafkaProducer {
-    fn send(&self, mut message: Message) -> SendFuture<'_> {
+    fn send(&self, message: Message) -> SendFuture<'_> {
         let pipeline = self.pipeline();
-        if let Some(cloudevents) = &pipeline.cloudevents {
-            cloudevents.stamp(&mut message);
-        }
-        Box::pin(send::send(pipeline, message))
+        let telemetry = pipeline.shared.telemetry();
+        // The trace context first, then the CloudEvents headers, as on the detached path.
+        Box::pin(otel::awaited(
+            telemetry,
+            &pipeline.topics,
+            message,
+            |mut message| {
+                if let Some(cloudevents) = &pipeline.cloudevents {
+                    cloudevents.stamp(&mut message);
+                }
+                send::send(pipeline, message)
+            },
+        ))
     }
 
     fn send_detached(&self, message: MessageRef<'_>) -> Result<(), EmitError> {
         let pipeline = self.pipeline();
-        match &pipeline.cloudevents {
-            Some(cloudevents) => {
-                cloudevents.with_stamped(message, |message| detached::send(pipeline, message))
-            }
-            None => detached::send(pipeline, message),
-        }
+        otel::detached(
+            pipeline.shared.telemetry(),
+            &pipeline.topics,
+            message,
+            |message| self.__send_detached_untraced(message),
+        )
     }
 
     fn close(&self, timeout: Duration) -> CloseFuture<'_> {

@@ -17,12 +17,15 @@ use super::security::Tokens;
 use super::waiters::Waiters;
 use crate::flow::{Bell, lock};
 use crate::message::Message;
+use crate::otel::Telemetry;
 use crate::secret::Redactor;
 use crate::spool::Spool;
 use crate::stats::Counters;
 
 pub(super) struct Shared {
     counters: Counters,
+    /// Spans and instruments (feature `otel`; nothing without it).
+    telemetry: Telemetry,
     spool: Option<Spool>,
     overflow: OverflowPolicy,
     waiters: Waiters,
@@ -76,9 +79,11 @@ impl Shared {
         missing_topic_timeout: Duration,
         tokens: Option<Arc<Tokens>>,
         redactor: Redactor,
+        telemetry: Telemetry,
     ) -> Self {
         Shared {
             counters: Counters::default(),
+            telemetry,
             spool,
             overflow,
             waiters: Waiters::default(),
@@ -115,6 +120,10 @@ impl Shared {
 
     pub fn overflow(&self) -> OverflowPolicy {
         self.overflow
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     pub fn counters(&self) -> &Counters {
@@ -478,6 +487,7 @@ mod tests {
             Duration::from_secs(60),
             None,
             Redactor::default(),
+            Telemetry::new("test", &[]),
         )
     }
 

@@ -370,7 +370,9 @@ impl Watcher {
                     let unheard =
                         waiter.is_none_or(|w| w.reply.send(Err((class, reason.clone()))).is_err());
                     if unheard {
-                        apply::drop(&self.shared, &message.topic, &message.key, &reason, class);
+                        message.with_ref(|message| {
+                            apply::drop(&self.shared, message, &reason, class);
+                        });
                     }
                 }
             }

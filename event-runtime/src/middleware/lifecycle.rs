@@ -17,6 +17,7 @@ use super::identity::Identity;
 use super::request::RequestInfo;
 use super::request_id;
 use crate::models::RequestOutcome;
+use crate::otel::RequestTrace;
 
 /// What a layer writes when its request ends.
 pub(crate) trait Finish {
@@ -91,6 +92,8 @@ pub(crate) struct Started {
     pub message: Option<String>,
     pub started: Instant,
     pub started_at: DateTime<Utc>,
+    /// The request's trace context (feature `otel`), its records are written in.
+    pub trace: RequestTrace,
 }
 
 /// How a request ended.
@@ -162,6 +165,12 @@ impl Started {
         let client_addr = common.proxies.client(info.peer_addr(), &parts.headers);
         context.start(&request_id, generated, client_addr.clone());
         let identity = Some(common.identity.identity(&info)).filter(|i| !i.is_anonymous());
+        let trace = RequestTrace::start(|name| info.header(name));
+        // Without `x-correlation-id`, the request's W3C trace id (feature `otel`).
+        let mut correlation_id = request_id::correlation_id(&parts.headers);
+        if correlation_id.is_empty() {
+            correlation_id = trace.trace_id().unwrap_or_default();
+        }
         let started = Started {
             identity,
             method: parts.method.clone(),
@@ -169,7 +178,7 @@ impl Started {
             endpoint: info.endpoint().to_owned(),
             user_agent: parts.headers.get(http::header::USER_AGENT).cloned(),
             request_id,
-            correlation_id: request_id::correlation_id(&parts.headers),
+            correlation_id,
             client_addr,
             owner_id: info
                 .header("x-owner-id")
@@ -180,6 +189,7 @@ impl Started {
                 .map(|m| bounded(m, MAX_MESSAGE_LEN)),
             started: Instant::now(),
             started_at: Utc::now(),
+            trace,
             context,
         };
         (started, generated)

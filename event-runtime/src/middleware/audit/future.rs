@@ -76,12 +76,15 @@ impl Finish for AuditRecord {
             .on_entry
             .as_ref()
             .is_none_or(|hook| hook.on_entry(&mut entry));
-        if keep {
-            send_entry(&*config.common.producer, &entry);
-        }
-        if let Some(usage) = usage {
-            let _ = send(&*config.common.producer, &usage);
-        }
+        // In the request's trace: the records' spans are children of its span.
+        self.started.trace.in_scope(|| {
+            if keep {
+                send_entry(&*config.common.producer, &entry);
+            }
+            if let Some(usage) = usage {
+                let _ = send(&*config.common.producer, &usage);
+            }
+        });
     }
 }
 

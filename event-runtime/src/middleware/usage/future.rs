@@ -27,7 +27,7 @@ impl UsageRecord {
 impl Finish for UsageRecord {
     fn finish(self, end: RequestEnd) {
         let event = self.started.usage_event(&self.common, end);
-        let _ = send(&*self.common.producer, &event);
+        let _ = (self.started.trace).in_scope(|| send(&*self.common.producer, &event));
     }
 }
 
