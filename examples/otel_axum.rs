@@ -9,9 +9,9 @@
 //! curl -s localhost:3001/metrics
 //! ```
 //!
-//! Spans go to stdout (`opentelemetry-stdout`) in place of an OTLP exporter: this example is
-//! built offline, where `opentelemetry-otlp`'s HTTP client is not available. The README's
-//! "Observability" shows the OTLP lines that replace it.
+//! Spans and metrics go to an OTLP collector over HTTP (`opentelemetry-otlp`) when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set (`OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318`),
+//! spans to stdout otherwise, so the smoke run needs no collector.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -152,14 +152,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ]));
-    let tracers = SdkTracerProvider::builder()
-        .with_batch_exporter(opentelemetry_stdout::SpanExporter::default())
-        .build();
+    // Spans and metrics go to an OTLP collector when OTEL_EXPORTER_OTLP_ENDPOINT names one
+    // (e.g. http://127.0.0.1:4318); spans to stdout otherwise. Metrics are also served at
+    // `/metrics` for Prometheus either way.
+    let otlp = std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some();
+    let tracers = if otlp {
+        SdkTracerProvider::builder().with_batch_exporter(
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .build()?,
+        )
+    } else {
+        SdkTracerProvider::builder()
+            .with_batch_exporter(opentelemetry_stdout::SpanExporter::default())
+    }
+    .build();
     global::set_tracer_provider(tracers.clone());
     let prometheus = Prometheus::default();
-    let meters = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(prometheus.clone()).build())
-        .build();
+    let mut meters = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(prometheus.clone()).build());
+    if otlp {
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_http()
+            .build()?;
+        meters = meters.with_reader(PeriodicReader::builder(exporter).build());
+    }
+    let meters = meters.build();
     global::set_meter_provider(meters.clone());
 
     // 2. The producer and the layers, as without OpenTelemetry.
