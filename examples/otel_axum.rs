@@ -66,7 +66,16 @@ fn render(metrics: &ResourceMetrics) -> String {
         let labels = |attributes: Vec<&opentelemetry::KeyValue>| {
             let pairs: Vec<String> = attributes
                 .iter()
-                .map(|kv| format!("{}=\"{}\"", kv.key.as_str().replace('.', "_"), kv.value))
+                .map(|kv| {
+                    // The exposition format's escapes for a label value.
+                    let value = kv
+                        .value
+                        .to_string()
+                        .replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n");
+                    format!("{}=\"{value}\"", kv.key.as_str().replace('.', "_"))
+                })
                 .collect();
             pairs.join(",")
         };
@@ -140,7 +149,8 @@ async fn server_span(request: Request, next: Next) -> Response {
 
 async fn metrics(State((meters, text)): State<(SdkMeterProvider, Prometheus)>) -> String {
     // Collect now: the observable instruments read the producer's stats() at this moment.
-    let _ = meters.force_flush();
+    // The collection runs the callbacks and the exporter: off the async worker.
+    let _ = tokio::task::spawn_blocking(move || meters.force_flush()).await;
     text.0.lock().unwrap().clone()
 }
 

@@ -259,6 +259,48 @@ async fn a_record_replayed_after_an_outage_keeps_the_context_of_its_emit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_written_ahead_ends_its_span_as_spooled_when_its_first_attempt_fails() {
+    let kafka = start(1);
+    let spool = tempfile::tempdir().unwrap();
+    // Written ahead to the spool, then sent to a broker that answers too late: the first
+    // attempt times out, and the record waits in the spool for the next.
+    let producer = KafkaProducer::new(
+        &config(&kafka, "otel-write-ahead")
+            .delivery_timeout(Duration::from_millis(300))
+            .spool(SpoolConfig::new(spool.path()).durability(kafka_events::Durability::WriteAhead)),
+    )
+    .unwrap();
+    kafka.set_latency(Duration::from_secs(2)).unwrap();
+    let emitted_in = parent("write-ahead handler");
+    {
+        let _current = emitted_in.clone().attach();
+        AuditEntry::new().emit_detached(&producer).unwrap();
+    }
+    assert!(
+        producer.wait_until(WAIT, |s| s.failed >= 1).await,
+        "{:?}",
+        producer.stats()
+    );
+    let (trace_id, parent_id) = ids(&emitted_in);
+    let deadline = std::time::Instant::now() + WAIT;
+    let span = loop {
+        let ended: Vec<SpanData> = finished()
+            .into_iter()
+            .filter(|s| s.span_context.trace_id() == trace_id && s.parent_span_id == parent_id)
+            .collect();
+        if let Some(span) = ended.into_iter().next() {
+            break span;
+        }
+        // The span ends on librdkafka's report, just after `failed` is counted.
+        assert!(std::time::Instant::now() < deadline, "the span never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let events: Vec<&str> = span.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(events, ["kafka_events.spooled"]);
+    drop(producer);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_record_s_span_has_error_type() {
     let kafka = start(1);
     kafka.all_down().unwrap();

@@ -153,8 +153,16 @@ pub(super) fn drop(shared: &Shared, message: MessageRef<'_>, reason: &str, class
 }
 
 /// Records nobody will take back (no spool; the producer dropped, or its `close` abandoned):
-/// dropped, counted and logged.
-pub(super) fn lost_at_shutdown(shared: &Shared, records: usize) {
+/// dropped, counted and logged; their spans, if still open, end as dropped.
+pub(super) fn lost_at_shutdown(shared: &Shared, lost: &[Message]) {
+    let records = lost.len();
+    for message in lost {
+        message.with_ref(|m| {
+            shared
+                .telemetry()
+                .settled(m.headers, Settled::Dropped("shutdown"))
+        });
+    }
     if records > 0 {
         shared
             .counters()

@@ -205,7 +205,14 @@ fn failed(
                 let caller = Caller::MayWaitUntil(Instant::now() + SPOOL_WAIT);
                 let _ = apply::spool(shared, record.as_ref(), caller);
             }
-            Fate::Retry => apply::retry(shared, position),
+            Fate::Retry => {
+                // The record is in the spool (written ahead, or replayed): its span, if it is
+                // still open (a write-ahead record's first attempt), ends as spooled.
+                shared
+                    .telemetry()
+                    .settled(&record.headers, Settled::Spooled);
+                apply::retry(shared, position)
+            }
             Fate::Quarantine => apply::quarantine(
                 shared,
                 record.to_message(),

@@ -14,6 +14,7 @@ use super::shared::Shared;
 use super::watch::Watch;
 use crate::error::{CloseError, CloseReport};
 use crate::message::Message;
+use crate::otel::Settled;
 use crate::producer::CloseFuture;
 use crate::spool::Caller;
 
@@ -40,7 +41,7 @@ pub(super) fn close(
             let handed_back = shutdown.run(timeout);
             if let Err(lost) = tx.send(handed_back) {
                 // The `close` future was dropped: nobody takes these back.
-                apply::lost_at_shutdown(&shared, lost.len());
+                apply::lost_at_shutdown(&shared, &lost);
             }
         });
     Box::pin(async move {
@@ -82,15 +83,15 @@ pub(super) fn dropped(pipeline: Pipeline, watch: Option<Watch>) {
         if let Some(watch) = &watch {
             watch.stop();
         }
-        let mut lost = shutdown.run(flush).len();
+        let mut lost = shutdown.run(flush);
         if let Some(watch) = watch {
             watch.join();
         }
         // Destroying the librdkafka handles joins their threads and fails what they still hold;
         // those reports run before it returns.
         drop(pipeline);
-        lost += shared.take_handed_back().len();
-        apply::lost_at_shutdown(&shared, lost);
+        lost.extend(shared.take_handed_back());
+        apply::lost_at_shutdown(&shared, &lost);
     };
     if tokio::runtime::Handle::try_current().is_ok() {
         // Never on an async worker: the flush and the teardown can take seconds.
@@ -155,8 +156,16 @@ impl Shutdown {
         if let Some(spool) = self.shared.spool() {
             spool.sync(GRACE);
         }
-        // Records that waited for a producer to replace one that failed for good.
+        // Records that waited for a producer to replace one that failed for good: handed back,
+        // their spans (if still open) say so.
         let mut handed_back = self.shared.take_resends();
+        for message in &handed_back {
+            message.with_ref(|m| {
+                self.shared
+                    .telemetry()
+                    .settled(m.headers, Settled::HandedBack)
+            });
+        }
         handed_back.extend(self.shared.take_handed_back());
         handed_back
     }

@@ -15,23 +15,32 @@ const DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// The first bootstrap broker: `server.address` and `server.port`.
+pub(super) type Server = Option<(opentelemetry::Value, i64)>;
+
 pub(super) struct Instruments {
     duration: Histogram<f64>,
     /// What every point of this producer carries.
-    attributes: [KeyValue; 3],
+    attributes: Vec<KeyValue>,
 }
 
-/// The attributes every messaging metric of a producer carries.
-fn common(client_id: &opentelemetry::Value) -> [KeyValue; 3] {
-    [
+/// The attributes every messaging metric of a producer carries: the system, the operation,
+/// the client id and, when known, the server (as the conventions ask "if available").
+fn common(client_id: &opentelemetry::Value, server: &Server) -> Vec<KeyValue> {
+    let mut attributes = vec![
         KeyValue::new("messaging.system", "kafka"),
         KeyValue::new("messaging.operation.name", "send"),
         KeyValue::new("messaging.client.id", client_id.clone()),
-    ]
+    ];
+    if let Some((address, port)) = server {
+        attributes.push(KeyValue::new("server.address", address.clone()));
+        attributes.push(KeyValue::new("server.port", *port));
+    }
+    attributes
 }
 
 impl Instruments {
-    pub fn new(meter: &Meter, client_id: &opentelemetry::Value) -> Instruments {
+    pub fn new(meter: &Meter, client_id: &opentelemetry::Value, server: &Server) -> Instruments {
         Instruments {
             duration: meter
                 .f64_histogram("messaging.client.operation.duration")
@@ -41,7 +50,7 @@ impl Instruments {
                 )
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
-            attributes: common(client_id),
+            attributes: common(client_id, server),
         }
     }
 
@@ -127,15 +136,21 @@ fn description(name: &str) -> &'static str {
 }
 
 /// Registers the observable instruments read from `stats`, each point with the producer's
-/// `messaging.client.id` (several producers in one process report apart). They live as long
+/// `messaging.client.id` (producers with distinct client ids report apart; two with the same one
+/// observe the same points, and the last observation wins). They live as long
 /// as the meter provider; once the producer is gone they observe nothing.
-pub(super) fn observe(meter: &Meter, client_id: &opentelemetry::Value, stats: Stats) {
+pub(super) fn observe(
+    meter: &Meter,
+    client_id: &opentelemetry::Value,
+    server: &Server,
+    stats: Stats,
+) {
     for (name, kind, unit, read) in OBSERVED {
-        let (stats, read, base) = (stats.clone(), *read, common(client_id));
+        let (stats, read, base) = (stats.clone(), *read, common(client_id, server));
         let callback = move |observer: &dyn AsyncInstrument<u64>| {
             let Some(stats) = stats() else { return };
             for (value, extra) in read(&stats) {
-                let mut attributes = base.to_vec();
+                let mut attributes = base.clone();
                 attributes.extend(extra);
                 observer.observe(value, &attributes);
             }

@@ -74,7 +74,11 @@ impl Telemetry {
         });
         let client_id = Value::from(client_id.to_owned());
         Telemetry {
-            metrics: metrics::Instruments::new(&global::meter_with_scope(scope()), &client_id),
+            metrics: metrics::Instruments::new(
+                &global::meter_with_scope(scope()),
+                &client_id,
+                &server,
+            ),
             spans: span::Spans {
                 tracer: global::tracer_with_scope(scope()),
                 in_flight: span::InFlight::default(),
@@ -88,7 +92,12 @@ impl Telemetry {
     /// `None` once the producer is gone.
     pub fn observe(&self, stats: impl Fn() -> Option<DeliveryStats> + Send + Sync + 'static) {
         let meter = global::meter_with_scope(scope());
-        metrics::observe(&meter, &self.spans.client_id, Arc::new(stats));
+        metrics::observe(
+            &meter,
+            &self.spans.client_id,
+            &self.spans.server,
+            Arc::new(stats),
+        );
     }
 
     /// The broker acknowledged a record, at `partition` and `offset`, `seconds` after it was

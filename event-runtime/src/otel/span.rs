@@ -6,14 +6,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-use std::sync::{Mutex, OnceLock};
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
-
-use kafka_events_rules::Matcher;
 
 use super::context::{inject, span_id_in};
 use super::settled::Settled;
@@ -22,7 +20,6 @@ use crate::message::{Delivery, Header, Message, MessageRef};
 use crate::topic::TopicMap;
 
 /// The longest key recorded as `messaging.kafka.message.key`.
-const MAX_KEY_LEN: usize = 128;
 /// The most detached spans waiting for their records' fates; past it a span ends at once
 /// (with the `kafka_events.untracked` event, as one whose headers carry no span id), so a lost
 /// report can't grow memory.
@@ -194,13 +191,16 @@ fn span_id(cx: &Context) -> u64 {
     u64::from_be_bytes(cx.span().span_context().span_id().to_bytes())
 }
 
-/// The key as text, when it may be recorded: UTF-8, short, and not looking like a secret by the
-/// rules crate's name rule (the one that decides which fields are masked).
+/// The key as text, when it may be recorded: only a UUID or a decimal integer (what the models
+/// and most events are keyed by). Anything else may be a secret or personal data that no name
+/// rule can tell from an identifier (an API token, a JWT, an e-mail address), so it is left out.
 fn recordable_key(key: &[u8]) -> Option<&str> {
-    static SENSITIVE: OnceLock<Matcher> = OnceLock::new();
     let key = std::str::from_utf8(key).ok()?;
-    let sensitive = SENSITIVE.get_or_init(Matcher::default);
-    (!key.is_empty() && key.len() <= MAX_KEY_LEN && !sensitive.matches(key)).then_some(key)
+    let integer = |text: &str| {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        !digits.is_empty() && digits.len() <= 39 && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    (uuid::Uuid::try_parse(key).is_ok() || integer(key)).then_some(key)
 }
 
 /// A detached emit: `send` gets the record with its span's context in its headers. A refusal
@@ -310,18 +310,30 @@ mod tests {
     use super::recordable_key;
 
     #[test]
-    fn a_key_is_recorded_only_when_it_does_not_look_like_a_secret() {
-        assert_eq!(recordable_key(b"order-42"), Some("order-42"));
+    fn a_key_is_recorded_only_when_it_is_a_uuid_or_an_integer() {
         assert_eq!(
             recordable_key(b"4bf92f35-77b3-4da6-a3ce-929d0e0e4736"),
             Some("4bf92f35-77b3-4da6-a3ce-929d0e0e4736")
         );
-        for secret in [&b"api_key"[..], b"user-password-reset", b"session_token"] {
-            assert_eq!(recordable_key(secret), None, "{secret:?}");
+        assert_eq!(
+            recordable_key(b"3642659064481700"),
+            Some("3642659064481700")
+        );
+        assert_eq!(recordable_key(b"-7"), Some("-7"));
+        // Secrets and personal data no name rule recognises, and anything else.
+        for other in [
+            &b"sk_live_4eC39HqLyjWDarjtT1zdp7dc"[..],
+            b"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+            b"AKIAIOSFODNN7EXAMPLE",
+            b"alice@example.com",
+            b"order-42",
+            b"api_key",
+            b"-",
+            b"",
+            &[0xff, 0xfe],
+            &[b'1'; 40],
+        ] {
+            assert_eq!(recordable_key(other), None, "{other:?}");
         }
-        // Not text, empty, or too long: not recorded either.
-        assert_eq!(recordable_key(&[0xff, 0xfe]), None);
-        assert_eq!(recordable_key(b""), None);
-        assert_eq!(recordable_key(&[b'a'; 129]), None);
     }
 }
