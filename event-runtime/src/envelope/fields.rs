@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// The envelope fields an event knows: what [`KafkaEvent::envelope`](crate::KafkaEvent::envelope)
+/// The envelope fields an event knows: what
+/// [`KafkaEvent::envelope_fields`](crate::KafkaEvent::envelope_fields)
 /// returns. Whatever is `None` is written as the Go services write it when they don't know: a
 /// fresh random `id`, the zero UUID for the tenant, request and session, the time of the emit,
 /// `metadata: null`, and no `message` or `owner_id` key.
