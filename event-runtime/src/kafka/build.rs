@@ -13,6 +13,7 @@ use super::cloudevents::CloudEvents;
 use super::config::KafkaConfig;
 use super::delivery::Context;
 use super::pipeline::Pipeline;
+use super::reaper::drop_elsewhere;
 use super::security::{TokenProvider, Tokens};
 use super::shared::Shared;
 use super::watch::Watch;
@@ -80,7 +81,14 @@ pub(super) fn build(
     })?);
     shared.set_client_failed({
         let clients = Arc::downgrade(&clients);
-        move || clients.upgrade().and_then(|c| c.failed_generation())
+        move || {
+            // Called on a client's polling thread: if the producer was dropped meanwhile, this
+            // may be the last reference, which must not be dropped here.
+            let clients = clients.upgrade()?;
+            let failed = clients.failed_generation();
+            drop_elsewhere(clients);
+            failed
+        }
     });
     let watch = Watch::start(clients.clone(), shared.clone()).map_err(|e| ConfigError::Client {
         reason: format!("the producer's watch thread could not start: {e}"),

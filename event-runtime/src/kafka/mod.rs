@@ -32,7 +32,8 @@
 //! - [`outcome`] says what the caller is told; [`shutdown`] is `close` and `Drop`;
 //! - [`build`] makes the clients from the [`config`] (and [`security`]); [`pipeline`] is what
 //!   every send needs, [`shared`] the state shared with librdkafka's callbacks ([`waiters`],
-//!   [`refusal`], [`missing`] topics).
+//!   [`refusal`], [`missing`] topics); [`reaper`] drops the clients a callback on their own
+//!   thread may hold last.
 
 mod apply;
 mod build;
@@ -48,6 +49,7 @@ mod missing;
 mod outcome;
 mod pipeline;
 mod producer;
+mod reaper;
 mod record;
 mod refusal;
 mod security;
