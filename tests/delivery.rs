@@ -313,3 +313,62 @@ fn a_burst_right_after_an_outage_is_noticed_is_not_refused() {
     let (ids, _) = ids_read(&kafka, sent.len());
     assert_eq!(ids, sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_and_spooled_bytes_are_counted_and_return_to_zero() {
+    let kafka = start();
+    let entries: Vec<AuditEntry> = (0..50).map(|_| AuditEntry::new()).collect();
+    let size = |e: &AuditEntry| kafka_events::Message::from_event(e).unwrap().payload.len() as u64;
+    let payloads: u64 = entries.iter().map(size).sum();
+
+    // In memory: a broker that answers late holds the records in librdkafka's queue.
+    let producer = KafkaProducer::new(&kafka.producer_config()).unwrap();
+    kafka.set_latency(Duration::from_millis(500)).unwrap();
+    for entry in &entries {
+        entry.emit_detached(&producer).unwrap();
+    }
+    let queued = producer.stats();
+    assert!(queued.queue_depth > 0, "{queued:?}");
+    // Keys, payloads and headers: at least the payloads of the records still queued.
+    assert!(
+        queued.queue_bytes >= payloads / 50 * queued.queue_depth.min(50) / 2,
+        "{queued:?}"
+    );
+    kafka.set_latency(Duration::ZERO).unwrap();
+    assert!(producer.wait_delivered(READ_TIMEOUT).await);
+    let delivered = producer.stats();
+    assert_eq!(
+        (delivered.queue_depth, delivered.queue_bytes),
+        (0, 0),
+        "{delivered:?}"
+    );
+
+    // On disk: records spooled while no broker answers, then replayed by the next run.
+    let spool = tempfile::tempdir().unwrap();
+    let down = KafkaProducer::new(
+        &KafkaConfig::new(["127.0.0.1:1"]).spool(SpoolConfig::new(spool.path())),
+    )
+    .unwrap();
+    assert!(down.wait_until(READ_TIMEOUT, |s| s.brokers_down).await);
+    for entry in &entries {
+        entry.emit_detached(&down).unwrap();
+    }
+    assert!(down.wait_until(READ_TIMEOUT, |s| s.spooled == 50).await);
+    let spooled = down.stats();
+    assert!(spooled.spool_bytes >= payloads, "{spooled:?}");
+    let _ = down.close(Duration::from_secs(1)).await;
+    drop(down);
+    let up = KafkaProducer::new(
+        &kafka
+            .producer_config()
+            .spool(SpoolConfig::new(spool.path())),
+    )
+    .unwrap();
+    assert!(
+        up.wait_until(READ_TIMEOUT, |s| s.replayed == 50 && s.spool_depth == 0)
+            .await,
+        "{:?}",
+        up.stats()
+    );
+    assert_eq!(up.stats().spool_bytes, 0, "{:?}", up.stats());
+}

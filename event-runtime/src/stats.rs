@@ -58,6 +58,11 @@ pub struct DeliveryStats {
     pub queue_depth: u64,
     /// Records in the spool now (being replayed or waiting to be).
     pub spool_depth: u64,
+    /// Bytes (keys, payloads and headers) of the records counted in `queue_depth`.
+    pub queue_bytes: u64,
+    /// Bytes the spool's segments holding records not yet done take on disk (the records
+    /// already done in them included, until the whole segment is done and deleted).
+    pub spool_bytes: u64,
     /// librdkafka reported every broker down and none has answered since: detached records go
     /// straight to the spool (when there is one) until a broker answers.
     pub brokers_down: bool,
@@ -134,6 +139,8 @@ pub(crate) struct SpoolCounts {
     pub quarantined: u64,
     /// Records lost to damage found while running, or that could not be quarantined.
     pub lost: u64,
+    /// Bytes of the segments holding records not yet done.
+    pub bytes: u64,
 }
 
 #[derive(Default)]
@@ -169,7 +176,8 @@ impl Counters {
         self.latency_max_ms.fetch_max(ms, Relaxed);
     }
 
-    pub fn snapshot(&self, queue_depth: u64, spool: SpoolCounts) -> DeliveryStats {
+    pub fn snapshot(&self, queue: (u64, u64), spool: SpoolCounts) -> DeliveryStats {
+        let (queue_depth, queue_bytes) = queue;
         let samples = self.latency_samples.load(Relaxed);
         DeliveryStats {
             enqueued: self.enqueued.load(Relaxed),
@@ -190,6 +198,8 @@ impl Counters {
             quarantined: spool.quarantined,
             queue_depth,
             spool_depth: spool.pending,
+            queue_bytes,
+            spool_bytes: spool.bytes,
             brokers_down: false,
             fatal_errors: 0,
             replacing_client: false,

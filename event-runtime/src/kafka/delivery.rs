@@ -13,7 +13,7 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 use super::apply;
 use super::classify::{Class, classify, classify_client_error};
 use super::fate::{Event, Fate, Origin, fate, keeps_order_by_purging};
-use super::record::{Tag, now_micros, returned};
+use super::record::{Tag, now_micros, reported_bytes, returned};
 use super::shared::Shared;
 use crate::otel::Settled;
 use crate::spool::Caller;
@@ -111,6 +111,8 @@ impl ProducerContext for Context {
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
         let shared = &*self.0;
         let tag = Tag::decode(opaque);
+        let (Ok(message) | Err((_, message))) = result;
+        shared.reported(reported_bytes(message));
         let direct = matches!(tag, Tag::Detached(_));
         match result {
             Ok(message) => {

@@ -11,7 +11,7 @@ use super::config::OverflowPolicy;
 use super::fate::{Event, Fate, Origin, fate};
 use super::outcome::{check_record, emit_error, refused_on_arrival};
 use super::pipeline::Pipeline;
-use super::record::{Tag, base_record, now_micros};
+use super::record::{Tag, base_record, now_micros, record_bytes};
 use crate::error::EmitError;
 use crate::message::MessageRef;
 use crate::spool::{Appended, Caller};
@@ -40,6 +40,7 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
         let client = pipeline.clients.detached();
         let error = match client.send(base_record(&message, tag)) {
             Ok(()) => {
+                shared.handed_over(record_bytes(&message));
                 shared.direct_sent();
                 Counters::add(&shared.counters().enqueued, 1);
                 return Ok(());
@@ -127,7 +128,10 @@ fn write_ahead(
     let client = pipeline.clients.detached();
     let sent = client.send(base_record(&message, Tag::Spooled(position)));
     match sent {
-        Ok(()) => Counters::add(&shared.counters().enqueued, 1),
+        Ok(()) => {
+            shared.handed_over(record_bytes(&message));
+            Counters::add(&shared.counters().enqueued, 1)
+        }
         Err((error, _)) => {
             let class = classify(&error);
             // Retry: released to replay, which sends it; Quarantine (a topic gone for good) is

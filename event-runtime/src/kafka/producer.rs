@@ -314,9 +314,10 @@ fn in_memory(clients: &Clients, shared: &Shared) -> usize {
 /// What [`KafkaProducer::stats`] says (also read by the `otel` instruments).
 fn stats_of(clients: &Clients, shared: &Shared) -> DeliveryStats {
     let spool = shared.spool().map(Spool::counts).unwrap_or_default();
-    let mut stats = shared
-        .counters()
-        .snapshot(in_memory(clients, shared) as u64, spool);
+    let mut stats = shared.counters().snapshot(
+        (in_memory(clients, shared) as u64, shared.bytes_in_memory()),
+        spool,
+    );
     stats.brokers_down = shared.brokers_down();
     stats.fatal_errors = shared.fatal_errors();
     stats.replacing_client = shared.is_replacing();

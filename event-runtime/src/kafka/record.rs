@@ -95,6 +95,25 @@ pub(super) fn base_record<'a>(
         .headers(owned_headers(message.headers.iter().copied()))
 }
 
+/// The bytes of a record librdkafka holds, as counted in `queue_bytes`: key, payload and
+/// headers (names and values).
+pub(super) fn record_bytes(message: &MessageRef<'_>) -> u64 {
+    let headers: usize = message.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    (message.key.len() + message.payload.len() + headers) as u64
+}
+
+/// The same for a record librdkafka reports.
+pub(super) fn reported_bytes(message: &BorrowedMessage<'_>) -> u64 {
+    let headers: usize = message.headers().map_or(0, |headers| {
+        headers
+            .iter()
+            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
+            .sum()
+    });
+    (message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len) + headers)
+        as u64
+}
+
 pub(super) fn owned_headers<'a>(
     headers: impl ExactSizeIterator<Item = (&'a str, &'a [u8])>,
 ) -> OwnedHeaders {

@@ -8,7 +8,7 @@ use super::clients::generation;
 use super::fate::{Event, Fate, Origin, fate};
 use super::outcome::{check_record, emit_error, refused_on_arrival};
 use super::pipeline::Pipeline;
-use super::record::{Tag, base_record};
+use super::record::{Tag, base_record, record_bytes};
 use crate::error::EmitError;
 use crate::message::{Delivery, Message, MessageRef, header_pairs};
 use crate::stats::Counters;
@@ -49,7 +49,10 @@ pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delive
         let client = pipeline.clients.awaited();
         let sent = client.send(base_record(&message, Tag::Awaited(id)));
         let error = match sent {
-            Ok(()) => break,
+            Ok(()) => {
+                shared.handed_over(record_bytes(&message));
+                break;
+            }
             Err((error, _)) => error,
         };
         let class = classify(&error);

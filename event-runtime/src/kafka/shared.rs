@@ -58,6 +58,8 @@ pub(super) struct Shared {
     /// Records bound for the spool that wait behind the detached records librdkafka still
     /// holds: those are taken back and reach the spool first, then these, in order.
     behind: HeldQueue<()>,
+    /// Bytes of the records librdkafka holds (handed over, not yet reported).
+    librdkafka_bytes: AtomicU64,
     /// Rung when the watch thread has something to do now.
     wake: Bell,
     /// Whether a librdkafka client of this producer raised a fatal error (librdkafka says so in
@@ -101,6 +103,7 @@ impl Shared {
             resend: HeldQueue::new(),
             direct: AtomicU64::new(0),
             behind: HeldQueue::new(),
+            librdkafka_bytes: AtomicU64::new(0),
             wake: Bell::default(),
             client_failed: OnceLock::new(),
             missing: MissingTopics::new(missing_topic_timeout),
@@ -448,6 +451,28 @@ impl Shared {
     /// How many records wait behind.
     pub fn behind_len(&self) -> usize {
         self.behind.len()
+    }
+
+    /// librdkafka took a record of `bytes` (see [`record_bytes`](super::record::record_bytes)).
+    pub fn handed_over(&self, bytes: u64) {
+        self.librdkafka_bytes.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    /// librdkafka reported a record of `bytes`, whatever became of it.
+    pub fn reported(&self, bytes: u64) {
+        let _ = self
+            .librdkafka_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Some(held.saturating_sub(bytes))
+            });
+    }
+
+    /// Bytes of the records in memory: in librdkafka, waiting behind its records, and
+    /// waiting for a new producer.
+    pub fn bytes_in_memory(&self) -> u64 {
+        self.librdkafka_bytes.load(Ordering::Acquire)
+            + self.behind.bytes() as u64
+            + self.resend.bytes() as u64
     }
 
     /// Whether the records waiting behind fill a good part of their memory.

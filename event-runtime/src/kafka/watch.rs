@@ -22,7 +22,7 @@ use super::apply;
 use super::classify::{Class, classify};
 use super::clients::{Client, Clients, generation};
 use super::fate::{Event, Fate, Origin, Outage, fate, outage};
-use super::record::{Tag, base_record};
+use super::record::{Tag, base_record, record_bytes};
 use super::shared::Shared;
 use crate::flow::Backoff;
 use crate::message::MessageRef;
@@ -261,6 +261,7 @@ impl Watcher {
             let sent = client.send(base_record(record, Tag::Spooled(position)));
             let error = match sent {
                 Ok(()) => {
+                    self.shared.handed_over(record_bytes(record));
                     Counters::add(&self.shared.counters().enqueued, 1);
                     return;
                 }
@@ -334,9 +335,15 @@ impl Watcher {
                 Tag::Awaited(_) => self.clients.awaited(),
                 _ => self.clients.detached(),
             };
-            let sent = message.with_ref(|m| client.send(base_record(&m, tag)).map_err(|(e, _)| e));
+            let sent = message.with_ref(|m| {
+                client
+                    .send(base_record(&m, tag))
+                    .map(|()| record_bytes(&m))
+                    .map_err(|(e, _)| e)
+            });
             let error = match sent {
-                Ok(()) => {
+                Ok(bytes) => {
+                    self.shared.handed_over(bytes);
                     if matches!(tag, Tag::Detached(_)) {
                         self.shared.direct_sent();
                     }

@@ -77,6 +77,8 @@ const OBSERVED: &[(&str, Kind, &str, Read)] = &[
     ("messaging.client.sent.messages", Kind::Counter, "{message}", sent),
     ("kafka_events.queue.records", Kind::Gauge, "{record}", |s| one(s.queue_depth)),
     ("kafka_events.spool.records", Kind::Gauge, "{record}", |s| one(s.spool_depth)),
+    ("kafka_events.queue.bytes", Kind::Gauge, "By", |s| one(s.queue_bytes)),
+    ("kafka_events.spool.bytes", Kind::Gauge, "By", |s| one(s.spool_bytes)),
     ("kafka_events.records.spooled", Kind::Counter, "{record}", |s| one(s.spooled)),
     ("kafka_events.records.replayed", Kind::Counter, "{record}", |s| one(s.replayed)),
     ("kafka_events.records.quarantined", Kind::Counter, "{record}", |s| one(s.quarantined)),
@@ -117,6 +119,12 @@ fn description(name: &str) -> &'static str {
         }
         "kafka_events.spool.records" => {
             "Records in the spool, being replayed or waiting to be: the replay backlog."
+        }
+        "kafka_events.queue.bytes" => {
+            "Bytes (keys, payloads, headers) of the records counted in kafka_events.queue.records."
+        }
+        "kafka_events.spool.bytes" => {
+            "Bytes the spool's segments holding records not yet done take on disk."
         }
         "kafka_events.records.spooled" => "Records written to the spool.",
         "kafka_events.records.replayed" => {

@@ -442,11 +442,33 @@ impl Inner {
 
     /// Records not yet done, and what the spool quarantined or lost.
     pub fn counts(&self) -> SpoolCounts {
+        let pending = self.pending.load(Ordering::Acquire);
         SpoolCounts {
-            pending: self.pending.load(Ordering::Acquire),
+            pending,
             quarantined: self.quarantined.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
+            bytes: if pending == 0 {
+                0
+            } else {
+                self.pending_bytes()
+            },
         }
+    }
+
+    /// Bytes of the segments that hold records not yet done: the sealed ones' records, and
+    /// what the active one has written so far.
+    fn pending_bytes(&self) -> u64 {
+        let sealed: usize = lock(&self.segs)
+            .map
+            .values()
+            .filter(|s| s.state != SegState::Active && s.done < s.records)
+            .map(|s| s.end)
+            .sum();
+        let active = lock(&self.active)
+            .current
+            .as_ref()
+            .map_or(0, |current| current.offset);
+        (sealed + active) as u64
     }
 
     /// Whether a segment of an earlier run could not be read yet.
