@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "ground floor",
-        &["message", "error", "secret", "stats", "flow", "topic"],
+        &[
+            "message", "error", "secret", "stats", "flow", "topic", "rfc3339",
+        ],
     ),
     ("wire formats", &["envelope"]),
     ("events", &["key", "redact", "encode", "producer", "event"]),

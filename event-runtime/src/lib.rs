@@ -34,6 +34,7 @@ mod otel;
 pub mod outbox;
 mod producer;
 mod redact;
+mod rfc3339;
 mod secret;
 mod spool;
 mod stats;

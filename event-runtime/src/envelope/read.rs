@@ -156,8 +156,9 @@ impl EventJson {
     /// the Go SDK's writers put there).
     pub fn md5_matches(&self) -> bool {
         let digest = Md5::digest(self.payload_json().unwrap_or_default().as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.md5_hash.eq_ignore_ascii_case(&hex)
+        let mut hex = [0u8; 32];
+        super::write::hex(&mut hex, &digest);
+        self.md5_hash.as_bytes().eq_ignore_ascii_case(&hex)
     }
 }
 

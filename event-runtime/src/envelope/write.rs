@@ -1,7 +1,7 @@
 //! Writes one envelope, keys in the order Go writes them, straight into the record's buffer:
 //! the payload is written in place and its MD5 filled in afterwards.
 
-use chrono::{Datelike, SecondsFormat, Utc};
+use chrono::Utc;
 use md5::{Digest, Md5};
 use uuid::Uuid;
 
@@ -78,16 +78,17 @@ pub(crate) fn write(
     out.extend_from_slice(br#","tenant_id":"#);
     uuid(out, fields.tenant_id.unwrap_or_default());
     let at = fields.timestamp.unwrap_or_else(Utc::now);
-    if !(0..=9999).contains(&at.year()) {
+    let mut buf = [0; 30];
+    let Some(text) = crate::rfc3339::format(&at, &mut buf) else {
         return Err(EmitError::Envelope {
             topic: topic.to_owned(),
             reason: format!(
                 "the timestamp {at} is outside the years 0 to 9999, which Go's time.Time reads"
             ),
         });
-    }
+    };
     out.extend_from_slice(br#","timestamp":""#);
-    out.extend_from_slice(at.to_rfc3339_opts(SecondsFormat::AutoSi, true).as_bytes());
+    out.extend_from_slice(text.as_bytes());
     out.extend_from_slice(b"\"}");
     Ok(id)
 }
@@ -101,7 +102,7 @@ fn uuid(out: &mut Vec<u8>, id: Uuid) {
 }
 
 /// Lower-case hex digits of `bytes` into `out` (twice as long).
-fn hex(out: &mut [u8], bytes: &[u8]) {
+pub(super) fn hex(out: &mut [u8], bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
         pair[0] = DIGITS[usize::from(byte >> 4)];

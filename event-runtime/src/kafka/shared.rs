@@ -2,7 +2,7 @@
 //! (brokers down, closing, the client refused), the awaited emits' waiters, the spool, the
 //! counters. Its fields are private; its methods say what happened.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -58,8 +58,9 @@ pub(super) struct Shared {
     /// Records bound for the spool that wait behind the detached records librdkafka still
     /// holds: those are taken back and reach the spool first, then these, in order.
     behind: HeldQueue<()>,
-    /// Bytes of the records librdkafka holds (handed over, not yet reported).
-    librdkafka_bytes: AtomicU64,
+    /// Bytes of the records librdkafka holds (handed over, not yet reported). Signed: a report
+    /// may be counted a moment before its record's hand-over.
+    librdkafka_bytes: AtomicI64,
     /// Rung when the watch thread has something to do now.
     wake: Bell,
     /// Whether a librdkafka client of this producer raised a fatal error (librdkafka says so in
@@ -103,7 +104,7 @@ impl Shared {
             resend: HeldQueue::new(),
             direct: AtomicU64::new(0),
             behind: HeldQueue::new(),
-            librdkafka_bytes: AtomicU64::new(0),
+            librdkafka_bytes: AtomicI64::new(0),
             wake: Bell::default(),
             client_failed: OnceLock::new(),
             missing: MissingTopics::new(missing_topic_timeout),
@@ -455,22 +456,20 @@ impl Shared {
 
     /// librdkafka took a record of `bytes` (see [`record_bytes`](super::record::record_bytes)).
     pub fn handed_over(&self, bytes: u64) {
-        self.librdkafka_bytes.fetch_add(bytes, Ordering::AcqRel);
+        self.librdkafka_bytes
+            .fetch_add(bytes as i64, Ordering::Relaxed);
     }
 
     /// librdkafka reported a record of `bytes`, whatever became of it.
     pub fn reported(&self, bytes: u64) {
-        let _ = self
-            .librdkafka_bytes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                Some(held.saturating_sub(bytes))
-            });
+        self.librdkafka_bytes
+            .fetch_sub(bytes as i64, Ordering::Relaxed);
     }
 
     /// Bytes of the records in memory: in librdkafka, waiting behind its records, and
     /// waiting for a new producer.
     pub fn bytes_in_memory(&self) -> u64 {
-        self.librdkafka_bytes.load(Ordering::Acquire)
+        self.librdkafka_bytes.load(Ordering::Relaxed).max(0) as u64
             + self.behind.bytes() as u64
             + self.resend.bytes() as u64
     }

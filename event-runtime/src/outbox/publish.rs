@@ -97,8 +97,12 @@ fn warn_if_flat_on_an_envelope_topic(producer: &dyn Producer, message: &crate::m
     {
         return;
     }
-    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
-    if warned.insert(message.topic.to_string()) {
+    // Not logged under the lock: a subscriber may write to a file or a socket.
+    let first = WARNED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(message.topic.to_string());
+    if first {
         tracing::warn!(
             topic = %message.topic,
             "kafka-events outbox: a row staged in the flat format goes to a topic the relay's producer writes in the EventJson envelope; stage events of this topic with `stage_in_envelope`"
