@@ -56,6 +56,8 @@ pub struct ContainerAttrs {
     pub envelope_with: Option<Attr<syn::Path>>,
     /// `types = ["login.success", ..]`: every value the `#[event(type)]` field can take.
     pub types: Option<Types>,
+    /// `fast_json`: the derive writes the event's JSON itself (see `json.rs`).
+    pub fast_json: Option<Span>,
     /// The known keys that unknown ones look like typos of: such a key is not also reported
     /// as missing (its typo's error names it).
     pub misspelled: Vec<&'static str>,
@@ -67,7 +69,7 @@ pub struct Types {
     pub span: TokenStream,
 }
 
-const CONTAINER_NAMES: [&str; 8] = [
+const CONTAINER_NAMES: [&str; 9] = [
     "topic",
     "key",
     "type",
@@ -76,9 +78,10 @@ const CONTAINER_NAMES: [&str; 8] = [
     "crate",
     "contract",
     "envelope_with",
+    "fast_json",
 ];
-const CONTAINER_KEYS: &str =
-    "`topic`, `key`, `type`, `types`, `naming`, `crate`, `contract` or `envelope_with`";
+const CONTAINER_KEYS: &str = "`topic`, `key`, `type`, `types`, `naming`, `crate`, `contract`, \
+                              `envelope_with` or `fast_json`";
 
 /// The known name `unknown` is most likely a typo of (at most two edits away), if any.
 fn did_you_mean(unknown: &str, known: &[&'static str]) -> Option<&'static str> {
@@ -166,6 +169,17 @@ impl ContainerAttrs {
                     }),
                     "types" => {
                         parse_types(&mut out.types, &meta, errors);
+                        Ok(())
+                    }
+                    "fast_json" => {
+                        if out.fast_json.is_some() {
+                            errors.push(meta.error("duplicate event attribute `fast_json`: give it once"));
+                        }
+                        out.fast_json = Some(meta.path.span());
+                        if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+                            errors.push(meta.error("`fast_json` takes no value: `#[event(fast_json)]`"));
+                            return skip_value(&meta);
+                        }
                         Ok(())
                     }
                     "contract" => set_once(&mut out.contract, &meta, errors, |lit| {
@@ -313,6 +327,10 @@ pub struct SerdeContainer {
     /// `tag = "t"` adds a key `t` to a struct's JSON object.
     pub tag: Option<LitStr>,
     pub transparent: Option<Span>,
+    /// `into = ".."`: serde writes another type; the derive can't write it itself.
+    pub into: Option<Span>,
+    /// `remote = ".."`: the type whose fields are written.
+    pub remote: Option<LitStr>,
 }
 
 impl SerdeContainer {
@@ -347,6 +365,12 @@ impl SerdeContainer {
                 } else if meta.path.is_ident("transparent") {
                     out.transparent = Some(meta.path.span());
                     Ok(())
+                } else if meta.path.is_ident("into") {
+                    out.into = Some(meta.path.span());
+                    skip_value(&meta)
+                } else if meta.path.is_ident("remote") {
+                    out.remote = Some(string_value(&meta)?);
+                    Ok(())
                 } else {
                     skip_value(&meta)
                 }
@@ -366,6 +390,13 @@ pub struct SerdeField {
     pub skip_serializing: Option<Span>,
     pub skip_serializing_if: Option<Span>,
     pub flatten: Option<Span>,
+    /// The function `skip_serializing_if = ".."` names, when it is a path.
+    pub skip_if: Option<syn::ExprPath>,
+    /// The function that writes the field: `serialize_with = "f"`, or `with = "m"`'s
+    /// `m::serialize`.
+    pub serialize_with: Option<syn::ExprPath>,
+    /// `getter = ".."` (remote types): the field is read through a function.
+    pub getter: Option<Span>,
 }
 
 impl SerdeField {
@@ -380,12 +411,29 @@ impl SerdeField {
                     }
                     return Ok(());
                 }
+                if meta.path.is_ident("skip_serializing_if") {
+                    out.skip_serializing_if = Some(span);
+                    out.skip_if = string_value(&meta)?.parse().ok();
+                    return Ok(());
+                }
+                if meta.path.is_ident("serialize_with") {
+                    out.serialize_with = string_value(&meta)?.parse().ok();
+                    return Ok(());
+                }
+                if meta.path.is_ident("with") {
+                    let module: Option<syn::ExprPath> = string_value(&meta)?.parse().ok();
+                    out.serialize_with = module.map(|mut module| {
+                        module.path.segments.push(syn::parse_quote!(serialize));
+                        module
+                    });
+                    return Ok(());
+                }
                 let slot = if meta.path.is_ident("skip") {
                     &mut out.skip
                 } else if meta.path.is_ident("skip_serializing") {
                     &mut out.skip_serializing
-                } else if meta.path.is_ident("skip_serializing_if") {
-                    &mut out.skip_serializing_if
+                } else if meta.path.is_ident("getter") {
+                    &mut out.getter
                 } else if meta.path.is_ident("flatten") {
                     &mut out.flatten
                 } else {

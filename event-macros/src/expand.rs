@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use crate::ast::Input;
 use crate::attr::Errors;
 use crate::fallback;
+use crate::json;
 use crate::valid::{self, Checked, EventType};
 
 pub fn derive(node: &DeriveInput) -> TokenStream {
@@ -19,6 +20,7 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
     } else {
         None
     };
+    json::check(&input, &mut errors);
     match (errors.into_result(), checked) {
         (Ok(()), Some(checked)) => impl_event(&input, &checked, &krate),
         (Err(error), _) => fallback::expand(node, &krate, error),
@@ -139,6 +141,8 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
         None => TokenStream::new(),
     };
 
+    let write_json = json::write_json_fn(input, checked, &private);
+
     quote! {
         #contract_file
 
@@ -162,6 +166,8 @@ fn impl_event(input: &Input, checked: &Checked, krate: &syn::Path) -> TokenStrea
             }
 
             #type_fn
+
+            #write_json
 
             #envelope_fns
         }

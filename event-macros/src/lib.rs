@@ -5,13 +5,15 @@
 //!
 //! Inside, the pipeline is: `ast` reads the struct, `attr` parses `#[event]` strictly and
 //! `#[serde]` leniently, `valid` checks what needs several facts at once, `expand` writes the
-//! impl, and `fallback` writes a stub impl next to the errors when anything is wrong.
+//! impl (with `json` the writer `fast_json` asks for), and `fallback` writes a stub impl next
+//! to the errors when anything is wrong.
 
 mod ast;
 mod attr;
 mod case;
 mod expand;
 mod fallback;
+mod json;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -53,6 +55,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `crate = "path"` | no | Where `kafka_events` is, when the dependency is renamed or re-exported (default `::kafka_events`). |
 /// | `contract = "contracts/orders/order.placed.json"` | no | The committed contract file, relative to the crate root; a field it has that the struct no longer writes is a compile error. |
 /// | `envelope_with = "module"` | no | What the event puts in the `EventJson` envelope: `module::fields(&Event) -> EnvelopeFields` and `module::write_payload(&Event, &mut Vec<u8>)`, which gets the event unmasked (call `masked_json` for its masked JSON). |
+/// | `fast_json` | no | The derive writes the event's JSON itself ([`KafkaEvent::write_json`]): keys escaped at compile time, strings, numbers, booleans, UUIDs and raw JSON without serde's calls, other values through their `Serialize` impls. The bytes are those `serde_json` writes for the **derived** `Serialize` (don't use it with a hand-written one); refused with `flatten`, `getter`, `into`, a `remote` type other than `Self`, and type parameters. |
 /// | `#[event(redact)]` on a field | no | Writes the field as `"***"` in the record (its name stays); not on the key. |
 /// | `#[event(allow_sensitive)]` on a field | no | The field's JSON name looks like a secret, and it holds none: write it as it is. |
 ///
@@ -71,6 +74,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// [`KafkaEvent::TOPIC`]: https://docs.rs/kafka-events/latest/kafka_events/trait.KafkaEvent.html#associatedconstant.TOPIC
 /// [`KafkaEvent::EVENT_TYPE`]: https://docs.rs/kafka-events/latest/kafka_events/trait.KafkaEvent.html#associatedconstant.EVENT_TYPE
 /// [`KafkaEvent::EVENT_TYPES`]: https://docs.rs/kafka-events/latest/kafka_events/trait.KafkaEvent.html#associatedconstant.EVENT_TYPES
+/// [`KafkaEvent::write_json`]: https://docs.rs/kafka-events/latest/kafka_events/trait.KafkaEvent.html#method.write_json
 /// [`KafkaEvent::key`]: https://docs.rs/kafka-events/latest/kafka_events/trait.KafkaEvent.html#tymethod.key
 /// [`KafkaConfig::topics`]: https://docs.rs/kafka-events/latest/kafka_events/struct.KafkaConfig.html#structfield.topics
 /// [`EventKey`]: https://docs.rs/kafka-events/latest/kafka_events/trait.EventKey.html

@@ -8,10 +8,9 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use serde::Serialize;
-
 use crate::envelope::{self, EnvelopeFields, EnvelopeSettings};
 use crate::error::EmitError;
+use crate::event::KafkaEvent;
 use crate::key::Key;
 use crate::message::{Header, Message, MessageRef, headers};
 
@@ -20,8 +19,6 @@ use crate::message::{Header, Message, MessageRef, headers};
 pub(crate) struct EventInfo<'e> {
     pub topic: &'static str,
     pub key: Key<'e>,
-    /// The JSON names of the fields written as `"***"`.
-    pub redacted: &'static [&'static str],
     /// The fixed type (`#[event(type = "..")]`), which needs no copy.
     pub fixed_type: Option<&'static str>,
     pub event_type: Option<&'e str>,
@@ -50,16 +47,15 @@ pub(crate) struct Encoded<'e, 'b> {
 }
 
 /// Serializes `event` into `buffer` (appended) and borrows everything else a record needs.
-pub(crate) fn encode<'e, 'b, T: Serialize + ?Sized>(
-    event: &T,
+pub(crate) fn encode<'e, 'b, E: KafkaEvent>(
+    event: &E,
     info: EventInfo<'e>,
     buffer: &'b mut Vec<u8>,
 ) -> Result<Encoded<'e, 'b>, EmitError> {
     let start = buffer.len();
     let key = match &info.envelope {
         None => {
-            crate::redact::to_writer(&mut *buffer, event, info.redacted)
-                .map_err(EmitError::Serialize)?;
+            event.write_json(buffer).map_err(EmitError::Serialize)?;
             info.key
         }
         Some(enveloped) => {
@@ -132,8 +128,8 @@ impl Encoded<'_, '_> {
 
 /// Encodes `event` into a buffer reused by the calling thread and calls `f` with the record:
 /// the only copy per event is the one `f` makes (a producer's queue).
-pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
-    event: &T,
+pub(crate) fn with_encoded<E: KafkaEvent, R>(
+    event: &E,
     info: EventInfo<'_>,
     f: impl FnOnce(MessageRef<'_>) -> R,
 ) -> Result<R, EmitError> {
@@ -160,8 +156,8 @@ pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
 }
 
 /// The owned record for `event`, as `emit` sends it.
-pub(crate) fn to_message<T: Serialize + ?Sized>(
-    event: &T,
+pub(crate) fn to_message<E: KafkaEvent>(
+    event: &E,
     info: EventInfo<'_>,
 ) -> Result<Message, EmitError> {
     let topic = info.topic;

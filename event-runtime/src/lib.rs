@@ -15,6 +15,7 @@ pub mod envelope;
 mod error;
 mod event;
 mod flow;
+mod json;
 mod kafka;
 mod key;
 mod memory;
@@ -72,6 +73,10 @@ pub mod __private {
     pub use crate::envelope::EnvelopeFields;
     pub use crate::event::KafkaEvent;
     pub use crate::key::{EventKey, Key};
+    /// What `#[event(fast_json)]` generates calls.
+    pub mod json {
+        pub use crate::json::{Field, ViaSerde, ViaWriteJson, WriteJson, serialize_with};
+    }
     pub use ::core::convert::AsRef;
     pub use ::core::option::Option::{self, None, Some};
     pub use ::core::result::Result;

@@ -18,12 +18,14 @@ pub(crate) fn serialize<S: Serializer>(
 
 /// `at` written into `buf`; `None` outside the years 0 to 9999 (chrono writes those itself).
 pub(crate) fn format<'b>(at: &DateTime<Utc>, buf: &'b mut [u8; 30]) -> Option<&'b str> {
-    let year = at.year();
+    // Read once: each accessor of a `DateTime` converts to local time again.
+    let (date, time) = (at.naive_utc().date(), at.naive_utc().time());
+    let year = date.year();
     if !(0..=9999).contains(&year) {
         return None;
     }
     // A leap second shows as nanos past 1e9, as chrono writes it.
-    let nanos = at.nanosecond();
+    let nanos = time.nanosecond();
     let mut put = |at: usize, value: u32, width: usize| {
         let mut value = value;
         for i in (0..width).rev() {
@@ -32,11 +34,11 @@ pub(crate) fn format<'b>(at: &DateTime<Utc>, buf: &'b mut [u8; 30]) -> Option<&'
         }
     };
     put(0, year as u32, 4);
-    put(5, at.month(), 2);
-    put(8, at.day(), 2);
-    put(11, at.hour(), 2);
-    put(14, at.minute(), 2);
-    put(17, at.second() + nanos / 1_000_000_000, 2);
+    put(5, date.month(), 2);
+    put(8, date.day(), 2);
+    put(11, time.hour(), 2);
+    put(14, time.minute(), 2);
+    put(17, time.second() + nanos / 1_000_000_000, 2);
     let fraction = nanos % 1_000_000_000;
     let digits = if fraction == 0 {
         0

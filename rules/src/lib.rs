@@ -1,7 +1,8 @@
 //! The rules kafka-events' derive and runtime share, each said once: which names look like
 //! secrets ([`sensitive`]), what a Kafka topic may be called ([`topic`]), which librdkafka
-//! properties hold a secret ([`property`]), what a hidden value is written as ([`MASK`]), and
-//! how a committed contract file's field list is read ([`contract`]).
+//! properties hold a secret ([`property`]), what a hidden value is written as ([`MASK`]), how a
+//! JSON string is written ([`json`]), and how a committed contract file's field list is read
+//! ([`contract`]).
 //! `#[derive(KafkaEvent)]` applies them at compile time and the runtime at run time, so the two
 //! can never disagree. Use them through `kafka-events`.
 //!
@@ -21,6 +22,7 @@
 extern crate alloc;
 
 pub mod contract;
+pub mod json;
 pub mod property;
 pub mod sensitive;
 pub mod topic;

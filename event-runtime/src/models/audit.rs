@@ -87,7 +87,8 @@ pub enum RequestOutcome {
     key = "id",
     type = "audit.log",
     contract = "contracts/audit/audit.log.json",
-    envelope_with = "in_envelope"
+    envelope_with = "in_envelope",
+    fast_json
 )]
 pub struct AuditEntry {
     /// The caller's tenant, when known (the zero UUID on the wire otherwise).

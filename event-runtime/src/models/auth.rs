@@ -92,7 +92,8 @@ impl AsRef<str> for AuthEventType {
     key = "id",
     types = ["login.success", "login.failure", "authz.denied", "authz.error"],
     contract = "contracts/audit/auth.json",
-    envelope_with = "in_envelope"
+    envelope_with = "in_envelope",
+    fast_json
 )]
 pub struct AuthEvent {
     /// The event id; also the record key.

@@ -77,3 +77,11 @@ impl<'de> Deserialize<'de> for JsonText {
         serde_json::Value::deserialize(deserializer).map(JsonText::from)
     }
 }
+
+impl crate::json::WriteJson for JsonText {
+    /// The text as it is, as `serde_json` writes raw JSON.
+    #[inline]
+    fn write_json(&self, out: &mut Vec<u8>) {
+        self.0.write_json(out);
+    }
+}

@@ -80,7 +80,8 @@ pub enum UsageStatus {
     key = "id",
     type = "usage.record",
     contract = "contracts/usage/usage.record.json",
-    envelope_with = "in_envelope"
+    envelope_with = "in_envelope",
+    fast_json
 )]
 pub struct UsageEvent {
     /// The event id; also the record key.

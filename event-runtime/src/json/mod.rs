@@ -1,0 +1,21 @@
+//! The JSON writer `#[event(fast_json)]` generates code for: an event's keys are written as
+//! byte literals the derive escaped at compile time, and each value by the fastest writer that
+//! gives `serde_json`'s bytes, so a record is the same whichever wrote it.
+//!
+//! [`WriteJson`] is what this crate writes itself (strings, numbers, booleans, UUIDs, raw JSON,
+//! options and lists of those); every other value goes through its `Serialize` impl, into
+//! `scalar::Scalar` when it is one scalar (a `serialize_with` UUID or timestamp, a unit variant),
+//! into `serde_json` otherwise, on the same buffer. [`Field`] picks between the two for the
+//! concrete type the derive sees (see there). The tests compare the bytes with
+//! `serde_json::to_vec` over generated values.
+
+mod field;
+mod scalar;
+mod value;
+
+pub use field::{Field, ViaSerde, ViaWriteJson};
+pub use scalar::write as serialize_with;
+pub use value::WriteJson;
+
+#[cfg(test)]
+mod tests;
