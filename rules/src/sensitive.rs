@@ -200,22 +200,133 @@ fn starts_word(prev: Option<char>, c: char, next: Option<char>) -> bool {
 }
 
 /// A set of sensitive names to match keys against. Matching allocates nothing for keys of up to
-/// 128 ASCII bytes and 32 words, which is what JSON keys and query parameters are.
+/// 128 ASCII bytes and 32 words, which is what JSON keys and query parameters are; such a key is
+/// compared only with the names whose first two letters it has in a row (see [`Candidates`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Matcher {
     names: Vec<Name>,
+    candidates: Candidates,
 }
 
 impl Default for Matcher {
     /// [`SENSITIVE_NAMES`].
     fn default() -> Self {
-        Matcher {
-            names: SENSITIVE_NAMES
+        Matcher::from_names(
+            SENSITIVE_NAMES
                 .iter()
                 .map(|n| Name::new(n).expect("the default names are valid"))
                 .collect(),
-        }
+        )
     }
+}
+
+/// Which names a key may match, from the pairs of letters it has in a row: every way a key
+/// matches a name puts the name's letters and digits, in a row, among the key's, so a name
+/// whose first two are nowhere in the key can't match it. Built for up to 64 names; with more,
+/// every name is a candidate.
+#[derive(Clone, PartialEq, Eq)]
+struct Candidates {
+    /// Bit `j` of `present[i]`: some name starts with the pair of classes `i`, `j` (see
+    /// [`class`]); most pairs of a key are ruled out by it alone.
+    present: [u64; CLASSES],
+    /// Each first pair of the names (sorted), and the names (as bits of their index) it starts.
+    by_pair: Vec<(u16, u64)>,
+    /// Names of one letter or digit: candidates for every key.
+    single: u64,
+    /// More names than bits: no narrowing.
+    all: bool,
+}
+
+/// Lower-case ASCII letters and digits: the bytes of a name's letters and digits.
+const CLASSES: usize = 36;
+
+/// The class of a lower-case ASCII letter or digit.
+fn class(byte: u8) -> usize {
+    match byte {
+        b'a'..=b'z' => usize::from(byte - b'a'),
+        _ => 26 + usize::from(byte.wrapping_sub(b'0')) % 10,
+    }
+}
+
+impl core::fmt::Debug for Candidates {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Candidates")
+            .field("pairs", &self.by_pair.len())
+            .field("all", &self.all)
+            .finish()
+    }
+}
+
+impl Candidates {
+    fn new(names: &[Name]) -> Candidates {
+        let mut candidates = Candidates {
+            present: [0; CLASSES],
+            by_pair: Vec::new(),
+            single: 0,
+            all: names.len() > 64,
+        };
+        if candidates.all {
+            return candidates;
+        }
+        for (i, name) in names.iter().enumerate() {
+            let bit = 1u64 << i;
+            match name.joined.as_bytes() {
+                [first, second, ..] if first.is_ascii() && second.is_ascii() => {
+                    candidates.present[class(*first)] |= 1 << class(*second);
+                    let pair = pair(*first, *second);
+                    match candidates.by_pair.binary_search_by_key(&pair, |(p, _)| *p) {
+                        Ok(at) => candidates.by_pair[at].1 |= bit,
+                        Err(at) => candidates.by_pair.insert(at, (pair, bit)),
+                    }
+                }
+                // One letter, or not ASCII (such a name matches only keys that are not, which
+                // are not narrowed): a candidate for every key.
+                _ => candidates.single |= bit,
+            }
+        }
+        candidates
+    }
+
+    /// The names an ASCII `key` may match, as bits of their index; `None`: any name.
+    fn of(&self, key: &[u8]) -> Option<u64> {
+        if self.all {
+            return None;
+        }
+        let mut found = self.single;
+        let mut look = |first: u8, second: u8| {
+            if self.present[class(first)] & (1 << class(second)) != 0 {
+                let at = self
+                    .by_pair
+                    .binary_search_by_key(&pair(first, second), |(p, _)| *p);
+                found |= at.map_or(0, |at| self.by_pair[at].1);
+            }
+        };
+        // The pairs of the key's letters and digits, and the pairs that leave out a run of
+        // digits (a word's number: `api2_key` matches `api key`).
+        let (mut previous, mut before_digits): (Option<u8>, Option<u8>) = (None, None);
+        for &byte in key {
+            if !byte.is_ascii_alphanumeric() {
+                continue;
+            }
+            let byte = byte.to_ascii_lowercase();
+            if let Some(first) = previous {
+                look(first, byte);
+                let after_digits = first.is_ascii_digit() && !byte.is_ascii_digit();
+                if let Some(letter) = before_digits.filter(|_| after_digits) {
+                    look(letter, byte);
+                }
+            }
+            if !byte.is_ascii_digit() {
+                before_digits = Some(byte);
+            }
+            previous = Some(byte);
+        }
+        Some(found)
+    }
+}
+
+fn pair(first: u8, second: u8) -> u16 {
+    u16::from(first) << 8 | u16::from(second)
 }
 
 impl Matcher {
@@ -229,7 +340,12 @@ impl Matcher {
             .into_iter()
             .map(|n| Name::new(n.as_ref()))
             .collect::<Result<_, _>>()?;
-        Ok(Matcher { names })
+        Ok(Matcher::from_names(names))
+    }
+
+    fn from_names(names: Vec<Name>) -> Matcher {
+        let candidates = Candidates::new(&names);
+        Matcher { names, candidates }
     }
 
     /// Adds a name.
@@ -237,6 +353,7 @@ impl Matcher {
         let name = Name::new(name)?;
         if !self.names.contains(&name) {
             self.names.push(name);
+            self.candidates = Candidates::new(&self.names);
         }
         Ok(())
     }
@@ -262,8 +379,29 @@ impl Matcher {
 
     /// The first name `key` matches.
     pub fn find(&self, key: &str) -> Option<&Name> {
+        let narrowed = if key.is_ascii() {
+            match self.candidates.of(key.as_bytes()) {
+                Some(0) => return None,
+                narrowed => narrowed,
+            }
+        } else {
+            None
+        };
         match Words::split(key) {
-            Some(words) => self.names.iter().find(|n| n.matches(&words)),
+            Some(words) => {
+                let Some(mut candidates) = narrowed else {
+                    return self.names.iter().find(|n| n.matches(&words));
+                };
+                // In the names' order, as without the narrowing.
+                while candidates != 0 {
+                    let name = &self.names[candidates.trailing_zeros() as usize];
+                    candidates &= candidates - 1;
+                    if name.matches(&words) {
+                        return Some(name);
+                    }
+                }
+                None
+            }
             None => {
                 let key = words(key);
                 self.names.iter().find(|n| n.matches_words(&key))
@@ -275,9 +413,11 @@ impl Matcher {
 impl Name {
     fn matches(&self, key: &Words) -> bool {
         let joined = self.joined.as_bytes();
-        // Every way to match puts the name's letters and digits, in a row, among the key's:
-        // most keys are ruled out here, by one scan.
-        if !key.joined().windows(joined.len()).any(|w| w == joined) {
+        // Every way to match puts the name's letters and digits, in a row, among the key's, or
+        // among the key's with the digits its words end with left out (`api2_key`): most keys
+        // are ruled out here, by one or two scans.
+        let contains = |haystack: &[u8]| haystack.windows(joined.len()).any(|w| w == joined);
+        if !contains(key.joined()) && !contains(key.unnumbered().as_slice()) {
             return false;
         }
         let n = self.words.len();
@@ -383,6 +523,17 @@ impl Words {
 
     fn joined(&self) -> &[u8] {
         &self.alnum[..self.alnum_len]
+    }
+
+    /// The key's words joined, each without the digits it ends with (as [`same_word`] reads
+    /// them).
+    fn unnumbered(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.alnum_len);
+        for i in 0..self.count {
+            let word = self.word(i);
+            out.extend_from_slice(without_digits(word).unwrap_or(word));
+        }
+        out
     }
 }
 
@@ -560,6 +711,11 @@ mod tests {
         assert!(custom.matches("customerTaxId") && !custom.matches("password"));
         custom.add("pin").unwrap();
         assert!(custom.matches("card_pin"));
+        // A numbered word that is not the last (`api2`): the rule matches it, and so must the
+        // narrowing and the substring check in front of it.
+        assert!(custom.matches("tax2Id") && custom.matches("customer_tax2_id"));
+        assert!(matcher.matches("api2_key") && is_sensitive("api2_key"));
+        assert!(matcher.matches("x-Api3-Key") && !matcher.matches("api_2_key"));
         assert_eq!(custom.add("--"), Err(InvalidName));
     }
 
@@ -578,6 +734,34 @@ mod tests {
         ) {
             let key = pieces.concat();
             proptest::prop_assert_eq!(Matcher::default().matches(&key), is_sensitive(&key), "{}", key);
+        }
+
+        /// Narrowing by pairs of letters finds the name the whole list finds first, also with
+        /// one-letter names and with more names than it narrows.
+        #[test]
+        fn narrowing_finds_the_first_name_of_the_list(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(&[
+                    "pass", "Word", "api", "KEY", "tok", "en", "pin", "x", "Q", "_", "tax", "Id",
+                    "secret", "2", "s", "card", "42", "-",
+                ][..]),
+                0..6,
+            ),
+            many in proptest::bool::ANY,
+        ) {
+            let mut names: Vec<String> = ["x", "tax id", "en", "word", "card number", "pass"]
+                .iter()
+                .map(|n| String::from(*n))
+                .collect();
+            if many {
+                names.extend((0..70).map(|i| alloc::format!("name {i}")));
+            }
+            names.extend(SENSITIVE_NAMES.iter().map(|n| String::from(*n)));
+            let matcher = Matcher::with_names(&names).unwrap();
+            let key = pieces.concat();
+            let listed: Vec<Name> = names.iter().map(|n| Name::new(n).unwrap()).collect();
+            let first = listed.iter().find(|n| n.matches_words(&words(&key)));
+            proptest::prop_assert_eq!(matcher.find(&key), first, "{}", key);
         }
     }
 

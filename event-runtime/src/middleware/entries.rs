@@ -27,7 +27,7 @@ impl Started {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let full_url = redact::redact_url(&self.uri, &common.masker.matcher);
+        let full_url = redact::redact_url(&self.uri, common.masker.matcher());
         AuditEntry {
             tenant_id: identity.tenant_id,
             subject: identity.subject,

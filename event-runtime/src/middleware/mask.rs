@@ -5,6 +5,7 @@
 
 use kafka_events_rules::Matcher;
 
+use super::seen_keys;
 use crate::models::JsonText;
 
 /// What a masked value becomes.
@@ -14,12 +15,31 @@ use kafka_events_rules::MASK;
 const MAX_DEPTH: usize = 128;
 
 /// Masks JSON text by a set of sensitive names.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub(crate) struct Masker {
-    pub matcher: Matcher,
+    matcher: Matcher,
+    /// Which answers of [`seen_keys`] are this matcher's: a new one for new names.
+    id: u64,
+}
+
+impl Default for Masker {
+    fn default() -> Self {
+        Masker::new(Matcher::default())
+    }
 }
 
 impl Masker {
+    pub fn new(matcher: Matcher) -> Masker {
+        Masker {
+            matcher,
+            id: seen_keys::next_id(),
+        }
+    }
+
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
     /// The masked JSON, or `None` when `input` is not one valid JSON value.
     pub fn mask(&self, input: &[u8]) -> Option<JsonText> {
         let text = self.mask_to_string(input)?;
@@ -271,7 +291,7 @@ impl Scan<'_> {
             serde_json::from_slice::<String>(raw).is_ok_and(|k| self.masker.matcher.matches(&k))
         } else {
             std::str::from_utf8(&raw[1..raw.len() - 1])
-                .is_ok_and(|k| self.masker.matcher.matches(k))
+                .is_ok_and(|k| seen_keys::matches(self.masker.id, &self.masker.matcher, k))
         }
     }
 

@@ -50,7 +50,8 @@
 //! service, future, as tower-http keeps them); both start a request's record in `lifecycle`,
 //! which also writes it exactly once however the request ends, and build it in `entries`;
 //! `common` is the configuration they share; `request`, `identity`, `context`, `client`,
-//! `request_id` read the request; `body` captures bodies; `mask` and `redact` hide secrets.
+//! `request_id` read the request; `body` captures bodies; `mask` and `redact` hide secrets (`seen_keys` remembers which JSON
+//! keys are secret).
 
 #[macro_use]
 mod common;
@@ -68,6 +69,7 @@ mod mask;
 mod redact;
 mod request;
 mod request_id;
+mod seen_keys;
 mod usage;
 
 pub use audit::{Audit, AuditLayer, AuditResponseFuture, EntryHook};

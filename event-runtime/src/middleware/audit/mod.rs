@@ -19,6 +19,7 @@ use self::config::Config;
 use super::client::TrustedProxies;
 use super::common::Common;
 use super::hooks::IdentityHook;
+use super::mask::Masker;
 use super::request::RequestInfo;
 use crate::producer::Producer;
 
@@ -116,9 +117,9 @@ impl AuditLayer {
     /// whatever the case and separators, as [`DEFAULT_SENSITIVE_FIELDS`](super::DEFAULT_SENSITIVE_FIELDS)
     /// are). A name without a letter or digit is an error.
     pub fn mask_field(self, name: &str) -> Result<Self, InvalidName> {
-        let mut matcher = self.config.common.masker.matcher.clone();
+        let mut matcher = self.config.common.masker.matcher().clone();
         matcher.add(name)?;
-        Ok(self.with_common(|c| c.masker.matcher = matcher))
+        Ok(self.with_common(|c| c.masker = Masker::new(matcher)))
     }
 
     /// Replaces the list of masked names.
@@ -127,7 +128,7 @@ impl AuditLayer {
         names: I,
     ) -> Result<Self, InvalidName> {
         let matcher = Matcher::with_names(names)?;
-        Ok(self.with_common(|c| c.masker.matcher = matcher))
+        Ok(self.with_common(|c| c.masker = Masker::new(matcher)))
     }
 
     /// Enriches or vetoes each entry before it is emitted.
