@@ -252,14 +252,16 @@ async fn compare(scenario: &Scenario, rounds: usize, length: Duration) -> Compar
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let null = std::env::args().any(|a| a == "--null");
-    measure(quick, null).await;
+    measure(quick, null, true).await;
 }
 
-/// Both endpoints, plain and audited; `null`: with a producer that drops every record, to see
-/// the layer's own cost.
-pub async fn measure(quick: bool, null: bool) -> Vec<Comparison> {
+/// Both endpoints, plain and audited (CPU only, then waiting 1 ms), and with `peer` the audited
+/// CPU-only endpoint against the `TraceLayer` peer (then third); `null`: with a producer that
+/// drops every record, to see the layer's own cost. The peer's subscriber is installed once per
+/// process: run it in one `measure` only.
+pub async fn measure(quick: bool, null: bool, peer: bool) -> Vec<Comparison> {
     let log_dir = tempfile::tempdir().unwrap();
-    let _log_guard = trace_to_file(log_dir.path());
+    let _log_guard = peer.then(|| trace_to_file(log_dir.path()));
     let (rounds, length) = if quick {
         (2, Duration::from_secs(1))
     } else {
@@ -304,25 +306,29 @@ pub async fn measure(quick: bool, null: bool) -> Vec<Comparison> {
         length,
     )
     .await;
-    let traced = serve(traced(post(create_order))).await;
-    let (_, audited) = servers(post(create_order)).await;
-    let peer = compare(
-        &Scenario {
-            name: "the audit layer vs TraceLayer + JSON lines to a file (CPU only; \"plain\" is the peer)",
-            connections: 8,
-            plain: traced,
-            audited,
-        },
-        rounds,
-        length,
-    )
-    .await;
-    let logged = std::fs::read_dir(log_dir.path())
-        .unwrap()
-        .filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
-        .map(|text| text.lines().count())
-        .sum::<usize>();
-    println!("lines the peer wrote so far: {logged}");
+    let mut peer_comparison = None;
+    if peer {
+        let traced = serve(traced(post(create_order))).await;
+        let (_, audited) = servers(post(create_order)).await;
+        let peer = compare(
+            &Scenario {
+                name: "the audit layer vs TraceLayer + JSON lines to a file (CPU only; \"plain\" is the peer)",
+                connections: 8,
+                plain: traced,
+                audited,
+            },
+            rounds,
+            length,
+        )
+        .await;
+        let logged = std::fs::read_dir(log_dir.path())
+            .unwrap()
+            .filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok())
+            .map(|text| text.lines().count())
+            .sum::<usize>();
+        println!("lines the peer wrote so far: {logged}");
+        peer_comparison = Some(peer);
+    }
     let (plain, audited) = servers(post(create_order_after_io)).await;
     let io = compare(
         &Scenario {
@@ -342,7 +348,9 @@ pub async fn measure(quick: bool, null: bool) -> Vec<Comparison> {
         "\naudit entries delivered: {}, dropped: {}",
         stats.delivered, stats.dropped
     );
-    vec![cpu, io, peer]
+    let mut comparisons = vec![cpu, io];
+    comparisons.extend(peer_comparison);
+    comparisons
 }
 
 /// Installs the peer's subscriber for this process: JSON lines of `tower_http` events (and

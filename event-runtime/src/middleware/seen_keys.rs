@@ -5,7 +5,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kafka_events_rules::Matcher;
@@ -29,7 +28,8 @@ thread_local! {
 #[derive(Default)]
 struct Seen {
     count: usize,
-    by_masker: HashMap<u64, HashMap<Box<str>, bool, Fnv>, Fnv>,
+    /// Keyed by std's randomly seeded hasher: the keys are request bodies', chosen by clients.
+    by_masker: HashMap<u64, HashMap<Box<str>, bool>>,
 }
 
 /// Whether `key` matches `matcher`, whose masker has id `masker`.
@@ -56,32 +56,6 @@ pub(super) fn matches(masker: u64, matcher: &Matcher, key: &str) -> bool {
         answer
     })
 }
-
-/// FNV-1a: short keys hash in a few instructions (SipHash's resistance to chosen keys is not
-/// needed for a bounded cache that is cleared when full).
-#[derive(Clone, Copy)]
-struct FnvHasher(u64);
-
-impl Default for FnvHasher {
-    fn default() -> Self {
-        FnvHasher(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for FnvHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 ^= u64::from(byte);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
-
-type Fnv = BuildHasherDefault<FnvHasher>;
 
 #[cfg(test)]
 mod tests {
