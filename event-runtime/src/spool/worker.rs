@@ -52,6 +52,13 @@ pub(super) fn run(inner: Arc<Inner>) {
     }
 }
 
+/// A sealed segment to flush: through its file (already unmapped), or through its mapping when
+/// its file was closed meanwhile (the last handle unmaps it after).
+enum ToFlush {
+    File(Arc<std::fs::File>),
+    Mapping(super::map::MapFlusher),
+}
+
 /// What the worker keeps between its rounds.
 struct Housekeeping {
     unsynced_since: Option<Instant>,
@@ -141,23 +148,33 @@ impl Housekeeping {
             let mut active = Vec::new();
             let segments = std::mem::take(&mut segs.mapped);
             for (id, flusher) in segments {
-                let is_active = segs
-                    .map
-                    .get(&id)
-                    .is_some_and(|s| s.state == SegState::Active);
-                if is_active {
+                let seg = segs.map.get(&id);
+                if seg.is_some_and(|s| s.state == SegState::Active) {
                     active.push(flusher.clone());
                     segs.mapped.push((id, flusher));
                 } else {
-                    sealed.push((id, flusher));
+                    sealed.push((id, seg.and_then(|s| s.file.clone()), flusher));
                 }
             }
             (sealed, active)
         };
-        for (id, flusher) in sealed {
-            // Dropping the last handle unmaps it.
-            let flushed = !flush || flusher.flush().is_ok();
-            drop(flusher);
+        // Sealed segments whose file is open are unmapped at once (dropping the last handle),
+        // all of them before any `fsync`: their pages leave the process however far behind
+        // the disk is, and the page cache keeps them for the file's `fsync`.
+        let sealed: Vec<(u64, ToFlush)> = sealed
+            .into_iter()
+            .map(|(id, file, flusher)| match file {
+                Some(file) => (id, ToFlush::File(file)),
+                None => (id, ToFlush::Mapping(flusher)),
+            })
+            .collect();
+        for (id, mapped) in sealed {
+            let flushed = !flush
+                || match &mapped {
+                    ToFlush::Mapping(flusher) => flusher.flush().is_ok(),
+                    ToFlush::File(file) => file.sync_data().is_ok(),
+                };
+            drop(mapped);
             if flushed {
                 write_index(inner, id);
             } else {
