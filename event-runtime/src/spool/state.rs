@@ -266,6 +266,18 @@ impl Seg {
         true
     }
 
+    /// Takes the records an `.acks` file says are done (of a segment checked at a start, none
+    /// done yet): bits past its records are left out. Nothing new to write back.
+    pub fn set_all_done(&mut self, mut bits: Vec<u64>) {
+        let words = (self.records as usize).div_ceil(64);
+        bits.truncate(words);
+        if let (Some(last), tail @ 1..) = (bits.get_mut(words.wrapping_sub(1)), self.records % 64) {
+            *last &= (1 << tail) - 1;
+        }
+        self.done = bits.iter().map(|w| w.count_ones()).sum();
+        self.done_bits = bits;
+    }
+
     /// Sealed, every record done and none with librdkafka: it can be deleted.
     pub fn finished(&self) -> bool {
         self.state == SegState::Sealed

@@ -737,3 +737,45 @@ fn open_files_stay_bounded_however_many_segments() {
     assert!(open_files(&dir_path) <= 1 + super::state::MAX_SPARES + 1);
     assert_eq!(spool.recover(|| false).records, 600);
 }
+
+fn files_with(dir: &Path, extension: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let stem = path.file_stem()?.to_str()?.parse().ok()?;
+            (path.extension()? == extension).then_some(stem)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// A segment the start had to read through (its index lost) gets its index then: the start
+/// after reads it no more.
+#[test]
+fn a_segment_read_through_at_a_start_is_indexed_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = messages(200);
+    {
+        let spool = open(dir.path());
+        spool.recover(|| false);
+        for m in &messages {
+            append(&spool, m);
+        }
+    }
+    wait_for_release(dir.path());
+    let segments = files_with(dir.path(), "seg");
+    for id in &segments {
+        store::remove_if_there(&store::index_path(dir.path(), *id)).unwrap();
+    }
+    {
+        let spool = open(dir.path());
+        assert_eq!(spool.recover(|| false).records, 200);
+        assert_eq!(files_with(dir.path(), "idx"), segments);
+    }
+    wait_for_release(dir.path());
+    let spool = open(dir.path());
+    assert_eq!(spool.recover(|| false).records, 200);
+    assert_eq!(replay_all(&spool), messages);
+}
