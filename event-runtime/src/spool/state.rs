@@ -78,6 +78,13 @@ pub(super) struct Inner {
     pub work: Bell,
     /// The spool is closing: no appends; the worker finishes and lets go.
     pub stop: AtomicBool,
+    /// The producer is closing: the worker keeps no spare segments and seals the active one,
+    /// so that the next start finds only indexed segments (see [`worker::put_away`]).
+    ///
+    /// [`worker::put_away`]: super::worker::put_away
+    pub closing: AtomicBool,
+    /// Set by the worker once, while `closing`, no segment is active, spare or unindexed.
+    pub put_away: AtomicBool,
     pub quarantine: Quarantine,
     pub jobs: Mutex<Vec<Job>>,
     /// Quarantine jobs not written yet, and the bytes their records hold in memory.

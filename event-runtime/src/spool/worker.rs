@@ -2,8 +2,9 @@
 //! no thread that emits ever waits for a disk. It prepares segments ahead (more of them when
 //! appends outrun it) and writes out records that found none ready, `fsync`s by the policy
 //! (group commit), writes acknowledgements, indexes of sealed segments and the quarantine,
-//! deletes finished segments (backing off when it can't), keeps few files open, and recreates
-//! the directory if it disappears.
+//! deletes finished segments (backing off when it can't), keeps few files open, recreates the
+//! directory if it disappears, and, when the producer closes, puts the files away for the next
+//! start (the active segment sealed and indexed, no spare left).
 
 use std::io;
 use std::sync::Arc;
@@ -25,10 +26,16 @@ pub(super) fn run(inner: Arc<Inner>) {
         let seen = inner.work.rung();
         let stopping = inner.stop.load(Ordering::Acquire);
         run_jobs(&inner);
-        if !stopping {
+        let closing = inner.closing.load(Ordering::Acquire);
+        if closing && !stopping {
+            seal_and_drop_spares(&inner);
+        } else if !stopping {
             state.ensure_spare(&inner);
         }
         state.sync(&inner, stopping);
+        if closing && !stopping {
+            note_put_away(&inner);
+        }
         persist_acks(&inner);
         let next_delete = delete_finished(&inner);
         close_old_files(&inner);
@@ -367,6 +374,57 @@ pub(super) fn sync(inner: &Inner, timeout: Duration) -> bool {
             && inner.jobs_queued.load(Ordering::Acquire) == 0
             && lock(&inner.active).staged.is_empty()
     })
+}
+
+/// Asks the worker to put the spool's files away for the next start (see [`note_put_away`])
+/// and waits up to `timeout` for it. Blocks: for `close`'s own thread.
+pub(super) fn put_away(inner: &Inner, timeout: Duration) -> bool {
+    inner.closing.store(true, Ordering::Release);
+    inner.work.ring();
+    inner
+        .bell
+        .wait_until(timeout, || inner.put_away.load(Ordering::Acquire))
+}
+
+/// The producer is closing: records waiting for a segment are written to one, the active
+/// segment is sealed (the round's `sync` flushes it and writes its index) and the spare ones
+/// are deleted. A spare left behind has no index, and the next start would read it through.
+fn seal_and_drop_spares(inner: &Inner) {
+    if !lock(&inner.active).staged.is_empty() {
+        while prepare_spares(inner) && !write_staged(inner) {}
+    }
+    let spares = {
+        let mut active = lock(&inner.active);
+        if !active.staged.is_empty() {
+            // No segment could be had (a full disk): they wait, and so does the rest.
+            return;
+        }
+        if let Some(current) = active.current.take() {
+            inner.seal(current);
+        }
+        std::mem::take(&mut active.spare)
+    };
+    for spare in spares {
+        let id = spare.id;
+        drop(spare);
+        if let Err(error) = store::remove(&inner.dir, id) {
+            tracing::warn!(%error, segment = id, "spool: could not delete an unused segment");
+        }
+    }
+}
+
+/// Says whether the spool's files are put away: no active or spare segment, no record waiting
+/// for one, and every sealed segment flushed and indexed by the round's `sync` (a record
+/// appended later undoes it until the next round).
+fn note_put_away(inner: &Inner) {
+    let idle = {
+        let active = lock(&inner.active);
+        active.current.is_none() && active.spare.is_empty() && active.staged.is_empty()
+    };
+    let done = idle && lock(&inner.segs).mapped.is_empty();
+    if inner.put_away.swap(done, Ordering::AcqRel) != done {
+        inner.bell.ring();
+    }
 }
 
 /// Makes the next segments ahead of time, as many as the spool keeps ready now. Returns false
