@@ -394,8 +394,9 @@ fn markdown(rows: &[Row]) -> String {
              {:.1} GB here) those `fsync`s are short; above it they wait for writeback (strace of \
              a 3.6 M-record spooling child on this machine: `msync` of the active segment up to \
              140 ms, 4.4 s of its 8 s in `msync`, `fdatasync` and `fsync`), and the emitter fills \
-             several 8 MiB spare segments meanwhile. That is bounded by the spare segments (at \
-             most 16 of them) and the 16 MiB of records waiting for one, not by the backlog.",
+             several 8 MiB spare segments meanwhile. The peak is the longest stall's worth, so \
+             a longer outage meets a longer one; it is bounded by the spare segments (at most 16 \
+             of 8 MiB) and the 16 MiB of records waiting for one, whatever the backlog.",
             dirty_background_bytes() as f64 / 1e9
         )
         .unwrap();
