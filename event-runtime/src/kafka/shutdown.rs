@@ -108,7 +108,7 @@ pub(super) fn dropped(pipeline: Pipeline, watch: Option<Watch>) {
 
 /// What `close` and `Drop` do, on a thread of their own: stop the watch thread, flush until the
 /// deadline, fail what is left on purpose so its delivery reports spool it (or hand it back),
-/// and `fsync` the spool.
+/// `fsync` the spool and put its files away for the next start.
 struct Shutdown {
     /// The awaited producer first: it holds few records, each with a caller waiting.
     producers: Vec<Arc<Client>>,
@@ -154,7 +154,11 @@ impl Shutdown {
             let _ = message.with_ref(|m| apply::spool(&self.shared, m, caller));
         });
         if let Some(spool) = self.shared.spool() {
+            let grace = Instant::now() + GRACE;
             spool.sync(GRACE);
+            // Within the same grace: the next start then reads the segments' indexes, not the
+            // segments.
+            spool.put_away(grace.saturating_duration_since(Instant::now()));
         }
         // Records that waited for a producer to replace one that failed for good: handed back,
         // their spans (if still open) say so.

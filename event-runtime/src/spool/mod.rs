@@ -122,6 +122,8 @@ impl Spool {
             bell: Bell::default(),
             work: Bell::default(),
             stop: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            put_away: AtomicBool::new(false),
             quarantine: Quarantine::new(&dir),
             jobs: Mutex::new(Vec::new()),
             jobs_queued: AtomicU64::new(0),
@@ -262,6 +264,14 @@ impl Spool {
     /// queued so far, and waits up to `timeout` for them. Blocks: for `close`'s own thread.
     pub fn sync(&self, timeout: Duration) -> bool {
         worker::sync(&self.inner, timeout)
+    }
+
+    /// Before the producer goes away (after [`Spool::sync`]): asks the worker to seal the
+    /// active segment (its index is written once it is flushed) and delete the spare ones, and
+    /// waits up to `timeout` for it, so that the next start reads indexes, not segments. Records
+    /// appended later still go to a segment, sealed in turn. Blocks: for `close`'s own thread.
+    pub fn put_away(&self, timeout: Duration) -> bool {
+        worker::put_away(&self.inner, timeout)
     }
 
     /// Every record in the quarantine, oldest first. Does file I/O.

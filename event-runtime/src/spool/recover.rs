@@ -1,14 +1,16 @@
 //! The check of an opened spool, before anything is replayed: for every segment an earlier run
 //! left, how many records it holds (from its index when it has one, so a long backlog is not
 //! read through at every start; otherwise from a scan that cuts a torn or corrupt tail off into
-//! a `.damaged` file and sets bad records aside alone) and which of them were acknowledged.
+//! a `.damaged` file and sets bad records aside alone, and writes the index it lacked when it
+//! found no damage) and which of them were acknowledged.
 //! Records' checksums are checked again when they are read for replay.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 use super::codec;
-use super::state::{Inner, SegState, bit_set};
+use super::config::FsyncPolicy;
+use super::state::{Inner, SegState};
 use super::store;
 use crate::flow::lock;
 
@@ -70,9 +72,18 @@ pub(super) fn check(inner: &Inner, stop: impl Fn() -> bool) -> SpoolRecovery {
         if stop() {
             break;
         }
-        let Some(found) = records_of(inner, id, &mut recovery) else {
+        let Some(mut found) = records_of(inner, id, &mut recovery) else {
             continue;
         };
+        if !found.indexed && found.clean && found.records > 0 {
+            // Read through once: the next start reads its index instead.
+            let index = store::Index {
+                records: found.records,
+                end: found.end,
+            };
+            let sync = inner.fsync != FsyncPolicy::Never;
+            found.indexed = store::write_index(&inner.dir, id, index, sync).is_ok();
+        }
         let done_bits = store::read_acks(&inner.dir, id);
         let mut segs = lock(&inner.segs);
         let Some(seg) = segs.map.get_mut(&id) else {
@@ -83,11 +94,7 @@ pub(super) fn check(inner: &Inner, stop: impl Fn() -> bool) -> SpoolRecovery {
         seg.end = found.end;
         seg.keep |= found.keep;
         seg.indexed = found.indexed;
-        for index in 0..seg.records {
-            if bit_set(&done_bits, index) {
-                seg.set_done(index);
-            }
-        }
+        seg.set_all_done(done_bits);
         let mut lost = 0;
         for index in found.bad {
             if seg.set_done(index) {
@@ -124,6 +131,8 @@ struct Found {
     /// Damaged bytes in it could not be set aside: the segment is kept.
     keep: bool,
     indexed: bool,
+    /// Read through, with no damage found.
+    clean: bool,
 }
 
 /// Its index, or else a scan of the segment; `None` when it can't be read now.
@@ -135,6 +144,7 @@ fn records_of(inner: &Inner, id: u64, recovery: &mut SpoolRecovery) -> Option<Fo
             bad: Vec::new(),
             keep: false,
             indexed: true,
+            clean: true,
         });
     }
     let path = store::segment_path(&inner.dir, id);
@@ -183,5 +193,6 @@ fn records_of(inner: &Inner, id: u64, recovery: &mut SpoolRecovery) -> Option<Fo
         bad: scan.bad.iter().map(|(index, _)| *index).collect(),
         keep,
         indexed: false,
+        clean: scan.bad.is_empty() && scan.damage.is_none(),
     })
 }

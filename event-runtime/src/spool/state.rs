@@ -78,6 +78,13 @@ pub(super) struct Inner {
     pub work: Bell,
     /// The spool is closing: no appends; the worker finishes and lets go.
     pub stop: AtomicBool,
+    /// The producer is closing: the worker keeps no spare segments and seals the active one,
+    /// so that the next start finds only indexed segments (see [`worker::put_away`]).
+    ///
+    /// [`worker::put_away`]: super::worker::put_away
+    pub closing: AtomicBool,
+    /// Set by the worker once, while `closing`, no segment is active, spare or unindexed.
+    pub put_away: AtomicBool,
     pub quarantine: Quarantine,
     pub jobs: Mutex<Vec<Job>>,
     /// Quarantine jobs not written yet, and the bytes their records hold in memory.
@@ -264,6 +271,18 @@ impl Seg {
         self.done += 1;
         self.acks_dirty = true;
         true
+    }
+
+    /// Takes the records an `.acks` file says are done (of a segment checked at a start, none
+    /// done yet): bits past its records are left out. Nothing new to write back.
+    pub fn set_all_done(&mut self, mut bits: Vec<u64>) {
+        let words = (self.records as usize).div_ceil(64);
+        bits.truncate(words);
+        if let (Some(last), tail @ 1..) = (bits.get_mut(words.wrapping_sub(1)), self.records % 64) {
+            *last &= (1 << tail) - 1;
+        }
+        self.done = bits.iter().map(|w| w.count_ones()).sum();
+        self.done_bits = bits;
     }
 
     /// Sealed, every record done and none with librdkafka: it can be deleted.

@@ -2,9 +2,11 @@
 //! no thread that emits ever waits for a disk. It prepares segments ahead (more of them when
 //! appends outrun it) and writes out records that found none ready, `fsync`s by the policy
 //! (group commit), writes acknowledgements, indexes of sealed segments and the quarantine,
-//! deletes finished segments (backing off when it can't), keeps few files open, and recreates
-//! the directory if it disappears.
+//! deletes finished segments (backing off when it can't), keeps few files open, recreates the
+//! directory if it disappears, and, when the producer closes, puts the files away for the next
+//! start (the active segment sealed and indexed, no spare left).
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::append;
 use super::config::FsyncPolicy;
-use super::state::{Blocked, Inner, MAX_SPARES, OPEN_SEALED, SegState};
+use super::map::MapFlusher;
+use super::state::{Blocked, Inner, MAX_SPARES, OPEN_SEALED, SegState, Segs};
 use super::store::{self, Index};
 use crate::flow::{Backoff, lock};
 
@@ -25,10 +28,16 @@ pub(super) fn run(inner: Arc<Inner>) {
         let seen = inner.work.rung();
         let stopping = inner.stop.load(Ordering::Acquire);
         run_jobs(&inner);
-        if !stopping {
+        let closing = inner.closing.load(Ordering::Acquire);
+        if closing && !stopping {
+            seal_and_drop_spares(&inner);
+        } else if !stopping {
             state.ensure_spare(&inner);
         }
         state.sync(&inner, stopping);
+        if closing && !stopping {
+            note_put_away(&inner, state.to_flush.is_empty());
+        }
         persist_acks(&inner);
         let next_delete = delete_finished(&inner);
         close_old_files(&inner);
@@ -37,11 +46,16 @@ pub(super) fn run(inner: Arc<Inner>) {
             state.dir_check_at = Instant::now() + DIR_CHECK;
         }
         if stopping && lock(&inner.jobs).is_empty() {
-            finish(&inner);
+            finish(&inner, &mut state);
             break;
         }
         let now = Instant::now();
-        let mut wake = state.dir_check_at;
+        // Segments sealed during the round's flushes are flushed in the next, at once.
+        let mut wake = if state.to_flush.is_empty() {
+            state.dir_check_at
+        } else {
+            now
+        };
         for due in [state.sync_due(&inner), state.spare_after, next_delete]
             .into_iter()
             .flatten()
@@ -52,8 +66,17 @@ pub(super) fn run(inner: Arc<Inner>) {
     }
 }
 
+/// A sealed segment to flush: through its file (already unmapped), or through its mapping when
+/// its file was closed meanwhile (the last handle unmaps it after).
+enum ToFlush {
+    File(Arc<std::fs::File>),
+    Mapping(MapFlusher),
+}
+
 /// What the worker keeps between its rounds.
 struct Housekeeping {
+    /// Sealed segments to flush and index, oldest first.
+    to_flush: VecDeque<(u64, ToFlush)>,
     unsynced_since: Option<Instant>,
     sync_failed: bool,
     spare_after: Option<Instant>,
@@ -65,6 +88,7 @@ struct Housekeeping {
 impl Housekeeping {
     fn new(dir_check_at: Instant) -> Self {
         Housekeeping {
+            to_flush: VecDeque::new(),
             unsynced_since: None,
             sync_failed: false,
             spare_after: None,
@@ -102,6 +126,31 @@ impl Housekeeping {
         }
     }
 
+    /// Takes the segments sealed since the last look off the mapped ones. Those whose file is
+    /// open are unmapped at once (dropping the last handle): their pages leave the process
+    /// however far behind the disk is, and the page cache keeps them for the file's `fsync`.
+    fn unmap_sealed(&mut self, inner: &Inner) {
+        let sealed = {
+            let mut segs = lock(&inner.segs);
+            let Segs { map, mapped, .. } = &mut *segs;
+            let mut sealed = Vec::new();
+            mapped.retain(|(id, flusher)| {
+                let seg = map.get(id);
+                if seg.is_some_and(|s| s.state == SegState::Active) {
+                    return true;
+                }
+                sealed.push((*id, seg.and_then(|s| s.file.clone()), flusher.clone()));
+                false
+            });
+            sealed
+        };
+        self.to_flush
+            .extend(sealed.into_iter().map(|(id, file, flusher)| match file {
+                Some(file) => (id, ToFlush::File(file)),
+                None => (id, ToFlush::Mapping(flusher)),
+            }));
+    }
+
     /// When the policy wants the next `fsync` (a failed one is retried a second later).
     fn sync_due(&self, inner: &Inner) -> Option<Instant> {
         let since = self.unsynced_since?;
@@ -135,34 +184,29 @@ impl Housekeeping {
             && inner.fsync != FsyncPolicy::Never
             && (wanted || stopping || self.sync_due(inner).is_some_and(|at| at <= Instant::now()));
         let flush = inner.fsync != FsyncPolicy::Never;
-        let (sealed, active) = {
-            let mut segs = lock(&inner.segs);
-            let mut sealed = Vec::new();
-            let mut active = Vec::new();
-            let segments = std::mem::take(&mut segs.mapped);
-            for (id, flusher) in segments {
-                let is_active = segs
-                    .map
-                    .get(&id)
-                    .is_some_and(|s| s.state == SegState::Active);
-                if is_active {
-                    active.push(flusher.clone());
-                    segs.mapped.push((id, flusher));
-                } else {
-                    sealed.push((id, flusher));
-                }
-            }
-            (sealed, active)
-        };
-        for (id, flusher) in sealed {
-            // Dropping the last handle unmaps it.
-            let flushed = !flush || flusher.flush().is_ok();
-            drop(flusher);
+        self.unmap_sealed(inner);
+        let active: Vec<MapFlusher> = lock(&inner.segs)
+            .mapped
+            .iter()
+            .map(|(_, flusher)| flusher.clone())
+            .collect();
+        // Those sealed meanwhile are unmapped as they come, and flushed in the next round.
+        for _ in 0..self.to_flush.len() {
+            let Some((id, sealed)) = self.to_flush.pop_front() else {
+                break;
+            };
+            let flushed = !flush
+                || match &sealed {
+                    ToFlush::Mapping(flusher) => flusher.flush().is_ok(),
+                    ToFlush::File(file) => file.sync_data().is_ok(),
+                };
+            drop(sealed);
             if flushed {
                 write_index(inner, id);
             } else {
                 tracing::error!(segment = id, dir = %inner.dir.display(), "spool: fsync failed");
             }
+            self.unmap_sealed(inner);
         }
         if !due {
             return;
@@ -304,7 +348,7 @@ fn forget(inner: &Inner, id: u64) {
 /// The spool is closed: records waiting for a segment are written out (if a segment can be
 /// had), the active segment is sealed, unused spare segments are deleted, and so are segments
 /// whose records are all done.
-fn finish(inner: &Inner) {
+fn finish(inner: &Inner, state: &mut Housekeeping) {
     while prepare_spares(inner) && !write_staged(inner) {}
     let (spares, left) = {
         let mut active = lock(&inner.active);
@@ -330,7 +374,10 @@ fn finish(inner: &Inner) {
         drop(spare);
         let _ = store::remove(&inner.dir, id);
     }
-    Housekeeping::new(Instant::now()).sync(inner, true);
+    state.sync(inner, true);
+    while !state.to_flush.is_empty() {
+        state.sync(inner, true);
+    }
     persist_acks(inner);
     delete_finished(inner);
 }
@@ -350,6 +397,57 @@ pub(super) fn sync(inner: &Inner, timeout: Duration) -> bool {
             && inner.jobs_queued.load(Ordering::Acquire) == 0
             && lock(&inner.active).staged.is_empty()
     })
+}
+
+/// Asks the worker to put the spool's files away for the next start (see [`note_put_away`])
+/// and waits up to `timeout` for it. Blocks: for `close`'s own thread.
+pub(super) fn put_away(inner: &Inner, timeout: Duration) -> bool {
+    inner.closing.store(true, Ordering::Release);
+    inner.work.ring();
+    inner
+        .bell
+        .wait_until(timeout, || inner.put_away.load(Ordering::Acquire))
+}
+
+/// The producer is closing: records waiting for a segment are written to one, the active
+/// segment is sealed (the round's `sync` flushes it and writes its index) and the spare ones
+/// are deleted. A spare left behind has no index, and the next start would read it through.
+fn seal_and_drop_spares(inner: &Inner) {
+    if !lock(&inner.active).staged.is_empty() {
+        while prepare_spares(inner) && !write_staged(inner) {}
+    }
+    let spares = {
+        let mut active = lock(&inner.active);
+        if !active.staged.is_empty() {
+            // No segment could be had (a full disk): they wait, and so does the rest.
+            return;
+        }
+        if let Some(current) = active.current.take() {
+            inner.seal(current);
+        }
+        std::mem::take(&mut active.spare)
+    };
+    for spare in spares {
+        let id = spare.id;
+        drop(spare);
+        if let Err(error) = store::remove(&inner.dir, id) {
+            tracing::warn!(%error, segment = id, "spool: could not delete an unused segment");
+        }
+    }
+}
+
+/// Says whether the spool's files are put away: no active or spare segment, no record waiting
+/// for one, and every sealed segment flushed and indexed by the round's `sync` (a record
+/// appended later undoes it until the next round).
+fn note_put_away(inner: &Inner, flushed: bool) {
+    let idle = flushed && {
+        let active = lock(&inner.active);
+        active.current.is_none() && active.spare.is_empty() && active.staged.is_empty()
+    };
+    let done = idle && lock(&inner.segs).mapped.is_empty();
+    if inner.put_away.swap(done, Ordering::AcqRel) != done {
+        inner.bell.ring();
+    }
 }
 
 /// Makes the next segments ahead of time, as many as the spool keeps ready now. Returns false

@@ -737,3 +737,85 @@ fn open_files_stay_bounded_however_many_segments() {
     assert!(open_files(&dir_path) <= 1 + super::state::MAX_SPARES + 1);
     assert_eq!(spool.recover(|| false).records, 600);
 }
+
+fn files_with(dir: &Path, extension: &str) -> Vec<u64> {
+    let mut ids: Vec<u64> = fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            let stem = path.file_stem()?.to_str()?.parse().ok()?;
+            (path.extension()? == extension).then_some(stem)
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// A closing producer puts the spool away: no spare segment is left behind and every segment
+/// has its index, so the next start reads no segment through (a process may exit as soon as
+/// `close` returns, before the worker finishes).
+#[test]
+fn put_away_leaves_only_indexed_segments_for_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = messages(200);
+    let spool = Spool::open(&config(dir.path()).fsync(FsyncPolicy::Always), 1 << 10).unwrap();
+    spool.recover(|| false);
+    for m in &messages {
+        append(&spool, m);
+    }
+    assert!(spool.sync(Duration::from_secs(10)));
+    assert!(spool.put_away(Duration::from_secs(10)));
+    let segments = files_with(dir.path(), "seg");
+    assert!(segments.len() > 1, "1 MiB segments roll over");
+    assert_eq!(
+        files_with(dir.path(), "idx"),
+        segments,
+        "no spare, none unindexed"
+    );
+    for id in &segments {
+        assert!(store::read_index(dir.path(), *id).is_some_and(|i| i.records > 0));
+    }
+    // A record appended after it is not lost: it goes to a segment of its own, put away too.
+    append(&spool, &messages[0]);
+    assert!(spool.sync(Duration::from_secs(10)));
+    assert!(spool.bell().wait_until(Duration::from_secs(10), || {
+        files_with(dir.path(), "idx") == files_with(dir.path(), "seg")
+            && files_with(dir.path(), "seg").len() == segments.len() + 1
+    }));
+    drop(spool);
+    wait_for_release(dir.path());
+    let spool = open(dir.path());
+    assert_eq!(spool.recover(|| false).records, 201);
+    let mut expected = messages.clone();
+    expected.push(messages[0].clone());
+    assert_eq!(replay_all(&spool), expected);
+}
+
+/// A segment the start had to read through (its index lost) gets its index then: the start
+/// after reads it no more.
+#[test]
+fn a_segment_read_through_at_a_start_is_indexed_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = messages(200);
+    {
+        let spool = open(dir.path());
+        spool.recover(|| false);
+        for m in &messages {
+            append(&spool, m);
+        }
+    }
+    wait_for_release(dir.path());
+    let segments = files_with(dir.path(), "seg");
+    for id in &segments {
+        store::remove_if_there(&store::index_path(dir.path(), *id)).unwrap();
+    }
+    {
+        let spool = open(dir.path());
+        assert_eq!(spool.recover(|| false).records, 200);
+        assert_eq!(files_with(dir.path(), "idx"), segments);
+    }
+    wait_for_release(dir.path());
+    let spool = open(dir.path());
+    assert_eq!(spool.recover(|| false).records, 200);
+    assert_eq!(replay_all(&spool), messages);
+}
