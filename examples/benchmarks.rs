@@ -20,6 +20,8 @@ mod audit_overhead;
 mod bench_outbox;
 #[path = "../tests/support/matrix.rs"]
 mod matrix;
+#[path = "spool_scale.rs"]
+mod spool_scale;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -1051,6 +1053,9 @@ fn msgs(v: f64) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if spool_scale::child_main(&args) {
+        return;
+    }
     if let Some(n) = args
         .iter()
         .position(|a| a == "--memory-child")
@@ -1173,6 +1178,9 @@ fn main() {
     let seed = seed_design(seed_n);
     progress("memory");
     let memory = memory(memory_n);
+    progress("the spool at scale");
+    let spool_sizes: &[f64] = if quick { &[0.2] } else { &[1.0, 3.0, 10.0] };
+    let spool_rows = spool_scale::run(spool_sizes, None);
     let settings: Vec<(String, Versus)> = if args.iter().any(|a| a == "--settings") {
         [
             ("linger.ms", "0"),
@@ -1279,6 +1287,35 @@ fn main() {
     let serialize = serialize_ns / serde_json_ns;
     writeln!(w, "| 14 | serializing one `AuditEntry` (~{} B): `#[event(fast_json)]`'s generated writer vs `serde_json::to_writer`, the same bytes | ≤ 0.5× | {serialize_ns:.0} vs {serde_json_ns:.0} ns: {serialize:.2}× | {} |", serde_json::to_vec(&events(1)[0]).unwrap().len(), met(serialize <= 0.5)).unwrap();
     writeln!(w, "| 15 | the audit layer alone (a producer that drops every record) vs plain, CPU-only endpoint; added p99 on the endpoint that waits 1 ms | ≥ 0.92×, p99 ≤ +100 µs | {:.3}×; p99 {:+.0} µs | {} |", null_cpu.ratio(), null_io.added_p99(), met(null_cpu.ratio() >= 0.92 && null_io.added_p99() <= 100.0)).unwrap();
+    if spool_rows.is_empty() {
+        writeln!(w, "| 16–19 | the spool at {spool_sizes:?} GB of backlog | | not run: not enough free disk | — |").unwrap();
+    } else {
+        let sizes = spool_rows
+            .iter()
+            .map(|r| format!("{:.1}", r.backlog_gb()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let list = |f: &dyn Fn(&spool_scale::Row) -> f64, unit: &str| {
+            spool_rows
+                .iter()
+                .map(|r| format!("{:.2}{unit}", f(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let spooling_met = spool_rows.iter().all(|r| r.spooling() >= 0.8);
+        let replay_met = spool_rows.iter().all(|r| r.replaying() >= 0.9);
+        let recovery_met = spool_rows.iter().all(|r| r.recovery_per_gb() <= 0.1);
+        writeln!(w, "| 16 | spooling rate with every broker down vs the direct rate, at {sizes} GB of backlog | ≥ 0.8× at every size | {} | {} |", list(&|r| r.spooling(), "×"), met(spooling_met)).unwrap();
+        writeln!(w, "| 17 | restart until the spool's check returns, per GB of backlog | ≤ 0.1 s/GB at every size | {} | {} |", list(&|r| r.recovery_per_gb(), " s/GB"), met(recovery_met)).unwrap();
+        writeln!(
+            w,
+            "| 18 | replay after the restart vs the direct rate | ≥ 0.9× at every size | {} | {} |",
+            list(&|r| r.replaying(), "×"),
+            met(replay_met)
+        )
+        .unwrap();
+        writeln!(w, "| 19 | peak RSS of the producing process, spooling / replaying | flat (each within 1.2× the smallest backlog's) | {} MiB | {} |", spool_scale::rss_list(&spool_rows), met(spool_scale::flat(&spool_rows))).unwrap();
+    }
     writeln!(w).unwrap();
     writeln!(w, "CPU per `emit_detached` from threads sharing one producer (nothing listens: the hand-over to librdkafka only; wall time × the cores the threads can use ÷ emits, median of 3): {}.\n", threads.iter().map(|(t, ns)| format!("{t} thread{} {ns:.0} ns", if *t == 1 { "" } else { "s" })).collect::<Vec<_>>().join(", ")).unwrap();
 
@@ -1466,6 +1503,10 @@ fn main() {
         writeln!(w, "Memory: a child process makes {} detached emits with every broker down and reports its peak RSS (`VmHWM`): **{mib:.1} MiB**, while {} records went to the spool. Once the producer sees that no broker is reachable, records go straight to disk; before that, librdkafka's queue is bounded by `max_queued_messages` and `max_queued_bytes`.\n", msgs(memory_n as f64), msgs(*spooled as f64)).unwrap();
     }
 
+    if !spool_rows.is_empty() {
+        doc.push_str(&spool_scale::markdown(&spool_rows, command));
+        doc.push('\n');
+    }
     doc.push_str(&outbox_section(quick));
 
     match write {

@@ -239,8 +239,7 @@ fn free_bytes(dir: &Path) -> u64 {
 }
 
 /// One backlog size, measured.
-struct Row {
-    gb: f64,
+pub struct Row {
     records: usize,
     /// Spool files' bytes once every record was spooled.
     backlog_bytes: u64,
@@ -251,13 +250,16 @@ struct Row {
 }
 
 impl Row {
-    fn spooling(&self) -> f64 {
+    pub fn spooling(&self) -> f64 {
         self.spool.rate() / self.direct.rate()
     }
-    fn replaying(&self) -> f64 {
+    pub fn replaying(&self) -> f64 {
         self.replay.rate() / self.direct.rate()
     }
-    fn recovery_per_gb(&self) -> f64 {
+    pub fn backlog_gb(&self) -> f64 {
+        self.backlog_bytes as f64 / 1e9
+    }
+    pub fn recovery_per_gb(&self) -> f64 {
         self.recover.seconds / (self.backlog_bytes as f64 / 1e9)
     }
 }
@@ -292,7 +294,6 @@ fn measure(gb: f64, root: &Path) -> Row {
     eprintln!("  replay {:.0}/s", replay.rate());
     let _ = std::fs::remove_dir_all(&dir);
     Row {
-        gb,
         records,
         backlog_bytes,
         direct,
@@ -314,10 +315,37 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-fn markdown(rows: &[Row]) -> String {
+/// Whether each size's peak RSS (spooling and replaying) is within [`RSS_FLAT`] of the
+/// smallest size's.
+pub fn flat(rows: &[Row]) -> bool {
+    let (first_spool, first_replay) = rows
+        .first()
+        .map_or((1, 1), |r| (r.spool.peak_kib, r.replay.peak_kib));
+    rows.iter().all(|r| {
+        r.spool.peak_kib as f64 <= first_spool as f64 * RSS_FLAT
+            && r.replay.peak_kib as f64 <= first_replay as f64 * RSS_FLAT
+    })
+}
+
+/// The peak RSS of the producing child at each size, spooling / replaying, in MiB.
+pub fn rss_list(rows: &[Row]) -> String {
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{:.0} / {:.0}",
+                mib(r.spool.peak_kib),
+                mib(r.replay.peak_kib)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The section for BENCHMARKS.md; `command` is the one that ran it.
+pub fn markdown(rows: &[Row], command: &str) -> String {
     use std::fmt::Write as _;
     let mut w = String::new();
-    writeln!(w, "### The spool at scale (`examples/spool_scale.rs`)\n").unwrap();
+    writeln!(w, "## The spool at scale (`examples/spool_scale.rs`)\n").unwrap();
     writeln!(
         w,
         "| backlog | records | direct | spooling (≥ {SPOOLING_TARGET}× direct) | recovery on restart (≤ {RECOVERY_TARGET_S_PER_GB} s/GB) | replay (≥ {REPLAY_TARGET}× direct) | peak RSS spooling / replay (flat) |"
@@ -327,7 +355,7 @@ fn markdown(rows: &[Row]) -> String {
     let (first_spool, first_replay) = rows
         .first()
         .map_or((1, 1), |r| (r.spool.peak_kib, r.replay.peak_kib));
-    let flat = |r: &Row| {
+    let row_flat = |r: &Row| {
         r.spool.peak_kib as f64 <= first_spool as f64 * RSS_FLAT
             && r.replay.peak_kib as f64 <= first_replay as f64 * RSS_FLAT
     };
@@ -354,7 +382,7 @@ fn markdown(rows: &[Row]) -> String {
                 format!("{:.2}×", row.replaying())
             ),
             met(
-                flat(row),
+                row_flat(row),
                 format!(
                     "{:.0} / {:.0} MiB",
                     mib(row.spool.peak_kib),
@@ -366,7 +394,7 @@ fn markdown(rows: &[Row]) -> String {
     }
     writeln!(
         w,
-        "\nHow it was run: `cargo run --release --example spool_scale -- --gb {} --markdown` on {}. \
+        "\nHow it was run: `{command}` on {}. \
          The broker is librdkafka's mock cluster (`EmbeddedKafka`, one topic of 3 partitions) in the \
          benchmark's process; every producer runs in a child process of its own (default spool \
          settings: 8 MiB segments, fsync every 100 ms, on-failure durability, the `block` overflow \
@@ -378,23 +406,17 @@ fn markdown(rows: &[Row]) -> String {
          `KafkaProducer::new` (its recovery included) until `wait_delivered`. Ratios are to the \
          direct rate of the same size's run. Peak RSS is flat when each size's is within {RSS_FLAT}× \
          the smallest's.",
-        rows.iter()
-            .map(|r| format!("{}", r.gb))
-            .collect::<Vec<_>>()
-            .join(","),
         machine()
     )
     .unwrap();
-    if !rows.iter().all(flat) {
+    if !flat(rows) {
         writeln!(
             w,
             "\nWhere peak RSS is not flat: the segments the emitter fills while the spool's worker \
              waits on an `fsync` stay mapped, in the producer's RSS, until the worker unmaps them \
              after it. Below the kernel's dirty-page threshold (`dirty_background_ratio`: about \
-             {:.1} GB here) those `fsync`s are short; above it they wait for writeback (strace of \
-             a 3.6 M-record spooling child on this machine: `msync` of the active segment up to \
-             140 ms, 4.4 s of its 8 s in `msync`, `fdatasync` and `fsync`), and the emitter fills \
-             several 8 MiB spare segments meanwhile. The peak is the longest stall's worth, so \
+             {:.1} GB here) those `fsync`s are short; above it they wait for writeback, and the \
+             emitter fills several 8 MiB spare segments meanwhile. The peak is the longest stall's worth, so \
              a longer outage meets a longer one; it is bounded by the spare segments (at most 16 \
              of 8 MiB) and the 16 MiB of records waiting for one, whatever the backlog.",
             dirty_background_bytes() as f64 / 1e9
@@ -436,36 +458,28 @@ fn machine() -> String {
     format!("{cores} cores ({model})")
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--child") {
-        child(
-            &args[2],
-            &args[3],
-            Path::new(&args[4]),
-            args[5].parse().unwrap(),
-        );
-        return;
+/// Runs a phase when this process is one of the children (`--child`): then returns true.
+pub fn child_main(args: &[String]) -> bool {
+    if args.get(1).map(String::as_str) != Some("--child") {
+        return false;
     }
-    let value = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-    };
-    let sizes: Vec<f64> = value("--gb")
-        .map_or("1,3,10", String::as_str)
-        .split(',')
-        .map(|v| {
-            v.trim()
-                .parse()
-                .expect("--gb takes sizes in GB, e.g. 1,3,10")
-        })
-        .collect();
-    let root = value("--dir").map_or_else(std::env::temp_dir, PathBuf::from);
+    child(
+        &args[2],
+        &args[3],
+        Path::new(&args[4]),
+        args[5].parse().unwrap(),
+    );
+    true
+}
+
+/// Measures each backlog size in `sizes` (GB) under `root` (default: the system's temporary
+/// directory), skipping a size the disk has no room for; prints a line per size.
+pub fn run(sizes: &[f64], root: Option<PathBuf>) -> Vec<Row> {
+    let root = root.unwrap_or_else(std::env::temp_dir);
     let root = root.join(format!("kafka-events-spool-scale-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
     let mut rows = Vec::new();
-    for gb in sizes {
+    for &gb in sizes {
         // Room for the backlog, and 5 GB to spare.
         let needed = (gb * 1.2e9) as u64 + 5_000_000_000;
         if free_bytes(&root) < needed {
@@ -490,7 +504,35 @@ fn main() {
         rows.push(row);
     }
     let _ = std::fs::remove_dir_all(&root);
+    rows
+}
+
+#[allow(dead_code)] // `examples/benchmarks.rs` includes this file and calls `run`.
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if child_main(&args) {
+        return;
+    }
+    let value = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+    };
+    let sizes: Vec<f64> = value("--gb")
+        .map_or("1,3,10", String::as_str)
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse()
+                .expect("--gb takes sizes in GB, e.g. 1,3,10")
+        })
+        .collect();
+    let rows = run(&sizes, value("--dir").map(PathBuf::from));
     if args.iter().any(|a| a == "--markdown") {
-        println!("\n{}", markdown(&rows));
+        let command = format!(
+            "cargo run --release --example spool_scale -- --gb {} --markdown",
+            value("--gb").map_or("1,3,10", String::as_str)
+        );
+        println!("\n{}", markdown(&rows, &command));
     }
 }
