@@ -10,13 +10,14 @@ use std::cell::RefCell;
 
 use crate::envelope::{self, EnvelopeFields, EnvelopeSettings};
 use crate::error::EmitError;
-use crate::event::KafkaEvent;
 use crate::key::Key;
 use crate::message::{Header, Message, MessageRef, headers};
 
 /// What a record needs to know about its event besides its JSON (what
 /// [`KafkaEvent`](crate::KafkaEvent) says of it).
 pub(crate) struct EventInfo<'e> {
+    /// Appends the event's flat JSON (`KafkaEvent::write_json`).
+    pub json: &'e JsonWriter<'e>,
     pub topic: &'static str,
     pub key: Key<'e>,
     /// The fixed type (`#[event(type = "..")]`), which needs no copy.
@@ -26,12 +27,15 @@ pub(crate) struct EventInfo<'e> {
     pub envelope: Option<Enveloped<'e>>,
 }
 
+/// Appends JSON to a buffer: an event's own, or its envelope's payload.
+pub(crate) type JsonWriter<'e> = dyn Fn(&mut Vec<u8>) -> Result<(), serde_json::Error> + 'e;
+
 /// What the envelope of an event is made of.
 pub(crate) struct Enveloped<'e> {
     pub settings: &'e EnvelopeSettings,
     pub fields: EnvelopeFields<'e>,
     /// Appends the envelope's payload (by default the event's JSON, masked).
-    pub payload: &'e dyn Fn(&mut Vec<u8>) -> Result<(), serde_json::Error>,
+    pub payload: &'e JsonWriter<'e>,
 }
 
 /// An encoded event: its JSON is in the caller's buffer; the rest is borrowed from the event.
@@ -46,16 +50,15 @@ pub(crate) struct Encoded<'e, 'b> {
     enveloped: bool,
 }
 
-/// Serializes `event` into `buffer` (appended) and borrows everything else a record needs.
-pub(crate) fn encode<'e, 'b, E: KafkaEvent>(
-    event: &E,
+/// Serializes the event into `buffer` (appended) and borrows everything else a record needs.
+pub(crate) fn encode<'e, 'b>(
     info: EventInfo<'e>,
     buffer: &'b mut Vec<u8>,
 ) -> Result<Encoded<'e, 'b>, EmitError> {
     let start = buffer.len();
     let key = match &info.envelope {
         None => {
-            event.write_json(buffer).map_err(EmitError::Serialize)?;
+            (info.json)(buffer).map_err(EmitError::Serialize)?;
             info.key
         }
         Some(enveloped) => {
@@ -128,8 +131,7 @@ impl Encoded<'_, '_> {
 
 /// Encodes `event` into a buffer reused by the calling thread and calls `f` with the record:
 /// the only copy per event is the one `f` makes (a producer's queue).
-pub(crate) fn with_encoded<E: KafkaEvent, R>(
-    event: &E,
+pub(crate) fn with_encoded<R>(
     info: EventInfo<'_>,
     f: impl FnOnce(MessageRef<'_>) -> R,
 ) -> Result<R, EmitError> {
@@ -137,7 +139,7 @@ pub(crate) fn with_encoded<E: KafkaEvent, R>(
         static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     }
     let run = |buffer: &mut Vec<u8>| -> Result<R, EmitError> {
-        let encoded = encode(event, info, buffer)?;
+        let encoded = encode(info, buffer)?;
         Ok(encoded.with_ref(f))
     };
     BUFFER.with(|cell| match cell.try_borrow_mut() {
@@ -156,14 +158,11 @@ pub(crate) fn with_encoded<E: KafkaEvent, R>(
 }
 
 /// The owned record for `event`, as `emit` sends it.
-pub(crate) fn to_message<E: KafkaEvent>(
-    event: &E,
-    info: EventInfo<'_>,
-) -> Result<Message, EmitError> {
+pub(crate) fn to_message(info: EventInfo<'_>) -> Result<Message, EmitError> {
     let topic = info.topic;
     let mut payload = Vec::new();
     let (key, headers) = {
-        let encoded = encode(event, info, &mut payload)?;
+        let encoded = encode(info, &mut payload)?;
         (encoded.key.as_bytes().to_vec(), encoded.headers())
     };
     Ok(Message {

@@ -26,7 +26,7 @@
 
 use serde::Serialize;
 
-use crate::encode::{self, Enveloped, EventInfo};
+use crate::encode::{self, Enveloped, EventInfo, JsonWriter};
 use crate::envelope::{EnvelopeFields, EnvelopeSettings};
 use crate::error::EmitError;
 use crate::key::Key;
@@ -192,8 +192,9 @@ pub trait KafkaEvent: Serialize {
         Self: Sized,
     {
         let envelope = producer.envelope_for(Self::TOPIC);
+        let json = |out: &mut Vec<u8>| self.write_json(out);
         let payload = |out: &mut Vec<u8>| self.write_envelope_payload(out);
-        match encode::to_message(self, info(self, envelope, &payload)) {
+        match encode::to_message(info(self, &json, envelope, &payload)) {
             Ok(message) => producer.send(message),
             Err(error) => Box::pin(std::future::ready(Err(error))),
         }
@@ -213,8 +214,9 @@ pub trait KafkaEvent: Serialize {
         Self: Sized,
     {
         let envelope = producer.envelope_for(Self::TOPIC);
+        let json = |out: &mut Vec<u8>| self.write_json(out);
         let payload = |out: &mut Vec<u8>| self.write_envelope_payload(out);
-        encode::with_encoded(self, info(self, envelope, &payload), |message| {
+        encode::with_encoded(info(self, &json, envelope, &payload), |message| {
             producer.send_detached(message)
         })?
     }
@@ -245,17 +247,16 @@ pub fn masked_json<E: KafkaEvent>(event: &E, out: &mut Vec<u8>) -> Result<(), se
     event.write_json(out)
 }
 
-/// The envelope's payload writer of an event.
-type PayloadWriter<'e> = dyn Fn(&mut Vec<u8>) -> Result<(), serde_json::Error> + 'e;
-
-/// What a record needs to know about `event` besides its JSON; with `envelope`, what the
-/// envelope around it is made of.
+/// What a record needs to know about `event`: `json` writes its JSON; with `envelope`, what
+/// the envelope around it is made of (`payload` writes the envelope's payload).
 fn info<'e, E: KafkaEvent>(
     event: &'e E,
+    json: &'e JsonWriter<'e>,
     envelope: Option<&'e EnvelopeSettings>,
-    payload: &'e PayloadWriter<'e>,
+    payload: &'e JsonWriter<'e>,
 ) -> EventInfo<'e> {
     EventInfo {
+        json,
         topic: E::TOPIC,
         key: event.key(),
         fixed_type: E::EVENT_TYPE,
@@ -284,7 +285,8 @@ impl Message {
     /// # Ok::<(), kafka_events::EmitError>(())
     /// ```
     pub fn from_event<E: KafkaEvent>(event: &E) -> Result<Message, EmitError> {
-        encode::to_message(event, info(event, None, &|_| Ok(())))
+        let json = |out: &mut Vec<u8>| event.write_json(out);
+        encode::to_message(info(event, &json, None, &|_| Ok(())))
     }
 
     /// What `emit` sends for `event` to a producer that writes its topic in the `EventJson`
@@ -308,7 +310,8 @@ impl Message {
         event: &E,
         settings: &EnvelopeSettings,
     ) -> Result<Message, EmitError> {
+        let json = |out: &mut Vec<u8>| event.write_json(out);
         let payload = |out: &mut Vec<u8>| event.write_envelope_payload(out);
-        encode::to_message(event, info(event, Some(settings), &payload))
+        encode::to_message(info(event, &json, Some(settings), &payload))
     }
 }

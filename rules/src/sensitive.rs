@@ -201,7 +201,7 @@ fn starts_word(prev: Option<char>, c: char, next: Option<char>) -> bool {
 
 /// A set of sensitive names to match keys against. Matching allocates nothing for keys of up to
 /// 128 ASCII bytes and 32 words, which is what JSON keys and query parameters are; such a key is
-/// compared only with the names whose first two letters it has in a row (see [`Candidates`]).
+/// compared only with the names whose first two letters it has in a row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Matcher {
     names: Vec<Name>,

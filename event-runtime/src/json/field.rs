@@ -9,7 +9,8 @@
 
 use serde::Serialize;
 
-use super::{WriteJson, scalar};
+use super::scalar;
+use super::value::WriteJson;
 
 /// One field's value, for the lookup above.
 pub struct Field<'a, T: ?Sized>(pub &'a T);

@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde::ser::{self, Impossible};
 use serde_json::Error;
 
-use super::WriteJson;
+use super::value::WriteJson;
 use kafka_events_rules::json::write_str;
 
-/// Appends what `scalar` writes for a value through [`Scalar`], or, when the value is not a
+/// Appends what `scalar` writes for a value through `Scalar`, or, when the value is not a
 /// scalar, what `full` writes through `serde_json`. Both are the same value's serialization.
 #[inline]
 pub fn write(
