@@ -570,6 +570,20 @@ fn in_batches(iterations: u64, send: &dyn Fn(), drain: &dyn Fn()) -> f64 {
     elapsed.as_secs_f64() * 1e9 / iterations as f64
 }
 
+/// What hand-written code does to hand one event to librdkafka: `serde_json::to_vec`, the key
+/// as text, the two headers, `BaseProducer::send`.
+fn hand_written_send(raw: &BaseProducer, entry: &AuditEntry) {
+    let payload = serde_json::to_vec(entry).unwrap();
+    let key = entry.id.to_string();
+    raw.send(
+        BaseRecord::<_, _, ()>::to(TOPIC)
+            .key(&key)
+            .payload(&payload)
+            .headers(headers()),
+    )
+    .unwrap();
+}
+
 /// CPU on the caller's thread to hand one event to librdkafka (nothing listens, so records
 /// stay queued; the queue is purged between batches, untimed): ours and hand-written, ns.
 fn enqueue_cost(iterations: u64) -> (f64, f64) {
@@ -599,18 +613,7 @@ fn enqueue_cost(iterations: u64) -> (f64, f64) {
         ));
         *ours.borrow_mut() = KafkaProducer::new(&ours_config).unwrap();
     };
-    let raw_send = || {
-        let entry = std::hint::black_box(entry);
-        let payload = serde_json::to_vec(entry).unwrap();
-        let key = entry.id.to_string();
-        raw.send(
-            BaseRecord::<_, _, ()>::to(TOPIC)
-                .key(&key)
-                .payload(&payload)
-                .headers(headers()),
-        )
-        .unwrap();
-    };
+    let raw_send = || hand_written_send(&raw, std::hint::black_box(entry));
     let raw_drain = || {
         raw.purge(PurgeConfig::default().queue());
         raw.flush(Duration::from_secs(30)).unwrap();
@@ -696,16 +699,7 @@ fn raw_threads(n: usize) -> Vec<(usize, f64)> {
                             scope.spawn(|| {
                                 start.wait();
                                 for _ in 0..n / threads {
-                                    let entry = std::hint::black_box(&entry);
-                                    let payload = serde_json::to_vec(entry).unwrap();
-                                    let key = entry.id.to_string();
-                                    raw.send(
-                                        BaseRecord::<_, _, ()>::to(TOPIC)
-                                            .key(&key)
-                                            .payload(&payload)
-                                            .headers(headers()),
-                                    )
-                                    .unwrap();
+                                    hand_written_send(&raw, std::hint::black_box(&entry));
                                 }
                             });
                         }
@@ -996,16 +990,6 @@ fn memory(n: usize) -> Result<(f64, f64, u64), String> {
     }
 }
 
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -1062,7 +1046,12 @@ fn main() {
         .map(|i| args[i + 1].parse::<usize>().unwrap())
     {
         let (before, _, spooled, _) = matrix::memory_with_broker_down(n);
-        println!("{} {} {}", peak_rss_kib(), before / 1024, spooled);
+        println!(
+            "{} {} {}",
+            spool_scale::peak_rss_kib(),
+            before / 1024,
+            spooled
+        );
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");

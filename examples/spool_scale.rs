@@ -73,7 +73,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn peak_rss_kib() -> u64 {
+/// This process's peak RSS (`VmHWM`), in KiB.
+pub fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
