@@ -369,7 +369,7 @@ fn trace_to_file(dir: &std::path::Path) -> tracing_appender::non_blocking::Worke
                 .with_target("tower_http", tracing::Level::INFO),
         );
     let subscriber = tracing_subscriber::registry().with(json);
-    // The benchmarks run `measure` once per process.
+    // Once per process: the benchmarks ask for the peer in one `measure` only.
     let _ = tracing::subscriber::set_global_default(subscriber);
     guard
 }

@@ -415,11 +415,12 @@ pub fn markdown(rows: &[Row], command: &str) -> String {
             w,
             "\nWhere peak RSS is not flat: the segments the emitter fills while the spool's worker \
              waits on an `fsync` stay mapped, in the producer's RSS, until the worker unmaps them \
-             after it. Below the kernel's dirty-page threshold (`dirty_background_ratio`: about \
-             {:.1} GB here) those `fsync`s are short; above it they wait for writeback, and the \
-             emitter fills several 8 MiB spare segments meanwhile. The peak is the longest stall's worth, so \
-             a longer outage meets a longer one; it is bounded by the spare segments (at most 16 \
-             of 8 MiB) and the 16 MiB of records waiting for one, whatever the backlog.",
+             after it; the longer that `fsync`, the more of them (the kernel starts writing back \
+             dirty pages at about {:.1} GB here, `vm.dirty_background_bytes` or \
+             `vm.dirty_background_ratio` of the available memory). It is bounded by the spare \
+             segments (at most 16 of 8 MiB) and the 16 MiB of records waiting for one, whatever \
+             the backlog. Replaying, the peak is librdkafka's queue (64 MiB by default) and the \
+             segment being read. How long each `fsync` took is not measured by this program.",
             dirty_background_bytes() as f64 / 1e9
         )
         .unwrap();

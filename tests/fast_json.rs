@@ -371,3 +371,89 @@ fn the_generated_writer_is_what_a_fast_json_event_sends() {
     assert_eq!(fast_text(&event), r#"{"id":7}"#);
     assert_eq!(Message::from_event(&event).unwrap().payload, br#"{"id":7}"#);
 }
+
+/// A value whose `Serialize` can run once (it takes what it writes), and one that counts its
+/// runs: the generated writer serializes each field once, as `serde_json` does.
+#[test]
+fn each_value_is_serialized_once() {
+    use std::cell::{Cell, RefCell};
+
+    struct Once(RefCell<Option<Vec<u32>>>);
+    impl Serialize for Once {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let items = self.0.borrow_mut().take().expect("serialized once");
+            serializer.collect_seq(items)
+        }
+    }
+
+    struct Counted(Cell<u32>);
+    impl Serialize for Counted {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            self.0.set(self.0.get() + 1);
+            serializer.serialize_u32(7)
+        }
+    }
+
+    fn count<S: serde::Serializer>(counted: &Counted, serializer: S) -> Result<S::Ok, S::Error> {
+        counted.serialize(serializer)
+    }
+
+    #[derive(Serialize, KafkaEvent)]
+    #[event(topic = "once", key = "id", fast_json)]
+    struct Event {
+        id: u64,
+        items: Once,
+        counted: Counted,
+        #[serde(serialize_with = "count")]
+        through_a_function: Counted,
+    }
+
+    let event = || Event {
+        id: 1,
+        items: Once(RefCell::new(Some(vec![1, 2, 3]))),
+        counted: Counted(Cell::new(0)),
+        through_a_function: Counted(Cell::new(0)),
+    };
+    let fast = event();
+    let written = fast_text(&fast);
+    assert_eq!(written, serde_json::to_string(&event()).unwrap());
+    assert_eq!(
+        written,
+        r#"{"id":1,"items":[1,2,3],"counted":7,"through_a_function":7}"#
+    );
+    assert_eq!(
+        (fast.counted.0.get(), fast.through_a_function.0.get()),
+        (1, 1)
+    );
+}
+
+/// Functions named like the generated writer's own variables are the user's.
+#[test]
+fn the_generated_writer_does_not_hide_the_users_names() {
+    fn first(value: &Option<u8>) -> bool {
+        value.is_none()
+    }
+
+    fn out<S: serde::Serializer>(value: &u8, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(value + 1)
+    }
+
+    #[derive(Serialize, KafkaEvent)]
+    #[event(topic = "names", key = "id", fast_json)]
+    struct Event {
+        #[serde(skip_serializing_if = "first")]
+        maybe: Option<u8>,
+        #[serde(serialize_with = "out")]
+        id: u8,
+    }
+
+    for event in [
+        Event { maybe: None, id: 1 },
+        Event {
+            maybe: Some(3),
+            id: 1,
+        },
+    ] {
+        assert_eq!(fast_text(&event), serde_json::to_string(&event).unwrap());
+    }
+}

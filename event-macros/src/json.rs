@@ -2,7 +2,7 @@
 //! bytes serde's derive and `serde_json` write. Keys (with their commas and colons) and the tag
 //! are escaped here, at compile time, into byte literals; each value goes through the runtime's
 //! `json::Field`, which writes strings, numbers, booleans, UUIDs and raw JSON itself and
-//! anything else through its `Serialize` impl. What serde's derive does that this can't mirror
+//! anything else through its `Serialize` impl (into a serializer writing `serde_json`'s bytes). What serde's derive does that this can't mirror
 //! (`into`, a `remote` type, `getter`, type parameters; `flatten` is refused for every event) is refused with an error.
 
 use kafka_events_rules::MASK;
@@ -108,20 +108,20 @@ pub fn write_json_fn(input: &Input, checked: &Checked, private: &TokenStream) ->
         }
     }
     let tracked = body_tracks(&input.fields, checked);
-    let first = tracked.then(|| quote!(let mut first = true;));
+    let first = tracked.then(|| quote!(let mut __kafka_events_first = true;));
     quote! {
         #[inline]
         #[allow(unused_assignments)]
         fn write_json(
             &self,
-            out: &mut #private::Vec<u8>,
+            __kafka_events_out: &mut #private::Vec<u8>,
         ) -> #private::Result<(), #private::JsonError> {
             #[allow(unused_imports)]
             use #private::json::{ViaSerde as _, ViaWriteJson as _};
             #first
-            out.push(b'{');
+            __kafka_events_out.push(b'{');
             #(#body)*
-            out.push(b'}');
+            __kafka_events_out.push(b'}');
             #private::Result::Ok(())
         }
     }
@@ -152,8 +152,8 @@ impl Commas {
             Commas::Tracked => {
                 let key = push_bytes(key, span);
                 quote! {
-                    if !first {
-                        out.push(b',');
+                    if !__kafka_events_first {
+                        __kafka_events_out.push(b',');
                     }
                     #key
                 }
@@ -165,7 +165,7 @@ impl Commas {
     fn after_optional(self) -> TokenStream {
         match self {
             Commas::Written => TokenStream::new(),
-            Commas::None | Commas::Tracked => quote!(first = false;),
+            Commas::None | Commas::Tracked => quote!(__kafka_events_first = false;),
         }
     }
 }
@@ -190,7 +190,7 @@ fn key_bytes(name: &str) -> Vec<u8> {
 
 fn push_bytes(bytes: &[u8], span: Span) -> TokenStream {
     let literal = LitByteStr::new(bytes, span);
-    quote!(out.extend_from_slice(#literal);)
+    quote!(__kafka_events_out.extend_from_slice(#literal);)
 }
 
 /// What writes the field's value: the mask, its `serialize_with` function, or its type's writer.
@@ -205,13 +205,12 @@ fn write_value(field: &Field, private: &TokenStream) -> TokenStream {
     match &field.serde.serialize_with {
         Some(with) => quote_spanned! {span=>
             #private::json::serialize_with(
-                out,
-                |serializer| #with(&self.#member, serializer),
-                |serializer| #with(&self.#member, serializer),
+                __kafka_events_out,
+                |__kafka_events_serializer| #with(&self.#member, __kafka_events_serializer),
             )?;
         },
         None => quote_spanned! {span=>
-            (&#private::json::Field(&self.#member)).__kafka_events_write(out)?;
+            (&#private::json::Field(&self.#member)).__kafka_events_write(__kafka_events_out)?;
         },
     }
 }

@@ -417,7 +417,7 @@ impl Name {
         // among the key's with the digits its words end with left out (`api2_key`): most keys
         // are ruled out here, by one or two scans.
         let contains = |haystack: &[u8]| haystack.windows(joined.len()).any(|w| w == joined);
-        if !contains(key.joined()) && !contains(key.unnumbered().as_slice()) {
+        if !contains(key.joined()) && !contains(key.unnumbered().joined()) {
             return false;
         }
         let n = self.words.len();
@@ -525,13 +525,21 @@ impl Words {
         &self.alnum[..self.alnum_len]
     }
 
-    /// The key's words joined, each without the digits it ends with (as [`same_word`] reads
-    /// them).
-    fn unnumbered(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.alnum_len);
+    /// The key's words, each without the digits it ends with (as [`same_word`] reads them):
+    /// its `joined` is what is left of the key's letters and digits. On the stack, as the key.
+    fn unnumbered(&self) -> Words {
+        let mut out = Words {
+            bytes: [0; 128],
+            bounds: [(0, 0); 32],
+            count: 0,
+            alnum: [0; 128],
+            alnum_len: 0,
+        };
         for i in 0..self.count {
             let word = self.word(i);
-            out.extend_from_slice(without_digits(word).unwrap_or(word));
+            let kept = without_digits(word).unwrap_or(word);
+            out.alnum[out.alnum_len..out.alnum_len + kept.len()].copy_from_slice(kept);
+            out.alnum_len += kept.len();
         }
         out
     }

@@ -5,12 +5,12 @@
 //! is concrete ("autoref specialization"): for `(&Field(&value)).__kafka_events_write(out)`,
 //! [`ViaWriteJson`] (implemented for `Field<T>`, found first) applies when `T: WriteJson`;
 //! otherwise the lookup goes one reference further and finds [`ViaSerde`] (implemented for
-//! `&Field<T>`, any `T: Serialize`), which writes through [`scalar`].
+//! `&Field<T>`, any `T: Serialize`), which writes through `writer::Writer`.
 
 use serde::Serialize;
 
-use super::scalar;
 use super::value::WriteJson;
+use super::writer;
 
 /// One field's value, for the lookup above.
 pub struct Field<'a, T: ?Sized>(pub &'a T);
@@ -38,6 +38,6 @@ pub trait ViaSerde {
 impl<T: Serialize + ?Sized> ViaSerde for &Field<'_, T> {
     #[inline]
     fn __kafka_events_write(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        scalar::write_value(out, self.0)
+        writer::write_value(out, self.0)
     }
 }

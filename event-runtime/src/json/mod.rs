@@ -3,19 +3,18 @@
 //! gives `serde_json`'s bytes, so a record is the same whichever wrote it.
 //!
 //! [`WriteJson`] is what this crate writes itself (strings, numbers, booleans, UUIDs, raw JSON,
-//! options and lists of those); every other value goes through its `Serialize` impl, into
-//! `scalar::Scalar` when it is one scalar (a `serialize_with` UUID or timestamp, a unit variant),
-//! into `serde_json` otherwise, on the same buffer. [`Field`] picks between the two for the
+//! options and lists of those); every other value goes through its `Serialize` impl into
+//! `writer::Writer`, a serializer that writes `serde_json`'s bytes into the same buffer. [`Field`] picks between the two for the
 //! concrete type the derive sees (see there). The tests compare the bytes with
 //! `serde_json::to_vec` over generated values.
 
 mod field;
-mod scalar;
 mod value;
+mod writer;
 
 pub use field::{Field, ViaSerde, ViaWriteJson};
-pub use scalar::write as serialize_with;
 pub use value::WriteJson;
+pub use writer::serialize_with;
 
 #[cfg(test)]
 mod tests;

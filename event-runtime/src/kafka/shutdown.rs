@@ -158,7 +158,12 @@ impl Shutdown {
             spool.sync(GRACE);
             // Within the same grace: the next start then reads the segments' indexes, not the
             // segments.
-            spool.put_away(grace.saturating_duration_since(Instant::now()));
+            if !spool.put_away(grace.saturating_duration_since(Instant::now())) {
+                tracing::debug!(
+                    "kafka-events: the spool's files were not all sealed and indexed within the \
+                     grace; the next start reads the rest through"
+                );
+            }
         }
         // Records that waited for a producer to replace one that failed for good: handed back,
         // their spans (if still open) say so.

@@ -82,7 +82,12 @@ pub(super) fn check(inner: &Inner, stop: impl Fn() -> bool) -> SpoolRecovery {
                 end: found.end,
             };
             let sync = inner.fsync != FsyncPolicy::Never;
-            found.indexed = store::write_index(&inner.dir, id, index, sync).is_ok();
+            // The segment's bytes on disk before an index that vouches for them.
+            let durable = !sync
+                || store::open_read(&store::segment_path(&inner.dir, id))
+                    .and_then(|file| file.sync_data())
+                    .is_ok();
+            found.indexed = durable && store::write_index(&inner.dir, id, index, sync).is_ok();
         }
         let done_bits = store::read_acks(&inner.dir, id);
         let mut segs = lock(&inner.segs);

@@ -35,10 +35,12 @@ pub(super) fn run(inner: Arc<Inner>) {
             state.ensure_spare(&inner);
         }
         state.sync(&inner, stopping);
+        persist_acks(&inner);
         if closing && !stopping {
+            // After the acknowledgements are written: a process that exits as soon as `close`
+            // returns must not send acknowledged records again at its next start.
             note_put_away(&inner, state.to_flush.is_empty());
         }
-        persist_acks(&inner);
         let next_delete = delete_finished(&inner);
         close_old_files(&inner);
         if !stopping && Instant::now() >= state.dir_check_at {
@@ -400,13 +402,18 @@ pub(super) fn sync(inner: &Inner, timeout: Duration) -> bool {
 }
 
 /// Asks the worker to put the spool's files away for the next start (see [`note_put_away`])
-/// and waits up to `timeout` for it. Blocks: for `close`'s own thread.
+/// and waits up to `timeout` for it. Then the worker goes back to its usual rounds: a record
+/// spooled later (a delivery report of the teardown) goes into a mapped segment at once, not
+/// into memory to wait for one. Blocks: for `close`'s own thread.
 pub(super) fn put_away(inner: &Inner, timeout: Duration) -> bool {
     inner.closing.store(true, Ordering::Release);
     inner.work.ring();
-    inner
+    let done = inner
         .bell
-        .wait_until(timeout, || inner.put_away.load(Ordering::Acquire))
+        .wait_until(timeout, || inner.put_away.load(Ordering::Acquire));
+    inner.closing.store(false, Ordering::Release);
+    inner.work.ring();
+    done
 }
 
 /// The producer is closing: records waiting for a segment are written to one, the active
@@ -437,14 +444,17 @@ fn seal_and_drop_spares(inner: &Inner) {
 }
 
 /// Says whether the spool's files are put away: no active or spare segment, no record waiting
-/// for one, and every sealed segment flushed and indexed by the round's `sync` (a record
-/// appended later undoes it until the next round).
+/// for one, every sealed segment flushed and indexed by the round's `sync`, and every
+/// acknowledgement written (a record appended later undoes it until the next round).
 fn note_put_away(inner: &Inner, flushed: bool) {
     let idle = flushed && {
         let active = lock(&inner.active);
         active.current.is_none() && active.spare.is_empty() && active.staged.is_empty()
     };
-    let done = idle && lock(&inner.segs).mapped.is_empty();
+    let done = idle && {
+        let segs = lock(&inner.segs);
+        segs.mapped.is_empty() && !segs.map.values().any(|seg| seg.acks_dirty)
+    };
     if inner.put_away.swap(done, Ordering::AcqRel) != done {
         inner.bell.ring();
     }
