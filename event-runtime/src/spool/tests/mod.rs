@@ -454,7 +454,10 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
     for m in &messages[..50] {
         append(&spool, m);
     }
-    fs::remove_dir_all(&spool_dir).unwrap();
+    // Removed as a person would, again if the spool's worker adds a file meanwhile.
+    while let Err(error) = fs::remove_dir_all(&spool_dir) {
+        assert_eq!(error.kind(), io::ErrorKind::DirectoryNotEmpty, "{error}");
+    }
     // The writer notices within a second and writes the segments back.
     let recreated = spool.bell().wait_until(Duration::from_secs(10), || {
         segment_files_or_zero(&spool_dir) > 0
@@ -765,16 +768,15 @@ fn put_away_leaves_only_indexed_segments_for_the_next_start() {
     }
     assert!(spool.sync(Duration::from_secs(10)));
     assert!(spool.put_away(Duration::from_secs(10)));
-    let segments = files_with(dir.path(), "seg");
-    assert!(segments.len() > 1, "1 MiB segments roll over");
-    assert_eq!(
-        files_with(dir.path(), "idx"),
-        segments,
-        "no spare, none unindexed"
-    );
-    for id in &segments {
-        assert!(store::read_index(dir.path(), *id).is_some_and(|i| i.records > 0));
-    }
+    // Every record is in an indexed segment: a start reads none of them through (a spare the
+    // worker makes after the put-away holds none).
+    let indexed = files_with(dir.path(), "idx");
+    assert!(indexed.len() > 1, "1 MiB segments roll over");
+    let records: u32 = indexed
+        .iter()
+        .map(|id| store::read_index(dir.path(), *id).unwrap().records)
+        .sum();
+    assert_eq!(records, 200);
     // A record appended after it (a delivery report of the teardown) goes into a mapped
     // segment at once, not into memory to wait for one; dropping the spool puts it away too.
     append(&spool, &messages[0]);
