@@ -1251,19 +1251,14 @@ fn main() {
         Err(e) => writeln!(w, "| 9 | peak RSS with every broker down | bounded | failed: {e} | **not met** |").unwrap(),
     }
     writeln!(w, "{otel}").unwrap();
-    let per_thread = |t: usize| {
-        threads
-            .iter()
+    let at = |runs: &[(usize, f64)], t: usize| {
+        runs.iter()
             .find(|(n, _)| *n == t)
             .map_or(f64::NAN, |(_, ns)| *ns)
     };
+    let per_thread = |t: usize| at(&threads, t);
+    let raw_thread = |t: usize| at(&threads_raw, t);
     let contention = per_thread(64) / per_thread(1);
-    let raw_thread = |t: usize| {
-        threads_raw
-            .iter()
-            .find(|(n, _)| *n == t)
-            .map_or(f64::NAN, |(_, ns)| *ns)
-    };
     let raw_contention = raw_thread(64) / raw_thread(1);
     writeln!(w, "| 11 | `emit_detached` from 64 threads sharing one producer vs from 1: CPU per emit | ≤ 1.5× | {:.0} vs {:.0} ns: {contention:.2}× (hand-written `serde_json` + `BaseProducer::send`: {:.0} vs {:.0} ns, {raw_contention:.2}×) | {} |", per_thread(64), per_thread(1), raw_thread(64), raw_thread(1), met(contention <= 1.5)).unwrap();
     match &peers {

@@ -32,6 +32,7 @@ mod map;
 mod quarantine;
 mod recover;
 mod replay;
+mod spares;
 mod state;
 mod store;
 mod worker;
@@ -132,7 +133,7 @@ impl Spool {
             dir,
         });
         // The first segments are made here, so the first appends never find none.
-        worker::prepare_spares(&inner);
+        spares::prepare_spares(&inner);
         let thread_inner = inner.clone();
         std::thread::Builder::new()
             .name("kafka-events-spool".into())

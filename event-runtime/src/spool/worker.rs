@@ -7,14 +7,14 @@
 //! start (the active segment sealed and indexed, no spare left).
 
 use std::collections::VecDeque;
-use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::append;
 use super::config::FsyncPolicy;
 use super::map::MapFlusher;
+use super::spares;
+use super::spares::{prepare_spares, write_staged};
 use super::state::{Blocked, Inner, MAX_SPARES, OPEN_SEALED, SegState, Segs};
 use super::store::{self, Index};
 use crate::flow::{Backoff, lock};
@@ -371,11 +371,7 @@ fn finish(inner: &Inner, state: &mut Housekeeping) {
             "kafka-events: records waiting for a spool segment when the producer shut down could not be written (the disk is full or the directory unusable); they are lost"
         );
     }
-    for spare in spares {
-        let id = spare.id;
-        drop(spare);
-        let _ = store::remove(&inner.dir, id);
-    }
+    spares::delete(inner, spares);
     state.sync(inner, true);
     while !state.to_flush.is_empty() {
         state.sync(inner, true);
@@ -434,13 +430,7 @@ fn seal_and_drop_spares(inner: &Inner) {
         }
         std::mem::take(&mut active.spare)
     };
-    for spare in spares {
-        let id = spare.id;
-        drop(spare);
-        if let Err(error) = store::remove(&inner.dir, id) {
-            tracing::warn!(%error, segment = id, "spool: could not delete an unused segment");
-        }
-    }
+    spares::delete(inner, spares);
 }
 
 /// Says whether the spool's files are put away: no active or spare segment, no record waiting
@@ -458,93 +448,6 @@ fn note_put_away(inner: &Inner, flushed: bool) {
     if inner.put_away.swap(done, Ordering::AcqRel) != done {
         inner.bell.ring();
     }
-}
-
-/// Makes the next segments ahead of time, as many as the spool keeps ready now. Returns false
-/// (and says why appends that need a new segment are refused) when it can't.
-pub(super) fn prepare_spares(inner: &Inner) -> bool {
-    loop {
-        {
-            let active = lock(&inner.active);
-            if active.spare.len() >= active.spare_target {
-                return true;
-            }
-        }
-        if !prepare_spare(inner) {
-            return false;
-        }
-    }
-}
-
-fn prepare_spare(inner: &Inner) -> bool {
-    let id = {
-        let mut segs = lock(&inner.segs);
-        segs.next_id += 1;
-        segs.next_id - 1
-    };
-    match store::prepare(&inner.dir, id, inner.capacity) {
-        Ok(prepared) => {
-            let mut active = lock(&inner.active);
-            active.spare.push(prepared);
-            if active.blocked.take().is_some() {
-                tracing::info!(dir = %inner.dir.display(), "kafka-events: the spool takes records again");
-            }
-            drop(active);
-            inner.bell.ring();
-            true
-        }
-        Err(error) => {
-            let blocked = if is_full(&error) {
-                Blocked::Full
-            } else {
-                Blocked::Unavailable(format!("a new segment could not be created: {error}"))
-            };
-            let mut active = lock(&inner.active);
-            if active.blocked.is_none() {
-                tracing::error!(%error, dir = %inner.dir.display(), "kafka-events: the spool can't start a new segment; records that need one are refused until it can");
-            }
-            active.blocked = Some(blocked);
-            drop(active);
-            // An emitter waiting for the segment hears at once that it won't come.
-            inner.bell.ring();
-            false
-        }
-    }
-}
-
-/// Writes the records waiting for a segment into segments, in order, starting prepared ones as
-/// they fill. Returns whether none is left waiting.
-fn write_staged(inner: &Inner) -> bool {
-    let mut active = lock(&inner.active);
-    let mut wrote = false;
-    while let Some(bytes) = active.staged.front() {
-        let len = bytes.len();
-        let room = active
-            .current
-            .as_ref()
-            .is_some_and(|c| c.offset + len <= c.writer.len());
-        if !room {
-            if active.spare.is_empty() {
-                break;
-            }
-            append::roll(inner, &mut active);
-        }
-        let bytes = active.staged.pop_front().expect("looked at above");
-        active.staged_bytes -= len;
-        let current = active.current.as_mut().expect("room above");
-        current
-            .writer
-            .slice_mut(current.offset, len)
-            .copy_from_slice(&bytes);
-        append::write_down(current, len, false);
-        wrote = true;
-    }
-    let empty = active.staged.is_empty();
-    drop(active);
-    if wrote {
-        inner.bell.ring();
-    }
-    empty
 }
 
 /// Writes the index of a sealed segment whose records are on disk, so the next start need not
@@ -591,13 +494,6 @@ fn close_old_files(inner: &Inner) {
             to_close -= 1;
         }
     }
-}
-
-fn is_full(error: &io::Error) -> bool {
-    // ENOSPC, EDQUOT, EFBIG
-    error.kind() == io::ErrorKind::StorageFull
-        || error.kind() == io::ErrorKind::QuotaExceeded
-        || error.kind() == io::ErrorKind::FileTooLarge
 }
 
 fn run_jobs(inner: &Inner) {
