@@ -329,7 +329,7 @@ async fn queued_and_spooled_bytes_are_counted_and_return_to_zero() {
     }
     let queued = producer.stats();
     assert!(queued.queue_depth > 0, "{queued:?}");
-    // Keys, payloads and headers: at least the payloads of the records still queued.
+    // Keys and payloads: at least the payloads of the records still queued.
     assert!(
         queued.queue_bytes >= payloads / 50 * queued.queue_depth.min(50) / 2,
         "{queued:?}"

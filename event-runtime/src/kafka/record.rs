@@ -95,23 +95,17 @@ pub(super) fn base_record<'a>(
         .headers(owned_headers(message.headers.iter().copied()))
 }
 
-/// The bytes of a record librdkafka holds, as counted in `queue_bytes`: key, payload and
-/// headers (names and values).
+/// The bytes of a record librdkafka holds, as counted in `queue_bytes`: its key and payload.
+/// Headers are left out: a delivery report would have to walk them, memory librdkafka wrote
+/// long before (a cache miss per header, the largest cost of a report), and librdkafka's own
+/// `queue.buffering.max.kbytes` counts payloads alone.
 pub(super) fn record_bytes(message: &MessageRef<'_>) -> u64 {
-    let headers: usize = message.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
-    (message.key.len() + message.payload.len() + headers) as u64
+    (message.key.len() + message.payload.len()) as u64
 }
 
 /// The same for a record librdkafka reports.
 pub(super) fn reported_bytes(message: &BorrowedMessage<'_>) -> u64 {
-    let headers: usize = message.headers().map_or(0, |headers| {
-        headers
-            .iter()
-            .map(|h| h.key.len() + h.value.map_or(0, <[u8]>::len))
-            .sum()
-    });
-    (message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len) + headers)
-        as u64
+    (message.key().map_or(0, <[u8]>::len) + message.payload().map_or(0, <[u8]>::len)) as u64
 }
 
 pub(super) fn owned_headers<'a>(

@@ -121,7 +121,7 @@ fn description(name: &str) -> &'static str {
             "Records in the spool, being replayed or waiting to be: the replay backlog."
         }
         "kafka_events.queue.bytes" => {
-            "Bytes (keys, payloads, headers) of the records counted in kafka_events.queue.records."
+            "Bytes of the records counted in kafka_events.queue.records: keys and payloads in librdkafka, whole records waiting for it."
         }
         "kafka_events.spool.bytes" => {
             "Bytes the spool's segments holding records not yet done take on disk."
