@@ -39,6 +39,7 @@ mod rfc3339;
 mod secret;
 mod spool;
 mod stats;
+mod striped;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

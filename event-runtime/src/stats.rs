@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::striped::{Padded, STRIPES, stripe};
+
 /// A snapshot of what a producer did with the records it was given.
 ///
 /// Every record `emit_detached` accepted ends in exactly one of `delivered`, `quarantined` or
@@ -58,7 +60,9 @@ pub struct DeliveryStats {
     pub queue_depth: u64,
     /// Records in the spool now (being replayed or waiting to be).
     pub spool_depth: u64,
-    /// Bytes (keys, payloads and headers) of the records counted in `queue_depth`.
+    /// Bytes of the records counted in `queue_depth`: keys and payloads of those librdkafka
+    /// holds (headers are not counted), whole records (topic and headers too) of those waiting
+    /// in this crate's memory for librdkafka.
     pub queue_bytes: u64,
     /// Bytes the spool's segments holding records not yet done take on disk (the records
     /// already done in them included, until the whole segment is done and deleted).
@@ -143,58 +147,82 @@ pub(crate) struct SpoolCounts {
     pub bytes: u64,
 }
 
+/// What [`Counters::add`] counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Count {
+    Enqueued,
+    Delivered,
+    Failed,
+    Retried,
+    Spooled,
+    Replayed,
+}
+
+/// One thread's share of the counts (see [`crate::striped`]): emitting threads and
+/// librdkafka's thread each count on a cache line of their own.
 #[derive(Default)]
-pub(crate) struct Counters {
-    pub enqueued: AtomicU64,
-    pub delivered: AtomicU64,
-    pub failed: AtomicU64,
-    pub retried: AtomicU64,
-    pub spooled: AtomicU64,
-    pub replayed: AtomicU64,
-    dropped: AtomicU64,
-    /// By [`DropReason`], in its order.
+struct Stripe {
+    /// By [`Count`], in its order.
+    counts: [AtomicU64; 6],
+    /// By [`DropReason`], in its order; `dropped` is their sum.
     dropped_by: [AtomicU64; 5],
     latency_samples: AtomicU64,
     latency_sum_ms: AtomicU64,
     latency_max_ms: AtomicU64,
 }
 
+#[derive(Default)]
+pub(crate) struct Counters {
+    stripes: [Padded<Stripe>; STRIPES],
+}
+
 impl Counters {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Relaxed);
+    fn mine(&self) -> &Stripe {
+        &self.stripes[stripe()].0
+    }
+
+    fn total(&self, read: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
+        self.stripes.iter().map(|s| read(&s.0).load(Relaxed)).sum()
+    }
+
+    pub fn add(&self, count: Count, n: u64) {
+        self.mine().counts[count as usize].fetch_add(n, Relaxed);
     }
 
     /// `n` records given up, for `reason`.
     pub fn dropped(&self, reason: DropReason, n: u64) {
-        self.dropped.fetch_add(n, Relaxed);
-        self.dropped_by[reason as usize].fetch_add(n, Relaxed);
+        self.mine().dropped_by[reason as usize].fetch_add(n, Relaxed);
     }
 
     pub fn latency(&self, ms: u64) {
-        self.latency_samples.fetch_add(1, Relaxed);
-        self.latency_sum_ms.fetch_add(ms, Relaxed);
-        self.latency_max_ms.fetch_max(ms, Relaxed);
+        let mine = self.mine();
+        mine.latency_samples.fetch_add(1, Relaxed);
+        mine.latency_sum_ms.fetch_add(ms, Relaxed);
+        mine.latency_max_ms.fetch_max(ms, Relaxed);
     }
 
     pub fn snapshot(&self, queue: (u64, u64), spool: SpoolCounts) -> DeliveryStats {
         let (queue_depth, queue_bytes) = queue;
-        let samples = self.latency_samples.load(Relaxed);
+        let count = |c: Count| self.total(|s| &s.counts[c as usize]);
+        let dropped = |r: DropReason| self.total(|s| &s.dropped_by[r as usize]);
+        let dropped_by = DroppedBy {
+            overflow: dropped(DropReason::Overflow),
+            undeliverable: dropped(DropReason::Undeliverable),
+            refused: dropped(DropReason::Refused),
+            spool: dropped(DropReason::Spool),
+            shutdown: dropped(DropReason::Shutdown),
+            damaged: spool.lost,
+        };
+        let samples = self.total(|s| &s.latency_samples);
         DeliveryStats {
-            enqueued: self.enqueued.load(Relaxed),
-            delivered: self.delivered.load(Relaxed),
-            failed: self.failed.load(Relaxed),
-            retried: self.retried.load(Relaxed),
-            spooled: self.spooled.load(Relaxed),
-            replayed: self.replayed.load(Relaxed),
-            dropped: self.dropped.load(Relaxed) + spool.lost,
-            dropped_by: DroppedBy {
-                overflow: self.dropped_by[DropReason::Overflow as usize].load(Relaxed),
-                undeliverable: self.dropped_by[DropReason::Undeliverable as usize].load(Relaxed),
-                refused: self.dropped_by[DropReason::Refused as usize].load(Relaxed),
-                spool: self.dropped_by[DropReason::Spool as usize].load(Relaxed),
-                shutdown: self.dropped_by[DropReason::Shutdown as usize].load(Relaxed),
-                damaged: spool.lost,
-            },
+            enqueued: count(Count::Enqueued),
+            delivered: count(Count::Delivered),
+            failed: count(Count::Failed),
+            retried: count(Count::Retried),
+            spooled: count(Count::Spooled),
+            replayed: count(Count::Replayed),
+            dropped: dropped_by.reasons().iter().map(|(_, n)| n).sum(),
+            dropped_by,
             quarantined: spool.quarantined,
             queue_depth,
             spool_depth: spool.pending,
@@ -205,11 +233,58 @@ impl Counters {
             replacing_client: false,
             latency_samples: samples,
             latency_mean_ms: self
-                .latency_sum_ms
-                .load(Relaxed)
+                .total(|s| &s.latency_sum_ms)
                 .checked_div(samples)
                 .unwrap_or(0),
-            latency_max_ms: self.latency_max_ms.load(Relaxed),
+            latency_max_ms: self
+                .stripes
+                .iter()
+                .map(|s| s.0.latency_max_ms.load(Relaxed))
+                .max()
+                .unwrap_or(0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each thread counts on its own stripe; a snapshot adds every thread's counts up.
+    #[test]
+    fn counts_from_many_threads_add_up_in_a_snapshot() {
+        let counters = std::sync::Arc::new(Counters::default());
+        let threads: Vec<_> = (0..40u64)
+            .map(|t| {
+                let counters = counters.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        counters.add(Count::Enqueued, 1);
+                        counters.add(Count::Delivered, 2);
+                    }
+                    counters.dropped(DropReason::Overflow, t);
+                    counters.latency(t * 10);
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let spool = SpoolCounts {
+            lost: 3,
+            ..SpoolCounts::default()
+        };
+        let stats = counters.snapshot((0, 0), spool);
+        assert_eq!((stats.enqueued, stats.delivered), (4000, 8000));
+        let overflow: u64 = (0..40).sum();
+        assert_eq!(stats.dropped_by.overflow, overflow);
+        // The spool's losses are drops too.
+        assert_eq!(stats.dropped, overflow + 3);
+        assert_eq!(stats.latency_samples, 40);
+        assert_eq!(stats.latency_max_ms, 390);
+        assert_eq!(
+            stats.latency_mean_ms,
+            (0..40).map(|t| t * 10).sum::<u64>() / 40
+        );
     }
 }

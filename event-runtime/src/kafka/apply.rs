@@ -9,7 +9,7 @@ use crate::error::EmitError;
 use crate::message::{Message, MessageRef, header_pairs};
 use crate::otel::Settled;
 use crate::spool::{Caller, Position};
-use crate::stats::{Counters, DropReason};
+use crate::stats::{Count, DropReason};
 
 /// [`Fate::Spool`](super::fate::Fate::Spool): writes the record to the spool and counts it; a
 /// record the spool can't take is counted as dropped, logged, and returned as the error.
@@ -24,7 +24,7 @@ pub(super) fn spool(
         Ok(_) => {
             let telemetry = shared.telemetry();
             telemetry.settled(message.headers, Settled::Spooled);
-            Counters::add(&shared.counters().spooled, 1);
+            shared.counters().add(Count::Spooled, 1);
             Ok(())
         }
         Err(error) => {
@@ -78,7 +78,7 @@ fn spool_without_waiting(shared: &Shared, message: MessageRef<'_>) -> bool {
     if taken {
         let telemetry = shared.telemetry();
         telemetry.settled(message.headers, Settled::Spooled);
-        Counters::add(&shared.counters().spooled, 1);
+        shared.counters().add(Count::Spooled, 1);
     }
     taken
 }
@@ -120,7 +120,7 @@ pub(super) fn quarantine(
 /// [`Fate::Retry`](super::fate::Fate::Retry): the spooled record stays pending, for the
 /// segment's next replay.
 pub(super) fn retry(shared: &Shared, position: Option<Position>) {
-    Counters::add(&shared.counters().retried, 1);
+    shared.counters().add(Count::Retried, 1);
     if let (Some(spool), Some(position)) = (shared.spool(), position) {
         spool.release(position);
     }

@@ -17,7 +17,7 @@ use super::record::{Tag, now_micros, reported_bytes, returned};
 use super::shared::Shared;
 use crate::otel::Settled;
 use crate::spool::Caller;
-use crate::stats::Counters;
+use crate::stats::Count;
 
 /// How long librdkafka's thread may wait for the spool's worker to take a failed record.
 const SPOOL_WAIT: Duration = Duration::from_secs(30);
@@ -143,7 +143,7 @@ fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) ->
         fate(tag.origin(true), Event::Acked, &shared.state()),
         Fate::Deliver
     );
-    Counters::add(&shared.counters().delivered, 1);
+    shared.counters().add(Count::Delivered, 1);
     match tag {
         Tag::Detached(at) => latency(shared, at),
         Tag::Awaited(id) => {
@@ -154,7 +154,7 @@ fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) ->
             micros
         }
         Tag::Spooled(position) => {
-            Counters::add(&shared.counters().replayed, 1);
+            shared.counters().add(Count::Replayed, 1);
             if let Some(spool) = shared.spool() {
                 spool.delivered(position);
             }
@@ -171,7 +171,7 @@ fn failed(
     error: &KafkaError,
     message: &BorrowedMessage<'_>,
 ) {
-    Counters::add(&shared.counters().failed, 1);
+    shared.counters().add(Count::Failed, 1);
     let class = classify(error);
     tracing::debug!(%error, ?class, topic = message.topic(), "kafka-events: a delivery failed");
     let state = shared.state_for(class, message.topic(), generation);

@@ -15,7 +15,7 @@ use super::record::{Tag, base_record, now_micros, record_bytes};
 use crate::error::EmitError;
 use crate::message::MessageRef;
 use crate::spool::{Appended, Caller};
-use crate::stats::{Counters, DropReason};
+use crate::stats::{Count, DropReason};
 
 pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), EmitError> {
     let shared = &*pipeline.shared;
@@ -42,7 +42,7 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
             Ok(()) => {
                 shared.handed_over(record_bytes(&message));
                 shared.direct_sent();
-                Counters::add(&shared.counters().enqueued, 1);
+                shared.counters().add(Count::Enqueued, 1);
                 return Ok(());
             }
             Err((error, _)) => error,
@@ -115,7 +115,7 @@ fn write_ahead(
         Ok(Appended::At(position)) => position,
         // Waiting for a segment: it is the spool's now, and replay sends it.
         Ok(Appended::Staged) => {
-            Counters::add(&shared.counters().spooled, 1);
+            shared.counters().add(Count::Spooled, 1);
             return Ok(());
         }
         Err(error) => {
@@ -124,13 +124,13 @@ fn write_ahead(
             return Err(EmitError::Spool(error));
         }
     };
-    Counters::add(&shared.counters().spooled, 1);
+    shared.counters().add(Count::Spooled, 1);
     let client = pipeline.clients.detached();
     let sent = client.send(base_record(&message, Tag::Spooled(position)));
     match sent {
         Ok(()) => {
             shared.handed_over(record_bytes(&message));
-            Counters::add(&shared.counters().enqueued, 1)
+            shared.counters().add(Count::Enqueued, 1)
         }
         Err((error, _)) => {
             let class = classify(&error);

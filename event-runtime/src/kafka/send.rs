@@ -11,7 +11,7 @@ use super::pipeline::Pipeline;
 use super::record::{Tag, base_record, record_bytes};
 use crate::error::EmitError;
 use crate::message::{Delivery, Message, MessageRef, header_pairs};
-use crate::stats::Counters;
+use crate::stats::Count;
 
 /// How long after its deadline an awaited emit still waits for the report librdkafka is about to
 /// give (its timer fires on the deadline, its report follows).
@@ -66,7 +66,7 @@ pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delive
         }
     }
     guard.handed_over();
-    Counters::add(&shared.counters().enqueued, 1);
+    shared.counters().add(Count::Enqueued, 1);
     // The caller hears by its deadline, however long it waited for room: librdkafka's own timer
     // for the record started only when it took it. Past the deadline the record stays with
     // librdkafka, as one whose caller stopped waiting.

@@ -2,7 +2,7 @@
 //! (brokers down, closing, the client refused), the awaited emits' waiters, the spool, the
 //! counters. Its fields are private; its methods say what happened.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use crate::otel::Telemetry;
 use crate::secret::Redactor;
 use crate::spool::Spool;
 use crate::stats::Counters;
+use crate::striped::{Padded, StripedSum};
 
 pub(super) struct Shared {
     counters: Counters,
@@ -36,7 +37,8 @@ pub(super) struct Shared {
     handed_back: Mutex<Vec<Message>>,
     /// Rung by every delivery report: there is room in librdkafka's queue again, and progress
     /// for whoever waits for everything to be delivered.
-    reports: Bell,
+    /// On a cache line of its own, as `direct`: rung at every report.
+    reports: Padded<Bell>,
     /// A record failed with records behind it in librdkafka's memory: the watch thread takes
     /// them back, so that none of its key is delivered before it.
     order_purge: AtomicBool,
@@ -54,13 +56,16 @@ pub(super) struct Shared {
     resend: HeldQueue<Tag>,
     /// Detached records handed to librdkafka from `emit_detached` (not replayed ones) whose
     /// reports have not come yet.
-    direct: AtomicU64,
+    /// On a cache line of its own: every emit and every report change it, and the state every
+    /// emit reads must not share its line.
+    direct: Padded<AtomicU64>,
     /// Records bound for the spool that wait behind the detached records librdkafka still
     /// holds: those are taken back and reach the spool first, then these, in order.
     behind: HeldQueue<()>,
     /// Bytes of the records librdkafka holds (handed over, not yet reported). Signed: a report
-    /// may be counted a moment before its record's hand-over.
-    librdkafka_bytes: AtomicI64,
+    /// may be counted a moment before its record's hand-over. Striped: every emit adds to it
+    /// and every report takes away.
+    librdkafka_bytes: StripedSum,
     /// Rung when the watch thread has something to do now.
     wake: Bell,
     /// Whether a librdkafka client of this producer raised a fatal error (librdkafka says so in
@@ -94,7 +99,7 @@ impl Shared {
             closing: AtomicBool::new(false),
             close_waits: AtomicBool::new(false),
             handed_back: Mutex::new(Vec::new()),
-            reports: Bell::default(),
+            reports: Padded::default(),
             order_purge: AtomicBool::new(false),
             replacing: AtomicBool::new(false),
             replace_due: AtomicBool::new(false),
@@ -102,9 +107,9 @@ impl Shared {
             fatal_seen: AtomicU64::new(0),
             fatal_errors: AtomicU64::new(0),
             resend: HeldQueue::new(),
-            direct: AtomicU64::new(0),
+            direct: Padded::default(),
             behind: HeldQueue::new(),
-            librdkafka_bytes: AtomicI64::new(0),
+            librdkafka_bytes: StripedSum::default(),
             wake: Bell::default(),
             client_failed: OnceLock::new(),
             missing: MissingTopics::new(missing_topic_timeout),
@@ -139,7 +144,7 @@ impl Shared {
     }
 
     pub fn reports(&self) -> &Bell {
-        &self.reports
+        &self.reports.0
     }
 
     /// Replaces the configuration's secrets in text from librdkafka.
@@ -209,7 +214,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
-        self.reports.ring();
+        self.reports.0.ring();
         news
     }
 
@@ -226,7 +231,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
-        self.reports.ring();
+        self.reports.0.ring();
         news
     }
 
@@ -290,7 +295,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
-        self.reports.ring();
+        self.reports.0.ring();
     }
 
     /// A librdkafka client of `generation` raised a fatal error: records wait (in the spool,
@@ -373,7 +378,7 @@ impl Shared {
             if !self.replace_due.load(Ordering::Acquire)
                 && self.replacing.swap(false, Ordering::AcqRel)
             {
-                self.reports.ring();
+                self.reports.0.ring();
             }
         })
     }
@@ -400,12 +405,12 @@ impl Shared {
 
     /// A detached record went to librdkafka straight from `emit_detached`.
     pub fn direct_sent(&self) {
-        self.direct.fetch_add(1, Ordering::AcqRel);
+        self.direct.0.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The report of a record [`direct_sent`](Self::direct_sent) came.
     pub fn direct_reported(&self) {
-        let before = self.direct.fetch_sub(1, Ordering::AcqRel);
+        let before = self.direct.0.fetch_sub(1, Ordering::AcqRel);
         if before == 1 && self.behind.len() > 0 {
             self.wake_watch();
         }
@@ -413,13 +418,13 @@ impl Shared {
 
     /// Detached records librdkafka holds that went to it straight from `emit_detached`.
     pub fn direct_pending(&self) -> u64 {
-        self.direct.load(Ordering::Acquire)
+        self.direct.0.load(Ordering::Acquire)
     }
 
     /// Whether a record bound for the spool must wait behind records librdkafka holds (or
     /// records already waiting) to keep its key's order.
     pub fn must_wait_behind(&self) -> bool {
-        self.direct.load(Ordering::Acquire) > 0 || self.behind.len() > 0
+        self.direct.0.load(Ordering::Acquire) > 0 || self.behind.len() > 0
     }
 
     /// Keeps a caller's record bound for the spool behind the records librdkafka holds (they
@@ -456,20 +461,18 @@ impl Shared {
 
     /// librdkafka took a record of `bytes` (see [`record_bytes`](super::record::record_bytes)).
     pub fn handed_over(&self, bytes: u64) {
-        self.librdkafka_bytes
-            .fetch_add(bytes as i64, Ordering::Relaxed);
+        self.librdkafka_bytes.add(bytes as i64);
     }
 
     /// librdkafka reported a record of `bytes`, whatever became of it.
     pub fn reported(&self, bytes: u64) {
-        self.librdkafka_bytes
-            .fetch_sub(bytes as i64, Ordering::Relaxed);
+        self.librdkafka_bytes.add(-(bytes as i64));
     }
 
     /// Bytes of the records in memory: in librdkafka, waiting behind its records, and
     /// waiting for a new producer.
     pub fn bytes_in_memory(&self) -> u64 {
-        self.librdkafka_bytes.load(Ordering::Relaxed).max(0) as u64
+        self.librdkafka_bytes.sum().max(0) as u64
             + self.behind.bytes() as u64
             + self.resend.bytes() as u64
     }

@@ -27,7 +27,7 @@ use super::shared::Shared;
 use crate::flow::Backoff;
 use crate::message::MessageRef;
 use crate::spool::{Caller, Position, Spool};
-use crate::stats::Counters;
+use crate::stats::Count;
 
 /// How long to wait for something to change before looking again.
 const TICK: Duration = Duration::from_millis(100);
@@ -262,7 +262,7 @@ impl Watcher {
             let error = match sent {
                 Ok(()) => {
                     self.shared.handed_over(record_bytes(record));
-                    Counters::add(&self.shared.counters().enqueued, 1);
+                    self.shared.counters().add(Count::Enqueued, 1);
                     return;
                 }
                 Err((error, _)) => error,
@@ -347,7 +347,7 @@ impl Watcher {
                     if matches!(tag, Tag::Detached(_)) {
                         self.shared.direct_sent();
                     }
-                    Counters::add(&self.shared.counters().enqueued, 1);
+                    self.shared.counters().add(Count::Enqueued, 1);
                     continue;
                 }
                 Err(error) => error,
