@@ -96,6 +96,11 @@ fn raw_config(bootstrap: &str, extra: &[(&str, &str)]) -> ClientConfig {
 #[derive(Clone, Copy, Debug, Default)]
 struct Throughput {
     seconds: f64,
+    /// CPU time of the whole process (every thread: the producer's, librdkafka's, the embedded
+    /// broker's) over the same span, where measured.
+    cpu_seconds: f64,
+    /// Of it, the CPU time of the thread that emits (and, hand-written, serves the reports).
+    emitter_cpu_seconds: f64,
     messages: usize,
     bytes: usize,
 }
@@ -107,6 +112,41 @@ impl Throughput {
     fn mb(&self) -> f64 {
         self.bytes as f64 / self.seconds / 1e6
     }
+    /// CPU per record, every thread of the process, in ns.
+    fn cpu_ns(&self) -> f64 {
+        self.cpu_seconds * 1e9 / self.messages as f64
+    }
+    /// CPU per record on the emitting thread, in ns.
+    fn emitter_ns(&self) -> f64 {
+        self.emitter_cpu_seconds * 1e9 / self.messages as f64
+    }
+}
+
+/// CPU time used so far (`utime` and `stime` of a `/proc` `stat` file), in seconds: the whole
+/// process's (every thread's, `/proc/self/stat`) or the calling thread's
+/// (`/proc/thread-self/stat`).
+fn cpu_of(stat: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; in ticks of
+    // 1/100 s (USER_HZ on Linux).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (the process's, this thread's) CPU time so far, in seconds.
+fn cpu_now() -> (f64, f64) {
+    (cpu_of("/proc/self/stat"), cpu_of("/proc/thread-self/stat"))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -146,7 +186,7 @@ fn raw_run(
     }
     producer.flush(Duration::from_secs(30)).unwrap();
     acks.0.store(0, Ordering::Relaxed);
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_now());
     for (i, event) in events.iter().enumerate() {
         let (key, payload) = if serialized {
             payloads[i].clone()
@@ -180,8 +220,11 @@ fn raw_run(
         );
         producer.poll(Duration::from_millis(1));
     }
+    let (process, thread) = cpu_now();
     Throughput {
         seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: process - cpu.0,
+        emitter_cpu_seconds: thread - cpu.1,
         messages: events.len(),
         bytes,
     }
@@ -221,12 +264,13 @@ fn ours_detached_with(
     }
     assert!(runtime.block_on(producer.wait_delivered(Duration::from_secs(30))));
     let warm = producer.stats().delivered;
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_now());
     for event in events {
         event.emit_detached(&producer).unwrap();
     }
     assert!(runtime.block_on(producer.wait_delivered(Duration::from_secs(300))));
     let seconds = started.elapsed().as_secs_f64();
+    let (process, thread) = cpu_now();
     let stats = producer.stats();
     assert_eq!(
         stats.delivered - warm,
@@ -235,6 +279,8 @@ fn ours_detached_with(
     );
     Throughput {
         seconds,
+        cpu_seconds: process - cpu.0,
+        emitter_cpu_seconds: thread - cpu.1,
         messages: events.len(),
         bytes,
     }
@@ -274,7 +320,7 @@ where
     Throughput {
         seconds: started.elapsed().as_secs_f64(),
         messages: events.len(),
-        bytes: 0,
+        ..Throughput::default()
     }
 }
 
@@ -517,6 +563,38 @@ struct Versus {
 }
 
 impl Versus {
+    /// The measures as one line for another process of this program to read
+    /// ([`Versus::from_line`]).
+    fn to_line(&self) -> String {
+        let t = |t: &Throughput| {
+            format!(
+                "{} {} {} {} {}",
+                t.seconds, t.cpu_seconds, t.emitter_cpu_seconds, t.messages, t.bytes
+            )
+        };
+        format!("versus: {} {}", t(&self.raw), t(&self.ours))
+    }
+
+    fn from_line(output: &str) -> Option<Versus> {
+        let line = output.lines().find_map(|l| l.strip_prefix("versus: "))?;
+        let numbers: Vec<f64> = line
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let t = |n: &[f64]| Throughput {
+            seconds: n[0],
+            cpu_seconds: n[1],
+            emitter_cpu_seconds: n[2],
+            messages: n[3] as usize,
+            bytes: n[4] as usize,
+        };
+        (numbers.len() == 10).then(|| Versus {
+            raw: t(&numbers[..5]),
+            ours: t(&numbers[5..]),
+        })
+    }
+
     fn ratio(&self) -> f64 {
         self.ours.msgs() / self.raw.msgs()
     }
@@ -546,6 +624,33 @@ fn versus(
         raw: pick(raw),
         ours: pick(ours),
     }
+}
+
+/// Detached throughput on the embedded broker measured by `examples/benchmarks_mimalloc.rs`:
+/// this program with mimalloc in place of the C library's `malloc` for the whole process
+/// (librdkafka's allocations too), run as a child when it was built next to this one.
+fn with_mimalloc(quick: bool) -> Result<Versus, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let sibling = exe.with_file_name("benchmarks_mimalloc");
+    if !sibling.exists() {
+        return Err(
+            "not run: build `--example benchmarks_mimalloc` first (see the command above)".into(),
+        );
+    }
+    let mut command = Command::new(&sibling);
+    command.arg("--throughput-only");
+    if quick {
+        command.arg("--quick");
+    }
+    let output = command.output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    Versus::from_line(&stdout).ok_or_else(|| {
+        format!(
+            "{} gave no measure: {}",
+            sibling.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )
+    })
 }
 
 /// Where nothing listens: records stay queued, so only the enqueue is timed.
@@ -1038,7 +1143,7 @@ fn msgs(v: f64) -> String {
     out
 }
 
-fn main() {
+pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     if spool_scale::child_main(&args) {
         return;
@@ -1115,13 +1220,18 @@ fn main() {
         return;
     }
     if args.iter().any(|a| a == "--throughput-only") {
-        let v = versus(n, 1, &mut embedded, &[]);
+        let v = versus(n, rounds, &mut embedded, &[]);
         println!(
-            "embedded: ours {:.0} msg/s, raw {:.0} msg/s, {:.3}×",
+            "embedded: ours {:.0} msg/s, raw {:.0} msg/s, {:.3}×; CPU per record, all threads: ours {:.0} ns, raw {:.0} ns; the emitting thread: ours {:.0} ns, raw {:.0} ns",
             v.ours.msgs(),
             v.raw.msgs(),
-            v.ratio()
+            v.ratio(),
+            v.ours.cpu_ns(),
+            v.raw.cpu_ns(),
+            v.ours.emitter_ns(),
+            v.raw.emitter_ns()
         );
+        println!("{}", v.to_line());
         return;
     }
 
@@ -1135,6 +1245,8 @@ fn main() {
     let threads_raw = raw_threads(if quick { 100_000 } else { 400_000 });
     progress("detached throughput, embedded broker");
     let embedded_v = versus(n, rounds, &mut embedded, &[]);
+    progress("detached throughput, embedded broker, with mimalloc (a child process)");
+    let mimalloc_v = with_mimalloc(quick);
     let tansu_v = tansu_bin.as_ref().map(|bin| {
         progress("detached throughput, Tansu");
         versus(n, rounds, &mut || tansu(bin), &[])
@@ -1201,12 +1313,12 @@ fn main() {
     let command = if quick {
         "cargo run --release --example benchmarks -- --quick"
     } else {
-        "KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres,otel --example benchmarks -- --write BENCHMARKS.md"
+        "cargo build --release --features outbox-postgres,otel --example benchmarks_mimalloc\nKAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --features outbox-postgres,otel --example benchmarks -- --write BENCHMARKS.md"
     };
     writeln!(w, "# Benchmarks\n").unwrap();
     writeln!(
         w,
-        "Written by one command, every number from the same run:\n\n```sh\n{command}\n```\n\n\
+        "Written by one command (the build before it makes the program the \"with mimalloc\" row runs), every number from the same run:\n\n```sh\n{command}\n```\n\n\
          Machine: {}. The load, the service and (for the embedded broker, and Tansu) the broker \
          share these cores, so absolute numbers are low and ratios are the thing to read; \
          end-to-end figures move by 10–20 % from run to run, so throughput rows are medians of \
@@ -1337,12 +1449,21 @@ fn main() {
     if io.ratio() < 0.97 || io.added_p99() > 100.0 {
         why.push(format!("**5** (the endpoint that waits 1 ms): the latency added there, p50 {:+.0} µs and p99 {:+.0} µs with 16 connections on {cores:.0} cores, is more than the layer's own CPU per request ({:.1} µs, row 15's measure): requests wait for CPU that other requests' layers use.", io.added_p50(), io.added_p99(), null_audited_us - null_plain_us));
     }
-    let raw_ns = 1e9 / embedded_v.raw.msgs();
     if embedded_v.ratio() < 0.6 {
-        let ours_ns = 1e9 / embedded_v.ours.msgs();
-        let raw_enqueue = enqueue_raw - serde_json_ns;
-        let after = (ours_ns - raw_ns) - (enqueue_ours - raw_enqueue);
-        why.push(format!("**6** (detached end to end vs pre-serialized): {ours_ns:.0} ns of wall time per record for ours, {raw_ns:.0} ns for the hand-written side, whose payloads are serialized before its clock starts. On the caller's thread ours takes {enqueue_ours:.0} ns per record with its serialization ({serialize_ns:.0} ns of it), the hand-written enqueue without serialization about {raw_enqueue:.0} ns (row 7's measures): so {after:.0} ns of the difference per record are spent after the hand-over, in librdkafka's delivery reports and this crate's handling of each record's outcome on the producer's threads (the hand-written side only counts acknowledgements)."));
+        let (ours, raw) = (&embedded_v.ours, &embedded_v.raw);
+        let allocator = match &mimalloc_v {
+            Ok(m) => format!(
+                " With mimalloc in place of `malloc` for the whole process (the same two programs, `examples/benchmarks_mimalloc.rs`, measured in this run as a child process): {} vs {} msg/s, {:.3}×; CPU per record ours {:.0} ns (the emitting thread {:.0} ns), hand-written {:.0} ns.",
+                msgs(m.ours.msgs()),
+                msgs(m.raw.msgs()),
+                m.ratio(),
+                m.ours.cpu_ns(),
+                m.ours.emitter_ns(),
+                m.raw.cpu_ns()
+            ),
+            Err(why) => format!(" (The same with mimalloc in place of `malloc`: {why}.)"),
+        };
+        why.push(format!("**6** (detached end to end vs pre-serialized): CPU per record over the run, every thread of the process: ours {:.0} ns, the hand-written side {:.0} ns (its payloads serialized before its clock starts). On the emitting thread ours spends {:.0} ns per record, against {enqueue_ours:.0} ns when nothing listens (row 7's measure); the hand-written thread {:.0} ns, serving its delivery reports too. The other threads (ours: librdkafka's delivery-report thread, which carries out each record's fate; both: librdkafka's broker thread and the embedded broker): ours {:.0} ns, hand-written {:.0} ns. librdkafka allocates each record's memory (the record, its headers) on the thread that produces it and frees it on the thread that serves its report: the hand-written side serves reports on its one thread, ours on librdkafka's, and glibc's `malloc` makes the two threads take turns at the producing thread's arena.{allocator}", ours.cpu_ns(), raw.cpu_ns(), ours.emitter_ns(), raw.emitter_ns(), ours.cpu_ns() - ours.emitter_ns(), raw.cpu_ns() - raw.emitter_ns()));
     }
     if enqueue_ours / enqueue_raw > 0.7 {
         let send = enqueue_raw - serde_json_ns;
@@ -1350,12 +1471,9 @@ fn main() {
     }
     why.extend(otel_why);
     if contention > 1.5 {
-        let whose = if raw_contention >= 0.8 * contention {
-            "the hand-written producer, with nothing of ours, grows about as much: the cost of 64 threads sharing one librdkafka producer on these cores"
-        } else {
-            "the hand-written producer grows less: part of the growth is state of ours the threads share"
-        };
-        why.push(format!("**11** (64 threads): ours grows {contention:.2}× from 1 to 64 threads, the hand-written producer measured alongside {raw_contention:.2}×; {whose}."));
+        let (ours_1, ours_64, raw_1, raw_64) =
+            (per_thread(1), per_thread(64), raw_thread(1), raw_thread(64));
+        why.push(format!("**11** (64 threads): ours grows {contention:.2}× from 1 to 64 threads ({ours_1:.0} to {ours_64:.0} ns), the hand-written producer measured alongside {raw_contention:.2}× ({raw_1:.0} to {raw_64:.0} ns). In nanoseconds added per emit, ours {:+.0} ns and the hand-written {:+.0} ns: at 64 threads ours costs {:.2}× the hand-written emit, at 1 thread {:.2}× (its serialization is the smaller). Nothing listens here, so every record stays queued: the threads share librdkafka's queue, its locks and the allocator's growing heap.", ours_64 - ours_1, raw_64 - raw_1, ours_64 / raw_64, ours_1 / raw_1));
     }
     if let Ok((mib, before, _)) = &memory
         && *mib > 64.0
@@ -1448,6 +1566,10 @@ fn main() {
     writeln!(w, "| --- | --- | --- | ---: |").unwrap();
     for (name, v) in [
         ("embedded", Some(&embedded_v)),
+        (
+            "embedded, mimalloc in place of `malloc` (`examples/benchmarks_mimalloc.rs`)",
+            mimalloc_v.as_ref().ok(),
+        ),
         ("Tansu 0.6.0, `memory://`", tansu_v.as_ref()),
     ] {
         match v {
@@ -1461,7 +1583,14 @@ fn main() {
                 v.ratio()
             )
             .unwrap(),
-            None => writeln!(w, "| {name} | not run: set `KAFKA_EVENTS_TANSU` | | |").unwrap(),
+            None => {
+                let why = match (&mimalloc_v, name.starts_with("Tansu")) {
+                    (_, true) => "not run: set `KAFKA_EVENTS_TANSU`".to_owned(),
+                    (Err(why), false) => why.clone(),
+                    (Ok(_), false) => unreachable!("a measure is shown"),
+                };
+                writeln!(w, "| {name} | {why} | | |").unwrap()
+            }
         }
     }
     writeln!(w).unwrap();
