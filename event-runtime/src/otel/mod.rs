@@ -73,6 +73,7 @@ impl Telemetry {
             )
         });
         let client_id = Value::from(client_id.to_owned());
+        let tracer = global::tracer_with_scope(scope());
         Telemetry {
             metrics: metrics::Instruments::new(
                 &global::meter_with_scope(scope()),
@@ -80,7 +81,8 @@ impl Telemetry {
                 &server,
             ),
             spans: span::Spans {
-                tracer: global::tracer_with_scope(scope()),
+                passes_through: span::passes_through(&tracer),
+                tracer,
                 in_flight: span::InFlight::default(),
                 client_id,
                 server,
