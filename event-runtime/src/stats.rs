@@ -131,6 +131,7 @@ pub(crate) enum DropReason {
     Undeliverable,
     Refused,
     Spool,
+    /// Last: it sizes the counters' table.
     Shutdown,
 }
 
@@ -155,6 +156,7 @@ pub(crate) enum Count {
     Failed,
     Retried,
     Spooled,
+    /// Last: it sizes the counters' table.
     Replayed,
 }
 
@@ -163,9 +165,9 @@ pub(crate) enum Count {
 #[derive(Default)]
 struct Stripe {
     /// By [`Count`], in its order.
-    counts: [AtomicU64; 6],
+    counts: [AtomicU64; Count::Replayed as usize + 1],
     /// By [`DropReason`], in its order; `dropped` is their sum.
-    dropped_by: [AtomicU64; 5],
+    dropped_by: [AtomicU64; DropReason::Shutdown as usize + 1],
     latency_samples: AtomicU64,
     latency_sum_ms: AtomicU64,
     latency_max_ms: AtomicU64,
