@@ -6,6 +6,8 @@
 
 #[path = "support/go.rs"]
 mod go;
+#[path = "support/records.rs"]
+mod records;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -29,6 +31,7 @@ use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMe
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use records::record_of;
 use tower::ServiceExt;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -123,14 +126,6 @@ fn config(kafka: &EmbeddedKafka, client_id: &str) -> KafkaConfig {
         .client_id(client_id)
         .delivery_timeout(Duration::from_secs(3))
         .property("reconnect.backoff.max.ms", "200")
-}
-
-fn record_of<'r>(records: &'r [Record], entry: &AuditEntry) -> &'r Record {
-    let key = entry.id.to_string();
-    records
-        .iter()
-        .find(|r| r.key_str() == Some(key.as_str()))
-        .unwrap_or_else(|| panic!("no record for {key}"))
 }
 
 /// The span of `record`, checked against the conventions and the record's place.

@@ -4,23 +4,19 @@
 //! test binary of its own: the global providers are the process's, and `tests/otel.rs` installs
 //! the SDK.
 
+#[path = "support/records.rs"]
+mod records;
+
 use std::time::Duration;
 
 use kafka_events::testing::{EmbeddedKafka, read_topic};
-use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer, Record};
+use kafka_events::{AuditEntry, KafkaEvent, KafkaProducer};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::{Context, global};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
+use records::record_of;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn record_of<'r>(records: &'r [Record], entry: &AuditEntry) -> &'r Record {
-    let key = entry.id.to_string();
-    records
-        .iter()
-        .find(|r| r.key_str() == Some(key.as_str()))
-        .unwrap_or_else(|| panic!("no record for {key}"))
-}
 
 #[tokio::test]
 async fn records_carry_the_context_they_were_emitted_in_when_no_tracer_records() {
