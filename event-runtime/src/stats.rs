@@ -131,8 +131,24 @@ pub(crate) enum DropReason {
     Undeliverable,
     Refused,
     Spool,
-    /// Last: it sizes the counters' table.
     Shutdown,
+}
+
+impl DropReason {
+    /// How many reasons there are.
+    const N: usize = 5;
+
+    /// Its place in the counters' table. Exhaustive: a new reason fails to build until it has
+    /// a place (below [`DropReason::N`]).
+    const fn index(self) -> usize {
+        match self {
+            DropReason::Overflow => 0,
+            DropReason::Undeliverable => 1,
+            DropReason::Refused => 2,
+            DropReason::Spool => 3,
+            DropReason::Shutdown => 4,
+        }
+    }
 }
 
 /// Counts of what the spool did on its own.
@@ -156,18 +172,35 @@ pub(crate) enum Count {
     Failed,
     Retried,
     Spooled,
-    /// Last: it sizes the counters' table.
     Replayed,
+}
+
+impl Count {
+    /// How many kinds of count there are.
+    const N: usize = 6;
+
+    /// Its place in the counters' table. Exhaustive: a new kind fails to build until it has a
+    /// place (below [`Count::N`]).
+    const fn index(self) -> usize {
+        match self {
+            Count::Enqueued => 0,
+            Count::Delivered => 1,
+            Count::Failed => 2,
+            Count::Retried => 3,
+            Count::Spooled => 4,
+            Count::Replayed => 5,
+        }
+    }
 }
 
 /// One thread's share of the counts (see [`crate::striped`]): emitting threads and
 /// librdkafka's thread each count on a cache line of their own.
 #[derive(Default)]
 struct Stripe {
-    /// By [`Count`], in its order.
-    counts: [AtomicU64; Count::Replayed as usize + 1],
-    /// By [`DropReason`], in its order; `dropped` is their sum.
-    dropped_by: [AtomicU64; DropReason::Shutdown as usize + 1],
+    /// By [`Count::index`].
+    counts: [AtomicU64; Count::N],
+    /// By [`DropReason::index`]; `dropped` is their sum.
+    dropped_by: [AtomicU64; DropReason::N],
     latency_samples: AtomicU64,
     latency_sum_ms: AtomicU64,
     latency_max_ms: AtomicU64,
@@ -188,12 +221,12 @@ impl Counters {
     }
 
     pub fn add(&self, count: Count, n: u64) {
-        self.mine().counts[count as usize].fetch_add(n, Relaxed);
+        self.mine().counts[count.index()].fetch_add(n, Relaxed);
     }
 
     /// `n` records given up, for `reason`.
     pub fn dropped(&self, reason: DropReason, n: u64) {
-        self.mine().dropped_by[reason as usize].fetch_add(n, Relaxed);
+        self.mine().dropped_by[reason.index()].fetch_add(n, Relaxed);
     }
 
     pub fn latency(&self, ms: u64) {
@@ -205,8 +238,8 @@ impl Counters {
 
     pub fn snapshot(&self, queue: (u64, u64), spool: SpoolCounts) -> DeliveryStats {
         let (queue_depth, queue_bytes) = queue;
-        let count = |c: Count| self.total(|s| &s.counts[c as usize]);
-        let dropped = |r: DropReason| self.total(|s| &s.dropped_by[r as usize]);
+        let count = |c: Count| self.total(|s| &s.counts[c.index()]);
+        let dropped = |r: DropReason| self.total(|s| &s.dropped_by[r.index()]);
         let dropped_by = DroppedBy {
             overflow: dropped(DropReason::Overflow),
             undeliverable: dropped(DropReason::Undeliverable),

@@ -190,7 +190,9 @@ impl Spans {
 /// Whether `tracer` hands a span its parent's context unchanged, as OpenTelemetry's no-op
 /// tracer does (the global one when no provider is installed); an SDK gives every span an id of
 /// its own. Asked once, of a made-up parent in a context where telemetry is suppressed: an SDK
-/// builds nothing there, so nothing of the question reaches an exporter.
+/// builds nothing there, so nothing of the question reaches an exporter. (A tracer of another
+/// kind that passed its parent's context through when telemetry is suppressed but recorded
+/// otherwise would be taken for a no-op.)
 pub(super) fn passes_through(tracer: &impl Tracer) -> bool {
     let parent = SpanContext::new(
         TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
@@ -336,7 +338,45 @@ fn error_type(error: &EmitError) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::{passes_through, recordable_key};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    use opentelemetry::trace::noop::{NoopSpan, NoopTracer};
+    use opentelemetry::trace::{SpanBuilder, Tracer};
+    use opentelemetry::{Context, Value};
+
+    use super::{BoxedTracer, InFlight, Spans, passes_through, recordable_key};
+    use crate::topic::TopicMap;
+
+    /// OpenTelemetry's no-op tracer, counting the spans asked of it.
+    struct Counting(Arc<AtomicUsize>);
+
+    impl Tracer for Counting {
+        type Span = NoopSpan;
+
+        fn build_with_context(&self, builder: SpanBuilder, parent_cx: &Context) -> NoopSpan {
+            self.0.fetch_add(1, Relaxed);
+            NoopTracer::new().build_with_context(builder, parent_cx)
+        }
+    }
+
+    #[test]
+    fn under_the_no_op_tracer_a_record_gets_no_span_and_its_parents_context() {
+        let built = Arc::new(AtomicUsize::new(0));
+        let counting = Counting(built.clone());
+        let spans = Spans {
+            passes_through: passes_through(&counting),
+            tracer: BoxedTracer::new(Box::new(counting)),
+            in_flight: InFlight::default(),
+            client_id: Value::from("test"),
+            server: None,
+        };
+        // The question itself.
+        assert_eq!(built.load(Relaxed), 1);
+        let (added, cx) = spans.start(&TopicMap::default(), "audit", b"1");
+        assert!(added.is_empty() && cx.is_none());
+        assert_eq!(built.load(Relaxed), 1, "no span built for the record");
+    }
 
     #[test]
     fn the_no_op_tracer_passes_its_parents_context_through() {
