@@ -134,23 +134,6 @@ pub(crate) enum DropReason {
     Shutdown,
 }
 
-impl DropReason {
-    /// How many reasons there are.
-    const N: usize = 5;
-
-    /// Its place in the counters' table. Exhaustive: a new reason fails to build until it has
-    /// a place (below [`DropReason::N`]).
-    const fn index(self) -> usize {
-        match self {
-            DropReason::Overflow => 0,
-            DropReason::Undeliverable => 1,
-            DropReason::Refused => 2,
-            DropReason::Spool => 3,
-            DropReason::Shutdown => 4,
-        }
-    }
-}
-
 /// Counts of what the spool did on its own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct SpoolCounts {
@@ -175,35 +158,48 @@ pub(crate) enum Count {
     Replayed,
 }
 
-impl Count {
-    /// How many kinds of count there are.
-    const N: usize = 6;
-
-    /// Its place in the counters' table. Exhaustive: a new kind fails to build until it has a
-    /// place (below [`Count::N`]).
-    const fn index(self) -> usize {
-        match self {
-            Count::Enqueued => 0,
-            Count::Delivered => 1,
-            Count::Failed => 2,
-            Count::Retried => 3,
-            Count::Spooled => 4,
-            Count::Replayed => 5,
-        }
-    }
-}
-
 /// One thread's share of the counts (see [`crate::striped`]): emitting threads and
 /// librdkafka's thread each count on a cache line of their own.
 #[derive(Default)]
 struct Stripe {
-    /// By [`Count::index`].
-    counts: [AtomicU64; Count::N],
-    /// By [`DropReason::index`]; `dropped` is their sum.
-    dropped_by: [AtomicU64; DropReason::N],
+    enqueued: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    retried: AtomicU64,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    /// By reason; `dropped` is their sum.
+    overflow: AtomicU64,
+    undeliverable: AtomicU64,
+    refused: AtomicU64,
+    spool: AtomicU64,
+    shutdown: AtomicU64,
     latency_samples: AtomicU64,
     latency_sum_ms: AtomicU64,
     latency_max_ms: AtomicU64,
+}
+
+impl Stripe {
+    fn count(&self, count: Count) -> &AtomicU64 {
+        match count {
+            Count::Enqueued => &self.enqueued,
+            Count::Delivered => &self.delivered,
+            Count::Failed => &self.failed,
+            Count::Retried => &self.retried,
+            Count::Spooled => &self.spooled,
+            Count::Replayed => &self.replayed,
+        }
+    }
+
+    fn dropped(&self, reason: DropReason) -> &AtomicU64 {
+        match reason {
+            DropReason::Overflow => &self.overflow,
+            DropReason::Undeliverable => &self.undeliverable,
+            DropReason::Refused => &self.refused,
+            DropReason::Spool => &self.spool,
+            DropReason::Shutdown => &self.shutdown,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -221,12 +217,12 @@ impl Counters {
     }
 
     pub fn add(&self, count: Count, n: u64) {
-        self.mine().counts[count.index()].fetch_add(n, Relaxed);
+        self.mine().count(count).fetch_add(n, Relaxed);
     }
 
     /// `n` records given up, for `reason`.
     pub fn dropped(&self, reason: DropReason, n: u64) {
-        self.mine().dropped_by[reason.index()].fetch_add(n, Relaxed);
+        self.mine().dropped(reason).fetch_add(n, Relaxed);
     }
 
     pub fn latency(&self, ms: u64) {
@@ -238,8 +234,8 @@ impl Counters {
 
     pub fn snapshot(&self, queue: (u64, u64), spool: SpoolCounts) -> DeliveryStats {
         let (queue_depth, queue_bytes) = queue;
-        let count = |c: Count| self.total(|s| &s.counts[c.index()]);
-        let dropped = |r: DropReason| self.total(|s| &s.dropped_by[r.index()]);
+        let count = |c: Count| self.total(|s| s.count(c));
+        let dropped = |r: DropReason| self.total(|s| s.dropped(r));
         let dropped_by = DroppedBy {
             overflow: dropped(DropReason::Overflow),
             undeliverable: dropped(DropReason::Undeliverable),

@@ -73,20 +73,13 @@ impl Telemetry {
             )
         });
         let client_id = Value::from(client_id.to_owned());
-        let tracer = global::tracer_with_scope(scope());
         Telemetry {
             metrics: metrics::Instruments::new(
                 &global::meter_with_scope(scope()),
                 &client_id,
                 &server,
             ),
-            spans: span::Spans {
-                passes_through: span::passes_through(&tracer),
-                tracer,
-                in_flight: span::InFlight::default(),
-                client_id,
-                server,
-            },
+            spans: span::Spans::new(global::tracer_with_scope(scope()), client_id, server),
         }
     }
 

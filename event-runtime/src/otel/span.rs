@@ -115,11 +115,10 @@ impl InFlight {
 /// A producer's spans: its tracer, the attributes all of them carry, and those waiting for
 /// their records' fates.
 pub(super) struct Spans {
-    pub tracer: BoxedTracer,
-    /// Whether `tracer` hands every span its parent's context unchanged (see
+    /// `None` when the global tracer hands every span its parent's context unchanged (see
     /// [`passes_through`]): then no span is built for a record, whose headers carry its
     /// parent's context as they would anyway.
-    pub passes_through: bool,
+    pub tracer: Option<BoxedTracer>,
     pub in_flight: InFlight,
     /// `messaging.client.id`.
     pub client_id: Value,
@@ -128,6 +127,17 @@ pub(super) struct Spans {
 }
 
 impl Spans {
+    /// The spans of a producer whose tracer is `tracer`: kept unless it passes its parents'
+    /// context through (see [`passes_through`]).
+    pub fn new(tracer: BoxedTracer, client_id: Value, server: Option<(Value, i64)>) -> Spans {
+        Spans {
+            tracer: (!passes_through(&tracer)).then_some(tracer),
+            in_flight: InFlight::default(),
+            client_id,
+            server,
+        }
+    }
+
     /// Starts a record's span as a child of the current context: the headers the global
     /// propagator writes for it, and its context when it records. Its name and attributes are
     /// written only then (no allocation for them under a no-op tracer); a sampler sees the
@@ -139,11 +149,11 @@ impl Spans {
         key: &[u8],
     ) -> (Vec<(String, String)>, Option<Context>) {
         Context::map_current(|parent| {
-            if self.passes_through {
+            let Some(tracer) = &self.tracer else {
                 return (inject(parent), None);
-            }
-            let span = self.tracer.build_with_context(
-                self.tracer
+            };
+            let span = tracer.build_with_context(
+                tracer
                     .span_builder(Cow::Borrowed("send"))
                     .with_kind(SpanKind::Producer),
                 parent,
@@ -193,7 +203,7 @@ impl Spans {
 /// builds nothing there, so nothing of the question reaches an exporter. (A tracer of another
 /// kind that passed its parent's context through when telemetry is suppressed but recorded
 /// otherwise would be taken for a no-op.)
-pub(super) fn passes_through(tracer: &impl Tracer) -> bool {
+fn passes_through(tracer: &impl Tracer) -> bool {
     let parent = SpanContext::new(
         TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
         SpanId::from(0x00f0_67aa_0ba9_02b7_u64),
@@ -345,7 +355,7 @@ mod tests {
     use opentelemetry::trace::{SpanBuilder, Tracer};
     use opentelemetry::{Context, Value};
 
-    use super::{BoxedTracer, InFlight, Spans, passes_through, recordable_key};
+    use super::{BoxedTracer, Spans, passes_through, recordable_key};
     use crate::topic::TopicMap;
 
     /// OpenTelemetry's no-op tracer, counting the spans asked of it.
@@ -364,13 +374,11 @@ mod tests {
     fn under_the_no_op_tracer_a_record_gets_no_span_and_its_parents_context() {
         let built = Arc::new(AtomicUsize::new(0));
         let counting = Counting(built.clone());
-        let spans = Spans {
-            passes_through: passes_through(&counting),
-            tracer: BoxedTracer::new(Box::new(counting)),
-            in_flight: InFlight::default(),
-            client_id: Value::from("test"),
-            server: None,
-        };
+        let spans = Spans::new(
+            BoxedTracer::new(Box::new(counting)),
+            Value::from("test"),
+            None,
+        );
         // The question itself.
         assert_eq!(built.load(Relaxed), 1);
         let (added, cx) = spans.start(&TopicMap::default(), "audit", b"1");
