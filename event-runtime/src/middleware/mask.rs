@@ -287,11 +287,13 @@ impl Scan<'_> {
 
     fn key_is_sensitive(&self, start: usize, end: usize, escaped: bool) -> bool {
         let raw = &self.input[start..end];
+        // A key that can't be read as text (an escaped lone surrogate, `"\ud800"`) is taken
+        // for a sensitive one: its value is masked.
         if escaped {
-            serde_json::from_slice::<String>(raw).is_ok_and(|k| self.masker.matcher.matches(&k))
+            serde_json::from_slice::<String>(raw).map_or(true, |k| self.masker.matcher.matches(&k))
         } else {
-            std::str::from_utf8(&raw[1..raw.len() - 1])
-                .is_ok_and(|k| seen_keys::matches(self.masker.id, &self.masker.matcher, k))
+            seen_keys::matches(self.masker.id, &self.masker.matcher, &raw[1..raw.len() - 1])
+                .unwrap_or(true)
         }
     }
 
@@ -407,6 +409,15 @@ mod tests {
         }
         assert_eq!(masked["broken"], "***");
         assert_eq!(masked["log"], "[INFO] user logged in");
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_read_masks_its_value() {
+        let masked = Masker::default()
+            .mask(br#"{"\ud800password": "hunter2", "sku": "A-1"}"#)
+            .unwrap();
+        assert!(!masked.as_str().contains("hunter2"), "{masked}");
+        assert!(masked.as_str().contains(r#""sku":"A-1""#), "{masked}");
     }
 
     #[test]

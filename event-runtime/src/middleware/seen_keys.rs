@@ -25,35 +25,47 @@ thread_local! {
     static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
 }
 
+/// One masker's answers, by key: std's randomly seeded SipHash, since the keys are request
+/// bodies', chosen by clients.
+type Answers = HashMap<Box<[u8]>, bool>;
+
 #[derive(Default)]
 struct Seen {
     count: usize,
-    /// Keyed by std's randomly seeded hasher: the keys are request bodies', chosen by clients.
-    by_masker: HashMap<u64, HashMap<Box<str>, bool>>,
+    /// Per masker (a process has a few: a linear search finds one faster than hashing its id).
+    by_masker: Vec<(u64, Answers)>,
 }
 
-/// Whether `key` matches `matcher`, whose masker has id `masker`.
-pub(super) fn matches(masker: u64, matcher: &Matcher, key: &str) -> bool {
+/// Whether `key` (UTF-8 text) matches `matcher`, whose masker has id `masker`; `None` if `key`
+/// is not UTF-8.
+pub(super) fn matches(masker: u64, matcher: &Matcher, key: &[u8]) -> Option<bool> {
+    let answer = |key: &[u8]| std::str::from_utf8(key).ok().map(|k| matcher.matches(k));
     if key.len() > LONGEST {
-        return matcher.matches(key);
+        return answer(key);
     }
     SEEN.with(|seen| {
         let Ok(mut seen) = seen.try_borrow_mut() else {
-            return matcher.matches(key);
+            return answer(key);
         };
-        if let Some(&answer) = seen.by_masker.get(&masker).and_then(|keys| keys.get(key)) {
-            return answer;
-        }
-        let answer = matcher.matches(key);
-        if seen.count == CAPACITY {
+        let seen = &mut *seen;
+        if seen.count >= CAPACITY {
             *seen = Seen::default();
         }
+        let at = match seen.by_masker.iter().position(|(id, _)| *id == masker) {
+            Some(at) => at,
+            None => {
+                seen.by_masker.push((masker, Answers::default()));
+                seen.by_masker.len() - 1
+            }
+        };
+        let keys = &mut seen.by_masker[at].1;
+        if let Some(&known) = keys.get(key) {
+            return Some(known);
+        }
+        let known = answer(key)?;
+        keys.insert(key.into(), known);
         seen.count += 1;
-        seen.by_masker
-            .entry(masker)
-            .or_default()
-            .insert(key.into(), answer);
-        answer
+        Some(known)
     })
 }
 
@@ -67,11 +79,14 @@ mod tests {
         let custom = Matcher::with_names(["sku"]).unwrap();
         let (a, b) = (next_id(), next_id());
         for _ in 0..2 {
-            assert!(matches(a, &default, "password") && !matches(a, &default, "sku"));
-            assert!(matches(b, &custom, "sku") && !matches(b, &custom, "password"));
+            assert!(matches(a, &default, b"password") == Some(true));
+            assert!(matches(a, &default, b"sku") == Some(false));
+            assert!(matches(b, &custom, b"sku") == Some(true));
+            assert!(matches(b, &custom, b"password") == Some(false));
         }
         let long = "x".repeat(LONGEST + 1) + "_password";
-        assert!(matches(a, &default, &long));
+        assert_eq!(matches(a, &default, long.as_bytes()), Some(true));
+        assert_eq!(matches(a, &default, &[b'p', 0xff]), None);
     }
 
     #[test]
@@ -80,9 +95,9 @@ mod tests {
         let id = next_id();
         for i in 0..CAPACITY + 10 {
             let key = format!("field_{i}");
-            assert!(!matches(id, &matcher, &key));
+            assert_eq!(matches(id, &matcher, key.as_bytes()), Some(false));
         }
         assert!(SEEN.with(|seen| seen.borrow().count) <= CAPACITY);
-        assert!(matches(id, &matcher, "api_key"));
+        assert_eq!(matches(id, &matcher, b"api_key"), Some(true));
     }
 }
