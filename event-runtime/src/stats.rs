@@ -209,11 +209,11 @@ pub(crate) struct Counters {
 
 impl Counters {
     fn mine(&self) -> &Stripe {
-        &self.stripes[stripe()].0
+        &self.stripes[stripe()]
     }
 
     fn total(&self, read: impl Fn(&Stripe) -> &AtomicU64) -> u64 {
-        self.stripes.iter().map(|s| read(&s.0).load(Relaxed)).sum()
+        self.stripes.iter().map(|s| read(s).load(Relaxed)).sum()
     }
 
     pub fn add(&self, count: Count, n: u64) {
@@ -270,7 +270,7 @@ impl Counters {
             latency_max_ms: self
                 .stripes
                 .iter()
-                .map(|s| s.0.latency_max_ms.load(Relaxed))
+                .map(|s| s.latency_max_ms.load(Relaxed))
                 .max()
                 .unwrap_or(0),
         }

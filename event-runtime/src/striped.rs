@@ -14,10 +14,19 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::Relaxed};
 /// than one atomic for all).
 pub(crate) const STRIPES: usize = 16;
 
-/// `T` alone on its cache line (128 bytes: adjacent-line prefetchers fetch lines in pairs).
+/// `T` alone on its cache line (128 bytes: adjacent-line prefetchers fetch lines in pairs); used
+/// as the `T` it holds.
 #[derive(Default)]
 #[repr(align(128))]
-pub(crate) struct Padded<T>(pub T);
+pub(crate) struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// This thread's stripe, `0..STRIPES`: threads get them in turn when they first count.
 pub(crate) fn stripe() -> usize {
@@ -43,11 +52,11 @@ pub(crate) struct StripedSum {
 
 impl StripedSum {
     pub fn add(&self, n: i64) {
-        self.stripes[stripe()].0.fetch_add(n, Relaxed);
+        self.stripes[stripe()].fetch_add(n, Relaxed);
     }
 
     pub fn sum(&self) -> i64 {
-        self.stripes.iter().map(|s| s.0.load(Relaxed)).sum()
+        self.stripes.iter().map(|s| s.load(Relaxed)).sum()
     }
 }
 

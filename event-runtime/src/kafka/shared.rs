@@ -144,7 +144,7 @@ impl Shared {
     }
 
     pub fn reports(&self) -> &Bell {
-        &self.reports.0
+        &self.reports
     }
 
     /// Replaces the configuration's secrets in text from librdkafka.
@@ -214,7 +214,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
-        self.reports.0.ring();
+        self.reports.ring();
         news
     }
 
@@ -231,7 +231,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
-        self.reports.0.ring();
+        self.reports.ring();
         news
     }
 
@@ -295,7 +295,7 @@ impl Shared {
         if let Some(spool) = &self.spool {
             spool.bell().ring();
         }
-        self.reports.0.ring();
+        self.reports.ring();
     }
 
     /// A librdkafka client of `generation` raised a fatal error: records wait (in the spool,
@@ -378,7 +378,7 @@ impl Shared {
             if !self.replace_due.load(Ordering::Acquire)
                 && self.replacing.swap(false, Ordering::AcqRel)
             {
-                self.reports.0.ring();
+                self.reports.ring();
             }
         })
     }
@@ -405,12 +405,12 @@ impl Shared {
 
     /// A detached record went to librdkafka straight from `emit_detached`.
     pub fn direct_sent(&self) {
-        self.direct.0.fetch_add(1, Ordering::AcqRel);
+        self.direct.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The report of a record [`direct_sent`](Self::direct_sent) came.
     pub fn direct_reported(&self) {
-        let before = self.direct.0.fetch_sub(1, Ordering::AcqRel);
+        let before = self.direct.fetch_sub(1, Ordering::AcqRel);
         if before == 1 && self.behind.len() > 0 {
             self.wake_watch();
         }
@@ -418,13 +418,13 @@ impl Shared {
 
     /// Detached records librdkafka holds that went to it straight from `emit_detached`.
     pub fn direct_pending(&self) -> u64 {
-        self.direct.0.load(Ordering::Acquire)
+        self.direct.load(Ordering::Acquire)
     }
 
     /// Whether a record bound for the spool must wait behind records librdkafka holds (or
     /// records already waiting) to keep its key's order.
     pub fn must_wait_behind(&self) -> bool {
-        self.direct.0.load(Ordering::Acquire) > 0 || self.behind.len() > 0
+        self.direct.load(Ordering::Acquire) > 0 || self.behind.len() > 0
     }
 
     /// Keeps a caller's record bound for the spool behind the records librdkafka holds (they
