@@ -15,7 +15,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "ground floor",
         &[
-            "message", "error", "secret", "stats", "striped", "flow", "topic", "rfc3339", "json",
+            "message", "error", "secret", "stats", "striped", "flow", "gate", "topic", "rfc3339",
+            "json",
         ],
     ),
     ("wire formats", &["envelope"]),

@@ -5,6 +5,7 @@
 //! Checked by reading the topics back (the embedded broker).
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use kafka_events::testing::{EmbeddedKafka, read_topic};
@@ -144,6 +145,74 @@ async fn many_keys_over_several_partitions_through_an_outage_mid_load() {
     let per_key = read_back(&kafka, (KEYS * PER_KEY) as usize);
     assert_eq!(per_key.len() as u64, KEYS);
     assert_in_order(&per_key, PER_KEY);
+}
+
+/// Threads emitting their keys at full speed as the brokers go (and come back): a thread that
+/// read the producer's state just before the outage was noticed hands its record to librdkafka
+/// while the records there are being taken back to the spool; that record, too, must land
+/// behind the older records of its key, not ahead of them when a broker answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_several_threads_through_an_outage_noticed_mid_emit() {
+    const THREADS: u64 = 4;
+    const BEFORE: u64 = 12_000;
+    const AFTER: u64 = 1_000;
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic("ledger", 2).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let producer = Arc::new(KafkaProducer::new(&config(&kafka, spool.path())).unwrap());
+    // Passed once the outage is over: the rest are emitted as the spool is replayed.
+    let over = Arc::new(Barrier::new(THREADS as usize + 1));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|thread| {
+            let (producer, over) = (producer.clone(), over.clone());
+            std::thread::spawn(move || {
+                let emit = |seq| {
+                    Entry {
+                        account: format!("acct-{thread}"),
+                        seq,
+                    }
+                    .emit_detached(&*producer)
+                    .unwrap()
+                };
+                (0..BEFORE).for_each(emit);
+                over.wait();
+                (BEFORE..BEFORE + AFTER).for_each(emit);
+            })
+        })
+        .collect();
+    // Mid-emit: the brokers go once a fifth of the records are with the producer.
+    assert!(
+        producer
+            .wait_until(Duration::from_secs(30), |s| s.enqueued
+                >= THREADS * BEFORE / 5)
+            .await
+    );
+    kafka.all_down().unwrap();
+    assert!(
+        producer
+            .wait_until(Duration::from_secs(30), |s| s.brokers_down)
+            .await
+    );
+    kafka.all_up().unwrap();
+    assert!(
+        producer
+            .wait_until(Duration::from_secs(30), |s| !s.brokers_down)
+            .await
+    );
+    tokio::task::spawn_blocking(move || {
+        over.wait();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    })
+    .await
+    .unwrap();
+    assert!(
+        producer.wait_delivered(Duration::from_secs(120)).await,
+        "{:?}",
+        producer.stats()
+    );
+    let per_key = read_back(&kafka, (THREADS * (BEFORE + AFTER)) as usize);
+    assert_eq!(per_key.len() as u64, THREADS);
+    assert_in_order(&per_key, BEFORE + AFTER);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ pub mod envelope;
 mod error;
 mod event;
 mod flow;
+mod gate;
 mod json;
 mod kafka;
 mod key;

@@ -3,7 +3,7 @@
 //! applied, counted and logged here, whichever path decided it.
 
 use super::classify::Class;
-use super::record::{Tag, now_micros};
+use super::record::{Tag, ticks};
 use super::shared::Shared;
 use crate::error::EmitError;
 use crate::message::{Message, MessageRef, header_pairs};
@@ -130,7 +130,13 @@ pub(super) fn retry(shared: &Shared, position: Option<Position>) {
 /// the librdkafka producer that replaces the one that failed for good.
 pub(super) fn resend(shared: &Shared, message: MessageRef<'_>) -> Result<(), EmitError> {
     shared
-        .admit_resend(message.into(), Tag::Detached(now_micros()))
+        .admit_resend(
+            message.into(),
+            Tag::Detached {
+                seq: 0,
+                at: ticks(),
+            },
+        )
         .map_err(|message| refused_in_memory(shared, &message, "a new librdkafka producer"))
 }
 

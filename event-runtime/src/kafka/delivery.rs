@@ -13,7 +13,7 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 use super::apply;
 use super::classify::{Class, classify, classify_client_error};
 use super::fate::{Event, Fate, Origin, fate, keeps_order_by_purging};
-use super::record::{Tag, now_micros, reported_bytes, returned};
+use super::record::{Tag, micros_since, now_micros, reported_bytes, returned};
 use super::shared::Shared;
 use crate::otel::Settled;
 use crate::spool::Caller;
@@ -113,7 +113,7 @@ impl ProducerContext for Context {
         let tag = Tag::decode(opaque);
         let (Ok(message) | Err((_, message))) = result;
         shared.reported(reported_bytes(message));
-        let direct = matches!(tag, Tag::Detached(_));
+        let direct = matches!(tag, Tag::Detached { .. });
         match result {
             Ok(message) => {
                 let (partition, offset) = (message.partition(), message.offset());
@@ -129,6 +129,13 @@ impl ProducerContext for Context {
         // After its fate: a record that went to the spool is there before what waits behind it.
         if direct {
             shared.direct_reported();
+            // The last report of those taken back: they go to the spool, in order.
+            shared.drain_taken(|message| {
+                // Counted and logged there, whatever the outcome. This is librdkafka's
+                // thread: it may wait for the spool's worker, a while.
+                let caller = Caller::MayWaitUntil(Instant::now() + SPOOL_WAIT);
+                let _ = message.with_ref(|m| apply::spool(shared, m, caller));
+            });
         }
         shared.reports().ring();
     }
@@ -145,10 +152,12 @@ fn acked(shared: &Shared, tag: Tag, partition: i32, offset: i64, topic: &str) ->
     );
     shared.counters().add(Count::Delivered, 1);
     match tag {
-        Tag::Detached(at) => latency(shared, at),
+        Tag::Detached { at, .. } => Some(latency(shared, micros_since(at))),
         Tag::Awaited(id) => {
             let waiter = shared.waiters().take(id)?;
-            let micros = latency(shared, waiter.enqueued_at);
+            let micros = now_micros()
+                .checked_sub(waiter.enqueued_at)
+                .map(|micros| latency(shared, micros));
             // The caller may have stopped waiting; the record is delivered anyway.
             let _ = waiter.reply.send(Ok((partition, offset)));
             micros
@@ -187,9 +196,9 @@ fn failed(
     let mut origin = tag.origin(waiter.as_ref().is_some_and(|w| !w.reply.is_closed()));
     loop {
         let decided = fate(origin, Event::Failed(class), &state);
-        if keeps_order_by_purging(Event::Failed(class), decided) {
-            shared.request_order_purge();
-        }
+        // Asked once the record is where its fate takes it (in the spool): a record emitted
+        // after the purge then finds it there and goes behind it.
+        let purge = keeps_order_by_purging(Event::Failed(class), decided);
         match decided {
             Fate::Reply => {
                 let taken = waiter
@@ -200,6 +209,11 @@ fn failed(
                     origin = Origin::Awaited { waiting: false };
                     continue;
                 }
+            }
+            // A detached record: librdkafka may report what it took back out of order, so it
+            // waits with the others to reach the spool in the order they were handed over.
+            Fate::Spool if let Tag::Detached { seq, .. } = tag => {
+                shared.take_back(seq, record.to_message());
             }
             Fate::Spool => {
                 // Counted and logged there, whatever the outcome. This is librdkafka's thread:
@@ -245,12 +259,15 @@ fn failed(
                 apply::drop(shared, record.as_ref(), &error.to_string(), class);
             }
         }
+        if purge {
+            shared.request_order_purge();
+        }
         break;
     }
 }
 
-fn latency(shared: &Shared, enqueued_at: u64) -> Option<u64> {
-    let micros = now_micros().checked_sub(enqueued_at)?;
+/// Counts a delivery that took `micros`, and returns it.
+fn latency(shared: &Shared, micros: u64) -> u64 {
     shared.counters().latency(micros / 1000);
-    Some(micros)
+    micros
 }

@@ -11,7 +11,7 @@ use super::config::OverflowPolicy;
 use super::fate::{Event, Fate, Origin, fate};
 use super::outcome::{check_record, emit_error, refused_on_arrival};
 use super::pipeline::Pipeline;
-use super::record::{Tag, base_record, now_micros, record_bytes};
+use super::record::{Tag, base_record, record_bytes, ticks};
 use crate::error::EmitError;
 use crate::message::MessageRef;
 use crate::spool::{Appended, Caller};
@@ -22,38 +22,52 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
     let topic = pipeline.topics.resolve(message.topic)?;
     let message = MessageRef { topic, ..message };
     check_record(pipeline, &message)?;
-    let mut state = shared.state();
     // Until when this caller may wait for room in librdkafka's queue, if it may (the `block`
     // policy, off any async runtime), and for the spool (see `spool_caller`).
     let block_until = block_until(shared.overflow());
     let caller = spool_caller(shared.overflow(), block_until, pipeline.delivery_timeout);
-    match fate(Origin::Detached, Event::Admit, &state) {
-        Fate::Enqueue => {}
-        Fate::Spool => return apply::spool_in_order(shared, message, caller),
-        Fate::WriteAhead => return write_ahead(pipeline, message, caller),
-        Fate::Resend => return apply::resend(shared, message),
-        _ => return Err(refused_on_arrival(pipeline, &state, &message)),
-    }
     loop {
+        // From reading the state to handing the record over: a purge waits for this (a record
+        // sent on a state read before an outage must be with librdkafka when it is purged).
+        let pass = shared.hand_over();
+        let state = shared.state();
+        match fate(Origin::Detached, Event::Admit, &state) {
+            Fate::Enqueue => {}
+            other => {
+                drop(pass);
+                return match other {
+                    Fate::Spool => apply::spool_in_order(shared, message, caller),
+                    Fate::WriteAhead => write_ahead(pipeline, message, caller),
+                    Fate::Resend => apply::resend(shared, message),
+                    _ => Err(refused_on_arrival(pipeline, &state, &message)),
+                };
+            }
+        }
         let seen = shared.reports().rung();
-        let tag = Tag::Detached(now_micros());
         let client = pipeline.clients.detached();
+        let tag = Tag::Detached {
+            seq: shared.direct_sending(),
+            at: ticks(),
+        };
         let error = match client.send(base_record(&message, tag)) {
             Ok(()) => {
                 shared.handed_over(record_bytes(&message));
-                shared.direct_sent();
                 shared.counters().add(Count::Enqueued, 1);
                 return Ok(());
             }
             Err((error, _)) => error,
         };
+        shared.direct_refused();
+        drop(pass);
         let class = classify(&error);
-        state = shared.state_for(class, message.topic, generation(&client));
+        let mut state = shared.state_for(class, message.topic, generation(&client));
         state.may_block = block_until.is_some();
         state.out_of_time = block_until.is_some_and(|until| Instant::now() >= until);
         match fate(Origin::Detached, Event::Refused(class), &state) {
             Fate::Spool => return apply::spool_in_order(shared, message, caller),
             Fate::Resend => return apply::resend(shared, message),
+            // Then it arrives again: what it finds after the wait (an outage, records gone to
+            // the spool meanwhile) decides anew.
             Fate::WaitForRoom => {
                 let left = block_until.map_or(Duration::ZERO, |until| {
                     until.saturating_duration_since(Instant::now())
@@ -125,8 +139,17 @@ fn write_ahead(
         }
     };
     shared.counters().add(Count::Spooled, 1);
+    // As in `send`: from reading the state to the hand-over. Records taken back meanwhile go
+    // first: then this one stays in the spool, and replay sends it behind them.
+    let pass = shared.hand_over();
+    if fate(Origin::Spooled, Event::Admit, &shared.state()) != Fate::Enqueue {
+        drop(pass);
+        spool.release(position);
+        return Ok(());
+    }
     let client = pipeline.clients.detached();
     let sent = client.send(base_record(&message, Tag::Spooled(position)));
+    drop(pass);
     match sent {
         Ok(()) => {
             shared.handed_over(record_bytes(&message));

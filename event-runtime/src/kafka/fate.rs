@@ -53,12 +53,16 @@ pub(super) struct ProducerState {
     pub topic_gone: bool,
     /// The brokers refused this client (authentication or TLS), and none has accepted it since.
     pub refused_client: bool,
-    /// Records wait in the spool to be replayed: a new record goes behind them, so that the
-    /// records of a key reach their partition in the order they were emitted.
+    /// Records wait in the spool to be replayed, or in memory to reach it: a new record goes
+    /// behind them, so that the records of a key reach their partition in the order they were
+    /// emitted.
     pub spool_backlog: bool,
     /// librdkafka raised a fatal error and its producer is being replaced: records wait for the
     /// new one (in the spool, or in memory without one).
     pub replacing: bool,
+    /// Records were taken back from librdkafka (purged) and are on their way to the spool, or
+    /// back to it: a new record goes behind them, not to librdkafka ahead of them.
+    pub taking_back: bool,
 }
 
 /// What happens to the record. Each is carried out in one place and counted.
@@ -140,12 +144,22 @@ pub(super) fn fate(origin: Origin, event: Event, state: &ProducerState) -> Fate 
             // Nothing is sent into an outage, nor into a producer being replaced: straight to
             // disk, safe from a crash. Nor past records still waiting in the spool: behind
             // them, in order.
-            Some(_) if state.brokers_down || state.spool_backlog || state.replacing => Spool,
+            Some(_)
+                if state.brokers_down
+                    || state.spool_backlog
+                    || state.replacing
+                    || state.taking_back =>
+            {
+                Spool
+            }
             Some(Durability::WriteAhead) => WriteAhead,
             // Behind the records waiting for the new producer.
             None if state.replacing => Resend,
             _ => Enqueue,
         },
+        // A record written ahead, about to be handed over, while records are taken back: it
+        // stays in the spool, and replay sends it behind them.
+        (Origin::Spooled, Event::Admit) if state.taking_back => Retry,
         (Origin::Spooled, Event::Admit) => Enqueue,
 
         // Room comes back as reports arrive; a new producer replaces one that failed for good.
@@ -250,6 +264,7 @@ mod tests {
             refused_client: false,
             spool_backlog: false,
             replacing: false,
+            taking_back: false,
         }
     }
 
@@ -407,11 +422,41 @@ mod tests {
                 Enqueue,
             ),
             (
+                "records taken back: behind them in the spool",
+                Origin::Detached,
+                Event::Admit,
+                ProducerState {
+                    taking_back: true,
+                    ..spool(ON_FAILURE)
+                },
+                Spool,
+            ),
+            (
+                "write-ahead while records are taken back: spool only",
+                Origin::Detached,
+                Event::Admit,
+                ProducerState {
+                    taking_back: true,
+                    ..spool(WRITE_AHEAD)
+                },
+                Spool,
+            ),
+            (
                 "replay sends",
                 Origin::Spooled,
                 Event::Admit,
                 spool(ON_FAILURE),
                 Enqueue,
+            ),
+            (
+                "written ahead while records are taken back: replay sends it",
+                Origin::Spooled,
+                Event::Admit,
+                ProducerState {
+                    taking_back: true,
+                    ..spool(WRITE_AHEAD)
+                },
+                Retry,
             ),
             (
                 "emit waits for room",
@@ -800,7 +845,7 @@ mod tests {
                 if overflow == OverflowPolicy::Spool && spool.is_none() {
                     continue; // refused by the configuration
                 }
-                for bits in 0..512u16 {
+                for bits in 0..1024u16 {
                     let bit = |i: u16| bits & (1u16 << i) != 0;
                     states.push(ProducerState {
                         spool,
@@ -814,6 +859,7 @@ mod tests {
                         refused_client: bit(6),
                         spool_backlog: bit(7),
                         replacing: bit(8),
+                        taking_back: bit(9),
                     });
                 }
             }
@@ -881,6 +927,13 @@ mod tests {
                         assert!(
                             state.spool.is_none() || origin == WAITING,
                             "with a spool, it waits there: {case}"
+                        );
+                    }
+                    if state.taking_back && state.spool.is_some() && *event == Event::Admit {
+                        assert!(
+                            !matches!(fate, Enqueue | WriteAhead)
+                                || matches!(origin, Origin::Awaited { .. }),
+                            "nothing detached goes to librdkafka ahead of what is taken back: {case}"
                         );
                     }
                     if fate == HandBack {

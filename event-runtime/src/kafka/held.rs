@@ -108,6 +108,14 @@ impl<T: Copy> HeldQueue<T> {
         }
     }
 
+    /// Puts the queued records in the order of `key` (stable: records of equal keys keep
+    /// theirs).
+    pub fn sort_by_key<K: Ord>(&self, mut key: impl FnMut(T) -> K) {
+        lock(&self.queue)
+            .make_contiguous()
+            .sort_by_key(|(_, with)| key(*with));
+    }
+
     /// Every record, taken out.
     pub fn take_all(&self) -> Vec<(Message, T)> {
         let taken: Vec<_> = lock(&self.queue).drain(..).collect();

@@ -19,10 +19,15 @@ const _: () = assert!(
 /// so a detached send allocates nothing for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Tag {
-    /// From `emit_detached`, held in memory only; enqueued at this many microseconds after
-    /// [`now_micros`]'s epoch. (A record's own timestamp can't serve for latency: a broker may
-    /// replace it with its log-append time.)
-    Detached(u64),
+    /// From `emit_detached`, held in memory only: its place in the order detached records
+    /// were handed over (the low 32 bits of [`Shared::direct_sending`]'s count), which puts
+    /// records that come back from librdkafka out of order (a purge reports a queued batch
+    /// ahead of older records waiting for a retry) back in order; and when it was handed
+    /// over, in [`ticks`] (a record's own timestamp can't serve for latency: a broker may
+    /// replace it with its log-append time).
+    ///
+    /// [`Shared::direct_sending`]: super::shared::Shared::direct_sending
+    Detached { seq: u32, at: u32 },
     /// From an awaited `emit`: the id of its waiter.
     Awaited(u64),
     /// From the spool: written ahead, or replayed. Its segment id travels as its low 30 bits;
@@ -33,11 +38,18 @@ pub(super) enum Tag {
 const KIND_SHIFT: u32 = 62;
 const LOW: u64 = (1 << KIND_SHIFT) - 1;
 const SEGMENT_BITS: u32 = 30;
+/// A detached record's hand-over time takes the 30 bits below its sequence number.
+const TICK_BITS: u32 = 30;
+const TICK_MASK: u64 = (1 << TICK_BITS) - 1;
+/// A tick is 16 µs: 30 bits of them wrap after 4.7 hours, far past any delivery timeout.
+const TICK_MICROS: u64 = 16;
 
 impl Tag {
     pub fn encode(self) -> usize {
         let raw = match self {
-            Tag::Detached(at) => at & LOW,
+            Tag::Detached { seq, at } => {
+                (u64::from(seq) << TICK_BITS) | (u64::from(at) & TICK_MASK)
+            }
             Tag::Awaited(id) => (1 << KIND_SHIFT) | (id & LOW),
             Tag::Spooled(position) => {
                 let segment = position.segment & ((1 << SEGMENT_BITS) - 1);
@@ -58,7 +70,10 @@ impl Tag {
                 segment: low >> 32,
                 index: low as u32,
             }),
-            _ => Tag::Detached(low),
+            _ => Tag::Detached {
+                seq: (low >> TICK_BITS) as u32,
+                at: (low & TICK_MASK) as u32,
+            },
         }
     }
 }
@@ -68,11 +83,25 @@ impl Tag {
     /// still waits.
     pub fn origin(self, waiting: bool) -> Origin {
         match self {
-            Tag::Detached(_) => Origin::Detached,
+            Tag::Detached { .. } => Origin::Detached,
             Tag::Awaited(_) => Origin::Awaited { waiting },
             Tag::Spooled(_) => Origin::Spooled,
         }
     }
+}
+
+/// Now, in the ticks a detached record's tag carries (they wrap).
+pub(super) fn ticks() -> u32 {
+    ((now_micros() / TICK_MICROS) & TICK_MASK) as u32
+}
+
+/// Microseconds since `at` (in [`ticks`]), for a record handed over less than 4.7 hours ago.
+pub(super) fn micros_since(at: u32) -> u64 {
+    micros_between(at, ticks())
+}
+
+fn micros_between(at: u32, now: u32) -> u64 {
+    (u64::from(now).wrapping_sub(u64::from(at)) & TICK_MASK) * TICK_MICROS
 }
 
 /// Microseconds since the first call in this process.
@@ -185,8 +214,11 @@ mod tests {
     #[test]
     fn tags_round_trip() {
         for tag in [
-            Tag::Detached(7),
-            Tag::Detached(LOW),
+            Tag::Detached { seq: 7, at: 0 },
+            Tag::Detached {
+                seq: u32::MAX,
+                at: TICK_MASK as u32,
+            },
             Tag::Awaited(0),
             Tag::Awaited(12345),
             Tag::Spooled(Position {
@@ -200,6 +232,14 @@ mod tests {
         ] {
             assert_eq!(Tag::decode(tag.encode()), tag);
         }
+    }
+
+    #[test]
+    fn a_detached_records_latency_survives_the_ticks_wrapping() {
+        assert_eq!(micros_between(5, 9), 4 * TICK_MICROS);
+        // Handed over just before the ticks wrapped, and reported just after.
+        assert_eq!(micros_between(TICK_MASK as u32 - 1, 2), 4 * TICK_MICROS);
+        assert!(micros_since(ticks()) < 60_000_000);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::refusal::Refusals;
 use super::security::Tokens;
 use super::waiters::Waiters;
 use crate::flow::{Bell, lock};
+use crate::gate::{Gate, Pass};
 use crate::message::Message;
 use crate::otel::Telemetry;
 use crate::secret::Redactor;
@@ -54,14 +55,32 @@ pub(super) struct Shared {
     fatal_errors: AtomicU64,
     /// Records waiting, in order, for the producer that replaces one that failed for good.
     resend: HeldQueue<Tag>,
-    /// Detached records handed to librdkafka from `emit_detached` (not replayed ones) whose
-    /// reports have not come yet.
-    /// On a cache line of its own: every emit and every report change it, and the state every
-    /// emit reads must not share its line.
-    direct: Padded<AtomicU64>,
+    /// Detached records from `emit_detached` (not replayed ones) handed to librdkafka, or
+    /// being handed over, so far: the count gives each its place in the order
+    /// ([`Tag::Detached`]). Those whose reports have not come yet are `sent - reported`.
+    /// On a cache line of its own: every emit changes it, and the state every emit reads must
+    /// not share its line.
+    sent: Padded<AtomicU64>,
+    /// Of `sent`, those whose reports came (or that librdkafka refused).
+    reported: Padded<AtomicU64>,
+    /// Records that came back from librdkafka bound for the spool (failed, or taken back by a
+    /// purge), by their place in the order: librdkafka may report them out of it. Sorted, and
+    /// written to the spool, once every detached record's report is in; ahead of `behind`.
+    taken: HeldQueue<u32>,
+    /// A record was taken back since `taken` was last sorted.
+    taken_unsorted: AtomicBool,
     /// Records bound for the spool that wait behind the detached records librdkafka still
     /// holds: those are taken back and reach the spool first, then these, in order.
     behind: HeldQueue<()>,
+    /// Records were taken back from librdkafka and their reports are not all in: they are on
+    /// their way to the spool (or back to it), and new records go behind them. Set and cleared
+    /// by the watch thread only.
+    taking_back: AtomicBool,
+    /// Passed by an `emit_detached` from reading the state to handing its record to librdkafka:
+    /// a purge waits for the hand-overs under way, so that it takes back every record sent on
+    /// the state before it was asked for (a record handed over just after the purge would
+    /// otherwise stay in librdkafka and reach the broker ahead of older records of its key).
+    handovers: Gate,
     /// Bytes of the records librdkafka holds (handed over, not yet reported). Signed: a report
     /// may be counted a moment before its record's hand-over. Striped: every emit adds to it
     /// and every report takes away.
@@ -107,8 +126,13 @@ impl Shared {
             fatal_seen: AtomicU64::new(0),
             fatal_errors: AtomicU64::new(0),
             resend: HeldQueue::new(),
-            direct: Padded::default(),
+            sent: Padded::default(),
+            reported: Padded::default(),
+            taken: HeldQueue::new(),
+            taken_unsorted: AtomicBool::new(false),
             behind: HeldQueue::new(),
+            taking_back: AtomicBool::new(false),
+            handovers: Gate::default(),
             librdkafka_bytes: StripedSum::default(),
             wake: Bell::default(),
             client_failed: OnceLock::new(),
@@ -165,8 +189,10 @@ impl Shared {
             out_of_time: false,
             topic_gone: false,
             refused_client: brokers_down && self.refusals.is_confirmed(),
-            spool_backlog: self.spool.as_ref().is_some_and(Spool::has_waiting),
+            spool_backlog: self.spool.as_ref().is_some_and(Spool::has_waiting)
+                || self.behind_len() > 0,
             replacing: self.replacing.load(Ordering::Acquire),
+            taking_back: self.taking_back.load(Ordering::Acquire),
         }
     }
 
@@ -403,28 +429,49 @@ impl Shared {
         self.order_purge.swap(false, Ordering::AcqRel)
     }
 
-    /// A detached record went to librdkafka straight from `emit_detached`.
-    pub fn direct_sent(&self) {
-        self.direct.fetch_add(1, Ordering::AcqRel);
+    /// A detached record from `emit_detached` is being handed to librdkafka: returns its
+    /// place in the order (the low 32 bits: [`Tag::Detached`]). Follow with
+    /// [`direct_refused`](Self::direct_refused) if librdkafka refuses it.
+    pub fn direct_sending(&self) -> u32 {
+        self.sent.fetch_add(1, Ordering::AcqRel) as u32
     }
 
-    /// The report of a record [`direct_sent`](Self::direct_sent) came.
+    /// librdkafka refused a record [`direct_sending`](Self::direct_sending) counted.
+    pub fn direct_refused(&self) {
+        self.direct_reported();
+    }
+
+    /// The report of a record [`direct_sending`](Self::direct_sending) counted came.
     pub fn direct_reported(&self) {
-        let before = self.direct.fetch_sub(1, Ordering::AcqRel);
-        if before == 1 && self.behind.len() > 0 {
+        let reported = self.reported.fetch_add(1, Ordering::AcqRel) + 1;
+        // `sent` last: emitters change its line, and this runs at every report.
+        if (self.behind_len() > 0 || self.taking_back())
+            && reported == self.sent.load(Ordering::Acquire)
+        {
             self.wake_watch();
         }
     }
 
     /// Detached records librdkafka holds that went to it straight from `emit_detached`.
     pub fn direct_pending(&self) -> u64 {
-        self.direct.load(Ordering::Acquire)
+        // `reported` first: it never passes `sent`.
+        let reported = self.reported.load(Ordering::Acquire);
+        self.sent.load(Ordering::Acquire).saturating_sub(reported)
     }
 
     /// Whether a record bound for the spool must wait behind records librdkafka holds (or
     /// records already waiting) to keep its key's order.
     pub fn must_wait_behind(&self) -> bool {
-        self.direct.load(Ordering::Acquire) > 0 || self.behind.len() > 0
+        self.direct_pending() > 0 || self.behind_len() > 0
+    }
+
+    /// A detached record that came back from librdkafka, bound for the spool: it waits with
+    /// the others that did until every detached record's report is in, and then they go to the
+    /// spool in the order they were handed over (`seq`, from its tag), ahead of the records
+    /// waiting behind.
+    pub fn take_back(&self, seq: u32, message: Message) {
+        self.taken.push_back(message, seq);
+        self.taken_unsorted.store(true, Ordering::Release);
     }
 
     /// Keeps a caller's record bound for the spool behind the records librdkafka holds (they
@@ -436,12 +483,48 @@ impl Shared {
         Ok(())
     }
 
-    /// Places up to `most` of the records waiting behind, oldest first, one drainer at a time.
+    /// Places up to `most` of the records waiting behind, oldest first, one drainer at a time:
+    /// those taken back from librdkafka first, in the order they were handed over, then those
+    /// emitted since. For when every detached record's report is in.
     pub fn drain_behind(&self, most: usize, mut place: impl FnMut(&Message)) {
-        self.behind.drain(most, |message, ()| {
+        self.sort_taken();
+        self.taken.drain(most, |message, _| {
             place(message);
             true
         });
+        if self.taken.len() == 0 {
+            self.behind.drain(most, |message, ()| {
+                place(message);
+                true
+            });
+        }
+    }
+
+    /// Places the records taken back from librdkafka, in the order they were handed over,
+    /// once every detached record's report is in (else it leaves them). For librdkafka's
+    /// thread, at the last report: they reach the spool at once, not at the watch thread's
+    /// next look (which may be seconds away, in an outage).
+    pub fn drain_taken(&self, mut place: impl FnMut(&Message)) {
+        if self.taken.len() == 0 || self.direct_pending() > 0 {
+            return;
+        }
+        self.sort_taken();
+        // Unless another thread is at it (which leaves the rest to the watch thread).
+        self.taken.try_drain(usize::MAX, |message, _| {
+            place(message);
+            true
+        });
+    }
+
+    /// Puts the records taken back in the order they were handed over: oldest first, counted
+    /// back from the newest place handed out (the places of records in librdkafka at once
+    /// span far less than 2^31).
+    fn sort_taken(&self) {
+        if !self.taken_unsorted.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let next = self.sent.load(Ordering::Acquire) as u32;
+        self.taken.sort_by_key(|seq| age_order(seq, next));
     }
 
     /// Once librdkafka's records are reported, a caller moves up to `most` of those waiting
@@ -449,14 +532,59 @@ impl Shared {
     /// them without waiting; returns whether none is left waiting.
     pub fn help_drain_behind(&self, most: usize, mut place: impl FnMut(&Message) -> bool) -> bool {
         if self.direct_pending() == 0 {
-            self.behind.try_drain(most, |message, ()| place(message));
+            self.sort_taken();
+            self.taken.try_drain(most, |message, _| place(message));
+            if self.taken.len() == 0 {
+                self.behind.try_drain(most, |message, ()| place(message));
+            }
         }
         !self.must_wait_behind()
     }
 
-    /// How many records wait behind.
+    /// The watch thread is about to take back what librdkafka holds: from now on no record is
+    /// handed over ahead of those (see [`ProducerState::taking_back`]).
+    pub fn start_taking_back(&self) {
+        self.taking_back.store(true, Ordering::Release);
+    }
+
+    /// Ends the taking back once the reports of what was taken back are in: no detached record
+    /// from `emit_detached`, and none from the spool, is with librdkafka any more (none was
+    /// handed over since it began). Returns whether it is over. For the watch thread, which
+    /// started it.
+    pub fn finish_taking_back(&self) -> bool {
+        if !self.taking_back.load(Ordering::Acquire) {
+            return true;
+        }
+        let over =
+            self.direct_pending() == 0 && self.spool.as_ref().is_none_or(|s| s.in_flight() == 0);
+        if over {
+            self.taking_back.store(false, Ordering::Release);
+        }
+        over
+    }
+
+    /// Whether records taken back are on their way to the spool.
+    pub fn taking_back(&self) -> bool {
+        self.taking_back.load(Ordering::Acquire)
+    }
+
+    /// Starts a detached record's hand-over: read the state after this, and drop the pass once
+    /// the record is with librdkafka (or went elsewhere). Never held across a wait.
+    pub fn hand_over(&self) -> Pass<'_> {
+        self.handovers.pass()
+    }
+
+    /// Waits for the hand-overs under way to finish, before a purge: each read the state
+    /// before the change that asked for the purge, and its record is with librdkafka once this
+    /// returns (or went elsewhere). Blocks: for the watch thread. Returns false when one took
+    /// longer than `timeout` (its thread stalled); the purge goes ahead.
+    pub fn wait_for_hand_overs(&self, timeout: Duration) -> bool {
+        self.handovers.wait_passed(timeout)
+    }
+
+    /// How many records wait behind: taken back from librdkafka, or emitted since.
     pub fn behind_len(&self) -> usize {
-        self.behind.len()
+        self.taken.len() + self.behind.len()
     }
 
     /// librdkafka took a record of `bytes` (see [`record_bytes`](super::record::record_bytes)).
@@ -473,7 +601,7 @@ impl Shared {
     /// waiting for a new producer.
     pub fn bytes_in_memory(&self) -> u64 {
         self.librdkafka_bytes.sum().max(0) as u64
-            + self.behind.bytes() as u64
+            + (self.taken.bytes() + self.behind.bytes()) as u64
             + self.resend.bytes() as u64
     }
 
@@ -503,9 +631,60 @@ impl Shared {
     }
 }
 
+/// Orders places in the order records were handed over, oldest first, counted back from
+/// `next` (the place the next record gets): correct across the 32 bits wrapping, for places
+/// less than 2^31 apart.
+fn age_order(seq: u32, next: u32) -> i32 {
+    seq.wrapping_sub(next) as i32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(seq: u8) -> Message {
+        Message {
+            topic: "ledger".into(),
+            key: b"acct-1".to_vec(),
+            payload: vec![seq],
+            headers: Vec::new(),
+        }
+    }
+
+    /// librdkafka reports what a purge took back out of order (a queued batch ahead of older
+    /// records waiting for a retry): they wait until every report is in, then leave in the
+    /// order they were handed over, ahead of the records emitted meanwhile.
+    #[test]
+    fn records_taken_back_leave_in_the_order_they_were_handed_over() {
+        let shared = shared();
+        let seqs: Vec<u32> = (0..4).map(|_| shared.direct_sending()).collect();
+        assert_eq!(shared.direct_pending(), 4);
+        for &seq in &[seqs[2], seqs[3], seqs[0]] {
+            shared.take_back(seq, record(seq as u8));
+            shared.direct_reported();
+        }
+        shared.hold_behind(record(9)).unwrap();
+        // A new record goes behind them all, not to librdkafka.
+        assert!(shared.state().spool_backlog && shared.must_wait_behind());
+        let mut placed = Vec::new();
+        shared.drain_taken(|m| placed.push(m.payload[0]));
+        assert!(placed.is_empty(), "a report is still to come");
+        shared.take_back(seqs[1], record(seqs[1] as u8));
+        shared.direct_reported();
+        shared.drain_behind(usize::MAX, |m| placed.push(m.payload[0]));
+        assert_eq!(placed, [0, 1, 2, 3, 9]);
+        assert!(!shared.state().spool_backlog && !shared.must_wait_behind());
+    }
+
+    #[test]
+    fn places_keep_their_order_across_the_32_bits_wrapping() {
+        let mut seqs = [1u32, u32::MAX - 1, 0, u32::MAX];
+        seqs.sort_by_key(|&seq| age_order(seq, 2));
+        assert_eq!(seqs, [u32::MAX - 1, u32::MAX, 0, 1]);
+        let mut seqs = [7u32, 5, 6];
+        seqs.sort_by_key(|&seq| age_order(seq, 8));
+        assert_eq!(seqs, [5, 6, 7]);
+    }
 
     fn shared() -> Shared {
         Shared::new(

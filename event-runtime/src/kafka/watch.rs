@@ -48,6 +48,9 @@ const RECHECK: Duration = Duration::from_secs(5);
 /// How long records waiting behind librdkafka's wait for those to be taken back, or for the
 /// spool to take them.
 const BEHIND_WAIT: Duration = Duration::from_secs(30);
+/// How long a purge waits for the hand-overs under way (each a few microseconds, unless its
+/// thread stalls).
+const HAND_OVER_WAIT: Duration = Duration::from_secs(1);
 /// How long a producer that failed for good is given to report the records it had sent.
 const FATAL_DRAIN: Duration = Duration::from_secs(5);
 
@@ -154,6 +157,7 @@ impl Watcher {
                 continue;
             }
             replace.reset();
+            self.shared.finish_taking_back();
             self.resend();
             self.purge_for_order();
             self.move_behind();
@@ -187,6 +191,13 @@ impl Watcher {
                     spool.recover(stopped);
                 }
                 recheck_at = Instant::now() + RECHECK;
+            }
+            let seen = self.shared.reports().rung();
+            if !self.shared.finish_taking_back() {
+                // Replay waits until what was taken back is reported: then nothing it hands
+                // over keeps the taking back going, and new records go to librdkafka again.
+                self.shared.reports().wait(seen, TICK);
+                continue;
             }
             let seen = spool.bell().rung();
             match spool.next_to_replay() {
@@ -335,6 +346,14 @@ impl Watcher {
                 Tag::Awaited(_) => self.clients.awaited(),
                 _ => self.clients.detached(),
             };
+            // A detached record takes its place in the order as it is handed over.
+            let tag = match tag {
+                Tag::Detached { at, .. } => Tag::Detached {
+                    seq: self.shared.direct_sending(),
+                    at,
+                },
+                other => other,
+            };
             let sent = message.with_ref(|m| {
                 client
                     .send(base_record(&m, tag))
@@ -344,14 +363,14 @@ impl Watcher {
             let error = match sent {
                 Ok(bytes) => {
                     self.shared.handed_over(bytes);
-                    if matches!(tag, Tag::Detached(_)) {
-                        self.shared.direct_sent();
-                    }
                     self.shared.counters().add(Count::Enqueued, 1);
                     continue;
                 }
                 Err(error) => error,
             };
+            if matches!(tag, Tag::Detached { .. }) {
+                self.shared.direct_refused();
+            }
             let class = classify(&error);
             match class {
                 Class::QueueFull => {
@@ -424,7 +443,18 @@ impl Watcher {
         }
     }
 
+    /// Takes back what the clients hold. New records go behind what is taken back until its
+    /// reports are in ([`Shared::finish_taking_back`]); and the purge waits for the hand-overs
+    /// under way, since an emit that read the state before what asked for this purge (an
+    /// outage, a failed record) may be about to send, and its record must not stay behind in
+    /// librdkafka, to reach the broker ahead of older records of its key.
     fn purge(&self, clients: &[Arc<Client>]) {
+        self.shared.start_taking_back();
+        if !self.shared.wait_for_hand_overs(HAND_OVER_WAIT) {
+            tracing::warn!(
+                "kafka-events: an emit handing a record to librdkafka stalled for {HAND_OVER_WAIT:?}; purging without it (that record may reach the broker ahead of older records of its key)"
+            );
+        }
         for client in clients {
             client.purge(PurgeConfig::default().queue().inflight());
         }

@@ -180,6 +180,16 @@ impl Spool {
             || self.inner.unsettled.load(Ordering::Acquire)
     }
 
+    /// How many records handed to librdkafka from the spool (replayed, or written ahead) have
+    /// no outcome yet. Records appended or released while it reads count one too many for a
+    /// moment; one replayed while it reads may be missed (ask on the thread that replays).
+    pub fn in_flight(&self) -> u64 {
+        // `waiting` first: a record released meanwhile is counted, not missed.
+        let waiting = self.inner.waiting.load(Ordering::Acquire);
+        let pending = self.inner.pending.load(Ordering::Acquire);
+        pending.saturating_sub(waiting)
+    }
+
     /// The broker acknowledged a spooled record: it is done.
     pub fn delivered(&self, position: Position) {
         self.inner.done(position);
