@@ -1585,7 +1585,7 @@ pub fn main() {
             ));
         }
         if !spool_scale::flat(&spool_rows) {
-            why.push(format!("**19** (the spool's peak RSS, {} MiB spooling / replaying at each size): spooling, the segments filled while the spool's worker waits on an `fsync` stay mapped until it unmaps them after that `fsync`, bounded by the spare segments (at most 16 of 8 MiB) and the 16 MiB of records waiting for one; replaying, librdkafka's queue (`max_queued_bytes`, 64 MiB by default) and the segment being read. Which of these the peak held in each run is not measured.", spool_scale::rss_list(&spool_rows)));
+            why.push(format!("**19** (the spool's peak RSS, {} MiB spooling / replaying at each size): spooling, the active segment of 8 MiB, one that was active when the spool's worker started an `fsync` (until that returns), those sealed that its unmapper thread has not unmapped yet, and the 16 MiB of records waiting for a segment; replaying, librdkafka's queue (`max_queued_bytes`, 64 MiB by default) and the segment being read. Which of these the peak held in each run is not measured.", spool_scale::rss_list(&spool_rows)));
         }
     }
     if peer.ratio() < 1.0 {

@@ -413,14 +413,13 @@ pub fn markdown(rows: &[Row], command: &str) -> String {
     if !flat(rows) {
         writeln!(
             w,
-            "\nWhere peak RSS is not flat: the segments the emitter fills while the spool's worker \
-             waits on an `fsync` stay mapped, in the producer's RSS, until the worker unmaps them \
-             after it; the longer that `fsync`, the more of them (the kernel starts writing back \
-             dirty pages at about {:.1} GB here, `vm.dirty_background_bytes` or \
-             `vm.dirty_background_ratio` of the available memory). It is bounded by the spare \
-             segments (at most 16 of 8 MiB) and the 16 MiB of records waiting for one, whatever \
-             the backlog. Replaying, the peak is librdkafka's queue (64 MiB by default) and the \
-             segment being read. How long each `fsync` took is not measured by this program.",
+            "\nWhere peak RSS is not flat: spooling, the peak holds the active segment, one that was \
+             active when the spool's worker started an `fsync` (until that returns), those sealed \
+             that the spool's unmapper thread has not unmapped yet, and up to 16 MiB of records \
+             waiting for a segment; the kernel starts writing back dirty pages at about {:.1} GB \
+             here (`vm.dirty_background_bytes` or `vm.dirty_background_ratio` of the available \
+             memory). Replaying, the peak is librdkafka's queue (64 MiB by default) and the \
+             segment being read. Which of these the peak held is not measured by this program.",
             dirty_background_bytes() as f64 / 1e9
         )
         .unwrap();

@@ -13,7 +13,7 @@ use super::store;
 use crate::error::SpoolError;
 use crate::flow::lock;
 
-/// Spools of this process that were dropped, and whether their worker thread has let go of the
+/// Spools of this process that were dropped, and whether their threads have let go of the
 /// directory yet.
 static OPEN: Mutex<Vec<(PathBuf, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
 static RELEASED: Condvar = Condvar::new();

@@ -8,6 +8,8 @@
 //! Who does what:
 //! - an emitting thread appends: one copy into the mapped active segment (no system call), so
 //!   a killed process leaves the record to the kernel;
+//! - the spool's unmapper thread unmaps each segment as soon as it is sealed, so that a burst
+//!   does not keep them in memory while the worker waits on a disk;
 //! - the spool's worker thread does every file operation: it allocates the next segment ahead
 //!   of time, `fsync`s by the [`FsyncPolicy`] (group commit), records acknowledgements, deletes
 //!   finished segments (backing off when it can't), writes the quarantine, and recreates the
@@ -21,8 +23,8 @@
 //!
 //! One file per job: [`Spool`] here is the face the producer sees; [`state`] is the ledger the
 //! others share; [`append`], [`replay`] and [`recover`] are what their names say; [`worker`] is
-//! the I/O thread; [`lock`] keeps one producer per directory; [`codec`], [`store`], [`map`] and
-//! [`quarantine`] are the bytes on disk.
+//! the I/O thread and [`unmap`] the unmapper; [`lock`] keeps one producer per directory;
+//! [`codec`], [`store`], [`map`] and [`quarantine`] are the bytes on disk.
 
 mod append;
 mod codec;
@@ -35,6 +37,7 @@ mod replay;
 mod spares;
 mod state;
 mod store;
+mod unmap;
 mod worker;
 
 use std::collections::VecDeque;
@@ -63,7 +66,8 @@ use crate::message::{Message, MessageRef};
 use crate::stats::SpoolCounts;
 
 /// The spool as the producer sees it. Dropping it stops intake; its worker thread finishes
-/// (quarantine jobs, the last `fsync`, acknowledgements) and then releases the directory.
+/// (quarantine jobs, the last `fsync`, acknowledgements) and its unmapper thread stops; the
+/// directory is released when the last of them has let go.
 pub(crate) struct Spool {
     inner: Arc<Inner>,
     /// What the first check of an earlier run's segments found, once it ran.
@@ -71,7 +75,8 @@ pub(crate) struct Spool {
 }
 
 impl Spool {
-    /// Opens (creating if needed) and locks the spool directory, and starts its worker thread.
+    /// Opens (creating if needed) and locks the spool directory, and starts its worker and
+    /// unmapper threads.
     /// Records left by an earlier run are checked later, by [`Spool::recover`].
     ///
     /// `max_record` is the largest record (as [`MessageRef`] bytes) the producer accepts: every
@@ -111,6 +116,7 @@ impl Spool {
                 map,
                 next_id: ids.last().map_or(1, |last| last.saturating_add(1)),
                 mapped: Vec::new(),
+                to_flush: VecDeque::new(),
             }),
             pending: AtomicU64::new(0),
             waiting: AtomicU64::new(0),
@@ -122,6 +128,7 @@ impl Spool {
             lost: AtomicU64::new(0),
             bell: Bell::default(),
             work: Bell::default(),
+            unmap: Bell::default(),
             stop: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             put_away: AtomicBool::new(false),
@@ -142,10 +149,20 @@ impl Spool {
                 path: inner.dir.clone(),
                 source,
             })?;
-        Ok(Spool {
+        let spool = Spool {
             inner,
             recovery: OnceLock::new(),
-        })
+        };
+        let thread_inner = spool.inner.clone();
+        std::thread::Builder::new()
+            .name("kafka-events-unmap".into())
+            .spawn(move || unmap::run(thread_inner))
+            .map_err(|source| SpoolError::Io {
+                path: spool.inner.dir.clone(),
+                source,
+            })?;
+        // (On that error the spool is dropped: its worker stops and lets go of the directory.)
+        Ok(spool)
     }
 
     pub fn dir(&self) -> &Path {
@@ -307,6 +324,7 @@ impl Drop for Spool {
         self.going_away();
         self.inner.stop.store(true, Ordering::Release);
         self.inner.work.ring();
+        self.inner.unmap.ring();
     }
 }
 

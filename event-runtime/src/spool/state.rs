@@ -76,6 +76,8 @@ pub(super) struct Inner {
     pub bell: Bell,
     /// Wakes the worker thread.
     pub work: Bell,
+    /// Wakes the unmapper thread: a segment was sealed, or the spool stops.
+    pub unmap: Bell,
     /// The spool is closing: no appends; the worker finishes and lets go.
     pub stop: AtomicBool,
     /// The producer is closing: the worker keeps no spare segments and seals the active one,
@@ -127,8 +129,20 @@ pub(super) struct Current {
 pub(super) struct Segs {
     pub map: BTreeMap<u64, Seg>,
     pub next_id: u64,
-    /// Mappings to flush: the active segment's, and sealed ones not yet flushed.
+    /// Mappings to flush: the active segment's, and sealed ones not yet taken off (see
+    /// [`unmap::take_sealed`]).
+    ///
+    /// [`unmap::take_sealed`]: super::unmap::take_sealed
     pub mapped: Vec<(u64, MapFlusher)>,
+    /// Sealed segments taken off `mapped`, for the worker to flush and index, oldest first.
+    pub to_flush: VecDeque<(u64, ToFlush)>,
+}
+
+/// A sealed segment to flush: through its file (already unmapped), or through its mapping when
+/// its file was closed meanwhile (the last handle unmaps it after).
+pub(super) enum ToFlush {
+    File(Arc<File>),
+    Mapping(MapFlusher),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -373,7 +387,7 @@ impl Inner {
         }
     }
 
-    /// Closes a segment to appends; its mapping is flushed and unmapped by the worker.
+    /// Closes a segment to appends; the unmapper thread unmaps it and the worker flushes it.
     pub fn seal(&self, current: Current) {
         let mut segs = lock(&self.segs);
         if let Some(seg) = segs.map.get_mut(&current.id) {
@@ -381,8 +395,13 @@ impl Inner {
             seg.records = current.records;
             seg.end = current.offset;
         }
+        // The writer goes while the segment's flusher is still among the mapped ones (only
+        // taken off under this lock): it is never the mapping's last handle, so the unmapping
+        // never runs here, on what may be an emitting thread.
+        drop(current);
         drop(segs);
-        self.work.ring();
+        // The unmapper wakes the worker once it has taken the segment.
+        self.unmap.ring();
     }
 
     /// A record was handed to librdkafka from the spool (replayed).

@@ -6,7 +6,6 @@
 //! directory if it disappears, and, when the producer closes, puts the files away for the next
 //! start (the active segment sealed and indexed, no spare left).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -15,8 +14,9 @@ use super::config::FsyncPolicy;
 use super::map::MapFlusher;
 use super::spares;
 use super::spares::{prepare_spares, write_staged};
-use super::state::{Blocked, Inner, MAX_SPARES, OPEN_SEALED, SegState, Segs};
+use super::state::{Blocked, Inner, MAX_SPARES, OPEN_SEALED, SegState, ToFlush};
 use super::store::{self, Index};
+use super::unmap::take_sealed;
 use crate::flow::{Backoff, lock};
 
 /// How often the worker checks that the spool directory still exists.
@@ -39,7 +39,7 @@ pub(super) fn run(inner: Arc<Inner>) {
         if closing && !stopping {
             // After the acknowledgements are written: a process that exits as soon as `close`
             // returns must not send acknowledged records again at its next start.
-            note_put_away(&inner, state.to_flush.is_empty());
+            note_put_away(&inner);
         }
         let next_delete = delete_finished(&inner);
         close_old_files(&inner);
@@ -53,7 +53,7 @@ pub(super) fn run(inner: Arc<Inner>) {
         }
         let now = Instant::now();
         // Segments sealed during the round's flushes are flushed in the next, at once.
-        let mut wake = if state.to_flush.is_empty() {
+        let mut wake = if lock(&inner.segs).to_flush.is_empty() {
             state.dir_check_at
         } else {
             now
@@ -68,17 +68,8 @@ pub(super) fn run(inner: Arc<Inner>) {
     }
 }
 
-/// A sealed segment to flush: through its file (already unmapped), or through its mapping when
-/// its file was closed meanwhile (the last handle unmaps it after).
-enum ToFlush {
-    File(Arc<std::fs::File>),
-    Mapping(MapFlusher),
-}
-
 /// What the worker keeps between its rounds.
 struct Housekeeping {
-    /// Sealed segments to flush and index, oldest first.
-    to_flush: VecDeque<(u64, ToFlush)>,
     unsynced_since: Option<Instant>,
     sync_failed: bool,
     spare_after: Option<Instant>,
@@ -90,7 +81,6 @@ struct Housekeeping {
 impl Housekeeping {
     fn new(dir_check_at: Instant) -> Self {
         Housekeeping {
-            to_flush: VecDeque::new(),
             unsynced_since: None,
             sync_failed: false,
             spare_after: None,
@@ -128,31 +118,6 @@ impl Housekeeping {
         }
     }
 
-    /// Takes the segments sealed since the last look off the mapped ones. Those whose file is
-    /// open are unmapped at once (dropping the last handle): their pages leave the process
-    /// however far behind the disk is, and the page cache keeps them for the file's `fsync`.
-    fn unmap_sealed(&mut self, inner: &Inner) {
-        let sealed = {
-            let mut segs = lock(&inner.segs);
-            let Segs { map, mapped, .. } = &mut *segs;
-            let mut sealed = Vec::new();
-            mapped.retain(|(id, flusher)| {
-                let seg = map.get(id);
-                if seg.is_some_and(|s| s.state == SegState::Active) {
-                    return true;
-                }
-                sealed.push((*id, seg.and_then(|s| s.file.clone()), flusher.clone()));
-                false
-            });
-            sealed
-        };
-        self.to_flush
-            .extend(sealed.into_iter().map(|(id, file, flusher)| match file {
-                Some(file) => (id, ToFlush::File(file)),
-                None => (id, ToFlush::Mapping(flusher)),
-            }));
-    }
-
     /// When the policy wants the next `fsync` (a failed one is retried a second later).
     fn sync_due(&self, inner: &Inner) -> Option<Instant> {
         let since = self.unsynced_since?;
@@ -169,9 +134,9 @@ impl Housekeeping {
         Some(since + after.max(retry))
     }
 
-    /// Flushes sealed segments' mappings (then unmaps them and writes their index) and, when the
-    /// policy says so or `close` asked, the active one: one `fsync` for every record appended
-    /// before it started.
+    /// Flushes the sealed segments (through their files, or their mappings when the files were
+    /// closed) and writes their indexes, and, when the policy says so or `close` asked, the
+    /// active one: one `fsync` for every record appended before it started.
     fn sync(&mut self, inner: &Inner, stopping: bool) {
         // Records still waiting for a segment are not in one to be synced (read after
         // `appended`, so any counted there are left out).
@@ -186,15 +151,29 @@ impl Housekeeping {
             && inner.fsync != FsyncPolicy::Never
             && (wanted || stopping || self.sync_due(inner).is_some_and(|at| at <= Instant::now()));
         let flush = inner.fsync != FsyncPolicy::Never;
-        self.unmap_sealed(inner);
-        let active: Vec<MapFlusher> = lock(&inner.segs)
-            .mapped
-            .iter()
-            .map(|(_, flusher)| flusher.clone())
-            .collect();
-        // Those sealed meanwhile are unmapped as they come, and flushed in the next round.
-        for _ in 0..self.to_flush.len() {
-            let Some((id, sealed)) = self.to_flush.pop_front() else {
+        take_sealed(inner);
+        // The mappings in use when the round started are synced first, when an `fsync` is due
+        // (if one is sealed meanwhile, the records it holds are still among those counted in
+        // `appended`), each let go as soon as its `msync` returns.
+        let (active, sealed) = {
+            let segs = lock(&inner.segs);
+            let active: Vec<MapFlusher> = if due {
+                segs.mapped.iter().map(|(_, f)| f.clone()).collect()
+            } else {
+                Vec::new()
+            };
+            (active, segs.to_flush.len())
+        };
+        let mut failed = None;
+        for flusher in active {
+            if let Err(error) = flusher.flush() {
+                failed = Some(error);
+            }
+        }
+        // Those sealed meanwhile are unmapped as they come (by the unmapper), and flushed in the
+        // next round.
+        for _ in 0..sealed {
+            let Some((id, sealed)) = lock(&inner.segs).to_flush.pop_front() else {
                 break;
             };
             let flushed = !flush
@@ -208,16 +187,9 @@ impl Housekeeping {
             } else {
                 tracing::error!(segment = id, dir = %inner.dir.display(), "spool: fsync failed");
             }
-            self.unmap_sealed(inner);
         }
         if !due {
             return;
-        }
-        let mut failed = None;
-        for flusher in active {
-            if let Err(error) = flusher.flush() {
-                failed = Some(error);
-            }
         }
         if let Some(error) = failed {
             // Not counted as synced: retried a second later, and `close` reports it waited.
@@ -373,7 +345,7 @@ fn finish(inner: &Inner, state: &mut Housekeeping) {
     }
     spares::delete(inner, spares);
     state.sync(inner, true);
-    while !state.to_flush.is_empty() {
+    while !lock(&inner.segs).to_flush.is_empty() {
         state.sync(inner, true);
     }
     persist_acks(inner);
@@ -436,14 +408,17 @@ fn seal_and_drop_spares(inner: &Inner) {
 /// Says whether the spool's files are put away: no active or spare segment, no record waiting
 /// for one, every sealed segment flushed and indexed by the round's `sync`, and every
 /// acknowledgement written (a record appended later undoes it until the next round).
-fn note_put_away(inner: &Inner, flushed: bool) {
-    let idle = flushed && {
+fn note_put_away(inner: &Inner) {
+    let idle = {
         let active = lock(&inner.active);
         active.current.is_none() && active.spare.is_empty() && active.staged.is_empty()
     };
+    // Read under one lock: the unmapper moves sealed segments from one to the other.
     let done = idle && {
         let segs = lock(&inner.segs);
-        segs.mapped.is_empty() && !segs.map.values().any(|seg| seg.acks_dirty)
+        segs.mapped.is_empty()
+            && segs.to_flush.is_empty()
+            && !segs.map.values().any(|seg| seg.acks_dirty)
     };
     if inner.put_away.swap(done, Ordering::AcqRel) != done {
         inner.bell.ring();

@@ -854,3 +854,5 @@ fn a_segment_read_through_at_a_start_is_indexed_for_the_next() {
     assert_eq!(spool.recover(|| false).records, 200);
     assert_eq!(replay_all(&spool), messages);
 }
+
+mod unmap;
