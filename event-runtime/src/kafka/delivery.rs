@@ -196,8 +196,8 @@ fn failed(
     let mut origin = tag.origin(waiter.as_ref().is_some_and(|w| !w.reply.is_closed()));
     loop {
         let decided = fate(origin, Event::Failed(class), &state);
-        // Asked once the record is where its fate takes it (in the spool): a record emitted
-        // after the purge then finds it there and goes behind it.
+        // Asked once the record is where its fate takes it (in the spool, or taken back on its
+        // way there): a record emitted after the purge then finds it and goes behind it.
         let purge = keeps_order_by_purging(Event::Failed(class), decided);
         match decided {
             Fate::Reply => {
@@ -210,17 +210,17 @@ fn failed(
                     continue;
                 }
             }
-            // A detached record: librdkafka may report what it took back out of order, so it
-            // waits with the others to reach the spool in the order they were handed over.
-            Fate::Spool if let Tag::Detached { seq, .. } = tag => {
-                shared.take_back(seq, record.to_message());
-            }
-            Fate::Spool => {
-                // Counted and logged there, whatever the outcome. This is librdkafka's thread:
-                // it may wait for the spool's worker, a while.
-                let caller = Caller::MayWaitUntil(Instant::now() + SPOOL_WAIT);
-                let _ = apply::spool(shared, record.as_ref(), caller);
-            }
+            Fate::Spool => match tag {
+                // librdkafka may report what it took back out of order: a detached record
+                // waits with the others to reach the spool in the order they were handed over.
+                Tag::Detached { seq, .. } => shared.take_back(seq, record.to_message()),
+                _ => {
+                    // Counted and logged there, whatever the outcome. This is librdkafka's
+                    // thread: it may wait for the spool's worker, a while.
+                    let caller = Caller::MayWaitUntil(Instant::now() + SPOOL_WAIT);
+                    let _ = apply::spool(shared, record.as_ref(), caller);
+                }
+            },
             Fate::Retry => {
                 // The record is in the spool (written ahead, or replayed): its span, if it is
                 // still open (a write-ahead record's first attempt), ends as spooled.

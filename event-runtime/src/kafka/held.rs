@@ -1,7 +1,9 @@
 //! Records the producer holds in memory, in order, for a short while: those bound for the
-//! spool that wait behind the detached records librdkafka still holds, and those waiting for
-//! the librdkafka producer that replaces one that failed for good. What a caller hands over is
-//! bounded ([`MAX_HELD_BYTES`]); what comes back from librdkafka was bounded by its queue.
+//! spool that wait behind the detached records librdkafka still holds, those taken back from
+//! librdkafka (sorted into the order they were handed over before they leave), and those
+//! waiting for the librdkafka producer that replaces one that failed for good. What a caller
+//! hands over is bounded ([`MAX_HELD_BYTES`]); what comes back from librdkafka was bounded by
+//! its queue.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -77,13 +79,36 @@ impl<T: Copy> HeldQueue<T> {
     /// record leaves the count only once placed, so one coming meanwhile still queues behind it.
     /// A record `place` could not place (it returned false) stays first, and draining stops.
     pub fn drain(&self, most: usize, place: impl FnMut(&Message, T) -> bool) {
-        let draining = lock(&self.drain);
-        self.drain_holding(&draining, most, place);
+        self.drain_after(most, || {}, place);
     }
 
     /// Like [`drain`](Self::drain), unless another thread is draining: then it returns at once.
     pub fn try_drain(&self, most: usize, place: impl FnMut(&Message, T) -> bool) {
+        self.try_drain_after(most, || {}, place);
+    }
+
+    /// Like [`drain`](Self::drain), running `first` once it is the drainer (to reorder the
+    /// queue: [`sort_by_key`](Self::sort_by_key)).
+    pub fn drain_after(
+        &self,
+        most: usize,
+        first: impl FnOnce(),
+        place: impl FnMut(&Message, T) -> bool,
+    ) {
+        let draining = lock(&self.drain);
+        first();
+        self.drain_holding(&draining, most, place);
+    }
+
+    /// Like [`try_drain`](Self::try_drain), running `first` once it is the drainer.
+    pub fn try_drain_after(
+        &self,
+        most: usize,
+        first: impl FnOnce(),
+        place: impl FnMut(&Message, T) -> bool,
+    ) {
         if let Ok(draining) = self.drain.try_lock() {
+            first();
             self.drain_holding(&draining, most, place);
         }
     }
@@ -109,7 +134,8 @@ impl<T: Copy> HeldQueue<T> {
     }
 
     /// Puts the queued records in the order of `key` (stable: records of equal keys keep
-    /// theirs).
+    /// theirs). Call it as the drainer (`drain_after`), so that no record is being taken out
+    /// meanwhile.
     pub fn sort_by_key<K: Ord>(&self, mut key: impl FnMut(T) -> K) {
         lock(&self.queue)
             .make_contiguous()

@@ -41,7 +41,9 @@ const SEGMENT_BITS: u32 = 30;
 /// A detached record's hand-over time takes the 30 bits below its sequence number.
 const TICK_BITS: u32 = 30;
 const TICK_MASK: u64 = (1 << TICK_BITS) - 1;
-/// A tick is 16 µs: 30 bits of them wrap after 4.7 hours, far past any delivery timeout.
+/// A tick is 16 µs: 30 bits of them wrap after 4.7 hours. A record delivered later than that
+/// after its hand-over (a delivery timeout that long, through an outage without a spool) has
+/// its latency counted short, modulo 4.7 hours.
 const TICK_MICROS: u64 = 16;
 
 impl Tag {

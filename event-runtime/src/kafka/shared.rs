@@ -179,6 +179,12 @@ impl Shared {
     /// The producer's state, as the fate of a record needs it.
     pub fn state(&self) -> ProducerState {
         let brokers_down = self.brokers_down.load(Ordering::Acquire);
+        // In the order records move: taken back, then out of memory (counted there until they
+        // are in the spool), then out of the spool's waiting ones. Read the other way, a
+        // record moving meanwhile would be in neither place.
+        let taking_back = self.taking_back.load(Ordering::Acquire);
+        let held = self.behind_len() > 0;
+        let spool_backlog = held || self.spool.as_ref().is_some_and(Spool::has_waiting);
         ProducerState {
             spool: self.spool.as_ref().map(Spool::durability),
             brokers_down,
@@ -189,10 +195,9 @@ impl Shared {
             out_of_time: false,
             topic_gone: false,
             refused_client: brokers_down && self.refusals.is_confirmed(),
-            spool_backlog: self.spool.as_ref().is_some_and(Spool::has_waiting)
-                || self.behind_len() > 0,
+            spool_backlog,
             replacing: self.replacing.load(Ordering::Acquire),
-            taking_back: self.taking_back.load(Ordering::Acquire),
+            taking_back,
         }
     }
 
@@ -485,13 +490,10 @@ impl Shared {
 
     /// Places up to `most` of the records waiting behind, oldest first, one drainer at a time:
     /// those taken back from librdkafka first, in the order they were handed over, then those
-    /// emitted since. For when every detached record's report is in.
+    /// emitted since. For when every detached record's report is in; at close, whatever is
+    /// there (reports that come after a close gave up are spooled as they come).
     pub fn drain_behind(&self, most: usize, mut place: impl FnMut(&Message)) {
-        self.sort_taken();
-        self.taken.drain(most, |message, _| {
-            place(message);
-            true
-        });
+        self.drain_taken_now(true, most, &mut place);
         if self.taken.len() == 0 {
             self.behind.drain(most, |message, ()| {
                 place(message);
@@ -501,42 +503,45 @@ impl Shared {
     }
 
     /// Places the records taken back from librdkafka, in the order they were handed over,
-    /// once every detached record's report is in (else it leaves them). For librdkafka's
-    /// thread, at the last report: they reach the spool at once, not at the watch thread's
-    /// next look (which may be seconds away, in an outage).
+    /// once every detached record's report is in (else it leaves them), unless another thread
+    /// is at it. For librdkafka's thread, at the last report: they reach the spool at once,
+    /// not at the watch thread's next look (which may be seconds away, in an outage).
     pub fn drain_taken(&self, mut place: impl FnMut(&Message)) {
         if self.taken.len() == 0 || self.direct_pending() > 0 {
             return;
         }
-        self.sort_taken();
-        // Unless another thread is at it (which leaves the rest to the watch thread).
-        self.taken.try_drain(usize::MAX, |message, _| {
-            place(message);
-            true
-        });
+        self.drain_taken_now(false, usize::MAX, &mut place);
     }
 
-    /// Puts the records taken back in the order they were handed over: oldest first, counted
-    /// back from the newest place handed out (the places of records in librdkafka at once
-    /// span far less than 2^31).
-    fn sort_taken(&self) {
-        if !self.taken_unsorted.swap(false, Ordering::AcqRel) {
-            return;
+    /// Sorts what was taken back, if a record came since the last sort, and places up to
+    /// `most`: both under the queue's drain lock (waiting for it with `wait`), so no drainer
+    /// ever takes a record out before the sort. Records taken back after every report was in
+    /// came from records handed over later: they sort after those already there.
+    fn drain_taken_now(&self, wait: bool, most: usize, place: &mut impl FnMut(&Message)) {
+        let sort = || {
+            if self.taken_unsorted.swap(false, Ordering::AcqRel) {
+                let next = self.sent.load(Ordering::Acquire) as u32;
+                self.taken.sort_by_key(|seq| age_order(seq, next));
+            }
+        };
+        let place = |message: &Message, _| {
+            place(message);
+            true
+        };
+        if wait {
+            self.taken.drain_after(most, sort, place);
+        } else {
+            self.taken.try_drain_after(most, sort, place);
         }
-        let next = self.sent.load(Ordering::Acquire) as u32;
-        self.taken.sort_by_key(|seq| age_order(seq, next));
     }
 
     /// Once librdkafka's records are reported, a caller moves up to `most` of those waiting
     /// behind to the spool itself (unless another thread is at it), as far as the spool takes
-    /// them without waiting; returns whether none is left waiting.
+    /// them without waiting; returns whether none is left waiting. Records taken back are left
+    /// to librdkafka's thread and the watch thread (their sort is not for a caller's thread).
     pub fn help_drain_behind(&self, most: usize, mut place: impl FnMut(&Message) -> bool) -> bool {
-        if self.direct_pending() == 0 {
-            self.sort_taken();
-            self.taken.try_drain(most, |message, _| place(message));
-            if self.taken.len() == 0 {
-                self.behind.try_drain(most, |message, ()| place(message));
-            }
+        if self.direct_pending() == 0 && self.taken.len() == 0 {
+            self.behind.try_drain(most, |message, ()| place(message));
         }
         !self.must_wait_behind()
     }
@@ -561,6 +566,12 @@ impl Shared {
             self.taking_back.store(false, Ordering::Release);
         }
         over
+    }
+
+    /// Ends the taking back whether or not its reports are in (see the watch thread's
+    /// `TAKE_BACK_MAX`).
+    pub fn end_taking_back(&self) {
+        self.taking_back.store(false, Ordering::Release);
     }
 
     /// Whether records taken back are on their way to the spool.
@@ -674,6 +685,18 @@ mod tests {
         shared.drain_behind(usize::MAX, |m| placed.push(m.payload[0]));
         assert_eq!(placed, [0, 1, 2, 3, 9]);
         assert!(!shared.state().spool_backlog && !shared.must_wait_behind());
+    }
+
+    #[test]
+    fn taking_back_lasts_until_every_detached_records_report_is_in() {
+        let shared = shared();
+        let _seq = shared.direct_sending();
+        shared.start_taking_back();
+        assert!(!shared.finish_taking_back());
+        assert!(shared.state().taking_back);
+        shared.direct_reported();
+        assert!(shared.finish_taking_back());
+        assert!(!shared.state().taking_back);
     }
 
     #[test]

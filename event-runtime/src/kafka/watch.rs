@@ -3,7 +3,10 @@
 //! - A librdkafka producer that raised a fatal error is replaced by a new one (a new producer
 //!   id), what it held is drained from it, and the records that waited for the new one are sent.
 //! - When a record failed with records behind it in librdkafka's memory, those are taken back
-//!   (purged) so that none of its key is delivered before it; their reports spool them.
+//!   (purged) so that none of its key is delivered before it; their reports spool them, in the
+//!   order they were handed over once all are in. A purge first waits for the hand-overs under
+//!   way, and until its reports are in new records go behind what it took back, and replay
+//!   waits.
 //! - While every broker is down (or refuses the client) it probes until one answers, and
 //!   confirms or clears a suspected refusal; records in memory are moved to the spool.
 //! - With a spool, it checks what an earlier run left there, then replays pending records,
@@ -51,6 +54,9 @@ const BEHIND_WAIT: Duration = Duration::from_secs(30);
 /// How long a purge waits for the hand-overs under way (each a few microseconds, unless its
 /// thread stalls).
 const HAND_OVER_WAIT: Duration = Duration::from_secs(1);
+/// How long taking records back may last before it is ended all the same (their reports come
+/// at once; this only guards against a count that never settles).
+const TAKE_BACK_MAX: Duration = Duration::from_secs(30);
 /// How long a producer that failed for good is given to report the records it had sent.
 const FATAL_DRAIN: Duration = Duration::from_secs(5);
 
@@ -89,6 +95,7 @@ impl Watch {
             clients,
             shared,
             stop: stop.clone(),
+            taking_back_since: std::cell::Cell::new(None),
         };
         let thread = std::thread::Builder::new()
             .name("kafka-events-watch".into())
@@ -126,6 +133,8 @@ struct Watcher {
     clients: Arc<Clients>,
     shared: Arc<Shared>,
     stop: Arc<Stop>,
+    /// Since when records taken back have been waiting for their reports.
+    taking_back_since: std::cell::Cell<Option<Instant>>,
 }
 
 /// Why a replay stopped sending a segment's records.
@@ -157,7 +166,7 @@ impl Watcher {
                 continue;
             }
             replace.reset();
-            self.shared.finish_taking_back();
+            self.finish_taking_back();
             self.resend();
             self.purge_for_order();
             self.move_behind();
@@ -193,7 +202,7 @@ impl Watcher {
                 recheck_at = Instant::now() + RECHECK;
             }
             let seen = self.shared.reports().rung();
-            if !self.shared.finish_taking_back() {
+            if !self.finish_taking_back() {
                 // Replay waits until what was taken back is reported: then nothing it hands
                 // over keeps the taking back going, and new records go to librdkafka again.
                 self.shared.reports().wait(seen, TICK);
@@ -441,6 +450,31 @@ impl Watcher {
         if self.shared.take_order_purge() {
             self.purge(&[self.clients.detached().clone()]);
         }
+    }
+
+    /// Ends the taking back once what was taken back is reported (see
+    /// [`Shared::finish_taking_back`]); returns whether it is over. One that lasts past
+    /// [`TAKE_BACK_MAX`] is ended all the same, with a warning, rather than hold replay.
+    fn finish_taking_back(&self) -> bool {
+        if self.shared.finish_taking_back() {
+            self.taking_back_since.set(None);
+            return true;
+        }
+        let since = *self
+            .taking_back_since
+            .get()
+            .get_or_insert_with(Instant::now);
+        self.taking_back_since.set(Some(since));
+        if since.elapsed() < TAKE_BACK_MAX {
+            return false;
+        }
+        tracing::warn!(
+            direct = self.shared.direct_pending(),
+            "kafka-events: records taken back from librdkafka were not all reported within {TAKE_BACK_MAX:?}; going on without them (their order per key is not ensured)"
+        );
+        self.shared.end_taking_back();
+        self.taking_back_since.set(None);
+        true
     }
 
     /// Takes back what the clients hold. New records go behind what is taken back until its
