@@ -7,6 +7,7 @@
 //! cargo run --release --example benchmarks -- --settings     # also other librdkafka settings
 //! cargo run --release --example benchmarks -- --throughput-only   # detached throughput alone (3 alternated runs; --quick: 1)
 //! cargo run --release --features otel --example benchmarks -- --otel-only   # row 10 alone
+//! KAFKA_EVENTS_TANSU=$(scripts/tansu.sh bin) cargo run --release --example benchmarks -- --peers-only   # rows 1, 2 and 12 alone (one round)
 //! ```
 //!
 //! Without `--write` the document goes to stdout. Rows on Tansu need `KAFKA_EVENTS_TANSU`; the
@@ -1268,8 +1269,14 @@ pub fn main() {
         let (bootstrap, _guard) = tansu(bin);
         let p = peer_table(&bootstrap, peer_n, 1, false);
         println!(
-            "awaited {:.0} msg/s; bound {:.0}; FutureProducer {:.0}, linger.ms=0 {:.0}; limit {:.0}",
-            p.awaited, p.bound, p.future_producer, p.future_producer_linger0, p.limit
+            "awaited {:.0} msg/s; bound {:.0}; FutureProducer {:.0}, linger.ms=0 {:.0}; limit {:.0}; detached {:.0} ({:.3}x the limit)",
+            p.awaited,
+            p.bound,
+            p.future_producer,
+            p.future_producer_linger0,
+            p.limit,
+            p.detached,
+            p.detached / p.limit
         );
         return;
     }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use kafka_events::testing::{EmbeddedKafka, read_topic_until};
@@ -158,6 +158,44 @@ async fn many_keys_over_several_partitions_through_an_outage_mid_load() {
     assert_in_order(&per_key, PER_KEY);
 }
 
+/// Something the test's threads wait for: set once, by the test or, should it fail first, by
+/// [`SetOnDrop`] (so that no thread is left emitting or waiting).
+#[derive(Default)]
+struct Signal {
+    set: AtomicBool,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl Signal {
+    fn set(&self) {
+        self.set.store(true, Ordering::Release);
+        let _guard = self.lock.lock().unwrap();
+        self.changed.notify_all();
+    }
+
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// Waits until it is set, at most `timeout`.
+    fn wait(&self, timeout: Duration) {
+        let guard = self.lock.lock().unwrap();
+        let _ = self
+            .changed
+            .wait_timeout_while(guard, timeout, |_| !self.is_set())
+            .unwrap();
+    }
+}
+
+struct SetOnDrop(Vec<Arc<Signal>>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.iter().for_each(|signal| signal.set());
+    }
+}
+
 /// Threads emitting their keys at full speed as the brokers go (and come back): a thread that
 /// read the producer's state just before the outage was noticed hands its record to librdkafka
 /// while the records there are being taken back (and librdkafka reports those out of order);
@@ -165,16 +203,19 @@ async fn many_keys_over_several_partitions_through_an_outage_mid_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_of_several_threads_through_an_outage_noticed_mid_emit() {
     const THREADS: u64 = 4;
-    // Emitted by each thread once it has seen the outage noticed, and after it is over.
+    // The most each thread emits before the outage is noticed (it waits then), and how many
+    // it emits once it is, and once it is over.
+    const BEFORE_AT_MOST: u64 = 50_000;
     const DURING: u64 = 2_000;
     const AFTER: u64 = 1_000;
     let kafka = EmbeddedKafka::start().unwrap();
     kafka.create_topic("ledger", 2).unwrap();
     let spool = tempfile::tempdir().unwrap();
     let producer = Arc::new(KafkaProducer::new(&config(&kafka, spool.path())).unwrap());
-    let noticed = Arc::new(AtomicBool::new(false));
-    // Passed once the outage is over: the rest are emitted as the spool is replayed.
-    let over = Arc::new(Barrier::new(THREADS as usize + 1));
+    let noticed = Arc::new(Signal::default());
+    // The rest are emitted as the spool is replayed.
+    let over = Arc::new(Signal::default());
+    let _release = SetOnDrop(vec![noticed.clone(), over.clone()]);
     let threads: Vec<_> = (0..THREADS)
         .map(|thread| {
             let (producer, noticed, over) = (producer.clone(), noticed.clone(), over.clone());
@@ -189,13 +230,14 @@ async fn keys_of_several_threads_through_an_outage_noticed_mid_emit() {
                 };
                 // At full speed until the outage is noticed, and a while after.
                 let mut seq = 0;
-                while !noticed.load(Ordering::Acquire) {
+                while !noticed.is_set() && seq < BEFORE_AT_MOST {
                     emit(seq);
                     seq += 1;
                 }
+                noticed.wait(Duration::from_secs(60));
                 let during = seq..seq + DURING;
                 during.clone().for_each(emit);
-                over.wait();
+                over.wait(Duration::from_secs(60));
                 (during.end..during.end + AFTER).for_each(emit);
                 (format!("acct-{thread}"), during.end + AFTER)
             })
@@ -213,15 +255,15 @@ async fn keys_of_several_threads_through_an_outage_noticed_mid_emit() {
             .wait_until(Duration::from_secs(30), |s| s.brokers_down)
             .await
     );
-    noticed.store(true, Ordering::Release);
+    noticed.set();
     kafka.all_up().unwrap();
     assert!(
         producer
             .wait_until(Duration::from_secs(30), |s| !s.brokers_down)
             .await
     );
+    over.set();
     let counts: BTreeMap<String, u64> = tokio::task::spawn_blocking(move || {
-        over.wait();
         threads.into_iter().map(|t| t.join().unwrap()).collect()
     })
     .await

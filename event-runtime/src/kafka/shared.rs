@@ -488,12 +488,13 @@ impl Shared {
         Ok(())
     }
 
-    /// Places up to `most` of the records waiting behind, oldest first, one drainer at a time:
-    /// those taken back from librdkafka first, in the order they were handed over, then those
-    /// emitted since. For when every detached record's report is in; at close, whatever is
-    /// there (reports that come after a close gave up are spooled as they come).
+    /// Places the records waiting behind, oldest first, one drainer at a time: all those taken
+    /// back from librdkafka first (bounded by its queue), in the order they were handed over,
+    /// then up to `most` of those emitted since. For when every detached record's report is
+    /// in; at close, whatever is there (reports that come after a close gave up are spooled as
+    /// they come).
     pub fn drain_behind(&self, most: usize, mut place: impl FnMut(&Message)) {
-        self.drain_taken_now(true, most, &mut place);
+        self.drain_taken_now(true, usize::MAX, &mut place);
         if self.taken.len() == 0 {
             self.behind.drain(most, |message, ()| {
                 place(message);
@@ -515,8 +516,11 @@ impl Shared {
 
     /// Sorts what was taken back, if a record came since the last sort, and places up to
     /// `most`: both under the queue's drain lock (waiting for it with `wait`), so no drainer
-    /// ever takes a record out before the sort. Records taken back after every report was in
-    /// came from records handed over later: they sort after those already there.
+    /// ever takes a record out before the sort. A record taken back while this drains (it
+    /// left librdkafka after every report was in, so it was handed over after all those
+    /// here: an emit that read the state just before they were taken back) comes out after
+    /// them, unsorted; it is one per emitting thread at most, since that thread's next emit
+    /// finds records held and goes behind them.
     fn drain_taken_now(&self, wait: bool, most: usize, place: &mut impl FnMut(&Message)) {
         let sort = || {
             if self.taken_unsorted.swap(false, Ordering::AcqRel) {

@@ -454,7 +454,8 @@ impl Watcher {
 
     /// Ends the taking back once what was taken back is reported (see
     /// [`Shared::finish_taking_back`]); returns whether it is over. One that lasts past
-    /// [`TAKE_BACK_MAX`] is ended all the same, with a warning, rather than hold replay.
+    /// [`TAKE_BACK_MAX`] is ended all the same, with a warning, rather than hold replay (the
+    /// records taken back still wait for the last report to reach the spool).
     fn finish_taking_back(&self) -> bool {
         if self.shared.finish_taking_back() {
             self.taking_back_since.set(None);
@@ -470,7 +471,7 @@ impl Watcher {
         }
         tracing::warn!(
             direct = self.shared.direct_pending(),
-            "kafka-events: records taken back from librdkafka were not all reported within {TAKE_BACK_MAX:?}; going on without them (their order per key is not ensured)"
+            "kafka-events: records taken back from librdkafka were not all reported within {TAKE_BACK_MAX:?}; replay goes on without waiting for them (the order per key of what it sends meanwhile is not ensured)"
         );
         self.shared.end_taking_back();
         self.taking_back_since.set(None);
