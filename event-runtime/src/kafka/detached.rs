@@ -57,7 +57,7 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
             }
             Err((error, _)) => error,
         };
-        shared.direct_refused();
+        shared.direct_reported();
         drop(pass);
         let class = classify(&error);
         let mut state = shared.state_for(class, message.topic, generation(&client));

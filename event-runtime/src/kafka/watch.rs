@@ -378,7 +378,7 @@ impl Watcher {
                 Err(error) => error,
             };
             if matches!(tag, Tag::Detached { .. }) {
-                self.shared.direct_refused();
+                self.shared.direct_reported();
             }
             let class = classify(&error);
             match class {
