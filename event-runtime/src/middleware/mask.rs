@@ -11,8 +11,10 @@ use crate::models::JsonText;
 /// What a masked value becomes.
 use kafka_events_rules::MASK;
 
-/// The deepest nesting accepted (as `serde_json` does); deeper input is refused, not recursed.
-const MAX_DEPTH: usize = 128;
+/// The most arrays and objects a body may have one inside another; deeper input is refused, not
+/// recursed. The masked text goes into the entry as it is, and `serde_json` reads no more than
+/// 128 levels: this leaves room for the entry and the `EventJson` envelope around the body.
+const MAX_DEPTH: usize = 120;
 
 /// Masks JSON text by a set of sensitive names.
 #[derive(Clone, Debug)]
@@ -106,10 +108,8 @@ impl Scan<'_> {
 
     /// Checks one value, copying it to the output when `copy`.
     fn value(&mut self, depth: usize, copy: bool) -> Option<()> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
         match self.peek()? {
+            b'{' | b'[' if depth >= MAX_DEPTH => None,
             b'{' => self.object(depth, copy),
             b'[' => self.array(depth, copy),
             b'"' => {
@@ -450,5 +450,32 @@ mod tests {
         assert!(Masker::default().mask(&[b'"', 0xff, b'"']).is_none());
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(mask(&deep).is_none(), "too deep");
+    }
+
+    /// What the masker takes, a reader of the entry reads: the entry carries the masked text
+    /// as it is (checking it as raw JSON counts no levels), so a body nested deeper than
+    /// `serde_json` reads (128 levels, the entry's own included) would make the whole record
+    /// unreadable.
+    #[test]
+    fn a_masked_body_at_any_depth_leaves_a_readable_entry() {
+        let mut taken = 0;
+        for depth in 100..140 {
+            for (open, close) in [("[", "]"), ("{\"a\":", "}"), ("{\"password\":", "}")] {
+                let input = open.repeat(depth) + "1" + &close.repeat(depth);
+                let Some(masked) = Masker::default().mask(input.as_bytes()) else {
+                    continue;
+                };
+                taken += 1;
+                let entry = crate::models::AuditEntry {
+                    payload: Some(masked),
+                    ..crate::models::AuditEntry::new()
+                };
+                let mut json = Vec::new();
+                crate::KafkaEvent::write_json(&entry, &mut json).unwrap();
+                let read = serde_json::from_slice::<crate::models::AuditEntry>(&json);
+                assert!(read.is_ok(), "{depth} levels of {open}: {read:?}");
+            }
+        }
+        assert_eq!(taken, 3 * (MAX_DEPTH - 100 + 1));
     }
 }
