@@ -39,7 +39,7 @@ async fn create_order_after_io(body: Bytes) -> impl IntoResponse {
     create_order(body).await
 }
 
-async fn create_order(body: Bytes) -> impl IntoResponse {
+pub async fn create_order(body: Bytes) -> impl IntoResponse {
     // A small amount of real work: parse and answer.
     let order: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     (
@@ -129,7 +129,7 @@ async fn round(addr: SocketAddr, connections: usize, length: Duration) -> Round 
 }
 
 /// Takes every record and does nothing with it.
-struct Null;
+pub struct Null;
 
 impl kafka_events::Producer for Null {
     fn send(&self, _: kafka_events::Message) -> kafka_events::SendFuture<'_> {

@@ -6,28 +6,22 @@ use uuid::Uuid;
 use super::bounds::{MAX_ENDPOINT, MAX_METHOD, MAX_RESOURCE, MAX_URL, MAX_USER_AGENT, bound};
 use super::common::Common;
 use super::lifecycle::{RequestEnd, Started};
-use super::redact;
 use crate::error::EmitError;
 use crate::event::KafkaEvent;
 use crate::models::{AuditEntry, UsageEvent, usage_metadata};
 use crate::producer::Producer;
 
 impl Started {
-    /// The audit entry of the request, without its bodies.
-    pub fn audit_entry(&self, common: &Common, end: RequestEnd) -> AuditEntry {
+    /// The audit entry of the request, without its bodies. It takes the text it records (the
+    /// URL, route, ids, addresses) out of `self`: the request's other events are made first.
+    pub fn audit_entry(&mut self, common: &Common, end: RequestEnd) -> AuditEntry {
         let (identity, resource_id, correlation_id) = self.details();
         let (status_code, outcome) = end.kind.status_and_outcome();
         let anonymous = identity.is_none();
         let identity = identity.unwrap_or_default();
         // What the client controls is bounded, so the entry always fits a record.
         let mut truncated = Vec::new();
-        let user_agent = self
-            .user_agent
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let full_url = redact::redact_url(&self.uri, common.masker.matcher());
+        let take = std::mem::take::<String>;
         AuditEntry {
             tenant_id: identity.tenant_id,
             subject: identity.subject,
@@ -46,20 +40,30 @@ impl Started {
             ),
             resource_id,
             payload: None,
-            source_ip: self.client_addr.clone(),
-            user_agent: bound("user_agent", user_agent, MAX_USER_AGENT, &mut truncated),
+            source_ip: take(&mut self.client_addr),
+            user_agent: bound(
+                "user_agent",
+                take(&mut self.user_agent),
+                MAX_USER_AGENT,
+                &mut truncated,
+            ),
             timestamp: self.started_at,
             service: common.service.clone(),
             endpoint: bound(
                 "endpoint",
-                self.endpoint.clone(),
+                take(&mut self.endpoint),
                 MAX_ENDPOINT,
                 &mut truncated,
             ),
-            full_url: bound("full_url", full_url, MAX_URL, &mut truncated),
+            full_url: bound(
+                "full_url",
+                take(&mut self.full_url),
+                MAX_URL,
+                &mut truncated,
+            ),
             id: Uuid::new_v4(),
             correlation_id,
-            request_id: self.request_id.clone(),
+            request_id: take(&mut self.request_id),
             status_code,
             duration_ms: end.at.saturating_duration_since(self.started).as_secs_f64() * 1000.0,
             response_payload: None,
@@ -68,7 +72,7 @@ impl Started {
             anonymous,
             truncated,
             minimal: None,
-            message: self.message.clone(),
+            message: self.message.take(),
         }
     }
 

@@ -8,12 +8,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use http::{HeaderValue, Method, Uri};
+use http::{HeaderValue, Method};
 use uuid::Uuid;
 
 use super::common::Common;
 use super::context::AuditContext;
 use super::identity::Identity;
+use super::redact;
 use super::request::RequestInfo;
 use super::request_id;
 use crate::models::RequestOutcome;
@@ -82,9 +83,11 @@ pub(crate) struct Started {
     pub context: AuditContext,
     pub identity: Option<Identity>,
     pub method: Method,
-    pub uri: Uri,
+    /// The URL with credentials dropped and sensitive query values masked.
+    pub full_url: String,
     pub endpoint: String,
-    pub user_agent: Option<HeaderValue>,
+    /// Empty when absent or not text.
+    pub user_agent: String,
     pub request_id: String,
     pub correlation_id: String,
     pub client_addr: String,
@@ -174,18 +177,21 @@ impl Started {
         let started = Started {
             identity,
             method: parts.method.clone(),
-            uri: parts.uri.clone(),
+            full_url: redact::redact_url(&parts.uri, common.masker.matcher()),
             endpoint: info.endpoint().to_owned(),
-            user_agent: parts.headers.get(http::header::USER_AGENT).cloned(),
+            user_agent: info
+                .header_named(&http::header::USER_AGENT)
+                .unwrap_or_default()
+                .to_owned(),
             request_id,
             correlation_id,
             client_addr,
             owner_id: info
-                .header("x-owner-id")
+                .header_named(&OWNER_ID)
                 .filter(|id| request_id::is_valid_id(id.as_bytes()))
                 .map(str::to_owned),
             message: info
-                .header("x-message")
+                .header_named(&MESSAGE)
                 .map(|m| bounded(m, MAX_MESSAGE_LEN)),
             started: Instant::now(),
             started_at: Utc::now(),
@@ -206,6 +212,9 @@ impl Started {
         )
     }
 }
+
+static OWNER_ID: http::HeaderName = http::HeaderName::from_static("x-owner-id");
+static MESSAGE: http::HeaderName = http::HeaderName::from_static("x-message");
 
 /// The longest `X-Message` header text an audit entry or usage event takes; longer ones are cut.
 const MAX_MESSAGE_LEN: usize = 1024;

@@ -1,15 +1,16 @@
 //! Masking sensitive fields of a JSON body, on its text: one pass that checks the JSON and
 //! copies it, writing `"***"` for the value of every key that looks like a secret (at any
 //! depth), and masking JSON held in string values too (`"data": "{\"password\":\"x\"}"`).
-//! Whitespace outside strings is dropped.
+//! Whitespace outside strings is dropped. What stays as it was is copied in runs, from one
+//! change to the next.
 
 use kafka_events_rules::Matcher;
 
-use super::seen_keys;
+use super::seen_keys::{self, Cursor};
 use crate::models::JsonText;
 
-/// What a masked value becomes.
-use kafka_events_rules::MASK;
+/// What a masked value becomes: `kafka_events_rules::MASK` as a JSON string.
+const MASKED: &[u8] = b"\"***\"";
 
 /// The most arrays and objects a body may have one inside another; deeper input is refused, not
 /// recursed. The masked text goes into the entry as it is, and `serde_json` reads no more than
@@ -44,25 +45,30 @@ impl Masker {
 
     /// The masked JSON, or `None` when `input` is not one valid JSON value.
     pub fn mask(&self, input: &[u8]) -> Option<JsonText> {
-        let text = self.mask_to_string(input)?;
-        JsonText::from_string(text).ok()
+        // Checked as it was copied: not parsed again.
+        self.mask_to_string(input, Cursor::body())
+            .map(JsonText::written)
     }
 
-    fn mask_to_string(&self, input: &[u8]) -> Option<String> {
+    /// `keys`: where the input's keys are ([`Cursor::nested`] for JSON held in a string).
+    fn mask_to_string(&self, input: &[u8], keys: Cursor) -> Option<String> {
         std::str::from_utf8(input).ok()?;
         let mut out = Vec::with_capacity(input.len());
         let mut scan = Scan {
             input,
             pos: 0,
+            copied: 0,
             out: &mut out,
             masker: self,
+            keys,
         };
-        scan.ws();
+        scan.ws(true);
         scan.value(0, true)?;
-        scan.ws();
+        scan.ws(true);
         if scan.pos != input.len() {
             return None;
         }
+        scan.copy_to(input.len());
         // Copied from valid UTF-8 and ASCII only otherwise.
         String::from_utf8(out).ok()
     }
@@ -82,8 +88,12 @@ fn beyond_f64(literal: &[u8]) -> bool {
 struct Scan<'a> {
     input: &'a [u8],
     pos: usize,
+    /// The input before this is in `out`, as it was or changed.
+    copied: usize,
     out: &'a mut Vec<u8>,
     masker: &'a Masker,
+    /// Where the scan is among the input's keys.
+    keys: Cursor,
 }
 
 impl Scan<'_> {
@@ -91,18 +101,33 @@ impl Scan<'_> {
         self.input.get(self.pos).copied()
     }
 
-    fn ws(&mut self) {
+    /// Skips whitespace, dropped from the output when `copy`.
+    fn ws(&mut self, copy: bool) {
+        let start = self.pos;
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.pos += 1;
         }
+        if copy && self.pos > start {
+            self.replace(start, b"");
+        }
     }
 
-    fn expect(&mut self, byte: u8, copy: bool) -> Option<()> {
+    /// Copies the input up to `at` as it was.
+    fn copy_to(&mut self, at: usize) {
+        self.out.extend_from_slice(&self.input[self.copied..at]);
+        self.copied = at;
+    }
+
+    /// Writes `with` in place of the input from `start` to here.
+    fn replace(&mut self, start: usize, with: &[u8]) {
+        self.copy_to(start);
+        self.out.extend_from_slice(with);
+        self.copied = self.pos;
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
         (self.peek()? == byte).then_some(())?;
         self.pos += 1;
-        if copy {
-            self.out.push(byte);
-        }
         Some(())
     }
 
@@ -119,19 +144,16 @@ impl Scan<'_> {
                 }
                 Some(())
             }
-            b't' => self.literal(b"true", copy),
-            b'f' => self.literal(b"false", copy),
-            b'n' => self.literal(b"null", copy),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
             _ => self.number(copy),
         }
     }
 
-    fn literal(&mut self, word: &[u8], copy: bool) -> Option<()> {
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
         self.input[self.pos..].starts_with(word).then_some(())?;
         self.pos += word.len();
-        if copy {
-            self.out.extend_from_slice(word);
-        }
         Some(())
     }
 
@@ -158,17 +180,13 @@ impl Scan<'_> {
             self.peek().filter(u8::is_ascii_digit)?;
             self.digits();
         }
-        if copy {
-            let literal = &self.input[start..self.pos];
-            if beyond_f64(literal) {
-                // Kept, as text: readers that decode numbers as f64 (this crate's `AuditEntry`,
-                // Go's `encoding/json` into `any`) would refuse the whole record.
-                self.out.push(b'"');
-                self.out.extend_from_slice(literal);
-                self.out.push(b'"');
-            } else {
-                self.out.extend_from_slice(literal);
-            }
+        if copy && beyond_f64(&self.input[start..self.pos]) {
+            // Kept, as text: readers that decode numbers as f64 (this crate's `AuditEntry`,
+            // Go's `encoding/json` into `any`) would refuse the whole record.
+            self.copy_to(start);
+            self.out.push(b'"');
+            self.copy_to(self.pos);
+            self.out.push(b'"');
         }
         Some(())
     }
@@ -185,6 +203,7 @@ impl Scan<'_> {
         self.pos += 1;
         let mut escaped = false;
         loop {
+            self.skip_plain();
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
@@ -209,6 +228,30 @@ impl Scan<'_> {
         }
     }
 
+    /// Skips the bytes of a string that need no look (not a quote, a backslash or a control
+    /// character), eight at a time, to the next one that does (or the last few bytes).
+    #[inline]
+    fn skip_plain(&mut self) {
+        const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+        const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+        // The high bit of each zero byte of `word`: exact up to the first, which is all that
+        // is read.
+        let zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+        while let Some(chunk) = self.input.get(self.pos..self.pos + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+            let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+            let special = zero(word ^ (ONES * u64::from(b'"')))
+                | zero(word ^ (ONES * u64::from(b'\\')))
+                | control;
+            if special != 0 {
+                // Little-endian: the lowest bit set is the first such byte's.
+                self.pos += (special.trailing_zeros() / 8) as usize;
+                return;
+            }
+            self.pos += 8;
+        }
+    }
+
     /// Writes a string value: as it was, unless it holds JSON (or a JSON string: JSON encoded
     /// twice) with something to mask. Text that starts like JSON but does not parse (a stray
     /// comma, cut short) is masked whole when a sensitive name appears in it.
@@ -221,7 +264,6 @@ impl Scan<'_> {
             .iter()
             .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
         if !matches!(first, Some(b'{' | b'[' | b'\\')) || depth >= MAX_DEPTH {
-            self.out.extend_from_slice(raw);
             return;
         }
         let text: Option<std::borrow::Cow<'_, str>> = if escaped {
@@ -235,81 +277,79 @@ impl Scan<'_> {
                 Some(b'{' | b'[' | b'"')
             )
         {
-            match self.masker.mask_to_string(text.as_bytes()) {
+            match self
+                .masker
+                .mask_to_string(text.as_bytes(), Cursor::nested())
+            {
                 Some(masked) => {
                     // Written back as a JSON string.
+                    self.copy_to(start);
                     serde_json::to_writer(&mut *self.out, &masked).expect("writing to a Vec");
-                    return;
+                    self.copied = end;
                 }
-                None if self.masker.matcher.matches(&text) => {
-                    serde_json::to_writer(&mut *self.out, MASK).expect("writing to a Vec");
-                    return;
-                }
+                None if self.masker.matcher.matches(&text) => self.replace(start, MASKED),
                 None => {}
             }
         }
-        self.out.extend_from_slice(raw);
     }
 
     fn object(&mut self, depth: usize, copy: bool) -> Option<()> {
-        self.expect(b'{', copy)?;
-        self.ws();
+        self.expect(b'{')?;
+        self.ws(copy);
         if self.peek()? == b'}' {
-            return self.expect(b'}', copy);
+            return self.expect(b'}');
         }
         loop {
-            self.ws();
+            self.ws(copy);
             (self.peek()? == b'"').then_some(())?;
             let (start, end, escaped) = self.string()?;
             let sensitive = copy && self.key_is_sensitive(start, end, escaped);
-            if copy {
-                self.out.extend_from_slice(&self.input[start..end]);
-            }
-            self.ws();
-            self.expect(b':', copy)?;
-            self.ws();
+            self.ws(copy);
+            self.expect(b':')?;
+            self.ws(copy);
             if sensitive {
+                let value = self.pos;
                 self.value(depth + 1, false)?;
-                self.out.push(b'"');
-                self.out.extend_from_slice(MASK.as_bytes());
-                self.out.push(b'"');
+                self.replace(value, MASKED);
             } else {
                 self.value(depth + 1, copy)?;
             }
-            self.ws();
+            self.ws(copy);
             match self.peek()? {
-                b',' => self.expect(b',', copy)?,
-                b'}' => return self.expect(b'}', copy),
+                b',' => self.expect(b',')?,
+                b'}' => return self.expect(b'}'),
                 _ => return None,
             }
         }
     }
 
-    fn key_is_sensitive(&self, start: usize, end: usize, escaped: bool) -> bool {
+    fn key_is_sensitive(&mut self, start: usize, end: usize, escaped: bool) -> bool {
         let raw = &self.input[start..end];
         // A key that can't be read as text (an escaped lone surrogate, `"\ud800"`) is taken
         // for a sensitive one: its value is masked.
         if escaped {
+            self.keys.skip();
             serde_json::from_slice::<String>(raw).map_or(true, |k| self.masker.matcher.matches(&k))
         } else {
-            seen_keys::matches(self.masker.id, &self.masker.matcher, &raw[1..raw.len() - 1])
+            let key = &raw[1..raw.len() - 1];
+            seen_keys::matches(self.masker.id, &self.masker.matcher, key, &mut self.keys)
                 .unwrap_or(true)
         }
     }
 
     fn array(&mut self, depth: usize, copy: bool) -> Option<()> {
-        self.expect(b'[', copy)?;
-        self.ws();
+        self.expect(b'[')?;
+        self.ws(copy);
         if self.peek()? == b']' {
-            return self.expect(b']', copy);
+            return self.expect(b']');
         }
         loop {
-            self.ws();
+            self.ws(copy);
             self.value(depth + 1, copy)?;
-            self.ws();
+            self.ws(copy);
             match self.peek()? {
-                b',' => self.expect(b',', copy)?,
-                b']' => return self.expect(b']', copy),
+                b',' => self.expect(b',')?,
+                b']' => return self.expect(b']'),
                 _ => return None,
             }
         }
@@ -320,6 +360,14 @@ impl Scan<'_> {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn masked_is_the_mask_as_a_json_string() {
+        assert_eq!(
+            MASKED,
+            format!("\"{}\"", kafka_events_rules::MASK).as_bytes()
+        );
+    }
 
     fn mask(input: &str) -> Option<Value> {
         Masker::default()
@@ -450,6 +498,30 @@ mod tests {
         assert!(Masker::default().mask(&[b'"', 0xff, b'"']).is_none());
         let deep = "[".repeat(200) + &"]".repeat(200);
         assert!(mask(&deep).is_none(), "too deep");
+    }
+
+    /// Strings are skipped eight bytes at a time: a quote, backslash, control character or
+    /// other byte at every place in the first and second eight is still seen.
+    #[test]
+    fn every_byte_of_a_string_is_looked_at() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [
+                    "\u{1}", "\u{1f}", "\\\"", "\\\\", "\\u00e9", "é", "\u{7f}", " ", "\"", "\\x",
+                ] {
+                    let mut text = "a".repeat(len);
+                    text.replace_range(at..at + 1, special);
+                    let input = format!(r#"{{"k{text}":"{text}","password":"{text}"}}"#);
+                    let serde = serde_json::from_str::<Value>(&input).ok();
+                    let masked = mask(&input);
+                    assert_eq!(masked.is_some(), serde.is_some(), "{input:?}");
+                    if let (Some(masked), Some(mut serde)) = (masked, serde) {
+                        serde["password"] = json!("***");
+                        assert_eq!(masked, serde, "{input:?}");
+                    }
+                }
+            }
+        }
     }
 
     /// What the masker takes, a reader of the entry reads: the entry carries the masked text

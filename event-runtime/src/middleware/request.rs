@@ -79,6 +79,11 @@ impl<'a> RequestInfo<'a> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// A header as text, by a name known ahead (no parsing of the name).
+    pub(crate) fn header_named(&self, name: &http::HeaderName) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// The route template (axum's `MatchedPath`, with the `axum` feature) or else the path.
     pub fn endpoint(&self) -> &'a str {
         #[cfg(feature = "axum")]

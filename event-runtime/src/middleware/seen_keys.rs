@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use kafka_events_rules::Matcher;
@@ -14,6 +15,9 @@ const CAPACITY: usize = 4096;
 
 /// Keys longer than this are matched every time (they are rarely repeated).
 const LONGEST: usize = 64;
+
+/// How many keys of the last body are kept in order.
+const SEQUENCE: usize = 256;
 
 /// A new masker id.
 pub(super) fn next_id() -> u64 {
@@ -25,10 +29,6 @@ thread_local! {
     static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
 }
 
-/// One masker's answers, by key: std's randomly seeded SipHash, since the keys are request
-/// bodies', chosen by clients.
-type Answers = HashMap<Box<[u8]>, bool>;
-
 #[derive(Default)]
 struct Seen {
     count: usize,
@@ -36,9 +36,54 @@ struct Seen {
     by_masker: Vec<(u64, Answers)>,
 }
 
+/// One masker's answers.
+#[derive(Default)]
+struct Answers {
+    /// By key: std's randomly seeded SipHash, since the keys are request bodies', chosen by
+    /// clients.
+    by_key: HashMap<Rc<[u8]>, bool>,
+    /// The keys of the last body this masker read on this thread, in order, with their
+    /// answers: bodies sent to one endpoint repeat the same keys in the same order, and
+    /// comparing a key with the one at its place costs less than hashing it. Only a hint: a
+    /// key is answered from here only when it is the same key.
+    last_body: Vec<(Rc<[u8]>, bool)>,
+}
+
+/// Where a body's scan is among its keys (see [`Answers::last_body`]).
+pub(super) struct Cursor(Option<usize>);
+
+impl Cursor {
+    /// For a body.
+    pub fn body() -> Cursor {
+        Cursor(Some(0))
+    }
+
+    /// For JSON inside a string of a body, whose keys are not where the body's keys were.
+    pub fn nested() -> Cursor {
+        Cursor(None)
+    }
+
+    /// Past a key answered elsewhere.
+    pub fn skip(&mut self) {
+        self.next();
+    }
+
+    fn next(&mut self) -> Option<usize> {
+        let at = self.0?;
+        self.0 = Some(at + 1);
+        Some(at)
+    }
+}
+
 /// Whether `key` (UTF-8 text) matches `matcher`, whose masker has id `masker`; `None` if `key`
-/// is not UTF-8.
-pub(super) fn matches(masker: u64, matcher: &Matcher, key: &[u8]) -> Option<bool> {
+/// is not UTF-8. `cursor` is where the key is among its body's keys.
+pub(super) fn matches(
+    masker: u64,
+    matcher: &Matcher,
+    key: &[u8],
+    cursor: &mut Cursor,
+) -> Option<bool> {
+    let at = cursor.next();
     let answer = |key: &[u8]| std::str::from_utf8(key).ok().map(|k| matcher.matches(k));
     if key.len() > LONGEST {
         return answer(key);
@@ -51,20 +96,36 @@ pub(super) fn matches(masker: u64, matcher: &Matcher, key: &[u8]) -> Option<bool
         if seen.count >= CAPACITY {
             *seen = Seen::default();
         }
-        let at = match seen.by_masker.iter().position(|(id, _)| *id == masker) {
-            Some(at) => at,
+        let index = match seen.by_masker.iter().position(|(id, _)| *id == masker) {
+            Some(index) => index,
             None => {
                 seen.by_masker.push((masker, Answers::default()));
                 seen.by_masker.len() - 1
             }
         };
-        let keys = &mut seen.by_masker[at].1;
-        if let Some(&known) = keys.get(key) {
-            return Some(known);
+        let answers = &mut seen.by_masker[index].1;
+        let place = at.filter(|at| *at < SEQUENCE);
+        if let Some(&(ref known, answer)) = place.and_then(|at| answers.last_body.get(at))
+            && **known == *key
+        {
+            return Some(answer);
         }
-        let known = answer(key)?;
-        keys.insert(key.into(), known);
-        seen.count += 1;
+        let (shared, known) = match answers.by_key.get_key_value(key) {
+            Some((shared, &known)) => (shared.clone(), known),
+            None => {
+                let known = answer(key)?;
+                let shared: Rc<[u8]> = key.into();
+                answers.by_key.insert(shared.clone(), known);
+                seen.count += 1;
+                (shared, known)
+            }
+        };
+        let last = &mut answers.last_body;
+        match place {
+            Some(at) if at < last.len() => last[at] = (shared, known),
+            Some(at) if at == last.len() => last.push((shared, known)),
+            _ => {}
+        }
         Some(known)
     })
 }
@@ -73,31 +134,64 @@ pub(super) fn matches(masker: u64, matcher: &Matcher, key: &[u8]) -> Option<bool
 mod tests {
     use super::*;
 
+    fn ask(masker: u64, matcher: &Matcher, key: &[u8]) -> Option<bool> {
+        matches(masker, matcher, key, &mut Cursor::nested())
+    }
+
     #[test]
     fn answers_are_the_matchers_and_kept_per_masker() {
         let default = Matcher::default();
         let custom = Matcher::with_names(["sku"]).unwrap();
         let (a, b) = (next_id(), next_id());
         for _ in 0..2 {
-            assert!(matches(a, &default, b"password") == Some(true));
-            assert!(matches(a, &default, b"sku") == Some(false));
-            assert!(matches(b, &custom, b"sku") == Some(true));
-            assert!(matches(b, &custom, b"password") == Some(false));
+            assert!(ask(a, &default, b"password") == Some(true));
+            assert!(ask(a, &default, b"sku") == Some(false));
+            assert!(ask(b, &custom, b"sku") == Some(true));
+            assert!(ask(b, &custom, b"password") == Some(false));
         }
         let long = "x".repeat(LONGEST + 1) + "_password";
-        assert_eq!(matches(a, &default, long.as_bytes()), Some(true));
-        assert_eq!(matches(a, &default, &[b'p', 0xff]), None);
+        assert_eq!(ask(a, &default, long.as_bytes()), Some(true));
+        assert_eq!(ask(a, &default, &[b'p', 0xff]), None);
+    }
+
+    /// The last body's keys are a hint only: bodies whose keys come in another order, fewer or
+    /// more of them, or other keys at the same places, get the matcher's answers.
+    #[test]
+    fn bodies_with_keys_in_any_order_get_the_matchers_answers() {
+        let matcher = Matcher::default();
+        let id = next_id();
+        let bodies: [&[&str]; 6] = [
+            &["sku", "password", "notes"],
+            &["sku", "password", "notes"],
+            &["password", "sku"],
+            &["sku", "api_key", "notes", "token", "id"],
+            &["sku", "password", "notes", "token"],
+            &["id"],
+        ];
+        for _ in 0..2 {
+            for body in bodies {
+                let mut cursor = Cursor::body();
+                for key in body {
+                    let answer = matches(id, &matcher, key.as_bytes(), &mut cursor);
+                    assert_eq!(answer, Some(matcher.matches(key)), "{key} in {body:?}");
+                }
+            }
+        }
     }
 
     #[test]
     fn a_full_cache_is_forgotten_and_still_right() {
         let matcher = Matcher::default();
         let id = next_id();
+        let mut cursor = Cursor::body();
         for i in 0..CAPACITY + 10 {
             let key = format!("field_{i}");
-            assert_eq!(matches(id, &matcher, key.as_bytes()), Some(false));
+            assert_eq!(
+                matches(id, &matcher, key.as_bytes(), &mut cursor),
+                Some(false)
+            );
         }
         assert!(SEEN.with(|seen| seen.borrow().count) <= CAPACITY);
-        assert_eq!(matches(id, &matcher, b"api_key"), Some(true));
+        assert_eq!(ask(id, &matcher, b"api_key"), Some(true));
     }
 }

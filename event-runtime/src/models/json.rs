@@ -16,17 +16,42 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(JsonText::from(json!([1, 2])).to_value(), json!([1, 2]));
 /// ```
 #[derive(Clone)]
-pub struct JsonText(Box<serde_json::value::RawValue>);
+pub struct JsonText(Text);
+
+/// How the text was known to be JSON.
+#[derive(Clone)]
+enum Text {
+    /// Checked by `serde_json`, which writes it as it is.
+    Checked(Box<serde_json::value::RawValue>),
+    /// Checked by the code that wrote it (the middleware's masker, which checks the whole body
+    /// as it copies it): not parsed again when the event is written by this crate's JSON
+    /// writer, only when it goes through `serde` (which needs a `RawValue`).
+    Written(Box<str>),
+}
 
 impl JsonText {
     /// Takes `text` if it is one valid JSON value.
     pub fn from_string(text: String) -> Result<JsonText, serde_json::Error> {
-        serde_json::value::RawValue::from_string(text).map(JsonText)
+        serde_json::value::RawValue::from_string(text).map(|raw| JsonText(Text::Checked(raw)))
+    }
+
+    /// Takes `text`, which the caller wrote as one JSON value, without whitespace around it,
+    /// and checked as it wrote it (a debug build checks again).
+    pub(crate) fn written(text: String) -> JsonText {
+        debug_assert!(
+            serde_json::from_str::<&serde_json::value::RawValue>(&text)
+                .is_ok_and(|raw| raw.get().len() == text.len()),
+            "not one JSON value: {text}"
+        );
+        JsonText(Text::Written(text.into_boxed_str()))
     }
 
     /// The JSON text.
     pub fn as_str(&self) -> &str {
-        self.0.get()
+        match &self.0 {
+            Text::Checked(raw) => raw.get(),
+            Text::Written(text) => text,
+        }
     }
 
     /// The JSON as a tree.
@@ -37,7 +62,8 @@ impl JsonText {
 
 impl From<serde_json::Value> for JsonText {
     fn from(value: serde_json::Value) -> Self {
-        JsonText(serde_json::value::to_raw_value(&value).expect("a Value is valid JSON"))
+        let raw = serde_json::value::to_raw_value(&value).expect("a Value is valid JSON");
+        JsonText(Text::Checked(raw))
     }
 }
 
@@ -67,7 +93,12 @@ impl std::fmt::Display for JsonText {
 
 impl Serialize for JsonText {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        match &self.0 {
+            Text::Checked(raw) => raw.serialize(serializer),
+            Text::Written(text) => serde_json::from_str::<&serde_json::value::RawValue>(text)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
     }
 }
 
@@ -82,6 +113,6 @@ impl crate::json::WriteJson for JsonText {
     /// The text as it is, as `serde_json` writes raw JSON.
     #[inline]
     fn write_json(&self, out: &mut Vec<u8>) {
-        self.0.write_json(out);
+        out.extend_from_slice(self.as_str().as_bytes());
     }
 }

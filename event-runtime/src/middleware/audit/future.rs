@@ -44,8 +44,12 @@ impl AuditRecord {
 impl Finish for AuditRecord {
     /// Writes the entry (and usage event): bodies masked, the hook run, handed over. Called
     /// exactly once per request.
-    fn finish(self, end: RequestEnd) {
+    fn finish(mut self, end: RequestEnd) {
         let config = &self.config;
+        // Made first: the entry takes the text it records out of `started`.
+        let usage = config
+            .usage
+            .then(|| self.started.usage_event(&config.common, end));
         let mut entry = self.started.audit_entry(&config.common, end);
         let masker = &config.common.masker;
         let mut truncated = false;
@@ -68,9 +72,6 @@ impl Finish for AuditRecord {
             None => None,
         };
         entry.payload_truncated = truncated;
-        let usage = config
-            .usage
-            .then(|| self.started.usage_event(&config.common, end));
         // The entry first: a test awaiting one record sees the request's entry.
         let keep = config
             .on_entry
