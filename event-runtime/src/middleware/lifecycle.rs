@@ -78,15 +78,25 @@ pub(crate) fn guard<F: Finish, T>(once: &mut Once<F>, f: impl FnOnce(&mut Once<F
     }
 }
 
+/// Which layer a request's [`Started`] is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layer {
+    /// Stamps a request id it generated on the request (and the response), and records the
+    /// URL and user agent.
+    Audit,
+    /// Records neither.
+    Usage,
+}
+
 /// What the layers keep of a request when it arrives, to write its events when it ends.
 pub(crate) struct Started {
     pub context: AuditContext,
     pub identity: Option<Identity>,
     pub method: Method,
-    /// The URL with credentials dropped and sensitive query values masked.
+    /// The URL with credentials dropped and sensitive query values masked (audit layer only).
     pub full_url: String,
     pub endpoint: String,
-    /// Empty when absent or not text.
+    /// Empty when absent or not text (and for the usage layer).
     pub user_agent: String,
     pub request_id: String,
     pub correlation_id: String,
@@ -138,14 +148,12 @@ impl EndKind {
 }
 
 impl Started {
-    /// Reads what the events need from a request as it arrives, and gives it (through its
-    /// extensions) the context handlers and inner layers add to. Returns whether the request id
-    /// was generated (then the handler sees it in `x-request-id`, and so will the client).
-    pub fn new(
-        common: &Common,
-        parts: &mut http::request::Parts,
-        stamp_request_id: bool,
-    ) -> (Started, bool) {
+    /// Reads what `layer`'s events need from a request as it arrives, and gives it (through
+    /// its extensions) the context handlers and inner layers add to. Returns whether the
+    /// request id was generated (then, for the audit layer, the handler sees it in
+    /// `x-request-id`, and so will the client).
+    pub fn new(common: &Common, parts: &mut http::request::Parts, layer: Layer) -> (Started, bool) {
+        let audit = layer == Layer::Audit;
         let context = match AuditContext::of(&parts.extensions) {
             Some(context) => context,
             None => {
@@ -159,7 +167,7 @@ impl Started {
             .request_id_taken()
             .unwrap_or_else(|| request_id::request_id(&parts.headers));
         if generated
-            && stamp_request_id
+            && audit
             && let Ok(value) = HeaderValue::from_str(&request_id)
         {
             parts.headers.insert(request_id::REQUEST_ID.clone(), value);
@@ -177,12 +185,19 @@ impl Started {
         let started = Started {
             identity,
             method: parts.method.clone(),
-            full_url: redact::redact_url(&parts.uri, common.masker.matcher()),
+            full_url: if audit {
+                redact::redact_url(&parts.uri, common.masker.matcher())
+            } else {
+                String::new()
+            },
             endpoint: info.endpoint().to_owned(),
-            user_agent: info
-                .header_named(&http::header::USER_AGENT)
-                .unwrap_or_default()
-                .to_owned(),
+            user_agent: if audit {
+                info.header_named(&http::header::USER_AGENT)
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                String::new()
+            },
             request_id,
             correlation_id,
             client_addr,

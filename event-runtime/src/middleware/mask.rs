@@ -13,8 +13,8 @@ use crate::models::JsonText;
 const MASKED: &[u8] = b"\"***\"";
 
 /// The most arrays and objects a body may have one inside another; deeper input is refused, not
-/// recursed. The masked text goes into the entry as it is, and `serde_json` reads no more than
-/// 128 levels: this leaves room for the entry and the `EventJson` envelope around the body.
+/// recursed. The masked text goes into the entry as it is, and `serde_json` refuses a 128th
+/// level: this leaves room for the entry and the `EventJson` envelope around the body.
 const MAX_DEPTH: usize = 120;
 
 /// Masks JSON text by a set of sensitive names.
@@ -46,12 +46,14 @@ impl Masker {
     /// The masked JSON, or `None` when `input` is not one valid JSON value.
     pub fn mask(&self, input: &[u8]) -> Option<JsonText> {
         // Checked as it was copied: not parsed again.
-        self.mask_to_string(input, Cursor::body())
+        self.mask_to_string(input, Cursor::body(), 0)
             .map(JsonText::written)
     }
 
-    /// `keys`: where the input's keys are ([`Cursor::nested`] for JSON held in a string).
-    fn mask_to_string(&self, input: &[u8], keys: Cursor) -> Option<String> {
+    /// `keys`: where the input's keys are ([`Cursor::nested`] for JSON held in a string);
+    /// `depth`: the levels around the input (JSON held in a string counts its string's and one
+    /// more, so the scan's recursion is bounded however deep strings hold JSON).
+    fn mask_to_string(&self, input: &[u8], keys: Cursor, depth: usize) -> Option<String> {
         std::str::from_utf8(input).ok()?;
         let mut out = Vec::with_capacity(input.len());
         let mut scan = Scan {
@@ -63,7 +65,7 @@ impl Masker {
             keys,
         };
         scan.ws(true);
-        scan.value(0, true)?;
+        scan.value(depth, true)?;
         scan.ws(true);
         if scan.pos != input.len() {
             return None;
@@ -74,15 +76,17 @@ impl Masker {
     }
 }
 
-/// Whether a JSON number literal is out of the range of an `f64` (a literal of up to 300
-/// characters without an exponent never is: the largest `f64` has 309 digits).
+/// Whether a JSON number literal is out of the range every reader takes as an `f64`: from
+/// 1e308 up. serde_json (without its `float_roundtrip` feature) computes a long number as its
+/// digits times a power of ten, which overflows below `f64::MAX` (`1.7976931348623158e308` is
+/// refused). A literal of up to 300 characters without an exponent never is.
 fn beyond_f64(literal: &[u8]) -> bool {
     let short = literal.len() <= 300 && !literal.iter().any(|b| matches!(b, b'e' | b'E'));
     !short
         && std::str::from_utf8(literal)
             .ok()
             .and_then(|text| text.parse::<f64>().ok())
-            .is_none_or(f64::is_infinite)
+            .is_none_or(|value| value.abs() >= 1e308)
 }
 
 struct Scan<'a> {
@@ -138,9 +142,11 @@ impl Scan<'_> {
             b'{' => self.object(depth, copy),
             b'[' => self.array(depth, copy),
             b'"' => {
-                let (start, end, escaped) = self.string()?;
+                // Where the string starts in the output, once what is pending is copied.
+                let out_start = self.out.len() + (self.pos - self.copied);
+                let (start, end, escaped) = self.string(copy)?;
                 if copy {
-                    self.string_value(start, end, escaped, depth);
+                    self.string_value(start, end, escaped, depth, out_start);
                 }
                 Some(())
             }
@@ -197,8 +203,11 @@ impl Scan<'_> {
         }
     }
 
-    /// Checks a string; returns where it is (quotes included) and whether it has escapes.
-    fn string(&mut self) -> Option<(usize, usize, bool)> {
+    /// Checks a string; returns where it is (quotes included) and whether it has escapes. When
+    /// `copy`, an escaped UTF-16 surrogate without its other half (`"\ud800"`, which JSON's
+    /// grammar allows but serde_json refuses to read) is written as `\ufffd`, the replacement
+    /// character Go's `encoding/json` reads it as.
+    fn string(&mut self, copy: bool) -> Option<(usize, usize, bool)> {
         let start = self.pos;
         self.pos += 1;
         let mut escaped = false;
@@ -215,9 +224,14 @@ impl Scan<'_> {
                     match self.peek()? {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 1,
                         b'u' => {
-                            let hex = self.input.get(self.pos + 1..self.pos + 5)?;
-                            hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                            let unit = self.hex_unit(self.pos + 1)?;
+                            let escape = self.pos - 1;
                             self.pos += 5;
+                            match unit {
+                                0xd800..=0xdbff if self.low_surrogate_next() => self.pos += 6,
+                                0xd800..=0xdfff if copy => self.replace(escape, b"\\ufffd"),
+                                _ => {}
+                            }
                         }
                         _ => return None,
                     }
@@ -226,6 +240,19 @@ impl Scan<'_> {
                 _ => self.pos += 1,
             }
         }
+    }
+
+    /// The four hex digits at `at`, as a UTF-16 unit.
+    fn hex_unit(&self, at: usize) -> Option<u16> {
+        let hex = self.input.get(at..at + 4)?;
+        hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+        u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    }
+
+    /// Whether an escaped low surrogate (`\udc00` to `\udfff`) comes next.
+    fn low_surrogate_next(&self) -> bool {
+        self.input.get(self.pos..self.pos + 2) == Some(b"\\u")
+            && matches!(self.hex_unit(self.pos + 2), Some(0xdc00..=0xdfff))
     }
 
     /// Skips the bytes of a string that need no look (not a quote, a backslash or a control
@@ -254,8 +281,16 @@ impl Scan<'_> {
 
     /// Writes a string value: as it was, unless it holds JSON (or a JSON string: JSON encoded
     /// twice) with something to mask. Text that starts like JSON but does not parse (a stray
-    /// comma, cut short) is masked whole when a sensitive name appears in it.
-    fn string_value(&mut self, start: usize, end: usize, escaped: bool, depth: usize) {
+    /// comma, cut short) or is nested past [`MAX_DEPTH`] is masked whole when a sensitive name
+    /// appears in it.
+    fn string_value(
+        &mut self,
+        start: usize,
+        end: usize,
+        escaped: bool,
+        depth: usize,
+        out_start: usize,
+    ) {
         let raw = &self.input[start..end];
         let inner = &raw[1..raw.len() - 1];
         // Most strings are ruled out by their first byte: only `{`, `[` or an escape (`\n{`,
@@ -263,7 +298,17 @@ impl Scan<'_> {
         let first = inner
             .iter()
             .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-        if !matches!(first, Some(b'{' | b'[' | b'\\')) || depth >= MAX_DEPTH {
+        if !matches!(first, Some(b'{' | b'[' | b'\\')) {
+            return;
+        }
+        if self.copied > start {
+            // A lone surrogate in it was rewritten: serde_json would not decode the string, so
+            // it is not read as JSON, only masked whole when a sensitive name is in its text.
+            if self.masker.matcher.matches(&String::from_utf8_lossy(inner)) {
+                self.out.truncate(out_start);
+                self.out.extend_from_slice(MASKED);
+                self.copied = end;
+            }
             return;
         }
         let text: Option<std::borrow::Cow<'_, str>> = if escaped {
@@ -277,10 +322,14 @@ impl Scan<'_> {
                 Some(b'{' | b'[' | b'"')
             )
         {
-            match self
-                .masker
-                .mask_to_string(text.as_bytes(), Cursor::nested())
-            {
+            // Past the depth, JSON text is not read: masked whole if a sensitive name is in it.
+            let masked = (depth < MAX_DEPTH)
+                .then(|| {
+                    self.masker
+                        .mask_to_string(text.as_bytes(), Cursor::nested(), depth + 1)
+                })
+                .flatten();
+            match masked {
                 Some(masked) => {
                     // Written back as a JSON string.
                     self.copy_to(start);
@@ -302,7 +351,7 @@ impl Scan<'_> {
         loop {
             self.ws(copy);
             (self.peek()? == b'"').then_some(())?;
-            let (start, end, escaped) = self.string()?;
+            let (start, end, escaped) = self.string(copy)?;
             let sensitive = copy && self.key_is_sensitive(start, end, escaped);
             self.ws(copy);
             self.expect(b':')?;
@@ -549,5 +598,99 @@ mod tests {
             }
         }
         assert_eq!(taken, 3 * (MAX_DEPTH - 100 + 1));
+    }
+
+    fn masked_text(input: &str) -> String {
+        Masker::default()
+            .mask(input.as_bytes())
+            .map(|text| text.as_str().to_owned())
+            .unwrap_or_else(|| panic!("refused: {input}"))
+    }
+
+    /// What readers of the entry do with it: this crate's `AuditEntry`, as serde_json reads it.
+    fn readable(masked: &str) {
+        let entry = crate::models::AuditEntry {
+            payload: Some(crate::models::JsonText::from_string(masked.to_owned()).unwrap()),
+            ..crate::models::AuditEntry::new()
+        };
+        let json = serde_json::to_vec(&entry).unwrap();
+        let read = serde_json::from_slice::<crate::models::AuditEntry>(&json);
+        assert!(read.is_ok(), "{masked}: {read:?}");
+    }
+
+    /// The bytes, not only the value: whitespace dropped wherever it is, everything else as it
+    /// was but for what is masked or rewritten.
+    #[test]
+    fn the_masked_text_byte_for_byte() {
+        for (input, expected) in [
+            (
+                r#" { "a" : [ 1 , 2 ] , "password" : { "x" : [ 1, "y" ] } , "n" : 1e400 , "s" : " keep  spaces " } "#,
+                r#"{"a":[1,2],"password":"***","n":"1e400","s":" keep  spaces "}"#,
+            ),
+            (
+                r#"{"data":"{\"token\": \"t\"}"}"#,
+                r#"{"data":"{\"token\":\"***\"}"}"#,
+            ),
+            (r#"{ } "#, "{}"),
+            ("[ ]", "[]"),
+            (r#" "top" "#, r#""top""#),
+            (" -12.5e3 ", "-12.5e3"),
+            (
+                r#"{"k":true,"l":[null,false]}"#,
+                r#"{"k":true,"l":[null,false]}"#,
+            ),
+        ] {
+            assert_eq!(masked_text(input), expected, "{input}");
+        }
+    }
+
+    /// An escaped surrogate without its other half is JSON, but serde_json refuses to read it
+    /// (the whole entry with it): it is written as `\ufffd`, as Go's `encoding/json` reads it.
+    /// A key that has one still has its value masked.
+    #[test]
+    fn a_lone_surrogate_is_written_as_the_replacement_character() {
+        let input = r#"{"note":"\ud800 x","k\udc00":"v","pair":"\ud83d\ude00","hi":"\ud83d\ud83d\ude00","end":"\ud800"}"#;
+        let masked = masked_text(input);
+        assert_eq!(
+            masked,
+            r#"{"note":"\ufffd x","k\ufffd":"***","pair":"\ud83d\ude00","hi":"\ufffd\ud83d\ude00","end":"\ufffd"}"#
+        );
+        readable(&masked);
+        // Under a sensitive key it is masked with its value; in JSON held in a string, read.
+        let nested = masked_text(r#"{"password":"\ud800","data":"{\"a\":\"\\ud800\"}"}"#);
+        readable(&nested);
+        assert_eq!(nested, r#"{"password":"***","data":"{\"a\":\"\\ufffd\"}"}"#);
+        // JSON in a string that has one of its own is not read, but masked whole when a
+        // sensitive name is in it.
+        let held = masked_text(r#"["{\"token\":\"t-1\"}\udc00","{\"sku\":1}\udc00",2]"#);
+        assert_eq!(held, r#"["***","{\"sku\":1}\ufffd",2]"#);
+        readable(&held);
+    }
+
+    /// serde_json refuses numbers from about `1.7976931348623158e308` up (it computes them in
+    /// steps that overflow), below `f64::MAX`: from 1e308 up, they are kept as text.
+    #[test]
+    fn numbers_near_the_largest_float_are_kept_as_text() {
+        let masked = masked_text(r#"{"n":1.7976931348623158e308,"m":-1e308,"ok":9.9e307}"#);
+        assert_eq!(
+            masked,
+            r#"{"n":"1.7976931348623158e308","m":"-1e308","ok":9.9e307}"#
+        );
+        readable(&masked);
+    }
+
+    /// JSON held in a string counts the levels around it: past the depth it is not read, and
+    /// masked whole when a sensitive name is in it.
+    #[test]
+    fn json_in_a_string_past_the_depth_is_masked_whole() {
+        let secret = r#""{\"password\":\"hunter2\"}""#;
+        for depth in [1, MAX_DEPTH - 2, MAX_DEPTH - 1, MAX_DEPTH] {
+            let input = "[".repeat(depth) + secret + &"]".repeat(depth);
+            let masked = masked_text(&input);
+            assert!(!masked.contains("hunter2"), "{depth}: {masked}");
+            readable(&masked);
+        }
+        let kept = "[".repeat(MAX_DEPTH) + r#""{\"sku\":\"A-1\"}""# + &"]".repeat(MAX_DEPTH);
+        assert_eq!(masked_text(&kept), kept);
     }
 }

@@ -144,8 +144,8 @@ pub struct AuditEntry {
     /// fields masked).
     #[serde(default)]
     pub response_payload: Option<JsonText>,
-    /// Whether a body was too large to record (`payload`/`response_payload` left empty) or not
-    /// valid JSON.
+    /// Whether a body was too large to record (`payload`/`response_payload` left empty), not
+    /// valid JSON, or nested deeper than 120 levels of arrays and objects.
     #[serde(default)]
     pub payload_truncated: bool,
     /// How the request ended: answered, its handler panicked, or it was cancelled.

@@ -11,7 +11,7 @@ use tower_service::Service;
 use super::config::Config;
 use super::future::{AuditRecord, AuditResponseFuture};
 use crate::middleware::body::{AuditBody, CaptureBody, Captured, is_json};
-use crate::middleware::lifecycle::{Once, Started, guard};
+use crate::middleware::lifecycle::{Layer, Once, Started, guard};
 use crate::middleware::request::RequestInfo;
 
 /// The service [`AuditLayer`](crate::middleware::AuditLayer) wraps around yours.
@@ -73,7 +73,7 @@ where
             let future = self.inner.call(Request::from_parts(parts, body));
             return AuditResponseFuture::calling(future, Once::none());
         }
-        let (started, generated_id) = Started::new(&config.common, &mut parts, true);
+        let (started, generated_id) = Started::new(&config.common, &mut parts, Layer::Audit);
         let captures_body = matches!(parts.method, Method::POST | Method::PUT | Method::PATCH)
             && is_json(&parts.headers);
         let mut once = Once::new(AuditRecord::new(started, generated_id, config.clone()));

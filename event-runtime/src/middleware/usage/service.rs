@@ -8,7 +8,7 @@ use tower_service::Service;
 
 use super::future::{UsageRecord, UsageResponseFuture};
 use crate::middleware::common::Common;
-use crate::middleware::lifecycle::{Once, Started, guard};
+use crate::middleware::lifecycle::{Layer, Once, Started, guard};
 use crate::middleware::request::RequestInfo;
 
 /// The service [`UsageLayer`](crate::middleware::UsageLayer) wraps around yours.
@@ -65,7 +65,7 @@ where
             return UsageResponseFuture::new(self.inner.call(request), Once::none());
         }
         let (mut parts, body) = request.into_parts();
-        let (started, _) = Started::new(&self.common, &mut parts, false);
+        let (started, _) = Started::new(&self.common, &mut parts, Layer::Usage);
         let mut once = Once::new(UsageRecord::new(started, self.common.clone()));
         // A service that panics in `call` itself leaves no future to poll: the guard writes its
         // event before the panic goes on.
