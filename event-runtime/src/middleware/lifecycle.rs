@@ -192,7 +192,7 @@ impl Started {
             },
             endpoint: info.endpoint().to_owned(),
             user_agent: if audit {
-                info.header_named(&http::header::USER_AGENT)
+                info.header(&http::header::USER_AGENT)
                     .unwrap_or_default()
                     .to_owned()
             } else {
@@ -202,12 +202,10 @@ impl Started {
             correlation_id,
             client_addr,
             owner_id: info
-                .header_named(&OWNER_ID)
+                .header(&OWNER_ID)
                 .filter(|id| request_id::is_valid_id(id.as_bytes()))
                 .map(str::to_owned),
-            message: info
-                .header_named(&MESSAGE)
-                .map(|m| bounded(m, MAX_MESSAGE_LEN)),
+            message: info.header(&MESSAGE).map(|m| bounded(m, MAX_MESSAGE_LEN)),
             started: Instant::now(),
             started_at: Utc::now(),
             trace,

@@ -301,17 +301,13 @@ impl Scan<'_> {
         if !matches!(first, Some(b'{' | b'[' | b'\\')) {
             return;
         }
-        if self.copied > start {
-            // A lone surrogate in it was rewritten: serde_json would not decode the string, so
-            // it is not read as JSON, only masked whole when a sensitive name is in its text.
-            if self.masker.matcher.matches(&String::from_utf8_lossy(inner)) {
-                self.out.truncate(out_start);
-                self.out.extend_from_slice(MASKED);
-                self.copied = end;
-            }
-            return;
-        }
-        let text: Option<std::borrow::Cow<'_, str>> = if escaped {
+        let text: Option<std::borrow::Cow<'_, str>> = if self.copied > start {
+            // A lone surrogate in it was rewritten: it is read as it is written.
+            self.copy_to(end);
+            serde_json::from_slice::<String>(&self.out[out_start..])
+                .ok()
+                .map(Into::into)
+        } else if escaped {
             serde_json::from_slice::<String>(raw).ok().map(Into::into)
         } else {
             std::str::from_utf8(inner).ok().map(Into::into)
@@ -330,16 +326,25 @@ impl Scan<'_> {
                 })
                 .flatten();
             match masked {
-                Some(masked) => {
-                    // Written back as a JSON string.
-                    self.copy_to(start);
-                    serde_json::to_writer(&mut *self.out, &masked).expect("writing to a Vec");
-                    self.copied = end;
+                // Written back as a JSON string.
+                Some(masked) => self.rewrite_string(start, out_start, |out| {
+                    serde_json::to_writer(out, &masked).expect("writing to a Vec")
+                }),
+                None if self.masker.matcher.matches(&text) => {
+                    self.rewrite_string(start, out_start, |out| out.extend_from_slice(MASKED))
                 }
-                None if self.masker.matcher.matches(&text) => self.replace(start, MASKED),
                 None => {}
             }
         }
+    }
+
+    /// Writes the string from `start` (at `out_start` in the output) to here anew, whatever of
+    /// it was written already.
+    fn rewrite_string(&mut self, start: usize, out_start: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        self.copy_to(start.max(self.copied));
+        self.out.truncate(out_start);
+        write(self.out);
+        self.copied = self.pos;
     }
 
     fn object(&mut self, depth: usize, copy: bool) -> Option<()> {
@@ -660,11 +665,14 @@ mod tests {
         let nested = masked_text(r#"{"password":"\ud800","data":"{\"a\":\"\\ud800\"}"}"#);
         readable(&nested);
         assert_eq!(nested, r#"{"password":"***","data":"{\"a\":\"\\ufffd\"}"}"#);
-        // JSON in a string that has one of its own is not read, but masked whole when a
-        // sensitive name is in it.
+        // JSON in a string that has one of its own is read as the string is written: what
+        // does not parse is masked whole when a sensitive name is in it.
         let held = masked_text(r#"["{\"token\":\"t-1\"}\udc00","{\"sku\":1}\udc00",2]"#);
         assert_eq!(held, r#"["***","{\"sku\":1}\ufffd",2]"#);
         readable(&held);
+        // JSON held in a string, read as the string is written: masked field by field.
+        let read = masked_text(r#"["{\"password\":\"\ud800\",\"sku\":1}"]"#);
+        assert_eq!(read, r#"["{\"password\":\"***\",\"sku\":1}"]"#);
     }
 
     /// serde_json refuses numbers from about `1.7976931348623158e308` up (it computes them in

@@ -74,13 +74,9 @@ impl<'a> RequestInfo<'a> {
         }
     }
 
-    /// A header as text.
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// A header as text, by a name known ahead (no parsing of the name).
-    pub(crate) fn header_named(&self, name: &http::HeaderName) -> Option<&'a str> {
+    /// A header as text, by name: a `&str`, or a [`HeaderName`](http::HeaderName), which is not
+    /// parsed again.
+    pub fn header(&self, name: impl http::header::AsHeaderName) -> Option<&'a str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
