@@ -14,8 +14,8 @@ use kafka_events::{EmitError, KafkaEvent, KafkaProducer, MessageRef, Producer};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Row, TOPIC, Tansu, embedded_with_spool, event, keys_on, new_base, outage, rss_bytes, runtime,
-    spooled_config, steady_load, tally, wait_delivered,
+    Row, TOPIC, Tansu, embedded_with_spool, event, keys_on, let_go, new_base, outage, rss_bytes,
+    runtime, spooled_config, steady_load, tally, wait_delivered,
 };
 
 /// An event whose key is shared: `seq` says the order its key's records were emitted in.
@@ -207,6 +207,7 @@ pub fn records_the_spool_cannot_hold(n: usize) -> Row {
         "{refusal:?}"
     );
     // A byte flipped at rest in the middle of one record of the spool.
+    let_go(spool.path());
     let damaged = damage_one_record(spool.path(), base, n / 2);
     kafka.all_up().unwrap();
     let producer = KafkaProducer::new(&config).unwrap();

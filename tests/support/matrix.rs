@@ -218,6 +218,14 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// Waits until the producers dropped on `spool` have let go of it: a spool's threads finish
+/// after `close` returns (sealing segments, deleting spare ones) and hold the directory's lock
+/// until then. What a scenario does to the files at rest comes after.
+fn let_go(spool: &Path) {
+    let lock = std::fs::File::open(spool.join("spool.lock")).unwrap();
+    lock.lock().unwrap();
+}
+
 fn wait_delivered(producer: &KafkaProducer) {
     let done = runtime().block_on(producer.wait_delivered(Duration::from_secs(300)));
     assert!(done, "not delivered in time: {:?}", producer.stats());
@@ -542,6 +550,7 @@ pub fn undeletable_segment(n: usize) -> Option<Row> {
         .unwrap();
     assert_eq!(report.spooled, sent.len() as u64);
     drop(first);
+    let_go(spool.path());
     let Some(_immutable) = Immutable::set(spool.path()) else {
         assert!(!privileged_required(), "chattr +i failed");
         return None;
