@@ -418,8 +418,9 @@ pub fn markdown(rows: &[Row], command: &str) -> String {
              that the spool's unmapper thread has not unmapped yet, and up to 16 MiB of records \
              waiting for a segment; the kernel starts writing back dirty pages at about {:.1} GB \
              here (`vm.dirty_background_bytes` or `vm.dirty_background_ratio` of the available \
-             memory). Replaying, the peak is librdkafka's queue (64 MiB by default) and the \
-             segment being read. Which of these the peak held is not measured by this program.",
+             memory). Replaying, the peak holds the replayed records with librdkafka (replay keeps \
+             them to a quarter of its queue: 25 000 records or 16 MiB by default) and the segment \
+             being read. Which of these the peak held is not measured by this program.",
             dirty_background_bytes() as f64 / 1e9
         )
         .unwrap();

@@ -2,6 +2,7 @@
 //! spool, replay, and close.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::Duration;
 
 use kafka_events::testing::{EmbeddedKafka, read_topic};
@@ -24,6 +25,25 @@ fn config(kafka: &EmbeddedKafka) -> KafkaConfig {
         .producer_config()
         .delivery_timeout(Duration::from_secs(2))
         .property("reconnect.backoff.max.ms", "200")
+}
+
+/// A producer spooling to `dir` with every broker down, and the ids of the `records` events it
+/// took meanwhile.
+fn outage_backlog(
+    kafka: &EmbeddedKafka,
+    dir: &Path,
+    records: usize,
+) -> (KafkaProducer, BTreeSet<String>) {
+    let producer = KafkaProducer::new(&config(kafka).spool(SpoolConfig::new(dir))).unwrap();
+    kafka.all_down().unwrap();
+    let sent = (0..records)
+        .map(|_| {
+            let entry = AuditEntry::new();
+            entry.emit_detached(&producer).unwrap();
+            entry.id.to_string()
+        })
+        .collect();
+    (producer, sent)
 }
 
 fn ids_read(kafka: &EmbeddedKafka, expected: usize) -> (BTreeSet<String>, usize) {
@@ -190,16 +210,10 @@ async fn spool_overflow_keeps_what_does_not_fit_in_memory() {
 async fn close_spools_the_rest_and_the_next_producer_replays_it() {
     let kafka = start();
     let spool = tempfile::tempdir().unwrap();
-    let mut sent = BTreeSet::new();
+    let sent;
     {
-        let producer =
-            KafkaProducer::new(&config(&kafka).spool(SpoolConfig::new(spool.path()))).unwrap();
-        kafka.all_down().unwrap();
-        for _ in 0..300 {
-            let entry = AuditEntry::new();
-            entry.emit_detached(&producer).unwrap();
-            sent.insert(entry.id.to_string());
-        }
+        let producer;
+        (producer, sent) = outage_backlog(&kafka, spool.path(), 300);
         let report = producer.close(Duration::from_millis(200)).await.unwrap();
         let stats = producer.stats();
         assert_eq!(stats.spooled, 300, "{stats:?} {report:?}");
@@ -214,6 +228,62 @@ async fn close_spools_the_rest_and_the_next_producer_replays_it() {
     assert_eq!(producer.spool_recovery().await.unwrap().records, 300);
     assert!(producer.wait_delivered(Duration::from_secs(60)).await);
     assert_eq!(producer.stats().replayed, 300);
+    let (ids, _) = ids_read(&kafka, sent.len());
+    assert_eq!(ids, sent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_keeps_a_quarter_of_librdkafkas_queue_whatever_the_backlog() {
+    const BACKLOG: usize = 3000;
+    // librdkafka's queue, in records: the backlog is larger than all of it.
+    const QUEUE: u32 = 2000;
+    let kafka = start();
+    let spool = tempfile::tempdir().unwrap();
+    let sent;
+    {
+        let producer;
+        (producer, sent) = outage_backlog(&kafka, spool.path(), BACKLOG);
+        producer.close(Duration::from_millis(200)).await.unwrap();
+        assert_eq!(producer.stats().spooled, BACKLOG as u64);
+    }
+    // Each acknowledgement comes late: what replay hands over stays with librdkafka meanwhile.
+    kafka.set_latency(Duration::from_millis(300)).unwrap();
+    kafka.all_up().unwrap();
+    let producer = KafkaProducer::new(
+        &config(&kafka)
+            .delivery_timeout(Duration::from_secs(30))
+            .spool(SpoolConfig::new(spool.path()))
+            .max_queued(QUEUE, 64 << 20),
+    )
+    .unwrap();
+    // The most records with librdkafka at once, looked at every millisecond until all are in.
+    let mut most = 0;
+    let mut ticks = tokio::time::interval(Duration::from_millis(1));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats = producer.stats();
+        most = most.max(
+            stats
+                .enqueued
+                .saturating_sub(stats.delivered + stats.failed),
+        );
+        if stats.replayed == BACKLOG as u64 || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        ticks.tick().await;
+    }
+    assert_eq!(
+        producer.stats().replayed,
+        BACKLOG as u64,
+        "{:?}",
+        producer.stats()
+    );
+    // A quarter of the queue, give or take the reports counted while the stats were read.
+    let window = u64::from(QUEUE / 4);
+    assert!(
+        (window..window + 50).contains(&most),
+        "at most {most} records with librdkafka; replay keeps to {window}"
+    );
     let (ids, _) = ids_read(&kafka, sent.len());
     assert_eq!(ids, sent);
 }

@@ -67,6 +67,7 @@ pub(super) fn build(
         tokens,
         config.redactor(),
         Telemetry::new(&config.client_id, &config.brokers),
+        (config.max_queued_messages, config.max_queued_bytes),
     ));
     let clients = Arc::new(Clients::new(Factory {
         // Awaited emits get a producer of their own when they should not linger as long as

@@ -112,7 +112,7 @@ impl ProducerContext for Context {
         let shared = &*self.0;
         let tag = Tag::decode(opaque);
         let (Ok(message) | Err((_, message))) = result;
-        shared.reported(reported_bytes(message));
+        shared.reported(reported_bytes(message), tag);
         let direct = matches!(tag, Tag::Detached { .. });
         match result {
             Ok(message) => {

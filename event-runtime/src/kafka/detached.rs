@@ -51,7 +51,7 @@ pub(super) fn send(pipeline: &Pipeline, message: MessageRef<'_>) -> Result<(), E
         };
         let error = match client.send(base_record(&message, tag)) {
             Ok(()) => {
-                shared.handed_over(record_bytes(&message));
+                shared.handed_over(record_bytes(&message), tag);
                 shared.counters().add(Count::Enqueued, 1);
                 return Ok(());
             }
@@ -148,11 +148,12 @@ fn write_ahead(
         return Ok(());
     }
     let client = pipeline.clients.detached();
-    let sent = client.send(base_record(&message, Tag::Spooled(position)));
+    let tag = Tag::Spooled(position);
+    let sent = client.send(base_record(&message, tag));
     drop(pass);
     match sent {
         Ok(()) => {
-            shared.handed_over(record_bytes(&message));
+            shared.handed_over(record_bytes(&message), tag);
             shared.counters().add(Count::Enqueued, 1)
         }
         Err((error, _)) => {

@@ -47,10 +47,11 @@ pub(super) async fn send(pipeline: &Pipeline, message: Message) -> Result<Delive
         room.as_mut().enable();
         // Loaded at each attempt: a producer that failed for good is replaced meanwhile.
         let client = pipeline.clients.awaited();
-        let sent = client.send(base_record(&message, Tag::Awaited(id)));
+        let tag = Tag::Awaited(id);
+        let sent = client.send(base_record(&message, tag));
         let error = match sent {
             Ok(()) => {
-                shared.handed_over(record_bytes(&message));
+                shared.handed_over(record_bytes(&message), tag);
                 break;
             }
             Err((error, _)) => error,

@@ -96,6 +96,7 @@ impl Watch {
             shared,
             stop: stop.clone(),
             taking_back_since: std::cell::Cell::new(None),
+            buffer: std::cell::Cell::new(Vec::new()),
         };
         let thread = std::thread::Builder::new()
             .name("kafka-events-watch".into())
@@ -135,6 +136,9 @@ struct Watcher {
     stop: Arc<Stop>,
     /// Since when records taken back have been waiting for their reports.
     taking_back_since: std::cell::Cell<Option<Instant>>,
+    /// What replay reads segments into, kept from one segment to the next while it replays
+    /// (a segment's worth of memory, allocated and zeroed once rather than per segment).
+    buffer: std::cell::Cell<Vec<u8>>,
 }
 
 /// Why a replay stopped sending a segment's records.
@@ -143,6 +147,8 @@ enum Interrupted {
     No,
     /// Records behind a failed one were taken back: the rest waits for the next replay.
     Purged,
+    /// Every broker is down with replay's window full: the rest waits for the next replay.
+    Outage,
     Stopped,
 }
 
@@ -215,7 +221,11 @@ impl Watcher {
                         tracing::error!(%error, "kafka-events: could not read the spool; retrying");
                     }
                 }
-                None => spool.bell().wait(seen, TICK),
+                None => {
+                    // Nothing to replay: its buffer is not kept for the next backlog.
+                    self.buffer.take();
+                    spool.bell().wait(seen, TICK);
+                }
             }
         }
     }
@@ -228,10 +238,11 @@ impl Watcher {
         segment: u64,
         ticket: &crate::spool::Ticket,
     ) -> Result<(), crate::error::SpoolError> {
-        let loaded = spool.load(ticket);
+        let loaded = spool.load(ticket, self.buffer.take());
         let interrupted = match &loaded {
             Ok(loaded) => {
                 let mut interrupted = Interrupted::No;
+                let mut headers = Vec::new();
                 for (index, span) in &loaded.records {
                     interrupted = self.interruption();
                     if interrupted != Interrupted::No {
@@ -241,8 +252,8 @@ impl Watcher {
                         segment,
                         index: *index,
                     };
-                    match loaded.record(*span) {
-                        Some(record) => self.send(spool, position, &record.as_ref()),
+                    match loaded.record(*span, &mut headers) {
+                        Some(record) => self.send(spool, position, &record),
                         // The load decoded every record it returns.
                         None => tracing::error!(
                             ?position,
@@ -258,18 +269,30 @@ impl Watcher {
         if interrupted == Interrupted::Purged {
             self.purge(&[self.clients.detached().clone()]);
         }
-        loaded.map(|_| ())
+        loaded.map(|loaded| self.buffer.set(loaded.into_buffer()))
     }
 
     /// Whether a replay must stop sending: the thread is stopping, the producer failed for
-    /// good, or a record failed and what is behind it must be taken back.
+    /// good, a record failed and what is behind it must be taken back, or every broker is down
+    /// while replay's window is full. Waits while the window is full otherwise.
     fn interruption(&self) -> Interrupted {
-        if self.stop.is_set() || self.shared.is_replacing() {
-            Interrupted::Stopped
-        } else if self.shared.take_order_purge() {
-            Interrupted::Purged
-        } else {
-            Interrupted::No
+        loop {
+            let seen = self.shared.reports().rung();
+            if self.stop.is_set() || self.shared.is_replacing() {
+                return Interrupted::Stopped;
+            } else if self.shared.take_order_purge() {
+                return Interrupted::Purged;
+            } else if self.shared.replay_has_room() {
+                return Interrupted::No;
+            } else if self.shared.brokers_down() {
+                // What it sent waits for the brokers (or the outage's purge) with librdkafka;
+                // the rest, in the spool.
+                return Interrupted::Outage;
+            }
+            self.shared.reports().wait(seen, TICK);
+            // As while waiting for room in librdkafka's queue: a refusal suspected meanwhile
+            // is confirmed or cleared.
+            self.check_refusal();
         }
     }
 
@@ -278,10 +301,11 @@ impl Watcher {
         loop {
             spool.sending(position);
             let client = self.clients.detached();
-            let sent = client.send(base_record(record, Tag::Spooled(position)));
+            let tag = Tag::Spooled(position);
+            let sent = client.send(base_record(record, tag));
             let error = match sent {
                 Ok(()) => {
-                    self.shared.handed_over(record_bytes(record));
+                    self.shared.handed_over(record_bytes(record), tag);
                     self.shared.counters().add(Count::Enqueued, 1);
                     return;
                 }
@@ -371,7 +395,7 @@ impl Watcher {
             });
             let error = match sent {
                 Ok(bytes) => {
-                    self.shared.handed_over(bytes);
+                    self.shared.handed_over(bytes, tag);
                     self.shared.counters().add(Count::Enqueued, 1);
                     continue;
                 }

@@ -23,7 +23,7 @@
 //! Lengths are fixed-width, so a record whose topic, header names or header count do not fit
 //! them can't be written: [`check`] says so before a record is taken at all.
 
-use crate::message::{BorrowedRecord, MessageRef};
+use crate::message::MessageRef;
 
 pub(super) const MAGIC: &[u8; 8] = b"KEVSPOOL";
 pub(super) const FORMAT: u32 = 2;
@@ -254,19 +254,48 @@ fn at(bytes: &[u8], offset: usize) -> Found {
         offset,
         len: RECORD_HEADER + len,
     };
-    if crc32fast::hash(body) == crc && decode(body).is_some() {
+    if crc32fast::hash(body) == crc && decode_with(body, |_, _| {}).is_some() {
         Found::Good(span)
     } else {
         Found::Bad(span)
     }
 }
 
-/// Decodes the record whose header and body are `record` (as [`Span`] gives them).
-pub(super) fn decode_record(record: &[u8]) -> Option<BorrowedRecord<'_>> {
-    decode(record.get(RECORD_HEADER..)?)
+/// Decodes the record whose header and body are `record` (as [`Span`] gives them), its headers
+/// appended to `headers` (a buffer replay uses again from record to record).
+pub(super) fn decode_record_into<'a, 'h>(
+    record: &'a [u8],
+    headers: &'h mut Vec<(&'a str, &'a [u8])>,
+) -> Option<MessageRef<'h>> {
+    let start = headers.len();
+    let parts = decode_with(record.get(RECORD_HEADER..)?, |name, value| {
+        headers.push((name, value))
+    })?;
+    Some(MessageRef {
+        topic: parts.topic,
+        key: parts.key,
+        payload: parts.payload,
+        headers: &headers[start..],
+    })
 }
 
-fn decode(body: &[u8]) -> Option<BorrowedRecord<'_>> {
+/// The topic and key of the record `record`, its headers not collected.
+pub(super) fn decode_key(record: &[u8]) -> Option<(&str, &[u8])> {
+    let parts = decode_with(record.get(RECORD_HEADER..)?, |_, _| {})?;
+    Some((parts.topic, parts.key))
+}
+
+/// What a record body holds besides its headers.
+struct Parts<'a> {
+    topic: &'a str,
+    key: &'a [u8],
+    payload: &'a [u8],
+}
+
+/// Reads a record body, handing each header to `header` in order; `None` when `body` is not one
+/// whole record of this format. The one reader of the format: checking a record, finding its
+/// key and reading it all go through it.
+fn decode_with<'a>(body: &'a [u8], mut header: impl FnMut(&'a str, &'a [u8])) -> Option<Parts<'a>> {
     struct Reader<'a>(&'a [u8]);
     impl<'a> Reader<'a> {
         fn take(&mut self, n: usize) -> Option<&'a [u8]> {
@@ -296,22 +325,20 @@ fn decode(body: &[u8]) -> Option<BorrowedRecord<'_>> {
     let key_len = r.u32()?;
     let key = r.take(key_len)?;
     let header_count = r.u16()?;
-    let mut headers = Vec::with_capacity(header_count.min(64));
     for _ in 0..header_count {
         let name_len = r.u16()?;
         let name = r.str(name_len)?;
         let value_len = r.u32()?;
-        headers.push((name, r.take(value_len)?));
+        header(name, r.take(value_len)?);
     }
     let payload_len = r.u32()?;
     let payload = r.take(payload_len)?;
     if !r.0.is_empty() {
         return None;
     }
-    Some(BorrowedRecord {
+    Some(Parts {
         topic,
         key,
-        headers,
         payload,
     })
 }

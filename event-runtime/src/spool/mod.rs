@@ -278,9 +278,9 @@ impl Spool {
         replay::sent(&self.inner, segment);
     }
 
-    /// Reads a segment's records not yet done.
-    pub fn load(&self, ticket: &Ticket) -> Result<Loaded, SpoolError> {
-        replay::load(&self.inner, ticket)
+    /// Reads a segment's records not yet done, into `buffer` (see [`Loaded::into_buffer`]).
+    pub fn load(&self, ticket: &Ticket, buffer: Vec<u8>) -> Result<Loaded, SpoolError> {
+        replay::load(&self.inner, ticket, buffer)
     }
 
     /// Counts a record of a loaded segment as handed to librdkafka.

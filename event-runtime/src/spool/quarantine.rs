@@ -169,7 +169,8 @@ fn parse(bytes: &[u8]) -> Option<(Message, String, SystemTime)> {
     if crc32fast::hash(body) != crc {
         return None;
     }
-    let message = codec::decode_record(record)?.to_message();
+    let mut headers = Vec::new();
+    let message = codec::decode_record_into(record, &mut headers)?.into();
     Some((
         message,
         reason.to_owned(),

@@ -17,7 +17,7 @@ use super::state::{Held, Inner, Position, Replay, SegState, Segs, bit_set};
 use super::store;
 use crate::error::SpoolError;
 use crate::flow::lock;
-use crate::message::BorrowedRecord;
+use crate::message::MessageRef;
 
 /// How many key buckets order is kept by (a key's bucket is a hash of its topic and key).
 const BUCKETS: u64 = 1 << 16;
@@ -48,14 +48,28 @@ pub(crate) struct Ticket {
 
 /// A segment read back for replay: its bytes, and the records in it to send now.
 pub(crate) struct Loaded {
-    pub bytes: Vec<u8>,
+    bytes: Vec<u8>,
     pub records: Vec<(u32, Span)>,
 }
 
 impl Loaded {
-    /// The record at `span`, borrowed.
-    pub fn record(&self, span: Span) -> Option<BorrowedRecord<'_>> {
-        codec::decode_record(self.bytes.get(span.offset..span.offset + span.len)?)
+    /// The record at `span`, borrowed, its headers collected in `headers` (cleared first: one
+    /// buffer serves every record of the segment).
+    pub fn record<'a, 'h>(
+        &'a self,
+        span: Span,
+        headers: &'h mut Vec<(&'a str, &'a [u8])>,
+    ) -> Option<MessageRef<'h>> {
+        headers.clear();
+        codec::decode_record_into(
+            self.bytes.get(span.offset..span.offset + span.len)?,
+            headers,
+        )
+    }
+
+    /// Its bytes' buffer, for the next segment's [`load`].
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
     }
 }
 
@@ -184,13 +198,19 @@ pub(super) fn next(inner: &Inner) -> Option<Ticket> {
 /// older segment holds. Records the segment no longer holds (damaged after it was written) and
 /// records that do not decode are set aside (their bytes kept in a `.damaged` file), counted
 /// as lost and done.
-pub(super) fn load(inner: &Inner, ticket: &Ticket) -> Result<Loaded, SpoolError> {
+///
+/// The segment is read into `buffer` (a buffer an earlier load returned, or a new one).
+pub(super) fn load(inner: &Inner, ticket: &Ticket, buffer: Vec<u8>) -> Result<Loaded, SpoolError> {
     let (first, base) = ticket.from.unwrap_or((0, 0));
-    let read = match ticket.from {
-        Some(_) => store::read_segment_part(&inner.dir, ticket.segment, base, ticket.end),
-        None => store::read_segment(&inner.dir, ticket.segment, Some(ticket.end)),
-    };
-    let bytes = read.map_err(|source| SpoolError::Io {
+    let mut bytes = buffer;
+    store::read_segment_into(
+        &inner.dir,
+        ticket.segment,
+        base,
+        Some(ticket.end),
+        &mut bytes,
+    )
+    .map_err(|source| SpoolError::Io {
         path: store::segment_path(&inner.dir, ticket.segment),
         source,
     })?;
@@ -223,10 +243,11 @@ pub(super) fn load(inner: &Inner, ticket: &Ticket) -> Result<Loaded, SpoolError>
         if bit_set(&ticket.done, index) {
             continue;
         }
-        let Some(record) = codec::decode_record(&bytes[span.offset..span.offset + span.len]) else {
+        let Some((topic, key)) = codec::decode_key(&bytes[span.offset..span.offset + span.len])
+        else {
             continue;
         };
-        let bucket = bucket(record.topic, record.key);
+        let bucket = bucket(topic, key);
         let held = ticket.held.iter().any(|held| held.holds(bucket));
         if held && ticket.from.is_some() {
             held_back.get_or_insert((index, base + span.offset));

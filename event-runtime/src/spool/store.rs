@@ -186,29 +186,37 @@ pub(super) fn read_segment(dir: &Path, id: u64, len: Option<usize>) -> io::Resul
     read(&open_read(&segment_path(dir, id))?, len)
 }
 
-/// Bytes `from..to` of segment `id` (fewer when the file is shorter).
-pub(super) fn read_segment_part(
+/// Bytes `from..to` of segment `id` (fewer when the file is shorter; to its end when `to` is
+/// `None`), read into `buffer` in place of what it held. A buffer used again is not zeroed or
+/// allocated again: replay reads one segment after another into the same one.
+pub(super) fn read_segment_into(
     dir: &Path,
     id: u64,
     from: usize,
-    to: usize,
-) -> io::Result<Vec<u8>> {
-    let file = open_read(&segment_path(dir, id))?;
-    let on_disk = file.metadata()?.len() as usize;
-    let to = to.min(on_disk);
-    let mut bytes = vec![0u8; to.saturating_sub(from)];
-    file.read_exact_at(&mut bytes, from as u64)?;
-    Ok(bytes)
+    to: Option<usize>,
+    buffer: &mut Vec<u8>,
+) -> io::Result<()> {
+    read_into(&open_read(&segment_path(dir, id))?, from, to, buffer)
 }
 
 /// The first `len` bytes of an open file (all of it when `len` is `None`, or less when the file
 /// was cut short).
 pub(super) fn read(file: &File, len: Option<usize>) -> io::Result<Vec<u8>> {
-    let on_disk = file.metadata()?.len() as usize;
-    let len = len.map_or(on_disk, |len| len.min(on_disk));
-    let mut bytes = vec![0u8; len];
-    file.read_exact_at(&mut bytes, 0)?;
+    let mut bytes = Vec::new();
+    read_into(file, 0, len, &mut bytes)?;
     Ok(bytes)
+}
+
+fn read_into(file: &File, from: usize, to: Option<usize>, buffer: &mut Vec<u8>) -> io::Result<()> {
+    let on_disk = file.metadata()?.len() as usize;
+    let to = to.map_or(on_disk, |to| to.min(on_disk));
+    let len = to.saturating_sub(from);
+    if buffer.len() < len {
+        buffer.resize(len, 0);
+    } else {
+        buffer.truncate(len);
+    }
+    file.read_exact_at(buffer, from as u64)
 }
 
 /// Keeps `bytes` (a damaged part of segment `id` from `offset` on, zeros at the end left out)

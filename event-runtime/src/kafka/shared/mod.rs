@@ -26,6 +26,9 @@ use crate::stats::Counters;
 use crate::striped::{Padded, StripedSum};
 
 mod order;
+mod window;
+
+use window::ReplayWindow;
 
 pub(super) struct Shared {
     counters: Counters,
@@ -86,6 +89,9 @@ pub(super) struct Shared {
     /// may be counted a moment before its record's hand-over. Striped: every emit adds to it
     /// and every report takes away.
     librdkafka_bytes: StripedSum,
+    /// The spooled records (replayed or written ahead) librdkafka holds: replay keeps them
+    /// within it.
+    replay_window: ReplayWindow,
     /// Rung when the watch thread has something to do now.
     wake: Bell,
     /// Whether a librdkafka client of this producer raised a fatal error (librdkafka says so in
@@ -108,6 +114,7 @@ impl Shared {
         tokens: Option<Arc<Tokens>>,
         redactor: Redactor,
         telemetry: Telemetry,
+        max_queued: (u32, u64),
     ) -> Self {
         Shared {
             counters: Counters::default(),
@@ -134,6 +141,7 @@ impl Shared {
             taking_back: AtomicBool::new(false),
             handovers: Gate::default(),
             librdkafka_bytes: StripedSum::default(),
+            replay_window: ReplayWindow::new(max_queued.0, max_queued.1),
             wake: Bell::default(),
             client_failed: OnceLock::new(),
             missing: MissingTopics::new(missing_topic_timeout),
@@ -435,13 +443,24 @@ impl Shared {
     }
 
     /// librdkafka took a record of `bytes` (see [`record_bytes`](super::record::record_bytes)).
-    pub fn handed_over(&self, bytes: u64) {
+    pub fn handed_over(&self, bytes: u64, tag: Tag) {
         self.librdkafka_bytes.add(bytes as i64);
+        if let Tag::Spooled(_) = tag {
+            self.replay_window.handed_over(bytes);
+        }
     }
 
     /// librdkafka reported a record of `bytes`, whatever became of it.
-    pub fn reported(&self, bytes: u64) {
+    pub fn reported(&self, bytes: u64, tag: Tag) {
         self.librdkafka_bytes.add(-(bytes as i64));
+        if let Tag::Spooled(_) = tag {
+            self.replay_window.reported(bytes);
+        }
+    }
+
+    /// Whether replay may hand another spooled record to librdkafka (see [`window`]).
+    pub fn replay_has_room(&self) -> bool {
+        self.replay_window.has_room()
     }
 
     /// Bytes of the records in memory: in librdkafka, waiting behind its records, and
@@ -490,6 +509,7 @@ mod tests {
             None,
             Redactor::default(),
             Telemetry::new("test", &[]),
+            (100_000, 64 << 20),
         )
     }
 
