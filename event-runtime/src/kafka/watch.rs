@@ -147,8 +147,6 @@ enum Interrupted {
     No,
     /// Records behind a failed one were taken back: the rest waits for the next replay.
     Purged,
-    /// Every broker is down with replay's window full: the rest waits for the next replay.
-    Outage,
     Stopped,
 }
 
@@ -178,6 +176,8 @@ impl Watcher {
             self.move_behind();
             self.check_refusal();
             if self.shared.brokers_down() {
+                // Replay's buffer is not kept through an outage.
+                self.buffer.take();
                 if !purged_for_outage && outage(&self.shared.state()) == Outage::Purge {
                     // Records waiting in memory for brokers that are gone are safer on disk:
                     // the purge fails them, and their reports spool them (or tell the callers
@@ -273,8 +273,9 @@ impl Watcher {
     }
 
     /// Whether a replay must stop sending: the thread is stopping, the producer failed for
-    /// good, a record failed and what is behind it must be taken back, or every broker is down
-    /// while replay's window is full. Waits while the window is full otherwise.
+    /// good, or a record failed and what is behind it must be taken back. Waits while replay's
+    /// window is full: its records' reports make room, whether they are delivered or fail (by
+    /// the delivery timeout at the latest; a failure then takes back what is behind it).
     fn interruption(&self) -> Interrupted {
         loop {
             let seen = self.shared.reports().rung();
@@ -284,10 +285,6 @@ impl Watcher {
                 return Interrupted::Purged;
             } else if self.shared.replay_has_room() {
                 return Interrupted::No;
-            } else if self.shared.brokers_down() {
-                // What it sent waits for the brokers (or the outage's purge) with librdkafka;
-                // the rest, in the spool.
-                return Interrupted::Outage;
             }
             self.shared.reports().wait(seen, TICK);
             // As while waiting for room in librdkafka's queue: a refusal suspected meanwhile

@@ -120,6 +120,19 @@ impl KafkaConfig {
                 reason: "a record needs some time to be delivered; use at least 1".into(),
             });
         }
+        // Every record's fate is carried out from its delivery report: a producer that heard of
+        // failures only would never learn that a record was delivered.
+        if let Some(value) = self.properties.get("delivery.report.only.error")
+            && !matches!(value.trim().to_ascii_lowercase().as_str(), "false" | "0")
+        {
+            return Err(ConfigError::InvalidProperty {
+                name: "delivery.report.only.error".into(),
+                value: value.clone(),
+                reason: "kafka-events learns that a record was delivered from its delivery \
+                         report (awaited emits, the spool, the stats): remove the property"
+                    .into(),
+            });
+        }
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", self.bootstrap_servers()?)
@@ -262,6 +275,21 @@ mod tests {
             awaited.get("max.in.flight.requests.per.connection"),
             Some("3")
         );
+    }
+
+    #[test]
+    fn a_producer_reporting_failures_only_is_refused() {
+        for value in ["true", " TRUE ", "1"] {
+            let config = KafkaConfig::new(["a:1"]).property("delivery.report.only.error", value);
+            let err = config.client_config().unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::InvalidProperty { name, .. } if name == "delivery.report.only.error"),
+                "{err}"
+            );
+            assert!(err.to_string().contains("remove the property"), "{err}");
+        }
+        let config = KafkaConfig::new(["a:1"]).property("delivery.report.only.error", "false");
+        assert!(config.client_config().is_ok());
     }
 
     #[test]
