@@ -79,10 +79,12 @@ impl KafkaConfig {
             ("queue.buffering.max.kbytes", "max_queued_bytes"),
             ("partitioner", "partitioner"),
         ];
-        for (name, field) in RESERVED {
-            if self.properties.contains_key(*name) {
+        // librdkafka takes a topic property with a `topic.` prefix too.
+        for name in self.properties.keys() {
+            let bare = name.strip_prefix("topic.").unwrap_or(name);
+            if let Some((_, field)) = RESERVED.iter().find(|(reserved, _)| *reserved == bare) {
                 return Err(ConfigError::ReservedProperty {
-                    name: (*name).to_owned(),
+                    name: name.clone(),
                     field,
                 });
             }
@@ -123,7 +125,10 @@ impl KafkaConfig {
         // Every record's fate is carried out from its delivery report: a producer that heard of
         // failures only would never learn that a record was delivered.
         if let Some(value) = self.properties.get("delivery.report.only.error")
-            && !matches!(value.trim().to_ascii_lowercase().as_str(), "false" | "0")
+            && !matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "false" | "f" | "0"
+            )
         {
             return Err(ConfigError::InvalidProperty {
                 name: "delivery.report.only.error".into(),
@@ -288,8 +293,29 @@ mod tests {
             );
             assert!(err.to_string().contains("remove the property"), "{err}");
         }
-        let config = KafkaConfig::new(["a:1"]).property("delivery.report.only.error", "false");
-        assert!(config.client_config().is_ok());
+        for value in ["false", "F", "0"] {
+            let config = KafkaConfig::new(["a:1"]).property("delivery.report.only.error", value);
+            assert!(config.client_config().is_ok(), "{value}");
+        }
+    }
+
+    #[test]
+    fn a_reserved_topic_property_is_refused_with_its_topic_prefix_too() {
+        for name in [
+            "topic.message.timeout.ms",
+            "topic.delivery.timeout.ms",
+            "topic.partitioner",
+            "message.timeout.ms",
+        ] {
+            let err = KafkaConfig::new(["a:1"])
+                .property(name, "0")
+                .client_config()
+                .unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::ReservedProperty { name: given, .. } if given == name),
+                "{name}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -5,11 +5,11 @@
 //! the producer held while a backlog drained would depend on how long it drained. Replay waits
 //! instead while the spooled records with librdkafka (replayed, or written ahead: those are
 //! counted, not held back) fill [`SHARE`] of the queue, in records or in bytes of keys and
-//! payloads (what librdkafka's own bound counts); the record that reaches the bound still goes,
-//! however large.
+//! payloads (headers left out, as in the producer's other byte counts); the record that
+//! reaches the bound still goes, however large.
 //!
 //! The price: replay sends at most a window per acknowledgement round trip (25 000 records or
-//! 16 MiB by default, e.g. 160 MB/s with a 100 ms round trip), and while the spool holds a
+//! 16 MiB by default, e.g. 160 MiB/s with a 100 ms round trip), and while the spool holds a
 //! backlog new detached records go through it too. Raising `max_queued_messages` and
 //! `max_queued_bytes` raises the window with them.
 
