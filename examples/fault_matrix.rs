@@ -120,6 +120,9 @@ fn main() {
             print(row);
         }
     }
+    if run(19) {
+        print(matrix::spool_segments_removed_or_unreadable(20_000));
+    }
     if only.is_some() {
         return;
     }

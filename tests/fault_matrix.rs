@@ -188,6 +188,15 @@ fn records_the_spool_cannot_hold_or_that_were_damaged_lose_nothing_else() {
     assert_no_loss(&matrix::records_the_spool_cannot_hold(300));
 }
 
+/// Also: the removed segment's records are counted lost, and the records after the unreadable
+/// segment wait for it, so the rest arrive in order.
+#[test]
+fn spool_segments_removed_or_unreadable_at_rest_lose_only_the_removed_ones() {
+    let row = matrix::spool_segments_removed_or_unreadable(20_000);
+    assert_no_loss(&row);
+    assert!(row.note.contains("order kept"), "{row:?}");
+}
+
 /// Eight threads, two busy processes competing: no detached emit is refused for want of a
 /// segment, memory stays bounded, and the spool keeps few files open.
 #[test]

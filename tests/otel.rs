@@ -390,6 +390,10 @@ fn check_metrics(batch: &ResourceMetrics, client: &str, stats: &DeliveryStats) {
     );
     assert_eq!(m("kafka_events.queue.bytes", None), Some(stats.queue_bytes));
     assert_eq!(m("kafka_events.spool.bytes", None), Some(stats.spool_bytes));
+    assert_eq!(
+        m("kafka_events.spool.unreadable", None),
+        Some(stats.spool_unreadable)
+    );
     assert_eq!(m("kafka_events.records.spooled", None), Some(stats.spooled));
     assert_eq!(
         m("kafka_events.records.replayed", None),

@@ -50,7 +50,8 @@ pub struct DeliveryStats {
     pub replayed: u64,
     /// Records given up, each logged as an error: the overflow policy refused them, they failed
     /// with no spool to keep them, the spool could not take them (disk full, directory gone),
-    /// or spooled bytes were damaged. [`dropped_by`](Self::dropped_by) says which.
+    /// or spooled records were damaged or their segment file removed.
+    /// [`dropped_by`](Self::dropped_by) says which.
     pub dropped: u64,
     /// [`dropped`](Self::dropped), by reason; the reasons add up to it.
     pub dropped_by: DroppedBy,
@@ -67,6 +68,11 @@ pub struct DeliveryStats {
     /// Bytes the spool's segments holding records not yet done take on disk (the records
     /// already done in them included, until the whole segment is done and deleted).
     pub spool_bytes: u64,
+    /// Spool segments whose file could not be read at their last try (an I/O error, a file
+    /// removed or replaced): their records stay in the spool and reading is retried; later
+    /// segments wait for them for up to a minute, which keeps each key's order. A health check
+    /// can report it; the error is logged.
+    pub spool_unreadable: u64,
     /// librdkafka reported every broker down and none has answered since: detached records go
     /// straight to the spool (when there is one) until a broker answers.
     pub brokers_down: bool,
@@ -100,7 +106,8 @@ pub struct DroppedBy {
     pub spool: u64,
     /// Still in memory when the producer shut down, with no spool to keep them.
     pub shutdown: u64,
-    /// Spooled bytes found damaged, or records that could not be quarantined.
+    /// Spooled records found damaged or whose segment file was removed (one this process did
+    /// not hold open, so it could not write it back), or records that could not be quarantined.
     pub damaged: u64,
 }
 
@@ -141,10 +148,13 @@ pub(crate) struct SpoolCounts {
     pub pending: u64,
     /// Records written to the quarantine.
     pub quarantined: u64,
-    /// Records lost to damage found while running, or that could not be quarantined.
+    /// Records lost to damage found while running, with a segment file removed, or that could
+    /// not be quarantined.
     pub lost: u64,
     /// Bytes of the segments holding records not yet done.
     pub bytes: u64,
+    /// Segments whose file could not be read at their last try.
+    pub unreadable: u64,
 }
 
 /// What [`Counters::add`] counts.
@@ -259,6 +269,7 @@ impl Counters {
             spool_depth: spool.pending,
             queue_bytes,
             spool_bytes: spool.bytes,
+            spool_unreadable: spool.unreadable,
             brokers_down: false,
             fatal_errors: 0,
             replacing_client: false,

@@ -1,7 +1,7 @@
 //! Fault-matrix rows for the edges: order per key through an outage, a fatal librdkafka error
 //! (injected, and caused by a broker stall under load on Tansu), the spool under a burst from
-//! many threads on a busy machine, and records the spool's format can't hold or that were
-//! damaged at rest.
+//! many threads on a busy machine, records the spool's format can't hold or that were
+//! damaged at rest, and spool segments removed or unreadable at rest.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kafka_events::testing::{EmbeddedKafka, raise_fatal_error, read_topic_idle};
-use kafka_events::{EmitError, KafkaEvent, KafkaProducer, MessageRef, Producer};
+use kafka_events::{EmitError, KafkaEvent, KafkaProducer, MessageRef, Producer, SpoolConfig};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -57,27 +57,8 @@ pub fn order_through_an_outage(n: usize) -> Row {
     (spooled..n).for_each(emit);
     kafka.set_latency(Duration::ZERO).unwrap();
     wait_delivered(&producer);
-    let records = read_topic_idle(
-        kafka.bootstrap_servers(),
-        TOPIC,
-        Duration::from_secs(3),
-        Duration::from_secs(300),
-    )
-    .unwrap();
-    let read: Vec<u64> = records
-        .iter()
-        .map(|r| r.decode::<Entry>().unwrap().seq)
-        .collect();
+    let (keys, in_order) = read_in_order(&kafka);
     let sent: BTreeSet<String> = (0..n as u64).map(|s| s.to_string()).collect();
-    let keys: Vec<String> = read.iter().map(u64::to_string).collect();
-    let mut first_seen = Vec::new();
-    let mut seen = BTreeSet::new();
-    for seq in &read {
-        if seen.insert(*seq) {
-            first_seen.push(*seq);
-        }
-    }
-    let in_order = first_seen.windows(2).all(|w| w[0] < w[1]);
     tally(
         "14. one key: outage, then more as the brokers come back",
         &sent,
@@ -92,6 +73,31 @@ pub fn order_through_an_outage(n: usize) -> Row {
             "ORDER BROKEN"
         }
     ))
+}
+
+/// The `seq` of every `Entry` on the topic (a partition of its own), as read, and whether each
+/// first appears in the order emitted.
+fn read_in_order(kafka: &EmbeddedKafka) -> (Vec<String>, bool) {
+    let records = read_topic_idle(
+        kafka.bootstrap_servers(),
+        TOPIC,
+        Duration::from_secs(3),
+        Duration::from_secs(300),
+    )
+    .unwrap();
+    let read: Vec<u64> = records
+        .iter()
+        .map(|r| r.decode::<Entry>().unwrap().seq)
+        .collect();
+    let mut first_seen = Vec::new();
+    let mut seen = BTreeSet::new();
+    for seq in &read {
+        if seen.insert(*seq) {
+            first_seen.push(*seq);
+        }
+    }
+    let in_order = first_seen.windows(2).all(|w| w[0] < w[1]);
+    (read.iter().map(u64::to_string).collect(), in_order)
 }
 
 /// Row 15: librdkafka raises a fatal error (as an idempotent producer fenced, or answered out of
@@ -223,6 +229,103 @@ pub fn records_the_spool_cannot_hold(n: usize) -> Row {
         "refused with InvalidRecord; the damaged record set aside alone ({} counted lost)",
         producer.stats().dropped
     ))
+}
+
+/// Row 19: one key's records spooled in several segments with every broker down, the producer
+/// closed; at rest, the oldest segment's file is removed and the next one's moved aside, a
+/// symbolic link to it in its place (the spool never reads through one: reading it fails,
+/// whoever runs the test). The next run counts the removed
+/// segment's records as lost (`dropped_by.damaged`), and hands nothing after the unreadable one
+/// to librdkafka while it can't be read; once it can, the rest arrive in the order emitted.
+pub fn spool_segments_removed_or_unreadable(n: usize) -> Row {
+    let kafka = EmbeddedKafka::start().unwrap();
+    kafka.create_topic(TOPIC, 1).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    // The smallest segments (1 MiB): the records fill several.
+    let config = spooled_config(kafka.bootstrap_servers(), spool.path()).spool(SpoolConfig {
+        segment_bytes: 1 << 20,
+        ..SpoolConfig::new(spool.path())
+    });
+    {
+        let producer = KafkaProducer::new(&config).unwrap();
+        kafka.all_down().unwrap();
+        for seq in 0..n as u64 {
+            let account = "acct-1".into();
+            Entry { account, seq }.emit_detached(&producer).unwrap();
+        }
+        let report = runtime()
+            .block_on(producer.close(Duration::from_secs(10)))
+            .unwrap();
+        assert_eq!(report.spooled, n as u64);
+    }
+    let_go(spool.path());
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(spool.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect();
+    segments.sort();
+    assert!(segments.len() >= 3, "{} segments", segments.len());
+    let removed = seqs_in(&std::fs::read(&segments[0]).unwrap());
+    std::fs::remove_file(&segments[0]).unwrap();
+    let aside = spool.path().join("aside");
+    std::fs::rename(&segments[1], &aside).unwrap();
+    std::os::unix::fs::symlink(&aside, &segments[1]).unwrap();
+    kafka.all_up().unwrap();
+    let producer = KafkaProducer::new(&config).unwrap();
+    let held = runtime().block_on(producer.wait_until(Duration::from_secs(30), |s| {
+        s.spool_unreadable == 1 && s.dropped_by.damaged == removed.len() as u64
+    }));
+    assert!(held, "{:?}", producer.stats());
+    // Nothing of a later segment went ahead of the unreadable one's records.
+    let enqueued = producer.stats().enqueued;
+    // Over the link at once: the segment is never missing while the producer runs.
+    std::fs::rename(&aside, &segments[1]).unwrap();
+    wait_delivered(&producer);
+    let stats = producer.stats();
+    assert_eq!(
+        (stats.dropped, stats.spool_unreadable),
+        (removed.len() as u64, 0)
+    );
+    let (keys, read_in_order) = read_in_order(&kafka);
+    let in_order = enqueued == 0 && read_in_order;
+    let sent: BTreeSet<String> = (0..n as u64).map(|s| s.to_string()).collect();
+    let accounted: BTreeSet<String> = removed.iter().map(u64::to_string).collect();
+    tally(
+        "19. spool segments at rest: one removed, one unreadable",
+        &sent,
+        &keys,
+        &accounted,
+    )
+    .note(format!(
+        "{} lost with the removed segment, counted: {}; {}",
+        removed.len(),
+        stats.dropped_by.damaged,
+        if in_order {
+            "nothing replayed while one could not be read, order kept"
+        } else {
+            "ORDER BROKEN"
+        }
+    ))
+}
+
+/// The `seq` of every `Entry` in a segment's bytes.
+fn seqs_in(bytes: &[u8]) -> BTreeSet<u64> {
+    let field = b"\"seq\":";
+    let mut seqs = BTreeSet::new();
+    let mut at = 0;
+    while let Some(found) = bytes[at..].windows(field.len()).position(|w| w == field) {
+        let digits = &bytes[at + found + field.len()..];
+        let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+        seqs.insert(
+            std::str::from_utf8(&digits[..len])
+                .unwrap()
+                .parse()
+                .unwrap(),
+        );
+        at += found + field.len() + len;
+    }
+    seqs
 }
 
 /// Flips a byte in the payload of event `base + i` in its spool segment; returns its id.

@@ -34,7 +34,7 @@ use uuid::Uuid;
 #[allow(unused_imports)] // Each user of this module runs some of the rows.
 pub use edges::{
     fatal_error_mid_load, memory_with_broker_down, order_through_an_outage,
-    records_the_spool_cannot_hold, tansu_stalled_under_load,
+    records_the_spool_cannot_hold, spool_segments_removed_or_unreadable, tansu_stalled_under_load,
 };
 #[allow(unused_imports)]
 pub use http_load::http_load_through_a_stall;

@@ -216,11 +216,7 @@ impl Watcher {
             }
             let seen = spool.bell().rung();
             match spool.next_to_replay() {
-                Some(ticket) => {
-                    if let Err(error) = self.replay(spool, ticket.segment, &ticket) {
-                        tracing::error!(%error, "kafka-events: could not read the spool; retrying");
-                    }
-                }
+                Some(ticket) => self.replay(spool, ticket.segment, &ticket),
                 None => {
                     // Nothing to replay: its buffer is not kept for the next backlog.
                     self.buffer.take();
@@ -231,45 +227,37 @@ impl Watcher {
     }
 
     /// Sends the records of one segment to send now; the segment is done with once their
-    /// reports are in (the next one may be replayed meanwhile).
-    fn replay(
-        &self,
-        spool: &Spool,
-        segment: u64,
-        ticket: &crate::spool::Ticket,
-    ) -> Result<(), crate::error::SpoolError> {
-        let loaded = spool.load(ticket, self.buffer.take());
-        let interrupted = match &loaded {
-            Ok(loaded) => {
-                let mut interrupted = Interrupted::No;
-                let mut headers = Vec::new();
-                for (index, span) in &loaded.records {
-                    interrupted = self.interruption();
-                    if interrupted != Interrupted::No {
-                        break;
-                    }
-                    let position = Position {
-                        segment,
-                        index: *index,
-                    };
-                    match loaded.record(*span, &mut headers) {
-                        Some(record) => self.send(spool, position, &record),
-                        // The load decoded every record it returns.
-                        None => tracing::error!(
-                            ?position,
-                            "kafka-events: a spooled record does not decode"
-                        ),
-                    }
-                }
-                interrupted
-            }
-            Err(_) => Interrupted::No,
+    /// reports are in (the next one may be replayed meanwhile). A segment that can't be read
+    /// stays in the spool, logged, and is read again later (the spool decides how later
+    /// segments wait for it).
+    fn replay(&self, spool: &Spool, segment: u64, ticket: &crate::spool::Ticket) {
+        let Ok(loaded) = spool.load(ticket, self.buffer.take()) else {
+            return;
         };
+        let mut interrupted = Interrupted::No;
+        let mut headers = Vec::new();
+        for (index, span) in &loaded.records {
+            interrupted = self.interruption();
+            if interrupted != Interrupted::No {
+                break;
+            }
+            let position = Position {
+                segment,
+                index: *index,
+            };
+            match loaded.record(*span, &mut headers) {
+                Some(record) => self.send(spool, position, &record),
+                // The load decoded every record it returns.
+                None => {
+                    tracing::error!(?position, "kafka-events: a spooled record does not decode")
+                }
+            }
+        }
         spool.sent(segment);
         if interrupted == Interrupted::Purged {
             self.purge(&[self.clients.detached().clone()]);
         }
-        loaded.map(|loaded| self.buffer.set(loaded.into_buffer()))
+        self.buffer.set(loaded.into_buffer());
     }
 
     /// Whether a replay must stop sending: the thread is stopping, the producer failed for

@@ -79,6 +79,7 @@ const OBSERVED: &[(&str, Kind, &str, Read)] = &[
     ("kafka_events.spool.records", Kind::Gauge, "{record}", |s| one(s.spool_depth)),
     ("kafka_events.queue.bytes", Kind::Gauge, "By", |s| one(s.queue_bytes)),
     ("kafka_events.spool.bytes", Kind::Gauge, "By", |s| one(s.spool_bytes)),
+    ("kafka_events.spool.unreadable", Kind::Gauge, "{segment}", |s| one(s.spool_unreadable)),
     ("kafka_events.records.spooled", Kind::Counter, "{record}", |s| one(s.spooled)),
     ("kafka_events.records.replayed", Kind::Counter, "{record}", |s| one(s.replayed)),
     ("kafka_events.records.quarantined", Kind::Counter, "{record}", |s| one(s.quarantined)),
@@ -125,6 +126,9 @@ fn description(name: &str) -> &'static str {
         }
         "kafka_events.spool.bytes" => {
             "Bytes the spool's segments holding records not yet done take on disk."
+        }
+        "kafka_events.spool.unreadable" => {
+            "Spool segments whose file could not be read at their last try; their records wait."
         }
         "kafka_events.records.spooled" => "Records written to the spool.",
         "kafka_events.records.replayed" => {

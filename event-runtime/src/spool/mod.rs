@@ -24,7 +24,8 @@
 //! One file per job: [`Spool`] here is the face the producer sees; [`state`] is the ledger the
 //! others share; [`append`], [`replay`] and [`recover`] are what their names say; [`worker`] is
 //! the I/O thread and [`unmap`] the unmapper; [`lock`] keeps one producer per directory;
-//! [`codec`], [`store`], [`map`] and [`quarantine`] are the bytes on disk.
+//! [`codec`], [`store`], [`map`] and [`quarantine`] are the bytes on disk; [`unreadable`] is
+//! what becomes of a segment whose file can't be read.
 
 mod append;
 mod codec;
@@ -38,6 +39,7 @@ mod spares;
 mod state;
 mod store;
 mod unmap;
+mod unreadable;
 mod worker;
 
 use std::collections::VecDeque;
@@ -137,6 +139,7 @@ impl Spool {
             jobs_queued: AtomicU64::new(0),
             jobs_bytes: AtomicU64::new(0),
             lock,
+            files_missing: AtomicBool::new(false),
             dir,
         });
         // The first segments are made here, so the first appends never find none.
@@ -257,9 +260,7 @@ impl Spool {
         let found = recover::check(&self.inner, stop);
         let recovery = self.recovery.get_or_init(|| found);
         // What it found is counted in `waiting` now; a segment it could not read stays unsettled.
-        self.inner
-            .unsettled
-            .store(self.inner.has_unchecked(), Ordering::Release);
+        self.inner.settle();
         // Finished segments (all acknowledged, not yet deleted) can go now.
         self.inner.work.ring();
         self.inner.bell.ring();
@@ -278,7 +279,9 @@ impl Spool {
         replay::sent(&self.inner, segment);
     }
 
-    /// Reads a segment's records not yet done, into `buffer` (see [`Loaded::into_buffer`]).
+    /// Reads a segment's records not yet done, into `buffer` (see [`Loaded::into_buffer`]). On
+    /// an error the segment's replay is over with nothing sent (do not call [`Spool::sent`]):
+    /// the spool logged it and reads it again later (see [`unreadable`]).
     pub fn load(&self, ticket: &Ticket, buffer: Vec<u8>) -> Result<Loaded, SpoolError> {
         replay::load(&self.inner, ticket, buffer)
     }

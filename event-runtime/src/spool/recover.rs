@@ -10,8 +10,9 @@ use std::sync::atomic::Ordering;
 
 use super::codec;
 use super::config::FsyncPolicy;
-use super::state::{Inner, SegState};
+use super::state::{Held, Inner, SegState};
 use super::store;
+use super::unreadable;
 use crate::flow::lock;
 
 /// What the check of an opened spool found: records left by an earlier run, and damage.
@@ -94,6 +95,8 @@ pub(super) fn check(inner: &Inner, stop: impl Fn() -> bool) -> SpoolRecovery {
         let Some(seg) = segs.map.get_mut(&id) else {
             continue;
         };
+        unreadable::read(seg, id);
+        seg.held = Held::Nothing;
         seg.state = SegState::Sealed;
         seg.records = found.records;
         seg.end = found.end;
@@ -157,8 +160,8 @@ fn records_of(inner: &Inner, id: u64, recovery: &mut SpoolRecovery) -> Option<Fo
     let bytes = match store::read_segment(&inner.dir, id, None) {
         Ok(bytes) => bytes,
         Err(error) => {
-            tracing::error!(%error, segment = id, dir = %inner.dir.display(),
-                "spool: could not read a segment; it is kept and read again later");
+            // Kept and read again later (see `unreadable`).
+            unreadable::failed(inner, id, &error);
             return None;
         }
     };

@@ -15,6 +15,7 @@ use std::time::Instant;
 use super::codec::{self, FILE_HEADER, Span};
 use super::state::{Held, Inner, Position, Replay, SegState, Segs, bit_set};
 use super::store;
+use super::unreadable;
 use crate::error::SpoolError;
 use crate::flow::lock;
 use crate::message::MessageRef;
@@ -119,7 +120,7 @@ pub(super) fn next(inner: &Inner) -> Option<Ticket> {
             // Whose keys are not known yet: a record failed and its replay has not ended (its
             // reports come after the purge that took back what followed it), or a segment of an
             // earlier run not checked yet.
-            older_holds_all |= seg.failed || seg.state == SegState::Unchecked;
+            older_holds_all |= seg.failed || unreadable::unchecked_holds(seg, now);
             ready
                 && match seg.state {
                     SegState::Unchecked => false,
@@ -197,7 +198,8 @@ pub(super) fn next(inner: &Inner) -> Option<Ticket> {
 /// Reads a segment and returns its records to send now: not done, and not of a key bucket an
 /// older segment holds. Records the segment no longer holds (damaged after it was written) and
 /// records that do not decode are set aside (their bytes kept in a `.damaged` file), counted
-/// as lost and done.
+/// as lost and done. A segment that can't be read is noted as such (see [`unreadable`]): its
+/// replay is over, with nothing handed over.
 ///
 /// The segment is read into `buffer` (a buffer an earlier load returned, or a new one).
 pub(super) fn load(inner: &Inner, ticket: &Ticket, buffer: Vec<u8>) -> Result<Loaded, SpoolError> {
@@ -210,9 +212,12 @@ pub(super) fn load(inner: &Inner, ticket: &Ticket, buffer: Vec<u8>) -> Result<Lo
         Some(ticket.end),
         &mut bytes,
     )
-    .map_err(|source| SpoolError::Io {
-        path: store::segment_path(&inner.dir, ticket.segment),
-        source,
+    .map_err(|source| {
+        unreadable::failed(inner, ticket.segment, &source);
+        SpoolError::Io {
+            path: store::segment_path(&inner.dir, ticket.segment),
+            source,
+        }
     })?;
     let scan = match ticket.from {
         Some(_) => codec::scan_part(&bytes, first),
@@ -264,6 +269,7 @@ pub(super) fn load(inner: &Inner, ticket: &Ticket, buffer: Vec<u8>) -> Result<Lo
     let mut missing = 0;
     let mut segs = lock(&inner.segs);
     if let Some(seg) = segs.map.get_mut(&ticket.segment) {
+        unreadable::read(seg, ticket.segment);
         for (indexes, _, kept) in &lost {
             for index in indexes.clone() {
                 if seg.set_done(index) {

@@ -94,6 +94,9 @@ pub(super) struct Inner {
     pub jobs_bytes: AtomicU64,
     /// Held as long as this spool is alive.
     pub lock: DirLock,
+    /// A segment file was not found where it should be: the worker writes back those it still
+    /// has open and forgets the others (see [`unreadable`](super::unreadable)).
+    pub files_missing: AtomicBool,
 }
 
 pub(super) struct Active {
@@ -240,6 +243,9 @@ pub(super) struct Seg {
     /// A record of it came back undelivered and the replay that will hold its key has not ended
     /// yet: later segments wait, lest a record of that key overtake it meanwhile.
     pub failed: bool,
+    /// Since when its file could not be read, while it can't (see
+    /// [`unreadable`](super::unreadable)).
+    pub unreadable_since: Option<Instant>,
 }
 
 impl Seg {
@@ -269,6 +275,7 @@ impl Seg {
             skipped: 0,
             waits_behind: false,
             failed: false,
+            unreadable_since: None,
         }
     }
 
@@ -446,6 +453,10 @@ impl Inner {
     /// reports are in (at once, if they are).
     pub fn sent(&self, segment: u64) {
         if let Some(seg) = lock(&self.segs).map.get_mut(&segment) {
+            // A replay whose segment could not be read is over already.
+            if seg.replay != Replay::Sending {
+                return;
+            }
             seg.replay = Replay::Sent;
             if seg.in_flight.load(Ordering::Acquire) == 0 {
                 seg.replay_ended();
@@ -478,35 +489,42 @@ impl Inner {
         self.work.ring();
     }
 
-    /// Records not yet done, and what the spool quarantined or lost.
+    /// Records not yet done, what the spool quarantined or lost, and the segments it can't read.
     pub fn counts(&self) -> SpoolCounts {
         let pending = self.pending.load(Ordering::Acquire);
+        // The sealed segments' bytes holding records not yet done, and those it can't read.
+        let (sealed, unreadable) = {
+            let segs = lock(&self.segs);
+            segs.map.values().fold((0, 0), |(bytes, unreadable), s| {
+                let holds = s.state != SegState::Active && s.done < s.records;
+                (
+                    bytes + if holds { s.end as u64 } else { 0 },
+                    unreadable + u64::from(s.unreadable_since.is_some()),
+                )
+            })
+        };
+        let active = || {
+            lock(&self.active)
+                .current
+                .as_ref()
+                .map_or(0, |current| current.offset as u64)
+        };
         SpoolCounts {
             pending,
             quarantined: self.quarantined.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
-            bytes: if pending == 0 {
-                0
-            } else {
-                self.pending_bytes()
-            },
+            // With nothing pending, what the active segment holds is done.
+            bytes: if pending == 0 { 0 } else { sealed + active() },
+            unreadable,
         }
     }
 
-    /// Bytes of the segments that hold records not yet done: the sealed ones' records, and
-    /// what the active one has written so far.
-    fn pending_bytes(&self) -> u64 {
-        let sealed: usize = lock(&self.segs)
-            .map
-            .values()
-            .filter(|s| s.state != SegState::Active && s.done < s.records)
-            .map(|s| s.end)
-            .sum();
-        let active = lock(&self.active)
-            .current
-            .as_ref()
-            .map_or(0, |current| current.offset);
-        (sealed + active) as u64
+    /// Sets `unsettled` from the ledger. Under the ledger's lock: whichever thread settles
+    /// last leaves what the ledger says then.
+    pub fn settle(&self) {
+        let segs = lock(&self.segs);
+        let unchecked = segs.map.values().any(|s| s.state == SegState::Unchecked);
+        self.unsettled.store(unchecked, Ordering::Release);
     }
 
     /// Whether a segment of an earlier run could not be read yet.

@@ -95,20 +95,23 @@ pub(super) fn secure_file(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The ids of the segment files in `dir`, in order.
+/// The ids of the segments in `dir`, in order: of each segment file, and of each index whose
+/// segment file was removed (what the index says it held is then lost; see
+/// [`unreadable`](super::unreadable)).
 pub(super) fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
     let mut ids = Vec::new();
     for entry in fs::read_dir(dir)? {
         let name = entry?.file_name();
         if let Some(id) = name
             .to_str()
-            .and_then(|n| n.strip_suffix(".seg"))
+            .and_then(|n| n.strip_suffix(".seg").or_else(|| n.strip_suffix(".idx")))
             .and_then(|n| n.parse::<u64>().ok())
         {
             ids.push(id);
         }
     }
     ids.sort_unstable();
+    ids.dedup();
     Ok(ids)
 }
 

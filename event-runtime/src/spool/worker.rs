@@ -43,8 +43,9 @@ pub(super) fn run(inner: Arc<Inner>) {
         }
         let next_delete = delete_finished(&inner);
         close_old_files(&inner);
-        if !stopping && Instant::now() >= state.dir_check_at {
-            state.check_dir(&inner);
+        let missing = inner.files_missing.swap(false, Ordering::AcqRel);
+        if !stopping && (missing || Instant::now() >= state.dir_check_at) {
+            state.check_dir(&inner, missing);
             state.dir_check_at = Instant::now() + DIR_CHECK;
         }
         if stopping && lock(&inner.jobs).is_empty() {
@@ -209,8 +210,10 @@ impl Housekeeping {
 
     /// Recreates the spool directory if it disappeared (and the segments with it): every
     /// segment this process still has open is written back; the records of segments it had
-    /// closed are lost with the directory, counted and logged.
-    fn check_dir(&mut self, inner: &Inner) {
+    /// closed are lost with the directory, counted and logged. With `missing` (a segment's file
+    /// was not found where it should be), the same for segment files gone from a directory
+    /// still there.
+    fn check_dir(&mut self, inner: &Inner, missing: bool) {
         let active_id = lock(&inner.active).current.as_ref().map(|c| c.id);
         let active_file = active_id.and_then(|id| {
             let file = lock(&inner.segs).map.get(&id)?.file.clone()?;
@@ -223,6 +226,10 @@ impl Housekeeping {
             });
         if healthy {
             self.dir_gone = false;
+            if missing {
+                write_back_or_forget(inner);
+                inner.bell.ring();
+            }
             return;
         }
         if !self.dir_gone {
@@ -253,34 +260,9 @@ impl Housekeeping {
             )));
             return;
         }
-        let segments: Vec<(u64, Option<Arc<std::fs::File>>)> = lock(&inner.segs)
-            .map
-            .iter()
-            .map(|(id, s)| (*id, s.file.clone()))
-            .collect();
-        let mut restored = 0;
-        for (id, file) in segments {
-            let path = store::segment_path(&inner.dir, id);
-            match file {
-                Some(file) if store::same_file(&path, &file) => {}
-                Some(file) => match store::restore(&path, &file) {
-                    Ok(new) => {
-                        if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
-                            seg.file = Some(Arc::new(new));
-                            seg.acks_dirty = true;
-                            seg.indexed = false;
-                        }
-                        restored += 1;
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, segment = %path.display(), "kafka-events: could not write a spool segment back; retrying");
-                        return;
-                    }
-                },
-                None if path.exists() => {}
-                None => forget(inner, id),
-            }
-        }
+        let Some(restored) = write_back_or_forget(inner) else {
+            return;
+        };
         if let Err(error) = store::sync_dir(&inner.dir) {
             tracing::warn!(%error, "spool: could not fsync the recreated directory");
         }
@@ -297,8 +279,44 @@ impl Housekeeping {
     }
 }
 
-/// A segment gone with its directory, whose file this process had closed: its records that were
-/// not done are lost.
+/// Writes back every segment file gone from the directory that this process still has open,
+/// and forgets the others. Returns how many it wrote back, or `None` when one could not be (it
+/// is tried again at the next check).
+fn write_back_or_forget(inner: &Inner) -> Option<usize> {
+    let segments: Vec<(u64, Option<Arc<std::fs::File>>)> = lock(&inner.segs)
+        .map
+        .iter()
+        .map(|(id, s)| (*id, s.file.clone()))
+        .collect();
+    let mut restored = 0;
+    for (id, file) in segments {
+        let path = store::segment_path(&inner.dir, id);
+        match file {
+            Some(file) if store::same_file(&path, &file) => {}
+            Some(file) => match store::restore(&path, &file) {
+                Ok(new) => {
+                    if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
+                        seg.file = Some(Arc::new(new));
+                        seg.acks_dirty = true;
+                        seg.indexed = false;
+                    }
+                    restored += 1;
+                }
+                Err(error) => {
+                    tracing::error!(%error, segment = %path.display(), "kafka-events: could not write a spool segment back; retrying");
+                    return None;
+                }
+            },
+            None if path.exists() => {}
+            None => forget(inner, id),
+        }
+    }
+    Some(restored)
+}
+
+/// A segment whose file is gone (alone or with its directory) and that this process had
+/// closed: its records that were not done are lost, counted and logged; what was left beside
+/// it (its index and acknowledgements) goes too.
 fn forget(inner: &Inner, id: u64) {
     let Some(seg) = lock(&inner.segs).map.remove(&id) else {
         return;
@@ -310,11 +328,22 @@ fn forget(inner: &Inner, id: u64) {
         .waiting
         .fetch_sub(lost.saturating_sub(in_flight), Ordering::AcqRel);
     inner.lost.fetch_add(lost, Ordering::Relaxed);
-    if lost > 0 {
+    let _ = store::remove_if_there(&store::index_path(&inner.dir, id));
+    let _ = store::remove_if_there(&store::acks_path(&inner.dir, id));
+    if seg.state == SegState::Unchecked {
+        tracing::error!(
+            segment = id,
+            dir = %inner.dir.display(),
+            "kafka-events: a spool segment an earlier run left was removed before it could be read; its records (how many is not known) are lost"
+        );
+        // What is left unchecked is what new records go behind.
+        inner.settle();
+    } else if lost > 0 {
         tracing::error!(
             segment = id,
             records = lost,
-            "kafka-events: a spool segment was removed with its directory and this process no longer held it open; its records are lost"
+            dir = %inner.dir.display(),
+            "kafka-events: a spool segment was removed and this process no longer held it open; its records are lost"
         );
     }
 }

@@ -84,6 +84,19 @@ fn fail_first(spool: &Spool, ticket: &crate::spool::Ticket) {
     spool.sent(ticket.segment);
 }
 
+/// The next segment to replay, once there is one (a segment retried after a failure is ready
+/// after a pause, with no bell rung).
+fn next_ticket(spool: &Spool) -> crate::spool::Ticket {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(ticket) = spool.next_to_replay() {
+            return ticket;
+        }
+        assert!(std::time::Instant::now() < deadline, "no segment to replay");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn segment_files(dir: &Path) -> usize {
     fs::read_dir(dir)
         .unwrap()
@@ -279,14 +292,7 @@ fn records_held_back_in_place_follow_the_older_record_of_their_key() {
     assert_eq!(out, [b"b0".to_vec()], "key b goes on, a1 waits");
     // Nothing more to do until "a0" is retried (no busy turn over the held record).
     assert!(spool.next_to_replay().is_none());
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let retry = loop {
-        if let Some(ticket) = spool.next_to_replay() {
-            break ticket;
-        }
-        assert!(std::time::Instant::now() < deadline, "a0 never retried");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let retry = next_ticket(&spool);
     assert_eq!(retry.segment, first.segment);
     deliver(&retry, &mut out);
     let last = spool.next_to_replay().unwrap();
@@ -859,3 +865,4 @@ fn a_segment_read_through_at_a_start_is_indexed_for_the_next() {
 }
 
 mod unmap;
+mod unreadable;

@@ -1,0 +1,90 @@
+//! A segment whose file can't be read, for its check at a start or for a replay: what becomes
+//! of its records and of the segments after it.
+//!
+//! - **Its file is gone** (`NotFound`): the worker writes back a segment this process still
+//!   has open, and forgets one it does not: that one's records not yet done are lost, counted
+//!   and logged (see [`worker`](super::worker)). Until then it holds every key, as below.
+//! - **Any other error** (`EIO`, `EMFILE`, a file replaced by something else, …): its records
+//!   stay pending, and reading it is retried (a replay after 0.1 s, doubling up to 5 s; a
+//!   segment of an earlier run every 5 s). Meanwhile it holds every key: which keys its records
+//!   carry is not known, and none of its records may be overtaken by a later one of their key.
+//!   After [`HOLD`] of failed reads it lets later segments go on (logged: records of its keys may
+//!   then reach the broker ahead of its own), so that one bad file does not stop the spool for
+//!   good; it is still retried, and nothing in it is counted lost while it may be read again.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::state::{Held, Inner, Replay, Seg, SegState};
+use crate::flow::lock;
+
+/// How long a segment that can't be read holds back every later segment.
+pub(super) const HOLD: Duration = Duration::from_secs(60);
+
+/// Whether a segment of an earlier run not checked yet holds every key for later segments:
+/// until it has been unreadable for [`HOLD`].
+pub(super) fn unchecked_holds(seg: &Seg, now: Instant) -> bool {
+    seg.state == SegState::Unchecked && holding(seg, now)
+}
+
+fn holding(seg: &Seg, now: Instant) -> bool {
+    seg.unreadable_since
+        .is_none_or(|since| now.saturating_duration_since(since) < HOLD)
+}
+
+/// Segment `id` could not be read (`error`): it holds every key while [`HOLD`] lasts, and is
+/// read again later; a missing file is the worker's to write back or forget.
+pub(super) fn failed(inner: &Inner, id: u64, error: &io::Error) {
+    let now = Instant::now();
+    let missing = error.kind() == io::ErrorKind::NotFound;
+    let mut segs = lock(&inner.segs);
+    let Some(seg) = segs.map.get_mut(&id) else {
+        return;
+    };
+    let first = seg.unreadable_since.is_none();
+    seg.unreadable_since.get_or_insert(now);
+    let holds = holding(seg, now);
+    let gave_up = !holds && seg.held == Held::Everything;
+    seg.held = if holds {
+        Held::Everything
+    } else {
+        Held::Nothing
+    };
+    if seg.state != SegState::Unchecked {
+        // Its records were not handed over: no report will end this replay.
+        seg.replay = Replay::Idle;
+        seg.retry_after = Some(now + seg.replay_backoff.next());
+    }
+    drop(segs);
+    if missing {
+        inner.files_missing.store(true, Ordering::Release);
+        inner.work.ring();
+    }
+    if first {
+        tracing::error!(
+            %error,
+            segment = id,
+            dir = %inner.dir.display(),
+            "kafka-events: could not read a spool segment; its records stay in the spool and reading it is retried; later segments wait for it for up to {HOLD:?}"
+        );
+    } else if gave_up {
+        tracing::warn!(
+            %error,
+            segment = id,
+            dir = %inner.dir.display(),
+            "kafka-events: a spool segment could not be read for {HOLD:?}; later segments go on without it (records of its keys may reach the broker ahead of its own), and reading it is still retried"
+        );
+    }
+    inner.bell.ring();
+}
+
+/// Segment `seg` (`id`) was read: if it could not be before, it is no longer held back.
+pub(super) fn read(seg: &mut Seg, id: u64) {
+    if seg.unreadable_since.take().is_some() {
+        tracing::info!(
+            segment = id,
+            "kafka-events: a spool segment that could not be read can be again; its records are replayed"
+        );
+    }
+}
