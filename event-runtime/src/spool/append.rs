@@ -113,6 +113,7 @@ fn try_append(
         drop(active);
         counted(inner, false);
         inner.work.ring();
+        inner.make.ring();
         return Ok(Appended::Staged);
     }
     let current = active.current.as_mut().expect("room above");

@@ -10,10 +10,12 @@
 //!   a killed process leaves the record to the kernel;
 //! - the spool's unmapper thread unmaps each segment as soon as it is sealed, so that a burst
 //!   does not keep them in memory while the worker waits on a disk;
-//! - the spool's worker thread does every file operation: it allocates the next segment ahead
-//!   of time, `fsync`s by the [`FsyncPolicy`] (group commit), records acknowledgements, deletes
-//!   finished segments (backing off when it can't), writes the quarantine, and recreates the
-//!   directory if it disappears;
+//! - the spool's spares thread allocates the next segments ahead of time, so that a burst finds
+//!   them while the worker waits on a disk;
+//! - the spool's worker thread does every other file operation: it `fsync`s by the
+//!   [`FsyncPolicy`] (group commit), records acknowledgements, deletes finished segments
+//!   (backing off when it can't), writes the quarantine, recreates the directory if it
+//!   disappears, and makes segments too when the spares thread is behind;
 //! - the producer's watch thread reads segments and sends their pending records, one record's
 //!   outcome at a time: an acknowledged record is never sent again, a failed one is retried
 //!   later, a poison one is quarantined.
@@ -23,7 +25,7 @@
 //!
 //! One file per job: [`Spool`] here is the face the producer sees; [`state`] is the ledger the
 //! others share; [`append`], [`replay`] and [`recover`] are what their names say; [`worker`] is
-//! the I/O thread and [`unmap`] the unmapper; [`lock`] keeps one producer per directory;
+//! the I/O thread, [`unmap`] the unmapper and [`spares`] the segments made ahead; [`lock`] keeps one producer per directory;
 //! [`codec`], [`store`], [`map`] and [`quarantine`] are the bytes on disk; [`unreadable`] is
 //! what becomes of a segment whose file can't be read.
 
@@ -131,6 +133,7 @@ impl Spool {
             bell: Bell::default(),
             work: Bell::default(),
             unmap: Bell::default(),
+            make: Bell::default(),
             stop: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             put_away: AtomicBool::new(false),
@@ -139,33 +142,35 @@ impl Spool {
             jobs_queued: AtomicU64::new(0),
             jobs_bytes: AtomicU64::new(0),
             lock,
+            preparing: Mutex::new(()),
+            dir_unsynced: AtomicBool::new(false),
             files_missing: AtomicBool::new(false),
             dir,
         });
         // The first segments are made here, so the first appends never find none.
         spares::prepare_spares(&inner);
-        let thread_inner = inner.clone();
-        std::thread::Builder::new()
-            .name("kafka-events-spool".into())
-            .spawn(move || worker::run(thread_inner))
-            .map_err(|source| SpoolError::Io {
-                path: inner.dir.clone(),
-                source,
-            })?;
         let spool = Spool {
             inner,
             recovery: OnceLock::new(),
         };
-        let thread_inner = spool.inner.clone();
-        std::thread::Builder::new()
-            .name("kafka-events-unmap".into())
-            .spawn(move || unmap::run(thread_inner))
-            .map_err(|source| SpoolError::Io {
-                path: spool.inner.dir.clone(),
-                source,
-            })?;
-        // (On that error the spool is dropped: its worker stops and lets go of the directory.)
+        // On an error the spool is dropped: the threads started stop and let go of the directory.
+        spool.spawn("kafka-events-spool", worker::run)?;
+        spool.spawn("kafka-events-unmap", unmap::run)?;
+        spool.spawn("kafka-events-spares", spares::run)?;
         Ok(spool)
+    }
+
+    /// Starts one of the spool's threads.
+    fn spawn(&self, name: &str, run: fn(Arc<Inner>)) -> Result<(), SpoolError> {
+        let inner = self.inner.clone();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(inner))
+            .map(drop)
+            .map_err(|source| SpoolError::Io {
+                path: self.inner.dir.clone(),
+                source,
+            })
     }
 
     pub fn dir(&self) -> &Path {
@@ -328,6 +333,7 @@ impl Drop for Spool {
         self.inner.stop.store(true, Ordering::Release);
         self.inner.work.ring();
         self.inner.unmap.ring();
+        self.inner.make.ring();
     }
 }
 

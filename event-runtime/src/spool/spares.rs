@@ -1,11 +1,15 @@
-//! Segments made ahead of time: the spares the worker keeps ready for appends (more of them
-//! when appends outrun it), the records that found none ready written to a new one, and
-//! unused spares deleted when the spool closes. All on the spool's worker thread.
+//! Segments made ahead of time: the spares kept ready for appends (more of them when appends
+//! outrun them), the records that found none ready written to a new one, and unused spares
+//! deleted when the spool closes. On the spool's spares thread ([`run`]) and its worker, one at
+//! a time ([`Inner::preparing`]).
 
 use std::io;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::append;
-use super::state::{Blocked, Inner};
+use super::state::{Active, Blocked, Inner, MAX_SPARES};
 use super::store;
 use super::store::Prepared;
 use crate::flow::lock;
@@ -13,6 +17,57 @@ use crate::flow::lock;
 /// Makes the next segments ahead of time, as many as the spool keeps ready now. Returns false
 /// (and says why appends that need a new segment are refused) when it can't.
 pub(super) fn prepare_spares(inner: &Inner) -> bool {
+    let _one = lock(&inner.preparing);
+    prepare_held(inner)
+}
+
+/// The spool's spares thread: after each seal, and when records wait for a segment, it tops the
+/// spare segments up and writes those records out. The worker does the same between its
+/// rounds, but its `fsync`s keep it away for as long as the disk takes (ext4 commits its
+/// journal behind the data of every file), while the emitters of a burst fill a segment every
+/// few milliseconds: records that find none wait in memory, and the process's memory grows.
+pub(super) fn run(inner: Arc<Inner>) {
+    loop {
+        let seen = inner.make.rung();
+        if inner.stop.load(Ordering::Acquire) {
+            return;
+        }
+        top_up(&inner);
+        inner.make.wait(seen, IDLE);
+    }
+}
+
+/// How long the spares thread waits for a ring before it looks again on its own (every seal,
+/// every record that waits for a segment and the spool's drop ring it).
+const IDLE: Duration = Duration::from_secs(30);
+
+/// Tops the spare segments up and writes out the records waiting for one. Not once the spool
+/// closes or stops: the worker then takes the spares away (under [`Inner::preparing`], as this
+/// does its work).
+fn top_up(inner: &Inner) {
+    {
+        let _one = lock(&inner.preparing);
+        if inner.stop.load(Ordering::Acquire) || inner.closing.load(Ordering::Acquire) {
+            return;
+        }
+        grow_target(&mut lock(&inner.active));
+        if !prepare_held(inner) {
+            return;
+        }
+    }
+    write_staged(inner);
+}
+
+/// Keeps more spare segments (up to [`MAX_SPARES`]) once appends use them up faster than they
+/// are made: records waited for one, or half of them went between two looks.
+pub(super) fn grow_target(active: &mut Active) {
+    if !active.staged.is_empty() || active.spare.len() < active.spare_target / 2 {
+        active.spare_target = (active.spare_target * 2).min(MAX_SPARES);
+    }
+}
+
+/// [`prepare_spares`], under [`Inner::preparing`].
+fn prepare_held(inner: &Inner) -> bool {
     loop {
         {
             let active = lock(&inner.active);
@@ -34,6 +89,8 @@ fn prepare_spare(inner: &Inner) -> bool {
     };
     match store::prepare(&inner.dir, id, inner.capacity) {
         Ok(prepared) => {
+            // Made durable by the next `fsync` (see `store::prepare`).
+            inner.dir_unsynced.store(true, Ordering::Release);
             let mut active = lock(&inner.active);
             active.spare.push(prepared);
             if active.blocked.take().is_some() {

@@ -22,9 +22,9 @@ use crate::flow::{Backoff, Bell, lock};
 use crate::message::Message;
 use crate::stats::SpoolCounts;
 
-/// How many segments the worker keeps ready at first; it keeps more (up to [`MAX_SPARES`]) when
-/// appends use them up faster than it makes them.
-pub(super) const SPARES: usize = 2;
+/// How many segments the spool keeps ready at first; it keeps more (up to [`MAX_SPARES`]) when
+/// appends use them up faster than they are made.
+pub(super) const SPARES: usize = 4;
 pub(super) const MAX_SPARES: usize = 16;
 
 /// The most bytes of records waiting in memory for a segment (see [`Active::staged`]).
@@ -78,6 +78,8 @@ pub(super) struct Inner {
     pub work: Bell,
     /// Wakes the unmapper thread: a segment was sealed, or the spool stops.
     pub unmap: Bell,
+    /// Wakes the spares thread: a segment was sealed, records wait for one, or the spool stops.
+    pub make: Bell,
     /// The spool is closing: no appends; the worker finishes and lets go.
     pub stop: AtomicBool,
     /// The producer is closing: the worker keeps no spare segments and seals the active one,
@@ -94,6 +96,13 @@ pub(super) struct Inner {
     pub jobs_bytes: AtomicU64,
     /// Held as long as this spool is alive.
     pub lock: DirLock,
+    /// Held while spare segments are made or taken away (by the worker, and by the unmapper,
+    /// which tops them up after each seal): segments are made one at a time, in the order of
+    /// their ids, and none once the spool closes.
+    pub preparing: Mutex<()>,
+    /// A segment file was made since the directory was last synced: the next `fsync` syncs the
+    /// directory too, before it counts records as synced.
+    pub dir_unsynced: AtomicBool,
     /// A segment file was not found where it should be: the worker writes back those it still
     /// has open and forgets the others (see [`unreadable`](super::unreadable)).
     pub files_missing: AtomicBool,
@@ -409,6 +418,7 @@ impl Inner {
         drop(segs);
         // The unmapper wakes the worker once it has taken the segment.
         self.unmap.ring();
+        self.make.ring();
     }
 
     /// A record was handed to librdkafka from the spool (replayed).

@@ -124,7 +124,9 @@ pub(super) struct Prepared {
 }
 
 /// Creates segment `id` with room for `capacity` bytes. The space is allocated now, so a full
-/// disk fails here and never under a mapped page.
+/// disk fails here and never under a mapped page. Its directory entry is not synced here: the
+/// spool's next `fsync` does it, before it counts any record in it as synced (one directory
+/// sync for every segment made meanwhile, and none while a burst needs segments fast).
 pub(super) fn prepare(dir: &Path, id: u64, capacity: usize) -> io::Result<Prepared> {
     // Acknowledgements and an index an earlier segment with this id left are not this one's.
     remove_if_there(&acks_path(dir, id))?;
@@ -135,15 +137,12 @@ pub(super) fn prepare(dir: &Path, id: u64, capacity: usize) -> io::Result<Prepar
         .and_then(|()| file.write_all_at(&codec::file_header(), 0))
         .and_then(|()| map::map(&file, capacity));
     match made {
-        Ok((writer, flusher)) => {
-            sync_dir(dir)?;
-            Ok(Prepared {
-                id,
-                file,
-                writer,
-                flusher,
-            })
-        }
+        Ok((writer, flusher)) => Ok(Prepared {
+            id,
+            file,
+            writer,
+            flusher,
+        }),
         Err(error) => {
             let _ = fs::remove_file(&path);
             Err(error)

@@ -1,6 +1,7 @@
 //! The spool's worker thread: every file operation the spool needs after it was opened, so that
-//! no thread that emits ever waits for a disk. It prepares segments ahead (more of them when
-//! appends outrun it) and writes out records that found none ready, `fsync`s by the policy
+//! no thread that emits ever waits for a disk, but for making segments ahead, which the spares
+//! thread does (see [`spares::run`]; the worker makes them too between its rounds, and writes
+//! out records that found none ready). It `fsync`s by the policy
 //! (group commit), writes acknowledgements, indexes of sealed segments and the quarantine,
 //! deletes finished segments (backing off when it can't), keeps few files open, recreates the
 //! directory if it disappears, and, when the producer closes, puts the files away for the next
@@ -14,7 +15,7 @@ use super::config::FsyncPolicy;
 use super::map::MapFlusher;
 use super::spares;
 use super::spares::{prepare_spares, write_staged};
-use super::state::{Blocked, Inner, MAX_SPARES, OPEN_SEALED, SegState, ToFlush};
+use super::state::{Blocked, Inner, OPEN_SEALED, SegState, ToFlush};
 use super::store::{self, Index};
 use super::unmap::take_sealed;
 use crate::flow::{Backoff, lock};
@@ -97,12 +98,7 @@ impl Housekeeping {
         if self.spare_after.is_some_and(|at| Instant::now() < at) {
             return;
         }
-        {
-            let mut active = lock(&inner.active);
-            if !active.staged.is_empty() && active.spare.is_empty() {
-                active.spare_target = (active.spare_target * 2).min(MAX_SPARES);
-            }
-        }
+        spares::grow_target(&mut lock(&inner.active));
         let ready = loop {
             if !prepare_spares(inner) {
                 break false;
@@ -192,6 +188,14 @@ impl Housekeeping {
         if !due {
             return;
         }
+        // The segments made since the last `fsync` are in the directory for good.
+        if failed.is_none()
+            && inner.dir_unsynced.swap(false, Ordering::AcqRel)
+            && let Err(error) = store::sync_dir(&inner.dir)
+        {
+            inner.dir_unsynced.store(true, Ordering::Release);
+            failed = Some(error);
+        }
         if let Some(error) = failed {
             // Not counted as synced: retried a second later, and `close` reports it waited.
             if !self.sync_failed {
@@ -240,6 +244,7 @@ impl Housekeeping {
             self.dir_gone = true;
         }
         {
+            let _one = lock(&inner.preparing);
             let mut active = lock(&inner.active);
             if let Some(current) = active.current.take() {
                 inner.seal(current);
@@ -354,6 +359,8 @@ fn forget(inner: &Inner, id: u64) {
 fn finish(inner: &Inner, state: &mut Housekeeping) {
     while prepare_spares(inner) && !write_staged(inner) {}
     let (spares, left) = {
+        // None is made meanwhile (see `spares::top_up`).
+        let _one = lock(&inner.preparing);
         let mut active = lock(&inner.active);
         if let Some(current) = active.current.take() {
             inner.seal(current);
@@ -421,6 +428,8 @@ fn seal_and_drop_spares(inner: &Inner) {
         while prepare_spares(inner) && !write_staged(inner) {}
     }
     let spares = {
+        // None is made meanwhile (see `spares::top_up`).
+        let _one = lock(&inner.preparing);
         let mut active = lock(&inner.active);
         if !active.staged.is_empty() {
             // No segment could be had (a full disk): they wait, and so does the rest.
@@ -467,7 +476,9 @@ fn write_index(inner: &Inner, id: u64) {
             _ => return,
         }
     };
-    match store::write_index(&inner.dir, id, index, inner.fsync != FsyncPolicy::Never) {
+    // Not synced: its checksum vouches for it, and an index lost to a crash means only that the
+    // next start reads the segment through.
+    match store::write_index(&inner.dir, id, index, false) {
         Ok(()) => {
             if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
                 seg.indexed = true;

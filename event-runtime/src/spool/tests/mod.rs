@@ -244,6 +244,31 @@ fn a_burst_faster_than_the_worker_is_never_refused_and_keeps_its_order() {
     assert_eq!(replay_all(&spool), burst);
 }
 
+/// A worker stuck on a slow disk (here: on a lock it takes at the start of each round) does not
+/// keep the spool from making segments: records go into segments, none waits in memory.
+#[test]
+fn segments_are_made_while_the_worker_is_stuck() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open(dir.path());
+    spool.recover(|| false);
+    let stuck = crate::flow::lock(&spool.inner.jobs);
+    // Ten times the segments made ahead at first, 1 MiB each.
+    let big = message("audit", b"k", &vec![1u8; 100_000], &[]);
+    for i in 0..SPARES * 10 * 10 {
+        let ready = spool.bell().wait_until(Duration::from_secs(10), || {
+            !crate::flow::lock(&spool.inner.active).spare.is_empty()
+        });
+        assert!(
+            ready,
+            "no segment made for record {i} while the worker is stuck"
+        );
+        let appended = big.with_ref(|m| spool.append(m, false, Caller::Emitter));
+        assert!(matches!(appended, Ok(Appended::At(_))), "record {i}");
+    }
+    drop(stuck);
+    assert_eq!(spool.counts().pending, (SPARES * 100) as u64);
+}
+
 #[test]
 fn a_segment_that_keeps_failing_does_not_hold_up_the_next() {
     let dir = tempfile::tempdir().unwrap();
