@@ -416,7 +416,8 @@ pub fn markdown(rows: &[Row], command: &str) -> String {
             "\nWhere peak RSS is not flat: spooling, the peak holds the active segment, one that was \
              active when the spool's worker started an `fsync` (until that returns), those sealed \
              that the spool's unmapper thread has not unmapped yet, and up to 16 MiB of records \
-             waiting for a segment; the kernel starts writing back dirty pages at about {:.1} GB \
+             waiting for a segment when segments fill faster than the spool's spares thread makes \
+             them (its allocator may keep that memory once the records are written); the kernel starts writing back dirty pages at about {:.1} GB \
              here (`vm.dirty_background_bytes` or `vm.dirty_background_ratio` of the available \
              memory). Replaying, the peak holds the replayed records with librdkafka (replay keeps \
              them to a quarter of its queue: 25 000 records or 16 MiB by default) and the segment \
