@@ -234,9 +234,10 @@ pub fn records_the_spool_cannot_hold(n: usize) -> Row {
 /// Row 19: one key's records spooled in several segments with every broker down, the producer
 /// closed; at rest, the oldest segment's file is removed and the next one's moved aside, a
 /// symbolic link to it in its place (the spool never reads through one: reading it fails,
-/// whoever runs the test). The next run counts the removed
-/// segment's records as lost (`dropped_by.damaged`), and hands nothing after the unreadable one
-/// to librdkafka while it can't be read; once it can, the rest arrive in the order emitted.
+/// whoever runs the test). The next run counts the removed segment's records as lost
+/// (`dropped_by.damaged`) once its file has been missing for 10 s, and hands nothing after the
+/// unreadable one to librdkafka while it can't be read; once it can, the rest arrive in the
+/// order emitted.
 pub fn spool_segments_removed_or_unreadable(n: usize) -> Row {
     let kafka = EmbeddedKafka::start().unwrap();
     kafka.create_topic(TOPIC, 1).unwrap();

@@ -1,8 +1,8 @@
 //! Appending a record: one copy into the mapped active segment (no system call), so a killed
 //! process leaves it to the kernel. When the active segment is full the next one, prepared ahead
-//! by the worker, takes over; when none is ready yet (a burst faster than the worker on a busy
-//! machine), the record waits in memory, in order, for the worker to write it into the next
-//! one. An append is refused only when the disk is full or the directory unusable, or when that
+//! (by the spool's spares thread, or its worker), takes over; when none is ready yet (a burst
+//! faster than they make segments, on a busy machine), the record waits in memory, in order, to
+//! be written into the next one. An append is refused only when the disk is full or the directory unusable, or when that
 //! memory is used up and the caller may not wait.
 
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub(crate) enum Caller {
     Emitter,
     /// A thread that emits off any async runtime, under the `block` overflow policy, or one of
     /// the producer's own threads: when the records waiting for a segment fill their memory, it
-    /// may wait, until then, for the worker to write them (it does no file I/O itself).
+    /// may wait, until then, for the spool to write them (it does no file I/O itself).
     MayWaitUntil(Instant),
 }
 
@@ -32,7 +32,7 @@ pub(crate) enum Caller {
 pub(crate) enum Appended {
     /// In a segment, at this position.
     At(Position),
-    /// Waiting in memory for the next segment: the worker writes it there; replay sends it.
+    /// Waiting in memory for the next segment: the spool writes it there; replay sends it.
     Staged,
 }
 
@@ -174,9 +174,10 @@ pub(super) fn counted(inner: &Inner, in_flight: bool) {
     }
 }
 
-/// Seals the current segment and starts the first spare one (which the worker prepared).
+/// Seals the current segment and starts the first spare one (made ahead).
 pub(super) fn roll(inner: &Inner, active: &mut Active) {
     let spare = active.spare.remove(0);
+    active.spares_used += 1;
     if let Some(current) = active.current.take() {
         inner.seal(current);
     }
@@ -195,7 +196,7 @@ pub(super) fn roll(inner: &Inner, active: &mut Active) {
         records: 0,
         in_flight,
     });
-    // Prepare the next spare.
+    // Prepare the next spare (sealing rang the spares thread).
     inner.work.ring();
 }
 
@@ -206,7 +207,7 @@ fn refusal(inner: &Inner, refused: Refused) -> SpoolError {
         },
         Refused::Blocked(Blocked::Unavailable(reason)) => inner.unavailable(&reason),
         Refused::Behind => inner.unavailable(&format!(
-            "{MAX_STAGED_BYTES} bytes of records are waiting for the spool's worker to start \
+            "{MAX_STAGED_BYTES} bytes of records are waiting for the spool to start \
              a segment (the machine is too busy for it, or the disk too slow)"
         )),
         Refused::Closed => inner.unavailable("the producer is closed"),

@@ -112,6 +112,7 @@ impl Spool {
                 current: None,
                 spare: Vec::new(),
                 spare_target: SPARES,
+                spares_used: 0,
                 blocked: None,
                 staged: VecDeque::new(),
                 staged_bytes: 0,

@@ -111,14 +111,15 @@ pub(super) fn check(inner: &Inner, stop: impl Fn() -> bool) -> SpoolRecovery {
         }
         seg.acks_dirty = lost > 0;
         let left = u64::from(seg.records - seg.done);
+        // Counted before the ledger is let go: whoever sees the segment checked sees its count.
+        inner.lost.fetch_add(lost, Ordering::Relaxed);
+        inner.pending.fetch_add(left, Ordering::AcqRel);
+        inner.waiting.fetch_add(left, Ordering::AcqRel);
         drop(segs);
         if left > 0 {
             recovery.segments += 1;
             recovery.records += left;
         }
-        inner.lost.fetch_add(lost, Ordering::Relaxed);
-        inner.pending.fetch_add(left, Ordering::AcqRel);
-        inner.waiting.fetch_add(left, Ordering::AcqRel);
     }
     if recovery.records > 0 {
         tracing::info!(

@@ -59,11 +59,12 @@ fn top_up(inner: &Inner) {
 }
 
 /// Keeps more spare segments (up to [`MAX_SPARES`]) once appends use them up faster than they
-/// are made: records waited for one, or half of them went between two looks.
+/// are made: records waited for one, or appends took half of them since the last look.
 pub(super) fn grow_target(active: &mut Active) {
-    if !active.staged.is_empty() || active.spare.len() < active.spare_target / 2 {
+    if !active.staged.is_empty() || active.spares_used * 2 >= active.spare_target {
         active.spare_target = (active.spare_target * 2).min(MAX_SPARES);
     }
+    active.spares_used = 0;
 }
 
 /// [`prepare_spares`], under [`Inner::preparing`].

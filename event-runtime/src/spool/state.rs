@@ -96,8 +96,8 @@ pub(super) struct Inner {
     pub jobs_bytes: AtomicU64,
     /// Held as long as this spool is alive.
     pub lock: DirLock,
-    /// Held while spare segments are made or taken away (by the worker, and by the unmapper,
-    /// which tops them up after each seal): segments are made one at a time, in the order of
+    /// Held while spare segments are made or taken away (by the worker, and by the spares
+    /// thread, which tops them up after each seal): segments are made one at a time, in the order of
     /// their ids, and none once the spool closes.
     pub preparing: Mutex<()>,
     /// A segment file was made since the directory was last synced: the next `fsync` syncs the
@@ -112,12 +112,14 @@ pub(super) struct Active {
     pub current: Option<Current>,
     /// Segments made ahead of time.
     pub spare: Vec<Prepared>,
-    /// How many spare segments the worker keeps ready.
+    /// How many spare segments the spool keeps ready.
     pub spare_target: usize,
+    /// Spares appends took since the spares were last topped up (deleted ones do not count).
+    pub spares_used: usize,
     /// Why no spare segment can be made now.
     pub blocked: Option<Blocked>,
-    /// Encoded records that found no segment ready (a burst faster than the worker on a busy
-    /// machine): the worker writes them into the next segment, in order, and every append
+    /// Encoded records that found no segment ready (a burst faster than segments are made, on a
+    /// busy machine): they are written into the next segment, in order, and every append
     /// waits its turn behind them. Bounded by [`MAX_STAGED_BYTES`].
     pub staged: VecDeque<Vec<u8>>,
     pub staged_bytes: usize,

@@ -74,9 +74,7 @@ pub(super) fn create_new(path: &Path) -> io::Result<File> {
 /// Writes `bytes` to `path` through a new temporary file renamed over it, so a reader never sees
 /// half of it. A temporary file a crash left behind is removed first.
 pub(super) fn replace(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = PathBuf::from(partial);
+    let partial = partial_path(path);
     remove_if_there(&partial)?;
     let mut file = create_new(&partial)?;
     file.write_all(bytes)?;
@@ -84,6 +82,13 @@ pub(super) fn replace(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
         file.sync_all()?;
     }
     fs::rename(&partial, path)
+}
+
+/// Where a file is written before it is renamed to `path`.
+fn partial_path(path: &Path) -> PathBuf {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    PathBuf::from(partial)
 }
 
 /// Tightens the mode of a file an earlier version (or a looser umask) left readable by others.
@@ -253,14 +258,22 @@ pub(super) fn same_file(path: &Path, file: &File) -> bool {
     }
 }
 
-/// Writes a copy of an open (possibly deleted) segment back to `path`.
+/// Writes a copy of an open (possibly deleted) segment back to `path`, through a new file
+/// renamed over it: a reader never sees half of it.
 pub(super) fn restore(path: &Path, from: &File) -> io::Result<File> {
     let bytes = read(from, None)?;
-    remove_if_there(path)?;
-    let file = create_new(path)?;
+    let partial = partial_path(path);
+    remove_if_there(&partial)?;
+    let file = create_new(&partial)?;
     file.write_all_at(&bytes, 0)?;
     file.sync_all()?;
+    fs::rename(&partial, path)?;
     Ok(file)
+}
+
+/// Whether anything (a link included) is at `path`.
+pub(super) fn is_there(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok()
 }
 
 /// The acknowledged records of a segment, as the bit set [`write_acks`] left.
@@ -318,13 +331,14 @@ pub(super) fn read_index(dir: &Path, id: u64) -> Option<Index> {
     })
 }
 
-/// Deletes a segment, then its index and acknowledgement files: a segment that can't be deleted
-/// keeps its acknowledgements, so its records are not sent again after a restart.
-/// Acknowledgements left without their segment are removed before a segment with that id is
-/// made again (see [`prepare`]).
+/// Deletes a segment's index, then the segment, then its acknowledgements: a segment that can't
+/// be deleted keeps its acknowledgements, so its records are not sent again after a restart, and
+/// a deletion cut short never leaves an index without its segment (which would be taken for a
+/// segment removed with records in it; see [`list_segments`]). Acknowledgements left without
+/// their segment are removed before a segment with that id is made again (see [`prepare`]).
 pub(super) fn remove(dir: &Path, id: u64) -> io::Result<()> {
-    fs::remove_file(segment_path(dir, id))?;
     remove_if_there(&index_path(dir, id))?;
+    remove_if_there(&segment_path(dir, id))?;
     remove_if_there(&acks_path(dir, id))
 }
 

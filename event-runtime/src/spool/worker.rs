@@ -18,6 +18,7 @@ use super::spares::{prepare_spares, write_staged};
 use super::state::{Blocked, Inner, OPEN_SEALED, SegState, ToFlush};
 use super::store::{self, Index};
 use super::unmap::take_sealed;
+use super::unreadable;
 use crate::flow::{Backoff, lock};
 
 /// How often the worker checks that the spool directory still exists.
@@ -230,10 +231,13 @@ impl Housekeeping {
             });
         if healthy {
             self.dir_gone = false;
-            if missing {
-                write_back_or_forget(inner);
-                inner.bell.ring();
+            if missing && write_back_or_forget(inner, false).is_some_and(|n| n > 0) {
+                // What was written back is in the directory for good.
+                if let Err(error) = store::sync_dir(&inner.dir) {
+                    tracing::warn!(%error, "spool: could not fsync the directory after writing segments back");
+                }
             }
+            inner.bell.ring();
             return;
         }
         if !self.dir_gone {
@@ -265,7 +269,7 @@ impl Housekeeping {
             )));
             return;
         }
-        let Some(restored) = write_back_or_forget(inner) else {
+        let Some(restored) = write_back_or_forget(inner, true) else {
             return;
         };
         if let Err(error) = store::sync_dir(&inner.dir) {
@@ -285,16 +289,24 @@ impl Housekeeping {
 }
 
 /// Writes back every segment file gone from the directory that this process still has open,
-/// and forgets the others. Returns how many it wrote back, or `None` when one could not be (it
-/// is tried again at the next check).
-fn write_back_or_forget(inner: &Inner) -> Option<usize> {
-    let segments: Vec<(u64, Option<Arc<std::fs::File>>)> = lock(&inner.segs)
+/// and forgets the others that [`unreadable::gone`] takes for gone (`with_directory`: they went
+/// with it). Returns how many it wrote back, or `None` when one could not be (it is tried again
+/// at the next check).
+fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Option<usize> {
+    let now = Instant::now();
+    let segments: Vec<(u64, Option<Arc<std::fs::File>>, bool)> = lock(&inner.segs)
         .map
         .iter()
-        .map(|(id, s)| (*id, s.file.clone()))
+        .map(|(id, s)| {
+            (
+                *id,
+                s.file.clone(),
+                unreadable::gone(s, with_directory, now),
+            )
+        })
         .collect();
     let mut restored = 0;
-    for (id, file) in segments {
+    for (id, file, gone) in segments {
         let path = store::segment_path(&inner.dir, id);
         match file {
             Some(file) if store::same_file(&path, &file) => {}
@@ -312,45 +324,11 @@ fn write_back_or_forget(inner: &Inner) -> Option<usize> {
                     return None;
                 }
             },
-            None if path.exists() => {}
-            None => forget(inner, id),
+            None if gone && !store::is_there(&path) => unreadable::forget(inner, id),
+            None => {}
         }
     }
     Some(restored)
-}
-
-/// A segment whose file is gone (alone or with its directory) and that this process had
-/// closed: its records that were not done are lost, counted and logged; what was left beside
-/// it (its index and acknowledgements) goes too.
-fn forget(inner: &Inner, id: u64) {
-    let Some(seg) = lock(&inner.segs).map.remove(&id) else {
-        return;
-    };
-    let lost = u64::from(seg.records.saturating_sub(seg.done));
-    let in_flight = u64::from(seg.in_flight.load(Ordering::Acquire));
-    inner.pending.fetch_sub(lost, Ordering::AcqRel);
-    inner
-        .waiting
-        .fetch_sub(lost.saturating_sub(in_flight), Ordering::AcqRel);
-    inner.lost.fetch_add(lost, Ordering::Relaxed);
-    let _ = store::remove_if_there(&store::index_path(&inner.dir, id));
-    let _ = store::remove_if_there(&store::acks_path(&inner.dir, id));
-    if seg.state == SegState::Unchecked {
-        tracing::error!(
-            segment = id,
-            dir = %inner.dir.display(),
-            "kafka-events: a spool segment an earlier run left was removed before it could be read; its records (how many is not known) are lost"
-        );
-        // What is left unchecked is what new records go behind.
-        inner.settle();
-    } else if lost > 0 {
-        tracing::error!(
-            segment = id,
-            records = lost,
-            dir = %inner.dir.display(),
-            "kafka-events: a spool segment was removed and this process no longer held it open; its records are lost"
-        );
-    }
 }
 
 /// The spool is closed: records waiting for a segment are written out (if a segment can be
