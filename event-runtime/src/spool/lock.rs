@@ -39,9 +39,13 @@ impl DirLock {
         })
     }
 
-    /// Takes the lock again on a directory that was removed and recreated.
+    /// Takes the lock again on a directory that was removed and recreated; nothing to do while
+    /// the lock file it holds is still there (only segment files went).
     pub fn retake(&self, dir: &Path) -> Result<(), SpoolError> {
-        *lock(&self.file) = take_lock(dir)?;
+        let mut file = lock(&self.file);
+        if !store::same_file(&dir.join("spool.lock"), &file) {
+            *file = take_lock(dir)?;
+        }
         Ok(())
     }
 

@@ -257,6 +257,9 @@ pub(super) struct Seg {
     /// Since when its file could not be read, while it can't (see
     /// [`unreadable`](super::unreadable)).
     pub unreadable_since: Option<Instant>,
+    /// Since when its file has been missing, at every read since (see
+    /// [`unreadable::gone`](super::unreadable::gone)).
+    pub missing_since: Option<Instant>,
 }
 
 impl Seg {
@@ -287,6 +290,7 @@ impl Seg {
             waits_behind: false,
             failed: false,
             unreadable_since: None,
+            missing_since: None,
         }
     }
 

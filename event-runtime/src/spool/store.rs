@@ -265,10 +265,14 @@ pub(super) fn restore(path: &Path, from: &File) -> io::Result<File> {
     let partial = partial_path(path);
     remove_if_there(&partial)?;
     let file = create_new(&partial)?;
-    file.write_all_at(&bytes, 0)?;
-    file.sync_all()?;
-    fs::rename(&partial, path)?;
-    Ok(file)
+    let written = file
+        .write_all_at(&bytes, 0)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&partial, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&partial);
+    }
+    written.map(|()| file)
 }
 
 /// Whether anything (a link included) is at `path`.

@@ -51,6 +51,11 @@ pub(super) fn failed(inner: &Inner, id: u64, error: &io::Error) {
     };
     let first = seg.unreadable_since.is_none();
     seg.unreadable_since.get_or_insert(now);
+    if missing {
+        seg.missing_since.get_or_insert(now);
+    } else {
+        seg.missing_since = None;
+    }
     let holds = holding(seg, now);
     let gave_up = !holds && seg.held == Held::Everything;
     seg.held = if holds {
@@ -67,7 +72,7 @@ pub(super) fn failed(inner: &Inner, id: u64, error: &io::Error) {
     let forget_now = missing && seg.state == SegState::Unchecked && gone(seg, false, now);
     drop(segs);
     if forget_now && !store::is_there(&store::segment_path(&inner.dir, id)) {
-        forget(inner, id);
+        forget(inner, id, false);
     } else if missing {
         inner.files_missing.store(true, Ordering::Release);
         inner.work.ring();
@@ -91,23 +96,32 @@ pub(super) fn failed(inner: &Inner, id: u64, error: &io::Error) {
 }
 
 /// Whether segment `seg`, its file missing and not open in this process, is taken for gone:
-/// not while it is being replayed or records of it are with librdkafka (its next read says),
-/// not (in a directory still there, unless `with_directory`) before its file has been missing
-/// for [`MISSING_GRACE`], and not before it was checked unless by its check.
+/// never while it is being replayed or records of it are with librdkafka (its next read says);
+/// at once when it went with its directory (`with_directory`), once checked; otherwise once
+/// every read of it for [`MISSING_GRACE`] found its file missing.
 pub(super) fn gone(seg: &Seg, with_directory: bool, now: Instant) -> bool {
     let busy = seg.replay != Replay::Idle || seg.in_flight.load(Ordering::Acquire) > 0;
     let long = seg
-        .unreadable_since
+        .missing_since
         .is_some_and(|since| now.saturating_duration_since(since) >= MISSING_GRACE);
     !busy && (with_directory && seg.state != SegState::Unchecked || long)
 }
 
 /// A segment whose file is gone (alone or with its directory) and that this process had
-/// closed: its records that were not done are lost, counted and logged; what was left beside
-/// it (its index and acknowledgements) goes too.
-pub(super) fn forget(inner: &Inner, id: u64) {
-    let Some(seg) = lock(&inner.segs).map.remove(&id) else {
-        return;
+/// closed: if [`gone`] still says so, its records that were not done are lost, counted and
+/// logged; what was left beside it (its index and acknowledgements) goes too.
+pub(super) fn forget(inner: &Inner, id: u64, with_directory: bool) {
+    let seg = {
+        let mut segs = lock(&inner.segs);
+        let now = Instant::now();
+        if !segs
+            .map
+            .get(&id)
+            .is_some_and(|s| gone(s, with_directory, now))
+        {
+            return;
+        }
+        segs.map.remove(&id).expect("looked at above")
     };
     let lost = u64::from(seg.records.saturating_sub(seg.done));
     let in_flight = u64::from(seg.in_flight.load(Ordering::Acquire));
@@ -138,6 +152,7 @@ pub(super) fn forget(inner: &Inner, id: u64) {
 
 /// Segment `seg` (`id`) was read: if it could not be before, it is no longer held back.
 pub(super) fn read(seg: &mut Seg, id: u64) {
+    seg.missing_since = None;
     if seg.unreadable_since.take().is_some() {
         tracing::info!(
             segment = id,

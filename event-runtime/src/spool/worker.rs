@@ -225,19 +225,22 @@ impl Housekeeping {
             Some((id, file))
         });
         // Looked at without holding a lock: these are system calls.
-        let healthy = inner.dir.is_dir()
+        let dir_there = inner.dir.is_dir();
+        let healthy = dir_there
             && active_file.is_none_or(|(id, file)| {
                 store::same_file(&store::segment_path(&inner.dir, id), &file)
             });
         if healthy {
             self.dir_gone = false;
-            if missing && write_back_or_forget(inner, false).is_some_and(|n| n > 0) {
-                // What was written back is in the directory for good.
-                if let Err(error) = store::sync_dir(&inner.dir) {
-                    tracing::warn!(%error, "spool: could not fsync the directory after writing segments back");
+            if missing {
+                if write_back_or_forget(inner, false).is_some_and(|n| n > 0) {
+                    // What was written back is in the directory for good.
+                    if let Err(error) = store::sync_dir(&inner.dir) {
+                        tracing::warn!(%error, "spool: could not fsync the directory after writing segments back");
+                    }
                 }
+                inner.bell.ring();
             }
-            inner.bell.ring();
             return;
         }
         if !self.dir_gone {
@@ -269,7 +272,8 @@ impl Housekeeping {
             )));
             return;
         }
-        let Some(restored) = write_back_or_forget(inner, true) else {
+        // Segments this process had closed went with the directory, not with the active file.
+        let Some(restored) = write_back_or_forget(inner, !dir_there) else {
             return;
         };
         if let Err(error) = store::sync_dir(&inner.dir) {
@@ -324,7 +328,9 @@ fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Option<usize> {
                     return None;
                 }
             },
-            None if gone && !store::is_there(&path) => unreadable::forget(inner, id),
+            None if gone && !store::is_there(&path) => {
+                unreadable::forget(inner, id, with_directory)
+            }
             None => {}
         }
     }

@@ -63,16 +63,15 @@ fn make_readable(dir: &Path, id: u64, aside: &Path) {
     fs::rename(aside, &path).unwrap();
 }
 
-/// As if segment `id` had been unreadable (or its file missing) for `long`.
+/// As if segment `id` had been unreadable (its file missing, if it is) for `long`.
 fn unreadable_for(spool: &Spool, id: u64, long: Duration) {
     let since = Instant::now()
         .checked_sub(long)
         .expect("the machine is up for a minute");
-    lock(&spool.inner.segs)
-        .map
-        .get_mut(&id)
-        .unwrap()
-        .unreadable_since = Some(since);
+    let mut segs = lock(&spool.inner.segs);
+    let seg = segs.map.get_mut(&id).unwrap();
+    seg.unreadable_since = Some(since);
+    seg.missing_since = Some(since);
 }
 
 /// Its load fails.
@@ -274,4 +273,22 @@ fn a_removed_segment_with_records_in_flight_is_not_forgotten() {
     assert_eq!(names(&replay_all(&spool)), ["a2"]);
     assert!(spool.is_empty());
     assert_eq!(spool.counts().lost, 1, "a0 was delivered");
+}
+
+/// The active segment's file removed, the directory and its lock file still there: the worker
+/// writes it back (keeping the lock it holds), and its record is replayed.
+#[test]
+fn a_removed_active_segment_is_written_back() {
+    let (dir, spool) = running(1);
+    let active = lock(&spool.inner.active).current.as_ref().unwrap().id;
+    let path = store::segment_path(dir.path(), active);
+    fs::remove_file(&path).unwrap();
+    // The worker looks every second.
+    let back = spool
+        .bell()
+        .wait_until(Duration::from_secs(10), || path.is_file());
+    assert!(back, "not written back");
+    assert_eq!(names(&replay_all(&spool)), ["a0"]);
+    assert!(spool.is_empty());
+    assert_eq!(spool.counts().lost, 0);
 }
