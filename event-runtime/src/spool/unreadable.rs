@@ -9,9 +9,10 @@
 //!   stay pending, and reading it is retried (a replay after 0.1 s, doubling up to 5 s; a
 //!   segment of an earlier run every 5 s). Meanwhile it holds every key: which keys its records
 //!   carry is not known, and none of its records may be overtaken by a later one of their key.
-//!   At its first failed read after [`HOLD`] of them it lets later segments go on (logged: records of its keys may
-//!   then reach the broker ahead of its own), so that one bad file does not stop the spool for
-//!   good; it is still retried, and nothing in it is counted lost while it may be read again.
+//!   At its first failed read after [`HOLD`] of them it lets later segments go on (logged:
+//!   records of its keys may then reach the broker ahead of its own), so that one bad file does
+//!   not stop the spool for good; it is still retried, and nothing in it is counted lost while
+//!   it may be read again.
 
 use std::io;
 use std::sync::atomic::Ordering;
