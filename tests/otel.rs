@@ -394,6 +394,10 @@ fn check_metrics(batch: &ResourceMetrics, client: &str, stats: &DeliveryStats) {
         m("kafka_events.spool.unreadable", None),
         Some(stats.spool_unreadable)
     );
+    assert_eq!(
+        m("kafka_events.spool.fsync_failures", None),
+        Some(stats.spool_fsync_failures)
+    );
     assert_eq!(m("kafka_events.records.spooled", None), Some(stats.spooled));
     assert_eq!(
         m("kafka_events.records.replayed", None),

@@ -73,6 +73,10 @@ pub struct DeliveryStats {
     /// segments wait for them for up to a minute, which keeps each key's order. A health check
     /// can report it; the error is logged.
     pub spool_unreadable: u64,
+    /// `fsync`s of the spool that failed (a disk error, say). Each is logged and retried a
+    /// second later; the records it was for are not counted as on disk (`close` waits for
+    /// them) until one succeeds.
+    pub spool_fsync_failures: u64,
     /// librdkafka reported every broker down and none has answered since: detached records go
     /// straight to the spool (when there is one) until a broker answers.
     pub brokers_down: bool,
@@ -155,6 +159,8 @@ pub(crate) struct SpoolCounts {
     pub bytes: u64,
     /// Segments whose file could not be read at their last try.
     pub unreadable: u64,
+    /// `fsync`s that failed.
+    pub fsync_failures: u64,
 }
 
 /// What [`Counters::add`] counts.
@@ -270,6 +276,7 @@ impl Counters {
             queue_bytes,
             spool_bytes: spool.bytes,
             spool_unreadable: spool.unreadable,
+            spool_fsync_failures: spool.fsync_failures,
             brokers_down: false,
             fatal_errors: 0,
             replacing_client: false,

@@ -80,6 +80,7 @@ const OBSERVED: &[(&str, Kind, &str, Read)] = &[
     ("kafka_events.queue.bytes", Kind::Gauge, "By", |s| one(s.queue_bytes)),
     ("kafka_events.spool.bytes", Kind::Gauge, "By", |s| one(s.spool_bytes)),
     ("kafka_events.spool.unreadable", Kind::Gauge, "{segment}", |s| one(s.spool_unreadable)),
+    ("kafka_events.spool.fsync_failures", Kind::Counter, "{fsync}", |s| one(s.spool_fsync_failures)),
     ("kafka_events.records.spooled", Kind::Counter, "{record}", |s| one(s.spooled)),
     ("kafka_events.records.replayed", Kind::Counter, "{record}", |s| one(s.replayed)),
     ("kafka_events.records.quarantined", Kind::Counter, "{record}", |s| one(s.quarantined)),
@@ -129,6 +130,9 @@ fn description(name: &str) -> &'static str {
         }
         "kafka_events.spool.unreadable" => {
             "Spool segments whose file could not be read at their last try; their records wait."
+        }
+        "kafka_events.spool.fsync_failures" => {
+            "fsyncs of the spool that failed; each is retried, its records not counted as on disk."
         }
         "kafka_events.records.spooled" => "Records written to the spool.",
         "kafka_events.records.replayed" => {

@@ -27,11 +27,12 @@
 //! others share; [`append`], [`replay`] and [`recover`] are what their names say; [`worker`] is
 //! the I/O thread, [`unmap`] the unmapper and [`spares`] the segments made ahead; [`lock`] keeps one producer per directory;
 //! [`codec`], [`store`], [`map`] and [`quarantine`] are the bytes on disk; [`unreadable`] is
-//! what becomes of a segment whose file can't be read.
+//! what becomes of a segment whose file can't be read; [`faults`] is where tests fail `fsync`s.
 
 mod append;
 mod codec;
 mod config;
+mod faults;
 mod lock;
 mod map;
 mod quarantine;
@@ -146,6 +147,9 @@ impl Spool {
             preparing: Mutex::new(()),
             dir_unsynced: AtomicBool::new(false),
             files_missing: AtomicBool::new(false),
+            fsync_failures: AtomicU64::new(0),
+            #[cfg(test)]
+            faults: Default::default(),
             dir,
         });
         // The first segments are made here, so the first appends never find none.

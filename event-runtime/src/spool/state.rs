@@ -106,6 +106,10 @@ pub(super) struct Inner {
     /// A segment file was not found where it should be: the worker writes back those it still
     /// has open and forgets the others (see [`unreadable`](super::unreadable)).
     pub files_missing: AtomicBool,
+    /// `fsync`s that failed (each retried).
+    pub fsync_failures: AtomicU64,
+    #[cfg(test)]
+    pub faults: super::faults::Faults,
 }
 
 pub(super) struct Active {
@@ -532,6 +536,7 @@ impl Inner {
             // With nothing pending, what the active segment holds is done.
             bytes: if pending == 0 { 0 } else { sealed + active() },
             unreadable,
+            fsync_failures: self.fsync_failures.load(Ordering::Relaxed),
         }
     }
 

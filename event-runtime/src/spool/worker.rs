@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::config::FsyncPolicy;
+use super::faults::{self, Fsync};
 use super::map::MapFlusher;
 use super::spares;
 use super::spares::{prepare_spares, write_staged};
@@ -55,11 +56,12 @@ pub(super) fn run(inner: Arc<Inner>) {
             break;
         }
         let now = Instant::now();
-        // Segments sealed during the round's flushes are flushed in the next, at once.
+        // Segments sealed during the round's flushes are flushed in the next, at once (or when
+        // a failed `fsync` is retried).
         let mut wake = if lock(&inner.segs).to_flush.is_empty() {
             state.dir_check_at
         } else {
-            now
+            state.retry_at.map_or(now, |at| at.max(now))
         };
         for due in [state.sync_due(&inner), state.spare_after, next_delete]
             .into_iter()
@@ -74,7 +76,8 @@ pub(super) fn run(inner: Arc<Inner>) {
 /// What the worker keeps between its rounds.
 struct Housekeeping {
     unsynced_since: Option<Instant>,
-    sync_failed: bool,
+    /// An `fsync` failed: the next is tried then, not before (while stopping, once more).
+    retry_at: Option<Instant>,
     spare_after: Option<Instant>,
     spare_backoff: Backoff,
     dir_check_at: Instant,
@@ -85,7 +88,7 @@ impl Housekeeping {
     fn new(dir_check_at: Instant) -> Self {
         Housekeeping {
             unsynced_since: None,
-            sync_failed: false,
+            retry_at: None,
             spare_after: None,
             spare_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             dir_check_at,
@@ -124,12 +127,10 @@ impl Housekeeping {
             FsyncPolicy::IntervalMs(ms) => Duration::from_millis(ms),
             FsyncPolicy::Never => return None,
         };
-        let retry = if self.sync_failed {
-            Duration::from_secs(1)
-        } else {
-            Duration::ZERO
-        };
-        Some(since + after.max(retry))
+        Some(
+            self.retry_at
+                .map_or(since + after, |at| at.max(since + after)),
+        )
     }
 
     /// Flushes the sealed segments (through their files, or their mappings when the files were
@@ -150,6 +151,8 @@ impl Housekeeping {
             && (wanted || stopping || self.sync_due(inner).is_some_and(|at| at <= Instant::now()));
         let flush = inner.fsync != FsyncPolicy::Never;
         take_sealed(inner);
+        // Sealed segments wait while a failed `fsync` is not due again.
+        let waiting = !stopping && self.retry_at.is_some_and(|at| Instant::now() < at);
         // The mappings in use when the round started are synced first, when an `fsync` is due
         // (if one is sealed meanwhile, the records it holds are still among those counted in
         // `appended`), each let go as soon as its `msync` returns.
@@ -164,53 +167,79 @@ impl Housekeeping {
         };
         let mut failed = None;
         for flusher in active {
-            if let Err(error) = flusher.flush() {
+            if let Err(error) = faults::flush(inner, Fsync::Active, || flusher.flush()) {
                 failed = Some(error);
             }
         }
         // Those sealed meanwhile are unmapped as they come (by the unmapper), and flushed in the
-        // next round.
-        for _ in 0..sealed {
+        // next round. One whose `fsync` fails keeps its place, and its records are not counted
+        // as synced until an `fsync` of it succeeds.
+        let mut behind = waiting && sealed > 0;
+        for _ in 0..if waiting { 0 } else { sealed } {
             let Some((id, sealed)) = lock(&inner.segs).to_flush.pop_front() else {
                 break;
             };
-            let flushed = !flush
-                || match &sealed {
-                    ToFlush::Mapping(flusher) => flusher.flush().is_ok(),
-                    ToFlush::File(file) => file.sync_data().is_ok(),
-                };
-            drop(sealed);
-            if flushed {
-                write_index(inner, id);
+            let flushed = if flush {
+                faults::flush(inner, Fsync::Sealed, || match &sealed {
+                    ToFlush::Mapping(flusher) => flusher.flush(),
+                    ToFlush::File(file) => file.sync_data(),
+                })
             } else {
-                tracing::error!(segment = id, dir = %inner.dir.display(), "spool: fsync failed");
+                Ok(())
+            };
+            match flushed {
+                Ok(()) => {
+                    drop(sealed);
+                    write_index(inner, id);
+                }
+                Err(error) => {
+                    lock(&inner.segs).to_flush.push_front((id, sealed));
+                    failed = Some(error);
+                    behind = true;
+                    break;
+                }
             }
+        }
+        if let Some(error) = failed {
+            self.sync_failed(inner, &error);
+            behind = true;
         }
         if !due {
             return;
         }
         // The segments made since the last `fsync` are in the directory for good.
-        if failed.is_none()
+        if !behind
             && inner.dir_unsynced.swap(false, Ordering::AcqRel)
-            && let Err(error) = store::sync_dir(&inner.dir)
+            && let Err(error) =
+                faults::flush(inner, Fsync::Directory, || store::sync_dir(&inner.dir))
         {
             inner.dir_unsynced.store(true, Ordering::Release);
-            failed = Some(error);
+            self.sync_failed(inner, &error);
+            behind = true;
         }
-        if let Some(error) = failed {
-            // Not counted as synced: retried a second later, and `close` reports it waited.
-            if !self.sync_failed {
-                tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed; retrying");
-            }
-            self.sync_failed = true;
+        if behind {
+            // Not counted as synced: `sync` (and so `close`) waits on.
             return;
         }
-        self.sync_failed = false;
+        if self.retry_at.take().is_some() {
+            tracing::warn!(dir = %inner.dir.display(), "spool: fsync succeeded again");
+        }
         inner.synced.fetch_max(appended, Ordering::AcqRel);
         // Records appended during the fsync start the next one's clock.
         self.unsynced_since =
             (inner.appended.load(Ordering::Acquire) > appended).then(Instant::now);
         inner.bell.ring();
+    }
+
+    /// An `fsync` failed: counted, logged when the first of a run of failures, and tried again
+    /// a second later. Linux reports a failed write-back once, so an `fsync` that succeeds
+    /// after one failed does not prove the pages reached the disk: the error log is the sign.
+    fn sync_failed(&mut self, inner: &Inner, error: &std::io::Error) {
+        inner.fsync_failures.fetch_add(1, Ordering::Relaxed);
+        if self.retry_at.is_none() {
+            tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed; the records it was for are not counted as on disk until one succeeds, tried every second");
+        }
+        self.retry_at = Some(Instant::now() + Duration::from_secs(1));
     }
 
     /// Recreates the spool directory if it disappeared (and the segments with it): every
@@ -365,7 +394,8 @@ fn finish(inner: &Inner, state: &mut Housekeeping) {
     }
     spares::delete(inner, spares);
     state.sync(inner, true);
-    while !lock(&inner.segs).to_flush.is_empty() {
+    // Until one fails: it is not retried for ever.
+    while state.retry_at.is_none() && !lock(&inner.segs).to_flush.is_empty() {
         state.sync(inner, true);
     }
     persist_acks(inner);

@@ -889,5 +889,6 @@ fn a_segment_read_through_at_a_start_is_indexed_for_the_next() {
     assert_eq!(replay_all(&spool), messages);
 }
 
+mod fsync;
 mod unmap;
 mod unreadable;
