@@ -205,7 +205,9 @@ fn refusal(inner: &Inner, refused: Refused) -> SpoolError {
         Refused::Blocked(Blocked::Full) => SpoolError::Full {
             dir: inner.dir.clone(),
         },
-        Refused::Blocked(Blocked::Unavailable(reason)) => inner.unavailable(&reason),
+        Refused::Blocked(Blocked::Unavailable(reason) | Blocked::Directory(reason)) => {
+            inner.unavailable(&reason)
+        }
         Refused::Behind => inner.unavailable(&format!(
             "{MAX_STAGED_BYTES} bytes of records are waiting for the spool to start \
              a segment (the machine is too busy for it, or the disk too slow)"

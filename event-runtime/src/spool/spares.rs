@@ -83,6 +83,10 @@ fn prepare_held(inner: &Inner) -> bool {
 }
 
 fn prepare_spare(inner: &Inner) -> bool {
+    if matches!(lock(&inner.active).blocked, Some(Blocked::Directory(_))) {
+        // Not in a directory this spool may not hold: the worker is making it whole again.
+        return false;
+    }
     let id = {
         let mut segs = lock(&inner.segs);
         segs.next_id += 1;

@@ -129,10 +129,17 @@ pub(super) struct Active {
     pub staged_bytes: usize,
 }
 
+/// Why appends that find no segment ready are refused.
 #[derive(Clone, Debug)]
 pub(super) enum Blocked {
+    /// A segment could not be made: the disk is full. Cleared by the next segment made.
     Full,
+    /// A segment could not be made for another reason. Cleared by the next segment made.
     Unavailable(String),
+    /// The directory (or the active segment's file) went, and the worker has not yet made it
+    /// whole again: recreated, locked and the segments it holds written back. No segment is made
+    /// meanwhile, and only the worker clears it (see `worker::Housekeeping::check_dir`).
+    Directory(String),
 }
 
 /// The segment appends go to.

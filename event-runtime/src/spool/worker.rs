@@ -259,8 +259,9 @@ impl Housekeeping {
             && active_file.is_none_or(|(id, file)| {
                 store::same_file(&store::segment_path(&inner.dir, id), &file)
             });
-        if healthy {
-            self.dir_gone = false;
+        // Once the directory went, it is made whole (recreated, locked, written back) before
+        // anything else is written in it, however it looks in between.
+        if healthy && !self.dir_gone {
             if missing {
                 if write_back_or_forget(inner, false).is_some_and(|n| n > 0) {
                     // What was written back is in the directory for good.
@@ -286,19 +287,18 @@ impl Housekeeping {
                 inner.seal(current);
             }
             active.spare.clear();
-            active.blocked = Some(Blocked::Unavailable(
-                "the spool directory was removed; it is being recreated".into(),
-            ));
+            if !matches!(active.blocked, Some(Blocked::Directory(_))) {
+                active.blocked = Some(Blocked::Directory(
+                    "the spool directory was removed; it is being recreated".into(),
+                ));
+            }
         }
         if let Err(error) = store::secure_dir(&inner.dir) {
-            tracing::error!(%error, dir = %inner.dir.display(), "kafka-events: could not recreate the spool directory; records that need the spool are refused");
+            refuse_until_whole(inner, format!("it could not be recreated: {error}"));
             return;
         }
         if let Err(error) = inner.lock.retake(&inner.dir) {
-            tracing::error!(%error, "kafka-events: could not lock the recreated spool directory; records that need the spool are refused");
-            lock(&inner.active).blocked = Some(Blocked::Unavailable(format!(
-                "after it was recreated: {error}"
-            )));
+            refuse_until_whole(inner, format!("after it was recreated: {error}"));
             return;
         }
         // Segments this process had closed went with the directory, not with the active file.
@@ -319,6 +319,19 @@ impl Housekeeping {
         );
         inner.bell.ring();
     }
+}
+
+/// The recreated directory can't be used yet (retried at the next check): records that need a
+/// new segment are refused with `reason`, logged when it changes.
+fn refuse_until_whole(inner: &Inner, reason: String) {
+    let mut active = lock(&inner.active);
+    if !matches!(&active.blocked, Some(Blocked::Directory(now)) if *now == reason) {
+        tracing::error!(%reason, dir = %inner.dir.display(), "kafka-events: the spool directory can't be used; records that need the spool are refused, and it is tried again every second");
+        active.blocked = Some(Blocked::Directory(reason));
+    }
+    drop(active);
+    // An emitter waiting for a segment hears at once that it won't come.
+    inner.bell.ring();
 }
 
 /// Writes back every segment file gone from the directory that this process still has open,

@@ -512,6 +512,68 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
     assert_eq!(replay_all(&spool)[..50], messages[..50]);
 }
 
+/// A spool whose directory was removed and then locked by another producer before its worker
+/// noticed writes nothing in it, and refuses records that need a new segment, until the other
+/// lets go; then it takes the directory back with the records it held.
+#[test]
+fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let spool = open(&spool_dir);
+    spool.recover(|| false);
+    let messages = messages(100);
+    for m in &messages[..50] {
+        append(&spool, m);
+    }
+    let other = {
+        // The worker held (it takes this lock each round) until the other spool has the
+        // directory.
+        let _stuck = crate::flow::lock(&spool.inner.jobs);
+        while let Err(error) = fs::remove_dir_all(&spool_dir) {
+            assert_eq!(error.kind(), io::ErrorKind::DirectoryNotEmpty, "{error}");
+        }
+        open(&spool_dir)
+    };
+    let try_append = |m: &Message| m.with_ref(|m| spool.append(m, false, Caller::Emitter));
+    // The worker's next check finds the directory locked by the other.
+    let blocked = spool.bell().wait_until(Duration::from_secs(10), || {
+        crate::flow::lock(&spool.inner.active).blocked.is_some()
+    });
+    assert!(blocked, "the directory's removal went unnoticed");
+    assert!(matches!(
+        try_append(&messages[50]),
+        Err(SpoolError::Unavailable { .. })
+    ));
+    let mut accepted = Vec::new();
+    let ours = |dir: &Path| files_with(dir, "seg");
+    let theirs = ours(&spool_dir);
+    // Every time the spool's state changes (a segment made ahead would ring), still refused and
+    // nothing of ours written: for 3 s, the worker's next checks and the spares' rounds.
+    let taken = spool.bell().wait_until(Duration::from_secs(3), || {
+        try_append(&messages[99]).is_ok() || ours(&spool_dir) != theirs
+    });
+    assert!(
+        !taken,
+        "a segment was made in a directory another spool holds"
+    );
+    drop(other);
+    // Let go: the next check takes the directory back and writes back what the spool holds.
+    let back = spool.bell().wait_until(Duration::from_secs(10), || {
+        try_append(&messages[50 + accepted.len()]).is_ok_and(|_| {
+            accepted.push(messages[50 + accepted.len()].clone());
+            true
+        })
+    });
+    assert!(back, "the directory was not taken back");
+    drop(spool);
+    let spool = open(&spool_dir);
+    let recovered = spool.recover(|| false).records;
+    let replayed = replay_all(&spool);
+    assert_eq!(recovered, replayed.len() as u64);
+    assert_eq!(replayed[..50], messages[..50]);
+    assert_eq!(replayed[50..], accepted[..]);
+}
+
 fn segment_files_or_zero(dir: &Path) -> usize {
     if dir.join("spool.lock").exists() {
         segment_files(dir)
