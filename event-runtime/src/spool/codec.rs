@@ -164,8 +164,13 @@ pub(super) struct Scan {
 
 /// Finds every record of a segment, in order: the good ones, the bad ones that can be set aside
 /// alone, and where (if anywhere) damage begins that hides what comes after it.
+/// Whether `bytes` start with a segment's file header, of this format.
+pub(super) fn has_file_header(bytes: &[u8]) -> bool {
+    bytes.len() >= FILE_HEADER && &bytes[..8] == MAGIC && bytes[8..12] == FORMAT.to_le_bytes()
+}
+
 pub(super) fn scan(bytes: &[u8]) -> Scan {
-    if bytes.len() < FILE_HEADER || &bytes[..8] != MAGIC || bytes[8..12] != FORMAT.to_le_bytes() {
+    if !has_file_header(bytes) {
         return Scan {
             damage: Some(Damage {
                 offset: 0,

@@ -1,6 +1,7 @@
 //! The check of an opened spool, before anything is replayed: for every segment an earlier run
 //! left, how many records it holds (from its index when it has one, so a long backlog is not
-//! read through at every start; otherwise from a scan that cuts a torn or corrupt tail off into
+//! read through at every start; for one made ahead and never written, from its first bytes and
+//! the filesystem; otherwise from a scan that cuts a torn or corrupt tail off into
 //! a `.damaged` file and sets bad records aside alone, and writes the index it lacked when it
 //! found no damage) and which of them were acknowledged.
 //! Records' checksums are checked again when they are read for replay.
@@ -158,7 +159,22 @@ fn records_of(inner: &Inner, id: u64, recovery: &mut SpoolRecovery) -> Option<Fo
     }
     let path = store::segment_path(&inner.dir, id);
     let _ = store::secure_file(&path);
-    let bytes = match store::read_segment(&inner.dir, id, None) {
+    // A segment made ahead that an earlier run left as it was made: nothing to read through.
+    let bytes = match store::never_written(&inner.dir, id) {
+        Ok(true) => {
+            return Some(Found {
+                records: 0,
+                end: codec::FILE_HEADER,
+                bad: Vec::new(),
+                keep: false,
+                indexed: false,
+                clean: true,
+            });
+        }
+        Ok(false) => store::read_segment(&inner.dir, id, None),
+        Err(error) => Err(error),
+    };
+    let bytes = match bytes {
         Ok(bytes) => bytes,
         Err(error) => {
             // Kept and read again later (see `unreadable`).

@@ -193,6 +193,38 @@ pub(super) fn read_segment(dir: &Path, id: u64, len: Option<usize>) -> io::Resul
     read(&open_read(&segment_path(dir, id))?, len)
 }
 
+/// How much of a segment [`never_written`] reads: more than a filesystem block, so that what
+/// follows starts a block of its own.
+const PROBE: usize = 64 << 10;
+
+/// Whether segment `id` never took a record, told without reading it through (a segment made
+/// ahead and left when a process exited): its file header is whole, the bytes after it up to
+/// [`PROBE`] are zeros, and the filesystem says nothing was written past them (`SEEK_DATA`
+/// finds no data there: ext4 and xfs report space allocated and never written as a hole, and
+/// count pages written but not yet on disk as data). `false` when it can't tell, and the segment
+/// is read through. A filesystem that reported a hole where bytes were written would cost no
+/// record: past a first record's length that is zero nothing is replayed either way, and those
+/// bytes would only not be set aside as damaged.
+pub(super) fn never_written(dir: &Path, id: u64) -> io::Result<bool> {
+    let file = open_read(&segment_path(dir, id))?;
+    let head = read(&file, Some(PROBE))?;
+    if !codec::has_file_header(&head) || head[codec::FILE_HEADER..].iter().any(|b| *b != 0) {
+        return Ok(false);
+    }
+    Ok(head.len() < PROBE || no_data_from(&file, PROBE as u64))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn no_data_from(file: &File, offset: u64) -> bool {
+    use rustix::fs::{SeekFrom, seek};
+    seek(file, SeekFrom::Data(offset)) == Err(rustix::io::Errno::NXIO)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn no_data_from(_: &File, _: u64) -> bool {
+    false
+}
+
 /// Bytes `from..to` of segment `id` (fewer when the file is shorter; to its end when `to` is
 /// `None`), read into `buffer` in place of what it held. A buffer used again is not zeroed or
 /// allocated again: replay reads one segment after another into the same one.

@@ -951,6 +951,86 @@ fn a_segment_read_through_at_a_start_is_indexed_for_the_next() {
     assert_eq!(replay_all(&spool), messages);
 }
 
+/// Bytes this thread has read with `read` calls (`rchar` in `/proc/thread-self/io`).
+fn bytes_read_by_this_thread() -> u64 {
+    fs::read_to_string("/proc/thread-self/io")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("rchar: "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Whether the filesystem under `dir` reports space allocated and never written as a hole
+/// (ext4, xfs, tmpfs do): asked of a file of its own, as a segment made ahead is made.
+fn reports_unwritten_as_holes(dir: &Path) -> bool {
+    use rustix::fs::{FallocateFlags, SeekFrom, fallocate, seek};
+    let path = dir.join("probe");
+    let file = fs::File::create(&path).unwrap();
+    let holes = fallocate(&file, FallocateFlags::empty(), 0, 1 << 20).is_ok()
+        && seek(&file, SeekFrom::Data(0)) == Err(rustix::io::Errno::NXIO);
+    fs::remove_file(path).unwrap();
+    holes
+}
+
+/// A process that exits right after `close` leaves the segments made ahead since: a start
+/// tells they never took a record without reading them through, and deletes them.
+#[test]
+fn segments_made_ahead_and_left_empty_are_not_read_through_at_a_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let messages = messages(20);
+    let next = {
+        let spool = open(dir.path());
+        spool.recover(|| false);
+        for m in &messages {
+            append(&spool, m);
+        }
+        assert!(spool.put_away(Duration::from_secs(10)));
+        crate::flow::lock(&spool.inner.segs).next_id
+    };
+    wait_for_release(dir.path());
+    // Made as the spool makes them (allocated whole, the file header written), never written.
+    let left: Vec<u64> = (next + 100..next + 104).collect();
+    for id in &left {
+        drop(store::prepare(dir.path(), *id, 4 << 20).unwrap());
+    }
+    let spool = open(dir.path());
+    let before = bytes_read_by_this_thread();
+    let recovery = spool.recover(|| false).clone();
+    let read = bytes_read_by_this_thread() - before;
+    assert_eq!((recovery.records, recovery.damaged_bytes), (20, 0));
+    if reports_unwritten_as_holes(dir.path()) {
+        // The indexes, and 64 KiB of each segment left.
+        assert!(
+            read < 1 << 20,
+            "{read} bytes read: the empty segments were read through"
+        );
+    }
+    // Done, so deleted.
+    let gone = spool.bell().wait_until(Duration::from_secs(10), || {
+        left.iter()
+            .all(|id| !store::segment_path(dir.path(), *id).exists())
+    });
+    assert!(gone, "the empty segments were not deleted");
+    assert_eq!(replay_all(&spool), messages);
+}
+
+/// A segment whose first record's place is zeros but with bytes written further on is read
+/// through: those bytes are set aside as damaged, as before.
+#[test]
+fn a_segment_with_bytes_past_an_empty_start_is_still_read_through() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let prepared = store::prepare(dir.path(), 7, 4 << 20).unwrap();
+    prepared.file.write_all_at(b"not zeros", 3 << 20).unwrap();
+    drop(prepared);
+    let spool = open(dir.path());
+    let recovery = spool.recover(|| false).clone();
+    assert_eq!(recovery.records, 0);
+    assert!(recovery.damaged_bytes > 0, "{recovery:?}");
+}
+
 mod fsync;
 mod unmap;
 mod unreadable;
