@@ -435,13 +435,20 @@ pub(super) fn sync(inner: &Inner, timeout: Duration) -> bool {
 /// Asks the worker to put the spool's files away for the next start (see [`note_put_away`])
 /// and waits up to `timeout` for it. Then the worker goes back to its usual rounds: a record
 /// spooled later (a delivery report of the teardown) goes into a mapped segment at once, not
-/// into memory to wait for one. Blocks: for `close`'s own thread.
+/// into memory to wait for one. One segment is kept ready for those, not as many as a burst
+/// needed: a process that exits now leaves it behind. Blocks: for `close`'s own thread.
 pub(super) fn put_away(inner: &Inner, timeout: Duration) -> bool {
     inner.closing.store(true, Ordering::Release);
     inner.work.ring();
     let done = inner
         .bell
         .wait_until(timeout, || inner.put_away.load(Ordering::Acquire));
+    {
+        // Before any is made again (none is while closing). More, if records come after all.
+        let mut active = lock(&inner.active);
+        active.spare_target = 1;
+        active.spares_used = 0;
+    }
     inner.closing.store(false, Ordering::Release);
     inner.work.ring();
     done
