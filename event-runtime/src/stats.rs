@@ -73,9 +73,9 @@ pub struct DeliveryStats {
     /// segments wait for them for up to a minute, which keeps each key's order. A health check
     /// can report it; the error is logged.
     pub spool_unreadable: u64,
-    /// `fsync`s of the spool that failed (a disk error, say). Each is logged and retried a
-    /// second later; the records it was for are not counted as on disk (`close` waits for
-    /// them) until one succeeds.
+    /// `fsync`s of the spool that failed (a disk error, say); the first of a run is logged as an
+    /// error. A segment an `fsync` failed for is written anew to a new file (tried every
+    /// second), and no record counts as on disk (`close` waits for them) until that succeeds.
     pub spool_fsync_failures: u64,
     /// librdkafka reported every broker down and none has answered since: detached records go
     /// straight to the spool (when there is one) until a broker answers.

@@ -132,7 +132,7 @@ fn description(name: &str) -> &'static str {
             "Spool segments whose file could not be read at their last try; their records wait."
         }
         "kafka_events.spool.fsync_failures" => {
-            "fsyncs of the spool that failed; each is retried, its records not counted as on disk."
+            "fsyncs of the spool that failed; the segment is written anew, its records not counted as on disk until then."
         }
         "kafka_events.records.spooled" => "Records written to the spool.",
         "kafka_events.records.replayed" => {

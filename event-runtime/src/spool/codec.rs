@@ -162,13 +162,13 @@ pub(super) struct Scan {
     pub damage: Option<Damage>,
 }
 
-/// Finds every record of a segment, in order: the good ones, the bad ones that can be set aside
-/// alone, and where (if anywhere) damage begins that hides what comes after it.
 /// Whether `bytes` start with a segment's file header, of this format.
 pub(super) fn has_file_header(bytes: &[u8]) -> bool {
     bytes.len() >= FILE_HEADER && &bytes[..8] == MAGIC && bytes[8..12] == FORMAT.to_le_bytes()
 }
 
+/// Finds every record of a segment, in order: the good ones, the bad ones that can be set aside
+/// alone, and where (if anywhere) damage begins that hides what comes after it.
 pub(super) fn scan(bytes: &[u8]) -> Scan {
     if !has_file_header(bytes) {
         return Scan {

@@ -201,17 +201,19 @@ const PROBE: usize = 64 << 10;
 /// ahead and left when a process exited): its file header is whole, the bytes after it up to
 /// [`PROBE`] are zeros, and the filesystem says nothing was written past them (`SEEK_DATA`
 /// finds no data there: ext4 and xfs report space allocated and never written as a hole, and
-/// count pages written but not yet on disk as data). `false` when it can't tell, and the segment
+/// count pages in memory, written or only read, as data). `false` when it can't tell, and the segment
 /// is read through. A filesystem that reported a hole where bytes were written would cost no
 /// record: past a first record's length that is zero nothing is replayed either way, and those
 /// bytes would only not be set aside as damaged.
 pub(super) fn never_written(dir: &Path, id: u64) -> io::Result<bool> {
     let file = open_read(&segment_path(dir, id))?;
-    let head = read(&file, Some(PROBE))?;
-    if !codec::has_file_header(&head) || head[codec::FILE_HEADER..].iter().any(|b| *b != 0) {
+    // Asked first: reading the head may read ahead past it, and pages read count as data.
+    let longer = file.metadata()?.len() > PROBE as u64;
+    if longer && !no_data_from(&file, PROBE as u64) {
         return Ok(false);
     }
-    Ok(head.len() < PROBE || no_data_from(&file, PROBE as u64))
+    let head = read(&file, Some(PROBE))?;
+    Ok(codec::has_file_header(&head) && head[codec::FILE_HEADER..].iter().all(|b| *b == 0))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -305,6 +307,15 @@ pub(super) fn restore(path: &Path, from: &File) -> io::Result<File> {
         let _ = fs::remove_file(&partial);
     }
     written.map(|()| file)
+}
+
+/// Whether a segment file (a regular file with a segment's header) is at `path`.
+pub(super) fn holds_a_segment(path: &Path) -> bool {
+    let regular = fs::symlink_metadata(path).is_ok_and(|m| m.is_file());
+    regular
+        && open_read(path)
+            .and_then(|file| read(&file, Some(codec::FILE_HEADER)))
+            .is_ok_and(|head| codec::has_file_header(&head))
 }
 
 /// Whether anything (a link included) is at `path`.

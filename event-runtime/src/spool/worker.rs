@@ -78,6 +78,11 @@ struct Housekeeping {
     unsynced_since: Option<Instant>,
     /// An `fsync` failed: the next is tried then, not before (while stopping, once more).
     retry_at: Option<Instant>,
+    /// Segments an `fsync` failed for. Linux reports a failed write-back once and marks the
+    /// pages clean, so a later `fsync` of the same file succeeds whether or not they reached
+    /// the disk: such a segment is written anew instead (see [`rewrite`]), and until then no
+    /// record is counted as on disk.
+    suspect: std::collections::BTreeSet<u64>,
     spare_after: Option<Instant>,
     spare_backoff: Backoff,
     dir_check_at: Instant,
@@ -89,6 +94,7 @@ impl Housekeeping {
         Housekeeping {
             unsynced_since: None,
             retry_at: None,
+            suspect: Default::default(),
             spare_after: None,
             spare_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
             dir_check_at,
@@ -158,51 +164,57 @@ impl Housekeeping {
         // `appended`), each let go as soon as its `msync` returns.
         let (active, sealed) = {
             let segs = lock(&inner.segs);
-            let active: Vec<MapFlusher> = if due {
-                segs.mapped.iter().map(|(_, f)| f.clone()).collect()
-            } else {
-                Vec::new()
-            };
+            let active: Vec<(u64, MapFlusher)> = if due { segs.mapped.clone() } else { Vec::new() };
             (active, segs.to_flush.len())
         };
-        let mut failed = None;
-        for flusher in active {
+        let mut failed = false;
+        for (id, flusher) in active {
             if let Err(error) = faults::flush(inner, Fsync::Active, || flusher.flush()) {
-                failed = Some(error);
+                // Written anew once sealed (see `suspect`).
+                self.suspect.insert(id);
+                self.sync_failed(inner, &error);
+                failed = true;
             }
         }
         // Those sealed meanwhile are unmapped as they come (by the unmapper), and flushed in the
-        // next round. One whose `fsync` fails keeps its place, and its records are not counted
-        // as synced until an `fsync` of it succeeds.
-        let mut behind = waiting && sealed > 0;
+        // next round. One whose `fsync` fails keeps its place, and is written anew when tried
+        // again.
         for _ in 0..if waiting { 0 } else { sealed } {
             let Some((id, sealed)) = lock(&inner.segs).to_flush.pop_front() else {
                 break;
             };
-            let flushed = if flush {
-                faults::flush(inner, Fsync::Sealed, || match &sealed {
+            let flushed = match (flush, self.suspect.contains(&id)) {
+                (false, _) => Ok(()),
+                (true, false) => faults::flush(inner, Fsync::Sealed, || match &sealed {
                     ToFlush::Mapping(flusher) => flusher.flush(),
                     ToFlush::File(file) => file.sync_data(),
-                })
-            } else {
-                Ok(())
+                }),
+                (true, true) => faults::flush(inner, Fsync::Sealed, || rewrite(inner, id, &sealed)),
             };
             match flushed {
                 Ok(()) => {
+                    self.suspect.remove(&id);
                     drop(sealed);
                     write_index(inner, id);
                 }
                 Err(error) => {
                     lock(&inner.segs).to_flush.push_front((id, sealed));
-                    failed = Some(error);
-                    behind = true;
+                    self.suspect.insert(id);
+                    self.sync_failed(inner, &error);
+                    failed = true;
                     break;
                 }
             }
         }
-        if let Some(error) = failed {
-            self.sync_failed(inner, &error);
-            behind = true;
+        // Records are on disk only once every segment an `fsync` failed for is written anew (or
+        // deleted, its records done).
+        {
+            let segs = lock(&inner.segs);
+            self.suspect.retain(|id| segs.map.contains_key(id));
+        }
+        let mut behind = failed || !self.suspect.is_empty() || (waiting && sealed > 0);
+        if !behind && !waiting {
+            self.sync_recovered(inner);
         }
         if !due {
             return;
@@ -214,16 +226,19 @@ impl Housekeeping {
                 faults::flush(inner, Fsync::Directory, || store::sync_dir(&inner.dir))
         {
             inner.dir_unsynced.store(true, Ordering::Release);
-            self.sync_failed(inner, &error);
+            // A directory that went is the directory check's to report (and recreate).
+            if error.kind() == std::io::ErrorKind::NotFound {
+                self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+            } else {
+                self.sync_failed(inner, &error);
+            }
             behind = true;
         }
         if behind {
             // Not counted as synced: `sync` (and so `close`) waits on.
             return;
         }
-        if self.retry_at.take().is_some() {
-            tracing::warn!(dir = %inner.dir.display(), "spool: fsync succeeded again");
-        }
+        self.sync_recovered(inner);
         inner.synced.fetch_max(appended, Ordering::AcqRel);
         // Records appended during the fsync start the next one's clock.
         self.unsynced_since =
@@ -232,14 +247,20 @@ impl Housekeeping {
     }
 
     /// An `fsync` failed: counted, logged when the first of a run of failures, and tried again
-    /// a second later. Linux reports a failed write-back once, so an `fsync` that succeeds
-    /// after one failed does not prove the pages reached the disk: the error log is the sign.
+    /// a second later.
     fn sync_failed(&mut self, inner: &Inner, error: &std::io::Error) {
         inner.fsync_failures.fetch_add(1, Ordering::Relaxed);
         if self.retry_at.is_none() {
-            tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed; the records it was for are not counted as on disk until one succeeds, tried every second");
+            tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed; the segment it was for is written anew to a new file, and its records are not counted as on disk until that succeeds (tried every second)");
         }
         self.retry_at = Some(Instant::now() + Duration::from_secs(1));
+    }
+
+    /// A round went through without a failed `fsync` after some had failed.
+    fn sync_recovered(&mut self, inner: &Inner) {
+        if self.retry_at.take().is_some() {
+            tracing::warn!(dir = %inner.dir.display(), "spool: fsync succeeded again");
+        }
     }
 
     /// Recreates the spool directory if it disappeared (and the segments with it): every
@@ -263,10 +284,16 @@ impl Housekeeping {
         // anything else is written in it, however it looks in between.
         if healthy && !self.dir_gone {
             if missing {
-                if write_back_or_forget(inner, false).is_some_and(|n| n > 0) {
+                match write_back_or_forget(inner, false) {
                     // What was written back is in the directory for good.
-                    if let Err(error) = store::sync_dir(&inner.dir) {
-                        tracing::warn!(%error, "spool: could not fsync the directory after writing segments back");
+                    Ok(n) if n > 0 => {
+                        if let Err(error) = store::sync_dir(&inner.dir) {
+                            tracing::warn!(%error, "spool: could not fsync the directory after writing segments back");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(reason) => {
+                        tracing::error!(%reason, "kafka-events: a spool segment could not be written back; retrying");
                     }
                 }
                 inner.bell.ring();
@@ -301,9 +328,22 @@ impl Housekeeping {
             refuse_until_whole(inner, format!("after it was recreated: {error}"));
             return;
         }
+        // Another producer may have held the directory meanwhile: segments made from now on
+        // take ids past any on disk, so that none is made over (or wipes the index of) its files.
+        if let Some(last) = store::list_segments(&inner.dir)
+            .ok()
+            .and_then(|ids| ids.into_iter().max())
+        {
+            let mut segs = lock(&inner.segs);
+            segs.next_id = segs.next_id.max(last.saturating_add(1));
+        }
         // Segments this process had closed went with the directory, not with the active file.
-        let Some(restored) = write_back_or_forget(inner, !dir_there) else {
-            return;
+        let restored = match write_back_or_forget(inner, !dir_there) {
+            Ok(restored) => restored,
+            Err(reason) => {
+                refuse_until_whole(inner, reason);
+                return;
+            }
         };
         if let Err(error) = store::sync_dir(&inner.dir) {
             tracing::warn!(%error, "spool: could not fsync the recreated directory");
@@ -321,6 +361,29 @@ impl Housekeeping {
     }
 }
 
+/// Writes a sealed segment an `fsync` failed for anew: a copy of it (read through the page
+/// cache, where its bytes still are unless memory ran short; replay checks every record's
+/// checksum) in a new file, synced, renamed over it, the directory synced. Nothing to do for a
+/// segment deleted meanwhile (its records are done).
+fn rewrite(inner: &Inner, id: u64, sealed: &ToFlush) -> std::io::Result<()> {
+    if !lock(&inner.segs).map.contains_key(&id) {
+        return Ok(());
+    }
+    let path = store::segment_path(&inner.dir, id);
+    let from = match sealed {
+        ToFlush::File(file) => file.clone(),
+        ToFlush::Mapping(_) => Arc::new(store::open_read(&path)?),
+    };
+    let new = store::restore(&path, &from)?;
+    store::sync_dir(&inner.dir)?;
+    if let Some(seg) = lock(&inner.segs).map.get_mut(&id)
+        && seg.file.is_some()
+    {
+        seg.file = Some(Arc::new(new));
+    }
+    Ok(())
+}
+
 /// The recreated directory can't be used yet (retried at the next check): records that need a
 /// new segment are refused with `reason`, logged when it changes.
 fn refuse_until_whole(inner: &Inner, reason: String) {
@@ -336,9 +399,9 @@ fn refuse_until_whole(inner: &Inner, reason: String) {
 
 /// Writes back every segment file gone from the directory that this process still has open,
 /// and forgets the others that [`unreadable::gone`] takes for gone (`with_directory`: they went
-/// with it). Returns how many it wrote back, or `None` when one could not be (it is tried again
-/// at the next check).
-fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Option<usize> {
+/// with it). Returns how many it wrote back, or why one could not be (it is tried again at the
+/// next check).
+fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Result<usize, String> {
     let now = Instant::now();
     let segments: Vec<(u64, Option<Arc<std::fs::File>>, bool)> = lock(&inner.segs)
         .map
@@ -356,6 +419,14 @@ fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Option<usize> {
         let path = store::segment_path(&inner.dir, id);
         match file {
             Some(file) if store::same_file(&path, &file) => {}
+            // Another producer's, made while this one did not hold the directory: not replaced.
+            Some(_) if store::holds_a_segment(&path) => {
+                return Err(format!(
+                    "{} is another producer's segment where this one's was (two producers on one \
+                     spool directory?); move it away and this producer writes its own back",
+                    path.display()
+                ));
+            }
             Some(file) => match store::restore(&path, &file) {
                 Ok(new) => {
                     if let Some(seg) = lock(&inner.segs).map.get_mut(&id) {
@@ -366,8 +437,7 @@ fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Option<usize> {
                     restored += 1;
                 }
                 Err(error) => {
-                    tracing::error!(%error, segment = %path.display(), "kafka-events: could not write a spool segment back; retrying");
-                    return None;
+                    return Err(format!("could not write {} back: {error}", path.display()));
                 }
             },
             None if gone && !store::is_there(&path) => {
@@ -376,7 +446,7 @@ fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Option<usize> {
             None => {}
         }
     }
-    Some(restored)
+    Ok(restored)
 }
 
 /// The spool is closed: records waiting for a segment are written out (if a segment can be

@@ -556,8 +556,37 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
         !taken,
         "a segment was made in a directory another spool holds"
     );
+    // The other leaves a record behind, in a segment with the id of one this spool holds.
+    let theirs = message("audit", b"theirs", b"{}", &[]);
+    append(&other, &theirs);
     drop(other);
-    // Let go: the next check takes the directory back and writes back what the spool holds.
+    wait_for_release(&spool_dir);
+    let left = files_with(&spool_dir, "seg");
+    assert!(left.contains(&1) && crate::flow::lock(&spool.inner.segs).map.contains_key(&1));
+    // Let go, but the other's segment is where this spool's would be written back: not
+    // replaced, and records that need the spool are still refused.
+    let taken = spool
+        .bell()
+        .wait_until(Duration::from_secs(3), || try_append(&messages[99]).is_ok());
+    assert!(!taken, "the other's segment was written over");
+    // Moved away (as the error says): the next check takes the directory back and writes
+    // back what the spool holds; the other's record is where it was moved, whole.
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    for id in &left {
+        for path in [
+            store::segment_path(&spool_dir, *id),
+            store::index_path(&spool_dir, *id),
+        ] {
+            if path.exists() {
+                fs::rename(&path, elsewhere.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    let moved = open(&elsewhere);
+    assert_eq!(moved.recover(|| false).records, 1);
+    assert_eq!(replay_all(&moved), [theirs]);
+    drop(moved);
     let back = spool.bell().wait_until(Duration::from_secs(10), || {
         try_append(&messages[50 + accepted.len()]).is_ok_and(|_| {
             accepted.push(messages[50 + accepted.len()].clone());
