@@ -13,13 +13,7 @@ use super::{append, config, files_with, messages};
 #[test]
 fn a_sealed_segment_whose_fsync_fails_is_not_counted_as_synced_and_is_retried() {
     let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::open(&config(dir.path()).fsync(FsyncPolicy::Always), 1 << 10).unwrap();
-    spool.recover(|| false);
-    spool.inner.faults.fail(&[Fsync::Sealed]);
-    // 1 MiB segments: these fill more than one.
-    for m in &messages(200) {
-        append(&spool, m);
-    }
+    let spool = spooled_while_failing(dir.path(), &[Fsync::Sealed]);
     // The active segment's `fsync`s succeed; the sealed ones' do not.
     assert!(
         !spool.sync(Duration::from_millis(1500)),
@@ -85,12 +79,7 @@ fn inode(path: &std::path::Path) -> u64 {
 #[test]
 fn a_failed_fsync_of_the_directory_is_not_counted_as_synced() {
     let dir = tempfile::tempdir().unwrap();
-    let spool = Spool::open(&config(dir.path()).fsync(FsyncPolicy::Always), 1 << 10).unwrap();
-    spool.recover(|| false);
-    spool.inner.faults.fail(&[Fsync::Directory]);
-    for m in &messages(200) {
-        append(&spool, m);
-    }
+    let spool = spooled_while_failing(dir.path(), &[Fsync::Directory]);
     assert!(!spool.sync(Duration::from_millis(1500)));
     assert!(spool.counts().fsync_failures > 0);
     spool.inner.faults.fail(&[]);
@@ -107,17 +96,24 @@ fn a_failed_fsync_of_the_directory_is_not_counted_as_synced() {
 #[test]
 fn a_spool_whose_fsyncs_fail_still_shuts_down() {
     let dir = tempfile::tempdir().unwrap();
-    let messages = messages(200);
-    {
-        let spool = Spool::open(&config(dir.path()).fsync(FsyncPolicy::Always), 1 << 10).unwrap();
-        spool.recover(|| false);
-        spool.inner.faults.fail(&[Fsync::Sealed, Fsync::Active]);
-        for m in &messages {
-            append(&spool, m);
-        }
-    }
+    drop(spooled_while_failing(
+        dir.path(),
+        &[Fsync::Sealed, Fsync::Active],
+    ));
     super::wait_for_release(dir.path());
     let spool = super::open(dir.path());
     assert_eq!(spool.recover(|| false).records, 200);
-    assert_eq!(super::replay_all(&spool), messages);
+    assert_eq!(super::replay_all(&spool), messages(200));
+}
+
+/// A spool (`fsync` after every append) whose `fsync`s of these kinds fail, holding 200
+/// records: more than one 1 MiB segment.
+fn spooled_while_failing(dir: &std::path::Path, failing: &[Fsync]) -> Spool {
+    let spool = Spool::open(&config(dir).fsync(FsyncPolicy::Always), 1 << 10).unwrap();
+    spool.recover(|| false);
+    spool.inner.faults.fail(failing);
+    for m in &messages(200) {
+        append(&spool, m);
+    }
+    spool
 }

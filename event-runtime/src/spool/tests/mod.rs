@@ -478,20 +478,31 @@ fn segments_hold_the_largest_record_the_producer_accepts() {
     assert_eq!(replay_all(&spool), vec![big.clone(), big]);
 }
 
-#[test]
-fn the_directory_is_recreated_with_its_records_when_removed() {
-    let dir = tempfile::tempdir().unwrap();
-    let spool_dir = dir.path().join("spool");
+/// A spool in `dir/spool` holding the first 50 of 100 records.
+fn half_spooled(dir: &Path) -> (std::path::PathBuf, Spool, Vec<Message>) {
+    let spool_dir = dir.join("spool");
     let spool = open(&spool_dir);
     spool.recover(|| false);
     let messages = messages(100);
     for m in &messages[..50] {
         append(&spool, m);
     }
-    // Removed as a person would, again if the spool's worker adds a file meanwhile.
-    while let Err(error) = fs::remove_dir_all(&spool_dir) {
+    (spool_dir, spool, messages)
+}
+
+/// Removes a spool directory as a person would, again if the spool's worker adds a file
+/// meanwhile.
+fn remove_dir(dir: &Path) {
+    while let Err(error) = fs::remove_dir_all(dir) {
         assert_eq!(error.kind(), io::ErrorKind::DirectoryNotEmpty, "{error}");
     }
+}
+
+#[test]
+fn the_directory_is_recreated_with_its_records_when_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool_dir, spool, messages) = half_spooled(dir.path());
+    remove_dir(&spool_dir);
     // The writer notices within a second and writes the segments back.
     let recreated = spool.bell().wait_until(Duration::from_secs(10), || {
         segment_files_or_zero(&spool_dir) > 0
@@ -518,20 +529,12 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
 #[test]
 fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
     let dir = tempfile::tempdir().unwrap();
-    let spool_dir = dir.path().join("spool");
-    let spool = open(&spool_dir);
-    spool.recover(|| false);
-    let messages = messages(100);
-    for m in &messages[..50] {
-        append(&spool, m);
-    }
+    let (spool_dir, spool, messages) = half_spooled(dir.path());
     let other = {
         // The worker held (it takes this lock each round) until the other spool has the
         // directory.
         let _stuck = crate::flow::lock(&spool.inner.jobs);
-        while let Err(error) = fs::remove_dir_all(&spool_dir) {
-            assert_eq!(error.kind(), io::ErrorKind::DirectoryNotEmpty, "{error}");
-        }
+        remove_dir(&spool_dir);
         open(&spool_dir)
     };
     let try_append = |m: &Message| m.with_ref(|m| spool.append(m, false, Caller::Emitter));
