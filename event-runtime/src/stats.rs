@@ -74,8 +74,9 @@ pub struct DeliveryStats {
     /// can report it; the error is logged.
     pub spool_unreadable: u64,
     /// `fsync`s of the spool that failed (a disk error, say); the first of a run is logged as an
-    /// error. A segment an `fsync` failed for is written anew to a new file (tried every
-    /// second), and no record counts as on disk (`close` waits for them) until that succeeds.
+    /// error. A segment an `fsync` failed for is written anew to a new file (the active one
+    /// sealed first; tried every second), and no record counts as on disk (`close` waits for
+    /// them) until that succeeds.
     pub spool_fsync_failures: u64,
     /// librdkafka reported every broker down and none has answered since: detached records go
     /// straight to the spool (when there is one) until a broker answers.

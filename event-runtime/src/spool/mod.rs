@@ -95,6 +95,7 @@ impl Spool {
         store::secure_dir(&dir).map_err(io_err(&dir))?;
         let key = fs::canonicalize(&dir).map_err(io_err(&dir))?;
         let lock = DirLock::take(&dir, key)?;
+        store::remove_partials(&dir).map_err(io_err(&dir))?;
         let ids = store::list_segments(&dir).map_err(io_err(&dir))?;
         // Listed, not opened: the watch thread reads each when it checks it.
         let map = ids

@@ -318,6 +318,24 @@ pub(super) fn holds_a_segment(path: &Path) -> bool {
             .is_ok_and(|head| codec::has_file_header(&head))
 }
 
+/// Whether the file at `path` holds the same first `len` bytes as `file`.
+pub(super) fn same_bytes(path: &Path, file: &File, len: usize) -> bool {
+    let theirs = open_read(path).and_then(|at| read(&at, Some(len)));
+    matches!((theirs, read(file, Some(len))), (Ok(a), Ok(b)) if a == b)
+}
+
+/// Removes what writes cut short by a crash left (`*.partial`, see [`replace`] and
+/// [`restore`]); for the spool's owner only, with the directory locked.
+pub(super) fn remove_partials(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|x| x == "partial") {
+            remove_if_there(&path)?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether anything (a link included) is at `path`.
 pub(super) fn is_there(path: &Path) -> bool {
     fs::symlink_metadata(path).is_ok()

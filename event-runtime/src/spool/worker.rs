@@ -37,14 +37,18 @@ pub(super) fn run(inner: Arc<Inner>) {
         } else if !stopping {
             state.ensure_spare(&inner);
         }
-        state.sync(&inner, stopping);
-        persist_acks(&inner);
+        // Nothing is written in a directory this spool does not hold (see `check_dir`).
+        let whole = !state.dir_gone;
+        if whole {
+            state.sync(&inner, stopping);
+            persist_acks(&inner);
+        }
         if closing && !stopping {
             // After the acknowledgements are written: a process that exits as soon as `close`
             // returns must not send acknowledged records again at its next start.
             note_put_away(&inner);
         }
-        let next_delete = delete_finished(&inner);
+        let next_delete = if whole { delete_finished(&inner) } else { None };
         close_old_files(&inner);
         let missing = inner.files_missing.swap(false, Ordering::AcqRel);
         if !stopping && (missing || Instant::now() >= state.dir_check_at) {
@@ -76,8 +80,11 @@ pub(super) fn run(inner: Arc<Inner>) {
 /// What the worker keeps between its rounds.
 struct Housekeeping {
     unsynced_since: Option<Instant>,
-    /// An `fsync` failed: the next is tried then, not before (while stopping, once more).
+    /// An `fsync` failed, or a segment waits to be written anew: the next round of them is
+    /// then, not before (while stopping, once more).
     retry_at: Option<Instant>,
+    /// A failed `fsync` was logged and none has succeeded since.
+    failing: bool,
     /// Segments an `fsync` failed for. Linux reports a failed write-back once and marks the
     /// pages clean, so a later `fsync` of the same file succeeds whether or not they reached
     /// the disk: such a segment is written anew instead (see [`rewrite`]), and until then no
@@ -94,6 +101,7 @@ impl Housekeeping {
         Housekeeping {
             unsynced_since: None,
             retry_at: None,
+            failing: false,
             suspect: Default::default(),
             spare_after: None,
             spare_backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(5)),
@@ -170,9 +178,10 @@ impl Housekeeping {
         let mut failed = false;
         for (id, flusher) in active {
             if let Err(error) = faults::flush(inner, Fsync::Active, || flusher.flush()) {
-                // Written anew once sealed (see `suspect`).
+                // Sealed now, so that it is written anew soon (see `suspect`).
                 self.suspect.insert(id);
                 self.sync_failed(inner, &error);
+                seal_if_active(inner, id);
                 failed = true;
             }
         }
@@ -227,15 +236,18 @@ impl Housekeeping {
         {
             inner.dir_unsynced.store(true, Ordering::Release);
             // A directory that went is the directory check's to report (and recreate).
-            if error.kind() == std::io::ErrorKind::NotFound {
-                self.retry_at = Some(Instant::now() + Duration::from_secs(1));
-            } else {
+            if error.kind() != std::io::ErrorKind::NotFound {
                 self.sync_failed(inner, &error);
             }
             behind = true;
         }
         if behind {
-            // Not counted as synced: `sync` (and so `close`) waits on.
+            // Not counted as synced: `sync` (and so `close`) waits on, and the next try is a
+            // second away, not at once.
+            let now = Instant::now();
+            if self.retry_at.is_none_or(|at| at <= now) {
+                self.retry_at = Some(now + Duration::from_secs(1));
+            }
             return;
         }
         self.sync_recovered(inner);
@@ -250,15 +262,17 @@ impl Housekeeping {
     /// a second later.
     fn sync_failed(&mut self, inner: &Inner, error: &std::io::Error) {
         inner.fsync_failures.fetch_add(1, Ordering::Relaxed);
-        if self.retry_at.is_none() {
-            tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed; the segment it was for is written anew to a new file, and its records are not counted as on disk until that succeeds (tried every second)");
+        if !self.failing {
+            tracing::error!(%error, dir = %inner.dir.display(), "spool: fsync failed; the segment it was for is written anew to a new file, and no record is counted as on disk until that succeeds (tried every second)");
+            self.failing = true;
         }
         self.retry_at = Some(Instant::now() + Duration::from_secs(1));
     }
 
-    /// A round went through without a failed `fsync` after some had failed.
+    /// A round went through without a failed `fsync` or a segment waiting to be written anew.
     fn sync_recovered(&mut self, inner: &Inner) {
-        if self.retry_at.take().is_some() {
+        self.retry_at = None;
+        if std::mem::take(&mut self.failing) {
             tracing::warn!(dir = %inner.dir.display(), "spool: fsync succeeded again");
         }
     }
@@ -403,24 +417,28 @@ fn refuse_until_whole(inner: &Inner, reason: String) {
 /// next check).
 fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Result<usize, String> {
     let now = Instant::now();
-    let segments: Vec<(u64, Option<Arc<std::fs::File>>, bool)> = lock(&inner.segs)
+    let segments: Vec<(u64, Option<Arc<std::fs::File>>, usize, bool)> = lock(&inner.segs)
         .map
         .iter()
         .map(|(id, s)| {
             (
                 *id,
                 s.file.clone(),
+                s.end,
                 unreadable::gone(s, with_directory, now),
             )
         })
         .collect();
     let mut restored = 0;
-    for (id, file, gone) in segments {
+    for (id, file, end, gone) in segments {
         let path = store::segment_path(&inner.dir, id);
         match file {
             Some(file) if store::same_file(&path, &file) => {}
-            // Another producer's, made while this one did not hold the directory: not replaced.
-            Some(_) if store::holds_a_segment(&path) => {
+            // Another producer's, made while this one did not hold the directory: not replaced
+            // (a copy of this one's, as a directory copied away and back holds, is).
+            Some(file)
+                if store::holds_a_segment(&path) && !store::same_bytes(&path, &file, end) =>
+            {
                 return Err(format!(
                     "{} is another producer's segment where this one's was (two producers on one \
                      spool directory?); move it away and this producer writes its own back",
@@ -475,6 +493,11 @@ fn finish(inner: &Inner, state: &mut Housekeeping) {
             "kafka-events: records waiting for a spool segment when the producer shut down could not be written (the disk is full or the directory unusable); they are lost"
         );
     }
+    if state.dir_gone {
+        // Not written in a directory this spool does not hold.
+        tracing::error!(dir = %inner.dir.display(), "kafka-events: the spool shut down before its directory was whole again; the records it held there are not written back");
+        return;
+    }
     spares::delete(inner, spares);
     state.sync(inner, true);
     // Until one fails: it is not retried for ever.
@@ -483,6 +506,17 @@ fn finish(inner: &Inner, state: &mut Housekeeping) {
     }
     persist_acks(inner);
     delete_finished(inner);
+}
+
+/// Seals segment `id` if appends go to it (an `fsync` of its mapping failed).
+fn seal_if_active(inner: &Inner, id: u64) {
+    let _one = lock(&inner.preparing);
+    let mut active = lock(&inner.active);
+    if active.current.as_ref().is_some_and(|c| c.id == id)
+        && let Some(current) = active.current.take()
+    {
+        inner.seal(current);
+    }
 }
 
 /// Asks the worker for an `fsync` of everything appended so far and waits up to `timeout` for

@@ -24,16 +24,7 @@ fn a_sealed_segment_whose_fsync_fails_is_not_counted_as_synced_and_is_retried() 
         files_with(dir.path(), "idx").is_empty(),
         "no segment is on disk yet"
     );
-    let first = inode(&segment_path(dir.path(), 1));
-    spool.inner.faults.fail(&[]);
-    // Retried a second after the last failure: not by an `fsync` of the same file, which
-    // Linux would let succeed whether or not its pages reached the disk, but written anew.
-    assert!(spool.sync(Duration::from_secs(10)));
-    assert_ne!(
-        inode(&segment_path(dir.path(), 1)),
-        first,
-        "not written anew"
-    );
+    heals_written_anew(&spool, dir.path());
     assert!(spool.put_away(Duration::from_secs(10)));
     assert_eq!(files_with(dir.path(), "idx"), files_with(dir.path(), "seg"));
     drop(spool);
@@ -43,30 +34,41 @@ fn a_sealed_segment_whose_fsync_fails_is_not_counted_as_synced_and_is_retried() 
     assert_eq!(super::replay_all(&spool), messages(200));
 }
 
-/// An `fsync` of the active segment's mapping that fails makes it written anew once sealed,
-/// and no record is counted as on disk until then.
+/// An `fsync` of the active segment's mapping that fails seals it, to be written anew at once
+/// (not when it fills), and no record is counted as on disk until then.
 #[test]
-fn an_active_segment_whose_fsync_fails_is_written_anew_once_sealed() {
+fn an_active_segment_whose_fsync_fails_is_sealed_and_written_anew() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(&config(dir.path()).fsync(FsyncPolicy::Always), 1 << 10).unwrap();
     spool.recover(|| false);
-    let messages = messages(200);
+    // Writing it anew fails too, while the disk does.
+    spool.inner.faults.fail(&[Fsync::Active, Fsync::Sealed]);
+    let messages = messages(2);
     append(&spool, &messages[0]);
-    spool.inner.faults.fail(&[Fsync::Active]);
     assert!(!spool.sync(Duration::from_millis(1500)));
-    let first = inode(&segment_path(dir.path(), 1));
-    spool.inner.faults.fail(&[]);
-    // Mappings sync again, but segment 1 is not on disk until it is sealed and written anew.
-    assert!(!spool.sync(Duration::from_millis(1500)));
-    for m in &messages[1..] {
-        append(&spool, m);
-    }
-    assert!(spool.sync(Duration::from_secs(10)));
-    assert_ne!(
-        inode(&segment_path(dir.path(), 1)),
-        first,
-        "not written anew"
+    assert_eq!(
+        crate::flow::lock(&spool.inner.active)
+            .current
+            .as_ref()
+            .map(|c| c.id),
+        None,
+        "not sealed"
     );
+    heals_written_anew(&spool, dir.path());
+    // Appends went on in the next segment.
+    append(&spool, &messages[1]);
+    assert!(spool.sync(Duration::from_secs(10)));
+    assert_eq!(super::replay_all(&spool), messages);
+}
+
+/// The disk heals: everything is synced, and segment 1 (an `fsync` of it failed) is not by
+/// another `fsync` of the same file, which Linux would let succeed whether or not its pages
+/// reached the disk, but written anew: a new file (tried a second after the last failure).
+fn heals_written_anew(spool: &Spool, dir: &std::path::Path) {
+    let first = inode(&segment_path(dir, 1));
+    spool.inner.faults.fail(&[]);
+    assert!(spool.sync(Duration::from_secs(10)));
+    assert_ne!(inode(&segment_path(dir, 1)), first, "not written anew");
 }
 
 fn inode(path: &std::path::Path) -> u64 {

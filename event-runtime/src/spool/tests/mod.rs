@@ -530,12 +530,23 @@ fn the_directory_is_recreated_with_its_records_when_removed() {
 fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
     let dir = tempfile::tempdir().unwrap();
     let (spool_dir, spool, messages) = half_spooled(dir.path());
-    let other = {
+    // Every file in it, indexes and acknowledgements too.
+    let files = |dir: &Path| {
+        let mut names: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let (other, theirs) = {
         // The worker held (it takes this lock each round) until the other spool has the
         // directory.
         let _stuck = crate::flow::lock(&spool.inner.jobs);
         remove_dir(&spool_dir);
-        open(&spool_dir)
+        let other = open(&spool_dir);
+        let theirs = files(&spool_dir);
+        (other, theirs)
     };
     let try_append = |m: &Message| m.with_ref(|m| spool.append(m, false, Caller::Emitter));
     // The worker's next check finds the directory locked by the other.
@@ -548,12 +559,10 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
         Err(SpoolError::Unavailable { .. })
     ));
     let mut accepted = Vec::new();
-    let ours = |dir: &Path| files_with(dir, "seg");
-    let theirs = ours(&spool_dir);
     // Every time the spool's state changes (a segment made ahead would ring), still refused and
     // nothing of ours written: for 3 s, the worker's next checks and the spares' rounds.
     let taken = spool.bell().wait_until(Duration::from_secs(3), || {
-        try_append(&messages[99]).is_ok() || ours(&spool_dir) != theirs
+        try_append(&messages[99]).is_ok() || files(&spool_dir) != theirs
     });
     assert!(
         !taken,
@@ -604,6 +613,44 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
     assert_eq!(recovered, replayed.len() as u64);
     assert_eq!(replayed[..50], messages[..50]);
     assert_eq!(replayed[50..], accepted[..]);
+}
+
+/// A directory copied away and back (its files new, their bytes the same): the spool takes its
+/// segments for its own, not for another producer's, and goes on.
+#[test]
+fn a_segment_copied_back_in_place_is_taken_for_the_spools_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool_dir, spool, messages) = half_spooled(dir.path());
+    let active = store::segment_path(&spool_dir, 1);
+    let copy = dir.path().join("copy");
+    fs::copy(&active, &copy).unwrap();
+    fs::rename(&copy, &active).unwrap();
+    // The worker notices within a second that the active segment's file is not its own.
+    let noticed = spool.bell().wait_until(Duration::from_secs(10), || {
+        crate::flow::lock(&spool.inner.active).current.is_none()
+    });
+    assert!(noticed, "the replaced file went unnoticed");
+    let mut accepted = Vec::new();
+    let back = spool.bell().wait_until(Duration::from_secs(10), || {
+        let m = &messages[50 + accepted.len()];
+        m.with_ref(|r| spool.append(r, false, Caller::Emitter))
+            .is_ok_and(|_| {
+                accepted.push(m.clone());
+                true
+            })
+    });
+    assert!(back, "blocked by a copy of its own segment");
+    assert_eq!(replay_all(&spool)[..50], messages[..50]);
+}
+
+/// Files a crash left half written are removed when a spool opens.
+#[test]
+fn what_a_crash_left_half_written_is_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let partial = dir.path().join("00000000000000000003.seg.partial");
+    fs::write(&partial, b"half").unwrap();
+    let _spool = open(dir.path());
+    assert!(!partial.exists());
 }
 
 fn segment_files_or_zero(dir: &Path) -> usize {
