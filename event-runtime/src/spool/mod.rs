@@ -151,6 +151,8 @@ impl Spool {
             fsync_failures: AtomicU64::new(0),
             #[cfg(test)]
             faults: Default::default(),
+            #[cfg(test)]
+            rounds: AtomicU64::new(0),
             dir,
         });
         // The first segments are made here, so the first appends never find none.

@@ -110,6 +110,9 @@ pub(super) struct Inner {
     pub fsync_failures: AtomicU64,
     #[cfg(test)]
     pub faults: super::faults::Faults,
+    /// Rounds the worker made: a test tells a worker that waits from one that spins.
+    #[cfg(test)]
+    pub rounds: AtomicU64,
 }
 
 pub(super) struct Active {

@@ -28,6 +28,8 @@ const DIR_CHECK: Duration = Duration::from_secs(1);
 pub(super) fn run(inner: Arc<Inner>) {
     let mut state = Housekeeping::new(Instant::now() + DIR_CHECK);
     loop {
+        #[cfg(test)]
+        inner.rounds.fetch_add(1, Ordering::Relaxed);
         let seen = inner.work.rung();
         let stopping = inner.stop.load(Ordering::Acquire);
         run_jobs(&inner);
@@ -61,13 +63,16 @@ pub(super) fn run(inner: Arc<Inner>) {
         }
         let now = Instant::now();
         // Segments sealed during the round's flushes are flushed in the next, at once (or when
-        // a failed `fsync` is retried).
-        let mut wake = if lock(&inner.segs).to_flush.is_empty() {
+        // a failed `fsync` is retried). While the directory is not whole, only its next check
+        // is waited for.
+        let whole = !state.dir_gone;
+        let mut wake = if !whole || lock(&inner.segs).to_flush.is_empty() {
             state.dir_check_at
         } else {
             state.retry_at.map_or(now, |at| at.max(now))
         };
-        for due in [state.sync_due(&inner), state.spare_after, next_delete]
+        let sync_due = state.sync_due(&inner).filter(|_| whole);
+        for due in [sync_due, state.spare_after, next_delete]
             .into_iter()
             .flatten()
         {

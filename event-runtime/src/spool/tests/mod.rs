@@ -561,6 +561,10 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
     let mut accepted = Vec::new();
     // Every time the spool's state changes (a segment made ahead would ring), still refused and
     // nothing of ours written: for 3 s, the worker's next checks and the spares' rounds.
+    let rounds = spool
+        .inner
+        .rounds
+        .load(std::sync::atomic::Ordering::Relaxed);
     let taken = spool.bell().wait_until(Duration::from_secs(3), || {
         try_append(&messages[99]).is_ok() || files(&spool_dir) != theirs
     });
@@ -568,6 +572,13 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
         !taken,
         "a segment was made in a directory another spool holds"
     );
+    // Meanwhile the worker waited for its next checks (one a second), not spun.
+    let rounds = spool
+        .inner
+        .rounds
+        .load(std::sync::atomic::Ordering::Relaxed)
+        - rounds;
+    assert!(rounds < 30, "{rounds} rounds in 3 s");
     // The other leaves a record behind, in a segment with the id of one this spool holds.
     let theirs = message("audit", b"theirs", b"{}", &[]);
     append(&other, &theirs);
