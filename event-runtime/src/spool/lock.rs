@@ -39,6 +39,11 @@ impl DirLock {
         })
     }
 
+    /// Whether `dir/spool.lock` is still the lock file this holds.
+    pub fn holds(&self, dir: &Path) -> bool {
+        store::same_file(&dir.join("spool.lock"), &lock(&self.file))
+    }
+
     /// Takes the lock again on a directory that was removed and recreated; nothing to do while
     /// the lock file it holds is still there (only segment files went).
     pub fn retake(&self, dir: &Path) -> Result<(), SpoolError> {

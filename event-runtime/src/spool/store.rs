@@ -318,19 +318,25 @@ pub(super) fn holds_a_segment(path: &Path) -> bool {
             .is_ok_and(|head| codec::has_file_header(&head))
 }
 
-/// Whether the file at `path` holds the same first `len` bytes as `file`.
-pub(super) fn same_bytes(path: &Path, file: &File, len: usize) -> bool {
-    let theirs = open_read(path).and_then(|at| read(&at, Some(len)));
-    matches!((theirs, read(file, Some(len))), (Ok(a), Ok(b)) if a == b)
+/// Whether the file at `path` holds the same bytes as `file`, all of them (a copy of it).
+pub(super) fn same_bytes(path: &Path, file: &File) -> bool {
+    let theirs = open_read(path).and_then(|at| read(&at, None));
+    matches!((theirs, read(file, None)), (Ok(a), Ok(b)) if a == b)
 }
 
-/// Removes what writes cut short by a crash left (`*.partial`, see [`replace`] and
-/// [`restore`]); for the spool's owner only, with the directory locked.
+/// Removes what writes cut short by a crash left (files named `*.partial`, see [`replace`] and
+/// [`restore`]); for the spool's owner only, with the directory locked. One that can't be
+/// removed is logged and left.
 pub(super) fn remove_partials(dir: &Path) -> io::Result<()> {
     for entry in fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|x| x == "partial") {
-            remove_if_there(&path)?;
+        let entry = entry?;
+        let path = entry.path();
+        let partial = path.extension().is_some_and(|x| x == "partial");
+        if partial
+            && entry.file_type().is_ok_and(|t| t.is_file())
+            && let Err(error) = remove_if_there(&path)
+        {
+            tracing::warn!(%error, path = %path.display(), "spool: could not remove a file a crash left half written");
         }
     }
     Ok(())

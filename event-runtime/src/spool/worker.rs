@@ -183,11 +183,18 @@ impl Housekeeping {
         let mut failed = false;
         for (id, flusher) in active {
             if let Err(error) = faults::flush(inner, Fsync::Active, || flusher.flush()) {
-                // Sealed now, so that it is written anew soon (see `suspect`).
+                // Written anew once sealed (see `suspect`).
                 self.suspect.insert(id);
                 self.sync_failed(inner, &error);
-                seal_if_active(inner, id);
                 failed = true;
+            }
+        }
+        if !failed {
+            // The disk answers again: an active segment an `fsync` failed for is sealed now, to
+            // be written anew, not when it fills. (While it fails, appends go on filling it: a
+            // segment sealed at every failure would take a new one's space every second.)
+            for id in &self.suspect {
+                seal_if_active(inner, *id);
             }
         }
         // Those sealed meanwhile are unmapped as they come (by the unmapper), and flushed in the
@@ -295,7 +302,10 @@ impl Housekeeping {
         });
         // Looked at without holding a lock: these are system calls.
         let dir_there = inner.dir.is_dir();
+        // Still its directory: the lock file it holds is there (another producer may have
+        // recreated and locked it while this one's active segment was sealed).
         let healthy = dir_there
+            && inner.lock.holds(&inner.dir)
             && active_file.is_none_or(|(id, file)| {
                 store::same_file(&store::segment_path(&inner.dir, id), &file)
             });
@@ -422,28 +432,25 @@ fn refuse_until_whole(inner: &Inner, reason: String) {
 /// next check).
 fn write_back_or_forget(inner: &Inner, with_directory: bool) -> Result<usize, String> {
     let now = Instant::now();
-    let segments: Vec<(u64, Option<Arc<std::fs::File>>, usize, bool)> = lock(&inner.segs)
+    let segments: Vec<(u64, Option<Arc<std::fs::File>>, bool)> = lock(&inner.segs)
         .map
         .iter()
         .map(|(id, s)| {
             (
                 *id,
                 s.file.clone(),
-                s.end,
                 unreadable::gone(s, with_directory, now),
             )
         })
         .collect();
     let mut restored = 0;
-    for (id, file, end, gone) in segments {
+    for (id, file, gone) in segments {
         let path = store::segment_path(&inner.dir, id);
         match file {
             Some(file) if store::same_file(&path, &file) => {}
             // Another producer's, made while this one did not hold the directory: not replaced
             // (a copy of this one's, as a directory copied away and back holds, is).
-            Some(file)
-                if store::holds_a_segment(&path) && !store::same_bytes(&path, &file, end) =>
-            {
+            Some(file) if store::holds_a_segment(&path) && !store::same_bytes(&path, &file) => {
                 return Err(format!(
                     "{} is another producer's segment where this one's was (two producers on one \
                      spool directory?); move it away and this producer writes its own back",

@@ -34,29 +34,31 @@ fn a_sealed_segment_whose_fsync_fails_is_not_counted_as_synced_and_is_retried() 
     assert_eq!(super::replay_all(&spool), messages(200));
 }
 
-/// An `fsync` of the active segment's mapping that fails seals it, to be written anew at once
-/// (not when it fills), and no record is counted as on disk until then.
+/// An `fsync` of the active segment's mapping that fails: appends go on filling it while the
+/// disk fails, and once an `fsync` succeeds again it is sealed and written anew (not when it
+/// fills); no record is counted as on disk until then.
 #[test]
-fn an_active_segment_whose_fsync_fails_is_sealed_and_written_anew() {
+fn an_active_segment_whose_fsync_fails_is_written_anew_once_the_disk_answers() {
     let dir = tempfile::tempdir().unwrap();
     let spool = Spool::open(&config(dir.path()).fsync(FsyncPolicy::Always), 1 << 10).unwrap();
     spool.recover(|| false);
-    // Writing it anew fails too, while the disk does.
-    spool.inner.faults.fail(&[Fsync::Active, Fsync::Sealed]);
-    let messages = messages(2);
+    spool.inner.faults.fail(&[Fsync::Active]);
+    let messages = messages(3);
     append(&spool, &messages[0]);
     assert!(!spool.sync(Duration::from_millis(1500)));
-    assert_eq!(
+    append(&spool, &messages[1]);
+    assert!(!spool.sync(Duration::from_millis(1500)));
+    let active = |spool: &Spool| {
         crate::flow::lock(&spool.inner.active)
             .current
             .as_ref()
-            .map(|c| c.id),
-        None,
-        "not sealed"
-    );
+            .map(|c| c.id)
+    };
+    assert_eq!(active(&spool), Some(1), "a segment sealed at every failure");
     heals_written_anew(&spool, dir.path());
-    // Appends went on in the next segment.
-    append(&spool, &messages[1]);
+    assert_eq!(active(&spool), None, "not sealed");
+    // Appends go on in the next segment.
+    append(&spool, &messages[2]);
     assert!(spool.sync(Duration::from_secs(10)));
     assert_eq!(super::replay_all(&spool), messages);
 }

@@ -626,6 +626,25 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
     assert_eq!(replayed[50..], accepted[..]);
 }
 
+/// A spool with no active segment (none appended yet) notices just the same that its directory
+/// was removed and locked by another producer: it writes nothing there.
+#[test]
+fn a_directory_taken_while_no_segment_is_active_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool_dir = dir.path().join("spool");
+    let spool = open(&spool_dir);
+    spool.recover(|| false);
+    let _other = {
+        let _stuck = crate::flow::lock(&spool.inner.jobs);
+        remove_dir(&spool_dir);
+        open(&spool_dir)
+    };
+    let noticed = spool.bell().wait_until(Duration::from_secs(10), || {
+        crate::flow::lock(&spool.inner.active).blocked.is_some()
+    });
+    assert!(noticed, "another producer's directory taken for its own");
+}
+
 /// A directory copied away and back (its files new, their bytes the same): the spool takes its
 /// segments for its own, not for another producer's, and goes on.
 #[test]
