@@ -25,7 +25,8 @@
 //!
 //! One file per job: [`Spool`] here is the face the producer sees; [`state`] is the ledger the
 //! others share; [`append`], [`replay`] and [`recover`] are what their names say; [`worker`] is
-//! the I/O thread, [`unmap`] the unmapper and [`spares`] the segments made ahead; [`lock`] keeps one producer per directory;
+//! the I/O thread, with its [`fsync`]s and its check of the directory ([`recreate`]); [`unmap`]
+//! the unmapper and [`spares`] the segments made ahead; [`lock`] keeps one producer per directory;
 //! [`codec`], [`store`], [`map`] and [`quarantine`] are the bytes on disk; [`unreadable`] is
 //! what becomes of a segment whose file can't be read; [`faults`] is where tests fail `fsync`s.
 
@@ -33,10 +34,12 @@ mod append;
 mod codec;
 mod config;
 mod faults;
+mod fsync;
 mod lock;
 mod map;
 mod quarantine;
 mod recover;
+mod recreate;
 mod replay;
 mod spares;
 mod state;
@@ -307,7 +310,7 @@ impl Spool {
     /// Asks the worker for an `fsync` of everything appended so far, and the quarantine jobs
     /// queued so far, and waits up to `timeout` for them. Blocks: for `close`'s own thread.
     pub fn sync(&self, timeout: Duration) -> bool {
-        worker::sync(&self.inner, timeout)
+        fsync::sync(&self.inner, timeout)
     }
 
     /// Before the producer goes away (after [`Spool::sync`]): asks the worker to seal the

@@ -141,7 +141,7 @@ pub(super) enum Blocked {
     Unavailable(String),
     /// The directory (or the active segment's file) went, and the worker has not yet made it
     /// whole again: recreated, locked and the segments it holds written back. No segment is made
-    /// meanwhile, and only the worker clears it (see `worker::Housekeeping::check_dir`).
+    /// meanwhile, and only the worker clears it (see [`recreate`](super::recreate)).
     Directory(String),
 }
 
