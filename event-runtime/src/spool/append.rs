@@ -2,8 +2,8 @@
 //! process leaves it to the kernel. When the active segment is full the next one, prepared ahead
 //! (by the spool's spares thread, or its worker), takes over; when none is ready yet (a burst
 //! faster than they make segments, on a busy machine), the record waits in memory, in order, to
-//! be written into the next one. An append is refused only when the disk is full or the directory unusable, or when that
-//! memory is used up and the caller may not wait.
+//! be written into the next one. An append is refused only when the disk is full or the
+//! directory unusable, or when that memory is used up and the caller may not wait.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -97,8 +97,8 @@ pub(super) struct Inner {
     /// Held as long as this spool is alive.
     pub lock: DirLock,
     /// Held while spare segments are made or taken away (by the worker, and by the spares
-    /// thread, which tops them up after each seal): segments are made one at a time, in the order of
-    /// their ids, and none once the spool closes.
+    /// thread, which tops them up after each seal): segments are made one at a time, in the
+    /// order of their ids, and none once the spool closes.
     pub preparing: Mutex<()>,
     /// A segment file was made since the directory was last synced: the next `fsync` syncs the
     /// directory too, before it counts records as synced.

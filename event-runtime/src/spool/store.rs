@@ -201,10 +201,10 @@ const PROBE: usize = 64 << 10;
 /// ahead and left when a process exited): its file header is whole, the bytes after it up to
 /// [`PROBE`] are zeros, and the filesystem says nothing was written past them (`SEEK_DATA`
 /// finds no data there: ext4 and xfs report space allocated and never written as a hole, and
-/// count pages in memory, written or only read, as data). `false` when it can't tell, and the segment
-/// is read through. A filesystem that reported a hole where bytes were written would cost no
-/// record: past a first record's length that is zero nothing is replayed either way, and those
-/// bytes would only not be set aside as damaged.
+/// count pages in memory, written or only read, as data). `false` when it can't tell, and the
+/// segment is read through. A filesystem that reported a hole where bytes were written would
+/// cost no record: past a first record's length that is zero nothing is replayed either way,
+/// and those bytes would only not be set aside as damaged.
 pub(super) fn never_written(dir: &Path, id: u64) -> io::Result<bool> {
     let file = open_read(&segment_path(dir, id))?;
     // Asked first: reading the head may read ahead past it, and pages read count as data.
