@@ -316,6 +316,89 @@ fn usage_events_are_written_as_serde_json_writes_them() {
     });
 }
 
+/// Any instant chrono holds: years past 9999 and before 0 (written by chrono itself), the edges
+/// of the years 0 and 10000, and leap seconds.
+fn any_time() -> impl Strategy<Value = chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    prop_oneof![
+        (
+            -8_000_000_000_000i64..8_000_000_000_000,
+            0u32..1_000_000_000
+        ),
+        (
+            (-10_000_000i64..10_000_000).prop_map(|minute| minute * 60 + 59),
+            1_000_000_000u32..2_000_000_000
+        ),
+        (-62_167_219_300i64..-62_167_219_100, 0u32..1_000_000_000),
+        (253_402_300_700i64..253_402_300_900, 0u32..1_000_000_000),
+    ]
+    .prop_filter_map("an instant chrono holds", |(secs, nanos)| {
+        chrono::Utc.timestamp_opt(secs, nanos).single()
+    })
+}
+
+/// The models' timestamps (`#[event(write_json_with)]`) in any year.
+#[test]
+fn the_models_timestamps_are_written_as_serde_json_writes_them_in_any_year() {
+    let strategy = || {
+        (
+            models::audit_entry(),
+            models::auth_event(),
+            models::usage_event(),
+            any_time(),
+            any::<bool>(),
+        )
+    };
+    check(
+        1024,
+        strategy,
+        |(mut audit, mut auth, mut usage, at, zero)| {
+            audit.timestamp = at;
+            auth.timestamp = at;
+            usage.start_timestamp = at;
+            usage.end_timestamp = at;
+            usage.timestamp = at;
+            usage.created_at = (!zero).then_some(at);
+            prop_assert_eq!(fast_text(&audit), serde_text(&audit));
+            prop_assert_eq!(fast_text(&auth), serde_text(&auth));
+            prop_assert_eq!(fast_text(&usage), serde_text(&usage));
+            Ok(())
+        },
+    );
+}
+
+/// A field's `write_json_with` function writes it, in place of its `Serialize`.
+#[test]
+fn a_fields_write_json_with_function_writes_it() {
+    use std::cell::Cell;
+
+    thread_local!(static WRITTEN: Cell<u32> = const { Cell::new(0) });
+
+    fn cents(value: &u64, out: &mut Vec<u8>) {
+        WRITTEN.with(|written| written.set(written.get() + 1));
+        out.extend_from_slice(value.to_string().as_bytes());
+    }
+
+    #[derive(Serialize, KafkaEvent)]
+    #[event(topic = "payments", key = "id", fast_json)]
+    struct Payment {
+        id: u64,
+        #[event(write_json_with = "cents")]
+        amount: u64,
+    }
+
+    let payment = Payment {
+        id: 7,
+        amount: 1250,
+    };
+    assert_eq!(fast_text(&payment), r#"{"id":7,"amount":1250}"#);
+    assert_eq!(
+        fast_text(&payment),
+        serde_json::to_string(&payment).unwrap()
+    );
+    assert_eq!(WRITTEN.with(Cell::get), 2);
+}
+
 /// The models have no twin: their flat JSON through serde is their `Serialize` impl (the
 /// models redact nothing).
 fn serde_text<E: KafkaEvent>(event: &E) -> String {

@@ -278,6 +278,9 @@ pub struct FieldEventAttrs {
     pub redact: Option<Span>,
     /// `#[event(allow_sensitive)]`: the field's name looks like a secret, and it holds none.
     pub allow_sensitive: Option<Span>,
+    /// `#[event(write_json_with = "path")]`: `fast_json` writes the field's value with
+    /// `path(&value, &mut Vec<u8>)`.
+    pub write_json_with: Option<Attr<syn::ExprPath>>,
 }
 
 impl FieldEventAttrs {
@@ -286,6 +289,21 @@ impl FieldEventAttrs {
         for attr in attrs.iter().filter(|a| a.path().is_ident("event")) {
             let result = attr.parse_nested_meta(|meta| {
                 let name = path_name(&meta.path);
+                if name == "write_json_with" {
+                    return set_once(&mut out.write_json_with, &meta, errors, |lit| {
+                        lit.parse().map_err(|_| {
+                            syn::Error::new(
+                                lit.span(),
+                                format!(
+                                    "`write_json_with` names a function \
+                                     `fn(&FieldType, &mut Vec<u8>)`, such as \
+                                     `write_json_with = \"my_json::write\"`; found `{}`",
+                                    lit.value()
+                                ),
+                            )
+                        })
+                    });
+                }
                 let slot = match name.as_str() {
                     "type" if !meta.input.peek(Token![=]) => &mut out.event_type,
                     "redact" => &mut out.redact,
@@ -294,7 +312,8 @@ impl FieldEventAttrs {
                         errors.push(meta.error(format!(
                             "unknown field attribute `{name}`, expected `#[event(type)]` (this \
                              field's value is the event type), `#[event(redact)]` (write it as \
-                             \"***\") or `#[event(allow_sensitive)]`; `topic`, `key`, `naming` \
+                             \"***\"), `#[event(allow_sensitive)]` or \
+                             `#[event(write_json_with = \"path\")]`; `topic`, `key`, `naming` \
                              and `crate` go on the struct"
                         )));
                         return skip_value(&meta);

@@ -18,6 +18,23 @@ use crate::valid::Checked;
 
 /// Reports what `fast_json` can't write the way serde's derive does.
 pub fn check(input: &Input, errors: &mut Errors) {
+    for field in &input.fields {
+        let Some(with) = &field.event.write_json_with else {
+            continue;
+        };
+        if input.attrs.fast_json.is_none() {
+            errors.spanned(
+                &with.lit,
+                "`write_json_with` is what `fast_json` writes the field with: add `fast_json` to \
+                 the struct's `#[event(..)]`, or remove `write_json_with`",
+            );
+        } else if field.event.redact.is_some() {
+            errors.spanned(
+                &with.lit,
+                "a redacted field is written as \"***\": remove `write_json_with`",
+            );
+        }
+    }
     if input.attrs.fast_json.is_none() {
         return;
     }
@@ -193,7 +210,8 @@ fn push_bytes(bytes: &[u8], span: Span) -> TokenStream {
     quote!(__kafka_events_out.extend_from_slice(#literal);)
 }
 
-/// What writes the field's value: the mask, its `serialize_with` function, or its type's writer.
+/// What writes the field's value: the mask, its `write_json_with` function, its `serialize_with`
+/// function, or its type's writer.
 fn write_value(field: &Field, private: &TokenStream) -> TokenStream {
     let span = field.original.ty.span();
     if field.event.redact.is_some() {
@@ -202,6 +220,12 @@ fn write_value(field: &Field, private: &TokenStream) -> TokenStream {
         return push_bytes(&mask, span);
     }
     let member = field.ident;
+    if let Some(with) = &field.event.write_json_with {
+        let with = &with.value;
+        return quote_spanned! {span=>
+            #with(&self.#member, __kafka_events_out);
+        };
+    }
     match &field.serde.serialize_with {
         Some(with) => quote_spanned! {span=>
             #private::json::serialize_with(

@@ -58,6 +58,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// | `fast_json` | no | The derive writes the event's JSON itself ([`KafkaEvent::write_json`]): keys escaped at compile time, strings, numbers, booleans, UUIDs and raw JSON without serde's calls, other values through their `Serialize` impls. The bytes are those `serde_json` writes for the **derived** `Serialize` (don't use it with a hand-written one); refused with `flatten`, `getter`, `into`, a `remote` type other than `Self`, and type parameters. |
 /// | `#[event(redact)]` on a field | no | Writes the field as `"***"` in the record (its name stays); not on the key. |
 /// | `#[event(allow_sensitive)]` on a field | no | The field's JSON name looks like a secret, and it holds none: write it as it is. |
+/// | `#[event(write_json_with = "path")]` on a field | no | With `fast_json`: `path(&value, &mut Vec<u8>)` appends the field's JSON, in place of its `Serialize` (or `serialize_with`) going through serde's calls. It must append exactly the bytes `serde_json` writes for the field, as `fast_json`'s do; the models use it for their `serialize_with` UUIDs and timestamps. |
 ///
 /// # What it checks
 ///

@@ -93,12 +93,14 @@ pub enum RequestOutcome {
 pub struct AuditEntry {
     /// The caller's tenant, when known (the zero UUID on the wire otherwise).
     #[serde(with = "uuid_or_zero")]
+    #[event(write_json_with = "uuid_or_zero::write_json")]
     #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub tenant_id: Option<Uuid>,
     /// The caller (JWT `sub`); empty when anonymous.
     pub subject: String,
     /// The token id (JWT `jti`), when known.
     #[serde(with = "uuid_or_zero")]
+    #[event(write_json_with = "uuid_or_zero::write_json")]
     #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub jti: Option<Uuid>,
     /// `GET`, `POST`, ...
@@ -107,6 +109,7 @@ pub struct AuditEntry {
     pub resource: String,
     /// The resource the request is about, when the service says so.
     #[serde(with = "uuid_or_zero")]
+    #[event(write_json_with = "uuid_or_zero::write_json")]
     #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub resource_id: Option<Uuid>,
     /// The request body, when it was JSON (sensitive fields masked); `null` otherwise.
@@ -117,6 +120,7 @@ pub struct AuditEntry {
     pub user_agent: String,
     /// When the request was handled.
     #[serde(serialize_with = "rfc3339::serialize")]
+    #[event(write_json_with = "rfc3339::write_json")]
     pub timestamp: DateTime<Utc>,
     /// The service that handled the request.
     pub service: String,

@@ -107,6 +107,7 @@ pub struct AuthEvent {
     pub subject: String,
     /// The tenant, when known (the zero UUID on the wire otherwise).
     #[serde(with = "uuid_or_zero")]
+    #[event(write_json_with = "uuid_or_zero::write_json")]
     #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub tenant_id: Option<Uuid>,
     /// Why it failed or was denied; empty on success.
@@ -119,6 +120,7 @@ pub struct AuthEvent {
     pub remote_addr: String,
     /// When it happened.
     #[serde(serialize_with = "rfc3339::serialize")]
+    #[event(write_json_with = "rfc3339::write_json")]
     pub timestamp: DateTime<Utc>,
 }
 

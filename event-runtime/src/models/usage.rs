@@ -88,22 +88,26 @@ pub struct UsageEvent {
     pub id: Uuid,
     /// The caller's tenant, when known (the zero UUID on the wire otherwise).
     #[serde(with = "uuid_or_zero")]
+    #[event(write_json_with = "uuid_or_zero::write_json")]
     #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub tenant_id: Option<Uuid>,
     /// The `X-Owner-ID` header, when sent.
     pub owner_id: Option<String>,
     /// The product billed, from the service's configuration.
     #[serde(with = "uuid_or_zero")]
+    #[event(write_json_with = "uuid_or_zero::write_json")]
     #[cfg_attr(feature = "schema", schemars(with = "Uuid"))]
     pub product_id: Option<Uuid>,
     /// The memory the service is billed for, from its configuration.
     pub memory_mb: i16,
     /// When handling started.
     #[serde(serialize_with = "rfc3339::serialize")]
+    #[event(write_json_with = "rfc3339::write_json")]
     pub start_timestamp: DateTime<Utc>,
     /// When handling ended. The Go services misspell this field's wire name, and their
     /// consumers read that name, so it is written as `end_timestmap`.
     #[serde(rename = "end_timestmap", serialize_with = "rfc3339::serialize")]
+    #[event(write_json_with = "rfc3339::write_json")]
     pub end_timestamp: DateTime<Utc>,
     /// Go's `duration`, which its middleware leaves at zero; so does this crate's
     /// (`duration_ms` has the time).
@@ -117,6 +121,7 @@ pub struct UsageEvent {
     /// When the record was created by a billing system; Go's zero time (`None`) from the
     /// middleware.
     #[serde(with = "time_or_zero")]
+    #[event(write_json_with = "time_or_zero::write_json")]
     #[cfg_attr(feature = "schema", schemars(with = "DateTime<Utc>"))]
     pub created_at: Option<DateTime<Utc>>,
     /// Who created it; empty from the middleware.
@@ -143,6 +148,7 @@ pub struct UsageEvent {
     pub outcome: RequestOutcome,
     /// When the event was made.
     #[serde(default = "Utc::now", serialize_with = "rfc3339::serialize")]
+    #[event(write_json_with = "rfc3339::write_json")]
     pub timestamp: DateTime<Utc>,
     /// The fields the client controls that were cut short so the event fits a record (their
     /// JSON names: `endpoint`). Left out of the JSON when empty.

@@ -14,6 +14,11 @@ pub(super) mod uuid_or_zero {
         id.unwrap_or(Uuid::nil()).serialize(serializer)
     }
 
+    /// What [`serialize`] writes, for `#[event(write_json_with)]`.
+    pub fn write_json(id: &Option<Uuid>, out: &mut Vec<u8>) {
+        crate::json::WriteJson::write_json(&id.unwrap_or(Uuid::nil()), out);
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Option<Uuid>, D::Error> {
@@ -43,6 +48,14 @@ pub(super) mod time_or_zero {
         match at {
             Some(at) => super::rfc3339::serialize(at, serializer),
             None => serializer.serialize_str(ZERO),
+        }
+    }
+
+    /// What [`serialize`] writes, for `#[event(write_json_with)]`.
+    pub fn write_json(at: &Option<DateTime<Utc>>, out: &mut Vec<u8>) {
+        match at {
+            Some(at) => super::rfc3339::write_json(at, out),
+            None => crate::json::WriteJson::write_json(ZERO, out),
         }
     }
 
