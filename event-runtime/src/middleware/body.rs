@@ -327,12 +327,55 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
+    // Compared without case and without a copy: this runs for every request.
     let essence = value
-        .split(';')
+        .as_bytes()
+        .split(|&b| b == b';')
         .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        .unwrap_or_default();
+    let essence = essence.trim_ascii();
+    let starts = |prefix: &[u8]| {
+        essence
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let ends = |suffix: &[u8]| {
+        essence.len() >= suffix.len()
+            && essence[essence.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    essence.eq_ignore_ascii_case(b"application/json") || (starts(b"application/") && ends(b"+json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderMap;
+    use http::header::{CONTENT_TYPE, HeaderValue};
+
+    #[test]
+    fn json_media_types_without_case_and_parameters() {
+        let is_json = |value: &[u8]| {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_bytes(value).unwrap());
+            super::is_json(&headers)
+        };
+        let cases: [(&[u8], bool); 13] = [
+            (b"application/json", true),
+            (b"Application/JSON; charset=utf-8", true),
+            (b" application/json ;q=1", true),
+            (b"application/vnd.api+json", true),
+            (b"APPLICATION/PROBLEM+JSON", true),
+            (b"text/json", false),
+            (b"application/jsonx", false),
+            (b"application/json-seq", false),
+            (b"text/plain; a=application/json", false),
+            (b"+json", false),
+            (b"application/", false),
+            (b"", false),
+            (b"application/\xff+json", false),
+        ];
+        for (value, json) in cases {
+            assert_eq!(is_json(value), json, "{}", String::from_utf8_lossy(value));
+        }
+        assert!(!super::is_json(&HeaderMap::new()));
+    }
 }

@@ -28,7 +28,7 @@ impl Started {
             jti: identity.jti,
             http_method: bound(
                 "http_method",
-                self.method.to_string(),
+                self.method.as_str().to_owned(),
                 MAX_METHOD,
                 &mut truncated,
             ),
@@ -151,11 +151,8 @@ pub(crate) fn send_entry(producer: &dyn Producer, entry: &AuditEntry) {
 
 /// The first segment of a route: `/users/{id}` → `users`.
 pub(crate) fn resource(endpoint: &str) -> String {
-    endpoint
-        .split('/')
-        .find(|s| !s.is_empty())
-        .unwrap_or_default()
-        .to_owned()
+    let rest = endpoint.trim_start_matches('/');
+    rest[..rest.find('/').unwrap_or(rest.len())].to_owned()
 }
 
 #[cfg(test)]

@@ -21,7 +21,14 @@ pub(crate) fn is_valid_id(id: &[u8]) -> bool {
 pub(crate) fn request_id(headers: &HeaderMap) -> (String, bool) {
     match valid_header(headers, &REQUEST_ID) {
         Some(id) => (id.to_owned(), false),
-        None => (Uuid::new_v4().to_string(), true),
+        // Encoded into a buffer: `to_string` goes through `fmt`, at several times the cost.
+        None => (
+            Uuid::new_v4()
+                .hyphenated()
+                .encode_lower(&mut Uuid::encode_buffer())
+                .to_owned(),
+            true,
+        ),
     }
 }
 
