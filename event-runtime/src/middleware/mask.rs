@@ -6,7 +6,7 @@
 
 use kafka_events_rules::Matcher;
 
-use super::seen_keys::{self, Cursor};
+use super::seen_keys::{self, Cursor, Known};
 use crate::models::JsonText;
 
 /// What a masked value becomes: `kafka_events_rules::MASK` as a JSON string.
@@ -46,14 +46,23 @@ impl Masker {
     /// The masked JSON, or `None` when `input` is not one valid JSON value.
     pub fn mask(&self, input: &[u8]) -> Option<JsonText> {
         // Checked as it was copied: not parsed again.
-        self.mask_to_string(input, Cursor::body(), 0)
-            .map(JsonText::written)
+        seen_keys::with(self.id, |known| {
+            self.mask_to_string(input, known, Cursor::body(), 0)
+        })
+        .map(JsonText::written)
     }
 
-    /// `keys`: where the input's keys are ([`Cursor::nested`] for JSON held in a string);
-    /// `depth`: the levels around the input (JSON held in a string counts its string's and one
-    /// more, so the scan's recursion is bounded however deep strings hold JSON).
-    fn mask_to_string(&self, input: &[u8], keys: Cursor, depth: usize) -> Option<String> {
+    /// `known`: this thread's answers for the keys; `keys`: where the input's keys are
+    /// ([`Cursor::nested`] for JSON held in a string); `depth`: the levels around the input
+    /// (JSON held in a string counts its string's and one more, so the scan's recursion is
+    /// bounded however deep strings hold JSON).
+    fn mask_to_string(
+        &self,
+        input: &[u8],
+        known: &mut Known<'_>,
+        keys: Cursor,
+        depth: usize,
+    ) -> Option<String> {
         std::str::from_utf8(input).ok()?;
         let mut out = Vec::with_capacity(input.len());
         let mut scan = Scan {
@@ -62,6 +71,7 @@ impl Masker {
             copied: 0,
             out: &mut out,
             masker: self,
+            known,
             keys,
         };
         scan.ws(true);
@@ -89,18 +99,20 @@ fn beyond_f64(literal: &[u8]) -> bool {
             .is_none_or(|value| value.abs() >= 1e308)
 }
 
-struct Scan<'a> {
+struct Scan<'a, 'k> {
     input: &'a [u8],
     pos: usize,
     /// The input before this is in `out`, as it was or changed.
     copied: usize,
     out: &'a mut Vec<u8>,
     masker: &'a Masker,
+    /// This thread's answers for the masker's keys.
+    known: &'a mut Known<'k>,
     /// Where the scan is among the input's keys.
     keys: Cursor,
 }
 
-impl Scan<'_> {
+impl Scan<'_, '_> {
     fn peek(&self) -> Option<u8> {
         self.input.get(self.pos).copied()
     }
@@ -321,8 +333,12 @@ impl Scan<'_> {
             // Past the depth, JSON text is not read: masked whole if a sensitive name is in it.
             let masked = (depth < MAX_DEPTH)
                 .then(|| {
-                    self.masker
-                        .mask_to_string(text.as_bytes(), Cursor::nested(), depth + 1)
+                    self.masker.mask_to_string(
+                        text.as_bytes(),
+                        self.known,
+                        Cursor::nested(),
+                        depth + 1,
+                    )
                 })
                 .flatten();
             match masked {
@@ -386,7 +402,8 @@ impl Scan<'_> {
             serde_json::from_slice::<String>(raw).map_or(true, |k| self.masker.matcher.matches(&k))
         } else {
             let key = &raw[1..raw.len() - 1];
-            seen_keys::matches(self.masker.id, &self.masker.matcher, key, &mut self.keys)
+            self.known
+                .matches(&self.masker.matcher, key, &mut self.keys)
                 .unwrap_or(true)
         }
     }

@@ -75,36 +75,58 @@ impl Cursor {
     }
 }
 
-/// Whether `key` (UTF-8 text) matches `matcher`, whose masker has id `masker`; `None` if `key`
-/// is not UTF-8. `cursor` is where the key is among its body's keys.
-pub(super) fn matches(
+/// This thread's answers for one masker, borrowed for a whole body (taking the thread-local and
+/// finding the masker's answers once, not at every key); `None` when they can't be had (a scan
+/// inside a scan on this thread, or the thread's storage gone), and every key is matched.
+pub(super) struct Known<'a> {
+    seen: Option<(&'a mut Seen, usize)>,
     masker: u64,
-    matcher: &Matcher,
-    key: &[u8],
-    cursor: &mut Cursor,
-) -> Option<bool> {
-    let at = cursor.next();
-    let answer = |key: &[u8]| std::str::from_utf8(key).ok().map(|k| matcher.matches(k));
-    if key.len() > LONGEST {
-        return answer(key);
-    }
-    SEEN.with(|seen| {
-        let Ok(mut seen) = seen.try_borrow_mut() else {
-            return answer(key);
-        };
-        let seen = &mut *seen;
-        if seen.count >= CAPACITY {
-            *seen = Seen::default();
-        }
-        let index = match seen.by_masker.iter().position(|(id, _)| *id == masker) {
+}
+
+/// Runs `f` with this thread's answers for `masker` (a masker's id).
+pub(super) fn with<R>(masker: u64, f: impl FnOnce(&mut Known<'_>) -> R) -> R {
+    let mut f = Some(f);
+    let mut run = |seen: Option<&mut Seen>| {
+        let seen = seen.map(|seen| {
+            if seen.count >= CAPACITY {
+                *seen = Seen::default();
+            }
+            let index = seen.index_of(masker);
+            (seen, index)
+        });
+        (f.take().expect("run once"))(&mut Known { seen, masker })
+    };
+    let result = SEEN.try_with(|seen| match seen.try_borrow_mut() {
+        Ok(mut seen) => run(Some(&mut seen)),
+        Err(_) => run(None),
+    });
+    result.unwrap_or_else(|_| run(None))
+}
+
+impl Seen {
+    /// Where `masker`'s answers are, made if it has none.
+    fn index_of(&mut self, masker: u64) -> usize {
+        match self.by_masker.iter().position(|(id, _)| *id == masker) {
             Some(index) => index,
             None => {
-                seen.by_masker.push((masker, Answers::default()));
-                seen.by_masker.len() - 1
+                self.by_masker.push((masker, Answers::default()));
+                self.by_masker.len() - 1
             }
+        }
+    }
+}
+
+impl Known<'_> {
+    /// Whether `key` (UTF-8 text) matches `matcher`, whose masker's answers these are; `None`
+    /// if `key` is not UTF-8. `cursor` is where the key is among its body's keys.
+    pub fn matches(&mut self, matcher: &Matcher, key: &[u8], cursor: &mut Cursor) -> Option<bool> {
+        let at = cursor.next();
+        let answer = |key: &[u8]| std::str::from_utf8(key).ok().map(|k| matcher.matches(k));
+        let Some((seen, index)) = self.seen.as_mut().filter(|_| key.len() <= LONGEST) else {
+            return answer(key);
         };
-        let answers = &mut seen.by_masker[index].1;
         let place = at.filter(|at| *at < SEQUENCE);
+        let answers = &mut seen.by_masker[*index].1;
         if let Some(&(ref known, answer)) = place.and_then(|at| answers.last_body.get(at))
             && **known == *key
         {
@@ -114,20 +136,28 @@ pub(super) fn matches(
             Some((shared, &known)) => (shared.clone(), known),
             None => {
                 let known = answer(key)?;
+                if seen.count >= CAPACITY {
+                    // Forgotten all at once, this masker's place made again.
+                    **seen = Seen::default();
+                    *index = seen.index_of(self.masker);
+                }
                 let shared: Rc<[u8]> = key.into();
-                answers.by_key.insert(shared.clone(), known);
+                seen.by_masker[*index]
+                    .1
+                    .by_key
+                    .insert(shared.clone(), known);
                 seen.count += 1;
                 (shared, known)
             }
         };
-        let last = &mut answers.last_body;
+        let last = &mut seen.by_masker[*index].1.last_body;
         match place {
             Some(at) if at < last.len() => last[at] = (shared, known),
             Some(at) if at == last.len() => last.push((shared, known)),
             _ => {}
         }
         Some(known)
-    })
+    }
 }
 
 #[cfg(test)]
@@ -135,7 +165,9 @@ mod tests {
     use super::*;
 
     fn ask(masker: u64, matcher: &Matcher, key: &[u8]) -> Option<bool> {
-        matches(masker, matcher, key, &mut Cursor::nested())
+        with(masker, |known| {
+            known.matches(matcher, key, &mut Cursor::nested())
+        })
     }
 
     #[test]
@@ -171,12 +203,37 @@ mod tests {
         for _ in 0..2 {
             for body in bodies {
                 let mut cursor = Cursor::body();
-                for key in body {
-                    let answer = matches(id, &matcher, key.as_bytes(), &mut cursor);
-                    assert_eq!(answer, Some(matcher.matches(key)), "{key} in {body:?}");
-                }
+                with(id, |known| {
+                    for key in body {
+                        let answer = known.matches(&matcher, key.as_bytes(), &mut cursor);
+                        assert_eq!(answer, Some(matcher.matches(key)), "{key} in {body:?}");
+                    }
+                });
             }
         }
+    }
+
+    /// While a body's scan holds the thread's answers, a scan started inside it (on the same
+    /// thread) matches every key instead.
+    #[test]
+    fn a_scan_inside_a_scan_gets_the_matchers_answers() {
+        let matcher = Matcher::default();
+        let id = next_id();
+        with(id, |outer| {
+            let mut cursor = Cursor::body();
+            assert_eq!(
+                outer.matches(&matcher, b"password", &mut cursor),
+                Some(true)
+            );
+            with(id, |inner| {
+                assert!(inner.seen.is_none());
+                for (key, sensitive) in [(&b"password"[..], true), (b"sku", false)] {
+                    let answer = inner.matches(&matcher, key, &mut Cursor::body());
+                    assert_eq!(answer, Some(sensitive));
+                }
+            });
+            assert_eq!(outer.matches(&matcher, b"sku", &mut cursor), Some(false));
+        });
     }
 
     #[test]
@@ -184,13 +241,20 @@ mod tests {
         let matcher = Matcher::default();
         let id = next_id();
         let mut cursor = Cursor::body();
-        for i in 0..CAPACITY + 10 {
-            let key = format!("field_{i}");
+        // One body with more keys than the cache holds: it is forgotten during the body.
+        with(id, |known| {
+            for i in 0..CAPACITY + 10 {
+                let key = format!("field_{i}");
+                assert_eq!(
+                    known.matches(&matcher, key.as_bytes(), &mut cursor),
+                    Some(false)
+                );
+            }
             assert_eq!(
-                matches(id, &matcher, key.as_bytes(), &mut cursor),
-                Some(false)
+                known.matches(&matcher, b"api_key", &mut Cursor::nested()),
+                Some(true)
             );
-        }
+        });
         assert!(SEEN.with(|seen| seen.borrow().count) <= CAPACITY);
         assert_eq!(ask(id, &matcher, b"api_key"), Some(true));
     }
