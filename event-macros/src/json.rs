@@ -1,6 +1,7 @@
 //! `#[event(fast_json)]`: the event's JSON written by code generated for the struct, the same
 //! bytes serde's derive and `serde_json` write. Keys (with their commas and colons) and the tag
-//! are escaped here, at compile time, into byte literals; each value goes through the runtime's
+//! are escaped here, at compile time, into byte literals; each value goes through the field's
+//! `#[event(write_json_with)]` function when it has one, else through the runtime's
 //! `json::Field`, which writes strings, numbers, booleans, UUIDs and raw JSON itself and
 //! anything else through its `Serialize` impl (into a serializer writing `serde_json`'s bytes). What serde's derive does that this can't mirror
 //! (`into`, a `remote` type, `getter`, type parameters; `flatten` is refused for every event) is refused with an error.
@@ -32,6 +33,11 @@ pub fn check(input: &Input, errors: &mut Errors) {
             errors.spanned(
                 &with.lit,
                 "a redacted field is written as \"***\": remove `write_json_with`",
+            );
+        } else if field.is_skipped() {
+            errors.spanned(
+                &with.lit,
+                "a field serde skips is not written: remove `write_json_with`",
             );
         }
     }
@@ -221,9 +227,11 @@ fn write_value(field: &Field, private: &TokenStream) -> TokenStream {
     }
     let member = field.ident;
     if let Some(with) = &field.event.write_json_with {
-        let with = &with.value;
+        // Through a function pointer of the one shape it may have: another (one returning a
+        // `Result` it would drop) is refused, at the attribute.
+        let (path, span) = (&with.value, with.lit.span());
         return quote_spanned! {span=>
-            #with(&self.#member, __kafka_events_out);
+            #private::json::write_with(#path, &self.#member, __kafka_events_out);
         };
     }
     match &field.serde.serialize_with {

@@ -157,6 +157,8 @@ mod tests {
             super::YEAR_0,
             super::YEAR_10000 - 1,
             super::YEAR_10000,
+            -62_162_121_600, // 0000-02-29
+            -62_162_035_200, // 0000-03-01, where the years 0 to 399 start an era
             -1,
             0,
             951_782_400,   // 2000-02-29
@@ -164,7 +166,7 @@ mod tests {
             4_107_456_000, // 2100-02-28
             4_107_542_400, // 2100-03-01
         ] {
-            for nanos in [0, 999_999_999, 1_500_000_000] {
+            for nanos in [0, 120_000_000, 123_456_000, 999_999_999, 1_500_000_000] {
                 // A leap second only at the end of a minute.
                 let Some(at) = Utc.timestamp_opt(secs, nanos).single() else {
                     continue;

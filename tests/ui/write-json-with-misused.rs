@@ -1,5 +1,5 @@
-// `write_json_with` is `fast_json`'s: refused without it, on a redacted field, and when it is
-// not a path.
+// `write_json_with` is `fast_json`'s: refused without it, on a redacted or skipped field, when
+// it is not a path, and when its function returns something (an error it would drop).
 use kafka_events::KafkaEvent;
 use serde::Serialize;
 
@@ -28,6 +28,28 @@ struct Redacted {
 struct NotAPath {
     id: u64,
     #[event(write_json_with = "not a path")]
+    amount: u64,
+}
+
+#[derive(Serialize, KafkaEvent)]
+#[event(topic = "orders", key = "id", fast_json)]
+struct Skipped {
+    id: u64,
+    #[serde(skip)]
+    #[event(write_json_with = "write_u64")]
+    amount: u64,
+}
+
+fn write_or_fail(value: &u64, out: &mut Vec<u8>) -> Result<(), std::fmt::Error> {
+    write_u64(value, out);
+    Ok(())
+}
+
+#[derive(Serialize, KafkaEvent)]
+#[event(topic = "orders", key = "id", fast_json)]
+struct ReturnsAResult {
+    id: u64,
+    #[event(write_json_with = "write_or_fail")]
     amount: u64,
 }
 

@@ -16,5 +16,12 @@ pub use field::{Field, ViaSerde, ViaWriteJson};
 pub use value::WriteJson;
 pub use writer::serialize_with;
 
+/// Calls a field's `#[event(write_json_with)]` function. Typed here, so a function of another
+/// shape is refused with the shape it must have.
+#[inline(always)]
+pub fn write_with<T: ?Sized>(write: fn(&T, &mut Vec<u8>), value: &T, out: &mut Vec<u8>) {
+    write(value, out);
+}
+
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,9 @@
 //! A serde serializer that writes what `serde_json` writes, byte for byte, straight into a
 //! `Vec<u8>` (no `io::Write` in between, strings through the eight-byte escape check): what the
 //! generated writer's fields go through when their type is not one it writes itself (enums,
-//! nested structs, maps) or when a `serialize_with` function writes them (the models' UUIDs and
-//! timestamps). Each value is serialized once. `serde_json`'s raw values (`RawValue`, which
+//! nested structs, maps) or when a `serialize_with` function writes them (without
+//! `#[event(write_json_with)]`; the models' timestamps outside the years 0 to 9999 through
+//! chrono's own `Serialize`). Each value is serialized once. `serde_json`'s raw values (`RawValue`, which
 //! `JsonText` holds, and `Number` under its `arbitrary_precision` feature) are written as they
 //! are, as `serde_json` does.
 

@@ -164,5 +164,8 @@ mod tests {
         assert_eq!(resource("/users/{id}"), "users");
         assert_eq!(resource("//v1/x"), "v1");
         assert_eq!(resource("/"), "");
+        assert_eq!(resource(""), "");
+        assert_eq!(resource("users"), "users");
+        assert_eq!(resource("users/x"), "users");
     }
 }
