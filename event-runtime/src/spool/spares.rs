@@ -82,9 +82,16 @@ fn prepare_held(inner: &Inner) -> bool {
     }
 }
 
-fn prepare_spare(inner: &Inner) -> bool {
+pub(super) fn prepare_spare(inner: &Inner) -> bool {
     if matches!(lock(&inner.active).blocked, Some(Blocked::Directory(_))) {
         // Not in a directory this spool may not hold: the worker is making it whole again.
+        return false;
+    }
+    if !inner.lock.holds(&inner.dir) {
+        // The directory went (or another producer recreated and locked it) since the worker's
+        // last check: nothing is made in it, and the worker looks at once.
+        inner.files_missing.store(true, Ordering::Release);
+        inner.bell.ring();
         return false;
     }
     let id = {

@@ -490,6 +490,15 @@ fn half_spooled(dir: &Path) -> (std::path::PathBuf, Spool, Vec<Message>) {
     (spool_dir, spool, messages)
 }
 
+/// Waits until `spool` has made every segment it makes ahead.
+fn all_made_ahead(spool: &Spool) {
+    let made = spool.bell().wait_until(Duration::from_secs(10), || {
+        let active = crate::flow::lock(&spool.inner.active);
+        active.spare.len() >= active.spare_target
+    });
+    assert!(made, "no segments made ahead");
+}
+
 /// Removes a spool directory as a person would, again if the spool's worker adds a file
 /// meanwhile.
 fn remove_dir(dir: &Path) {
@@ -540,11 +549,15 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
         names
     };
     let (other, theirs) = {
-        // The worker held (it takes this lock each round) until the other spool has the
-        // directory.
+        // The worker held (it takes this lock each round), and the segments made ahead (made
+        // under `preparing`), until the other spool has the directory.
         let _stuck = crate::flow::lock(&spool.inner.jobs);
+        let _no_spares = crate::flow::lock(&spool.inner.preparing);
         remove_dir(&spool_dir);
         let other = open(&spool_dir);
+        // The segments the other makes ahead are made before the files are listed: they are
+        // its own, and under load they came after the listing.
+        all_made_ahead(&other);
         let theirs = files(&spool_dir);
         (other, theirs)
     };
@@ -624,6 +637,33 @@ fn a_recreated_directory_is_not_written_while_another_spool_holds_it() {
     assert_eq!(recovered, replayed.len() as u64);
     assert_eq!(replayed[..50], messages[..50]);
     assert_eq!(replayed[50..], accepted[..]);
+}
+
+/// Between the directory's removal and the worker's next check, a segment made ahead is not
+/// made in the directory another producer recreated and locked: the spares thread looks at the
+/// lock file first, and has the worker check at once.
+#[test]
+fn no_segment_is_made_ahead_in_a_directory_another_spool_took_before_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spool_dir, spool, _) = half_spooled(dir.path());
+    let _stuck = crate::flow::lock(&spool.inner.jobs);
+    remove_dir(&spool_dir);
+    let other = open(&spool_dir);
+    all_made_ahead(&other);
+    let theirs = files_with(&spool_dir, "seg");
+    assert!(!super::spares::prepare_spare(&spool.inner));
+    assert_eq!(
+        files_with(&spool_dir, "seg"),
+        theirs,
+        "a segment made in the other's directory"
+    );
+    assert!(
+        spool
+            .inner
+            .files_missing
+            .load(std::sync::atomic::Ordering::Acquire),
+        "the worker is not asked to check"
+    );
 }
 
 /// A spool with no active segment (none appended yet) notices just the same that its directory
