@@ -280,7 +280,7 @@ pub struct FieldEventAttrs {
     pub allow_sensitive: Option<Span>,
     /// `#[event(write_json_with = "path")]`: `fast_json` writes the field's value with
     /// `path(&value, &mut Vec<u8>)`.
-    pub write_json_with: Option<Attr<syn::Path>>,
+    pub write_json_with: Option<Attr<syn::ExprPath>>,
 }
 
 impl FieldEventAttrs {

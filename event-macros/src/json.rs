@@ -227,11 +227,11 @@ fn write_value(field: &Field, private: &TokenStream) -> TokenStream {
     }
     let member = field.ident;
     if let Some(with) = &field.event.write_json_with {
-        // Through a function pointer of the one shape it may have: another (one returning a
-        // `Result` it would drop) is refused, at the attribute.
+        // `let _: ()`: a function returning something (a `Result` the call would drop) is
+        // refused, at the attribute.
         let (path, span) = (&with.value, with.lit.span());
         return quote_spanned! {span=>
-            #private::json::write_with(#path, &self.#member, __kafka_events_out);
+            let _: () = #path(&self.#member, __kafka_events_out);
         };
     }
     match &field.serde.serialize_with {

@@ -77,9 +77,7 @@ pub mod __private {
     pub use crate::key::{EventKey, Key};
     /// What `#[event(fast_json)]` generates calls.
     pub mod json {
-        pub use crate::json::{
-            Field, ViaSerde, ViaWriteJson, WriteJson, serialize_with, write_with,
-        };
+        pub use crate::json::{Field, ViaSerde, ViaWriteJson, WriteJson, serialize_with};
     }
     pub use ::core::convert::AsRef;
     pub use ::core::option::Option::{self, None, Some};

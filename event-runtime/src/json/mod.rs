@@ -4,9 +4,10 @@
 //!
 //! [`WriteJson`] is what this crate writes itself (strings, numbers, booleans, UUIDs, raw JSON,
 //! options and lists of those); every other value goes through its `Serialize` impl into
-//! `writer::Writer`, a serializer that writes `serde_json`'s bytes into the same buffer. [`Field`] picks between the two for the
-//! concrete type the derive sees (see there). The tests compare the bytes with
-//! `serde_json::to_vec` over generated values.
+//! `writer::Writer`, a serializer that writes `serde_json`'s bytes into the same buffer.
+//! [`Field`] picks between the two for the concrete type the derive sees (see there). A field
+//! with `#[event(write_json_with)]` is written by its function instead. The tests compare the
+//! bytes with `serde_json::to_vec` over generated values.
 
 mod field;
 mod value;
@@ -15,13 +16,6 @@ mod writer;
 pub use field::{Field, ViaSerde, ViaWriteJson};
 pub use value::WriteJson;
 pub use writer::serialize_with;
-
-/// Calls a field's `#[event(write_json_with)]` function. Typed here, so a function of another
-/// shape is refused with the shape it must have.
-#[inline(always)]
-pub fn write_with<T: ?Sized>(write: fn(&T, &mut Vec<u8>), value: &T, out: &mut Vec<u8>) {
-    write(value, out);
-}
 
 #[cfg(test)]
 mod tests;

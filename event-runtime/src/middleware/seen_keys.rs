@@ -75,11 +75,13 @@ impl Cursor {
     }
 }
 
-/// This thread's answers for one masker, borrowed for a whole body (taking the thread-local and
-/// finding the masker's answers once, not at every key); `None` when they can't be had (a scan
-/// inside a scan on this thread, or the thread's storage gone), and every key is matched.
+/// This thread's answers for one masker, borrowed for a whole body (the thread-local taken and
+/// the masker's answers found once, not at every key). Without them (a scan inside a scan on
+/// this thread, or the thread's storage gone), each key is asked of the matcher, with no cache.
 pub(super) struct Known<'a> {
-    seen: Option<(&'a mut Seen, usize)>,
+    /// The thread's answers, and where this masker's are among them once it has any (a place
+    /// is made with the first answer kept, so every masker kept holds a counted answer).
+    seen: Option<(&'a mut Seen, Option<usize>)>,
     masker: u64,
 }
 
@@ -91,7 +93,7 @@ pub(super) fn with<R>(masker: u64, f: impl FnOnce(&mut Known<'_>) -> R) -> R {
             if seen.count >= CAPACITY {
                 *seen = Seen::default();
             }
-            let index = seen.index_of(masker);
+            let index = seen.by_masker.iter().position(|(id, _)| *id == masker);
             (seen, index)
         });
         (f.take().expect("run once"))(&mut Known { seen, masker })
@@ -103,54 +105,54 @@ pub(super) fn with<R>(masker: u64, f: impl FnOnce(&mut Known<'_>) -> R) -> R {
     result.unwrap_or_else(|_| run(None))
 }
 
-impl Seen {
-    /// Where `masker`'s answers are, made if it has none.
-    fn index_of(&mut self, masker: u64) -> usize {
-        match self.by_masker.iter().position(|(id, _)| *id == masker) {
-            Some(index) => index,
-            None => {
-                self.by_masker.push((masker, Answers::default()));
-                self.by_masker.len() - 1
-            }
-        }
-    }
-}
-
 impl Known<'_> {
     /// Whether `key` (UTF-8 text) matches `matcher`, whose masker's answers these are; `None`
     /// if `key` is not UTF-8. `cursor` is where the key is among its body's keys.
     pub fn matches(&mut self, matcher: &Matcher, key: &[u8], cursor: &mut Cursor) -> Option<bool> {
         let at = cursor.next();
+        let masker = self.masker;
         let answer = |key: &[u8]| std::str::from_utf8(key).ok().map(|k| matcher.matches(k));
         let Some((seen, index)) = self.seen.as_mut().filter(|_| key.len() <= LONGEST) else {
             return answer(key);
         };
         let place = at.filter(|at| *at < SEQUENCE);
-        let answers = &mut seen.by_masker[*index].1;
-        if let Some(&(ref known, answer)) = place.and_then(|at| answers.last_body.get(at))
-            && **known == *key
-        {
-            return Some(answer);
+        let mut hint = None;
+        let found = index.and_then(|index| {
+            let answers = &seen.by_masker[index].1;
+            if let Some(&(ref known, answer)) = place.and_then(|at| answers.last_body.get(at))
+                && **known == *key
+            {
+                hint = Some(answer);
+            }
+            let (shared, &known) = answers.by_key.get_key_value(key)?;
+            Some((shared.clone(), known))
+        });
+        if hint.is_some() {
+            return hint;
         }
-        let (shared, known) = match answers.by_key.get_key_value(key) {
-            Some((shared, &known)) => (shared.clone(), known),
+        let (shared, known) = match found {
+            Some(found) => found,
             None => {
                 let known = answer(key)?;
                 if seen.count >= CAPACITY {
-                    // Forgotten all at once, this masker's place made again.
+                    // Forgotten all at once.
                     **seen = Seen::default();
-                    *index = seen.index_of(self.masker);
+                    *index = None;
                 }
+                let at = *index.get_or_insert_with(|| {
+                    seen.by_masker.push((masker, Answers::default()));
+                    seen.by_masker.len() - 1
+                });
                 let shared: Rc<[u8]> = key.into();
-                seen.by_masker[*index]
-                    .1
-                    .by_key
-                    .insert(shared.clone(), known);
+                seen.by_masker[at].1.by_key.insert(shared.clone(), known);
                 seen.count += 1;
                 (shared, known)
             }
         };
-        let last = &mut seen.by_masker[*index].1.last_body;
+        let Some(index) = *index else {
+            return Some(known);
+        };
+        let last = &mut seen.by_masker[index].1.last_body;
         match place {
             Some(at) if at < last.len() => last[at] = (shared, known),
             Some(at) if at == last.len() => last.push((shared, known)),
@@ -213,6 +215,22 @@ mod tests {
         }
     }
 
+    /// A masker whose bodies give no key to keep (not JSON, no keys, only long keys) leaves
+    /// nothing behind: the maskers kept are bounded by the answers kept.
+    #[test]
+    fn bodies_without_keys_leave_no_answers() {
+        let matcher = Matcher::default();
+        let long = "k".repeat(LONGEST + 1);
+        for _ in 0..100 {
+            with(next_id(), |known| {
+                known.matches(&matcher, long.as_bytes(), &mut Cursor::body());
+            });
+        }
+        assert!(SEEN.with(|seen| seen.borrow().by_masker.is_empty()));
+        assert_eq!(ask(next_id(), &matcher, b"sku"), Some(false));
+        assert_eq!(SEEN.with(|seen| seen.borrow().by_masker.len()), 1);
+    }
+
     /// While a body's scan holds the thread's answers, a scan started inside it (on the same
     /// thread) matches every key instead.
     #[test]
@@ -241,8 +259,9 @@ mod tests {
         let matcher = Matcher::default();
         let id = next_id();
         let mut cursor = Cursor::body();
-        // One body with more keys than the cache holds: it is forgotten during the body.
+        // One body with more keys than the cache holds: it is forgotten during the body, once.
         with(id, |known| {
+            let before = known.seen.as_ref().map(|(seen, _)| seen.count).unwrap();
             for i in 0..CAPACITY + 10 {
                 let key = format!("field_{i}");
                 assert_eq!(
@@ -254,6 +273,9 @@ mod tests {
                 known.matches(&matcher, b"api_key", &mut Cursor::nested()),
                 Some(true)
             );
+            let after = known.seen.as_ref().map(|(seen, _)| seen.count).unwrap();
+            // CAPACITY + 11 answers kept, CAPACITY of them forgotten at once on the way.
+            assert_eq!(after, before + 11);
         });
         assert!(SEEN.with(|seen| seen.borrow().count) <= CAPACITY);
         assert_eq!(ask(id, &matcher, b"api_key"), Some(true));
