@@ -116,21 +116,20 @@ impl Known<'_> {
             return answer(key);
         };
         let place = at.filter(|at| *at < SEQUENCE);
-        let mut hint = None;
-        let found = index.and_then(|index| {
+        if let Some(index) = *index {
             let answers = &seen.by_masker[index].1;
+            // The same key at the same place as in the last body: answered without hashing it.
             if let Some(&(ref known, answer)) = place.and_then(|at| answers.last_body.get(at))
                 && **known == *key
             {
-                hint = Some(answer);
+                return Some(answer);
             }
-            let (shared, &known) = answers.by_key.get_key_value(key)?;
-            Some((shared.clone(), known))
-        });
-        if hint.is_some() {
-            return hint;
         }
-        let (shared, known) = match found {
+        let found = index.and_then(|index| {
+            let (shared, &known) = seen.by_masker[index].1.by_key.get_key_value(key)?;
+            Some((index, shared.clone(), known))
+        });
+        let (index, shared, known) = match found {
             Some(found) => found,
             None => {
                 let known = answer(key)?;
@@ -146,11 +145,8 @@ impl Known<'_> {
                 let shared: Rc<[u8]> = key.into();
                 seen.by_masker[at].1.by_key.insert(shared.clone(), known);
                 seen.count += 1;
-                (shared, known)
+                (at, shared, known)
             }
-        };
-        let Some(index) = *index else {
-            return Some(known);
         };
         let last = &mut seen.by_masker[index].1.last_body;
         match place {
