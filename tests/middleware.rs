@@ -496,6 +496,34 @@ async fn usage_events_carry_identity_owner_and_message() {
 }
 
 #[tokio::test]
+async fn a_requests_usage_event_and_entry_agree_on_when_it_started_and_how_long_it_took() {
+    let producer = MemoryProducer::new();
+    let router = app(layer(&producer).with_usage());
+    for _ in 0..20 {
+        let request = Request::get("/orders/1").body(Body::empty()).unwrap();
+        call(router.clone(), request).await;
+    }
+    let (entries, usage) = (
+        producer.events::<AuditEntry>().unwrap(),
+        producer.events::<UsageEvent>().unwrap(),
+    );
+    assert_eq!((entries.len(), usage.len()), (20, 20));
+    // One request after the other: the n-th entry and usage event are the n-th request's.
+    for (entry, usage) in entries.iter().zip(&usage) {
+        assert_eq!(usage.start_timestamp, entry.timestamp);
+        // The end is the start plus the duration the entry records, to the nanosecond: the
+        // wall clock is read once, at the start.
+        let took = usage.end_timestamp - usage.start_timestamp;
+        let took_ms = took.num_nanoseconds().unwrap() as f64 / 1e6;
+        assert!(
+            (took_ms - entry.duration_ms).abs() < 1e-6,
+            "{took:?} vs {} ms",
+            entry.duration_ms
+        );
+    }
+}
+
+#[tokio::test]
 async fn identity_hook_and_auth_events_from_request_parts() {
     let producer = MemoryProducer::new();
     let hook = |request: &RequestInfo<'_>| Identity {

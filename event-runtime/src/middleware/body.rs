@@ -216,6 +216,9 @@ where
 /// # }
 /// ```
 pub struct AuditBody<B: Body> {
+    /// The frames read ahead, in order: the first here (a body most often comes in one frame,
+    /// so most requests make no queue), the others after it.
+    first: Option<Frame<B::Data>>,
     read_ahead: VecDeque<Frame<B::Data>>,
     error: Option<B::Error>,
     rest: Pin<Box<B>>,
@@ -226,6 +229,7 @@ pub struct AuditBody<B: Body> {
 impl<B: Body> AuditBody<B> {
     pub(crate) fn new(body: Pin<Box<B>>) -> Self {
         AuditBody {
+            first: None,
             read_ahead: VecDeque::new(),
             error: None,
             rest: body,
@@ -262,7 +266,7 @@ impl<B: Body> Body for AuditBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.get_mut();
-        if let Some(frame) = this.read_ahead.pop_front() {
+        if let Some(frame) = this.first.take().or_else(|| this.read_ahead.pop_front()) {
             return Poll::Ready(Some(Ok(frame)));
         }
         if let Some(error) = this.error.take() {
@@ -272,7 +276,8 @@ impl<B: Body> Body for AuditBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.read_ahead.is_empty()
+        self.first.is_none()
+            && self.read_ahead.is_empty()
             && self.error.is_none()
             && (self.ended || self.rest.is_end_stream())
     }
@@ -281,9 +286,7 @@ impl<B: Body> Body for AuditBody<B> {
         if self.is_end_stream() {
             return SizeHint::with_exact(0);
         }
-        let ahead: u64 = self
-            .read_ahead
-            .iter()
+        let ahead: u64 = (self.first.iter().chain(&self.read_ahead))
             .filter_map(|f| f.data_ref())
             .map(|d| d.remaining() as u64)
             .sum();
@@ -316,7 +319,11 @@ pub(crate) fn poll_read_ahead<B: Body>(
                 if let Some(data) = frame.data_ref() {
                     captured.push_buf(data);
                 }
-                body.read_ahead.push_back(frame);
+                if body.first.is_none() && body.read_ahead.is_empty() {
+                    body.first = Some(frame);
+                } else {
+                    body.read_ahead.push_back(frame);
+                }
             }
         }
     }
@@ -348,8 +355,60 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
     use http::HeaderMap;
     use http::header::{CONTENT_TYPE, HeaderValue};
+    use http_body::{Body, Frame};
+    use http_body_util::BodyExt;
+
+    use super::{AuditBody, Captured, poll_read_ahead};
+
+    /// A body of the given frames, in order.
+    struct Frames(VecDeque<Frame<Bytes>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(Ok))
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_read_ahead_go_on_in_their_order_with_those_after_them() {
+        let trailers = HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static("x/y"))]);
+        let frames = || {
+            let data = |text: &'static str| Frame::data(Bytes::from_static(text.as_bytes()));
+            Frames(VecDeque::from([
+                data("{\"a\":"),
+                data("1,"),
+                data("\"b\":2}"),
+                Frame::trailers(trailers.clone()),
+            ]))
+        };
+        // The cap decides how many are read ahead (and their bytes): one, two, or every frame.
+        for (limit, ahead, bytes) in [(0, 1, 5), (6, 2, 7), (1024, 4, 13)] {
+            let mut body = AuditBody::new(Box::pin(frames()));
+            let mut captured = Captured::new(limit);
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            assert!(poll_read_ahead(&mut body, &mut captured, &mut cx).is_ready());
+            let read = body.first.iter().count() + body.read_ahead.len();
+            assert_eq!(read, ahead, "limit {limit}");
+            // The original body says nothing of its size: at least what was read ahead.
+            assert_eq!(body.size_hint().lower(), bytes, "limit {limit}");
+            let collected = body.collect().await.unwrap();
+            assert_eq!(collected.trailers(), Some(&trailers), "limit {limit}");
+            assert_eq!(collected.to_bytes(), r#"{"a":1,"b":2}"#, "limit {limit}");
+        }
+    }
 
     #[test]
     fn json_media_types_without_case_and_parameters() {

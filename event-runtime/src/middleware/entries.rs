@@ -65,7 +65,7 @@ impl Started {
             correlation_id,
             request_id: take(&mut self.request_id),
             status_code,
-            duration_ms: end.at.saturating_duration_since(self.started).as_secs_f64() * 1000.0,
+            duration_ms: self.duration(end).as_secs_f64() * 1000.0,
             response_payload: None,
             payload_truncated: false,
             outcome,
@@ -81,7 +81,7 @@ impl Started {
     pub fn usage_event(&self, common: &Common, end: RequestEnd) -> UsageEvent {
         let (identity, _, _) = self.details();
         let identity = identity.unwrap_or_default();
-        let (ended, end) = (end.kind, end.at_utc);
+        let (ended, end) = (end.kind, self.ended_at(end));
         let mut event = UsageEvent::new(&common.service, self.started_at, end);
         event.metadata = Some(usage_metadata(&identity.subject, &common.service));
         event.subject = identity.subject;

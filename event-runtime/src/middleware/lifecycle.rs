@@ -5,9 +5,9 @@
 //! cancellation on its own.
 
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use http::{HeaderValue, Method};
 use uuid::Uuid;
 
@@ -124,7 +124,6 @@ pub(crate) enum EndKind {
 pub(crate) struct RequestEnd {
     pub kind: EndKind,
     pub at: Instant,
-    pub at_utc: DateTime<Utc>,
 }
 
 impl RequestEnd {
@@ -132,7 +131,6 @@ impl RequestEnd {
         RequestEnd {
             kind,
             at: Instant::now(),
-            at_utc: Utc::now(),
         }
     }
 }
@@ -212,6 +210,21 @@ impl Started {
             context,
         };
         (started, generated)
+    }
+
+    /// How long the request took, to `end`.
+    pub fn duration(&self, end: RequestEnd) -> Duration {
+        end.at.saturating_duration_since(self.started)
+    }
+
+    /// When the request ended, by the wall clock: when it started plus how long it took (read
+    /// once at its start, the wall clock is not read again, and the two times differ by
+    /// exactly its duration however the clock is set meanwhile).
+    pub fn ended_at(&self, end: RequestEnd) -> DateTime<Utc> {
+        TimeDelta::from_std(self.duration(end))
+            .ok()
+            .and_then(|took| self.started_at.checked_add_signed(took))
+            .unwrap_or(self.started_at)
     }
 
     pub fn details(&self) -> (Option<Identity>, Option<Uuid>, String) {

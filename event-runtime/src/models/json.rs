@@ -25,8 +25,10 @@ enum Text {
     Checked(Box<serde_json::value::RawValue>),
     /// Checked by the code that wrote it (the middleware's masker, which checks the whole body
     /// as it copies it): not parsed again when the event is written by this crate's JSON
-    /// writer, only when it goes through `serde` (which needs a `RawValue`).
-    Written(Box<str>),
+    /// writer, only when it goes through `serde` (which needs a `RawValue`). Kept as written,
+    /// with the room its writer gave it: a request's event is dropped once it is written, so
+    /// shrinking it would only copy it.
+    Written(String),
 }
 
 impl JsonText {
@@ -43,7 +45,7 @@ impl JsonText {
                 .is_ok_and(|raw| raw.get().len() == text.len()),
             "not one JSON value: {text}"
         );
-        JsonText(Text::Written(text.into_boxed_str()))
+        JsonText(Text::Written(text))
     }
 
     /// The JSON text.
