@@ -12,6 +12,10 @@
 //!                                                           # the layer's own cost
 //! ```
 //!
+//! First it times the same requests without a network, in one thread that does nothing else
+//! ([`in_a_loop`]): what the layer costs when its code and data stay in the caches from one
+//! request to the next, which the served endpoints' figures can be read against.
+//!
 //! The CPU-only endpoint is also served behind the peer teams use without this library:
 //! tower-http's `TraceLayer` with a JSON `tracing` subscriber writing each request (method,
 //! path, status, latency, user agent, client address) to a file through `tracing-appender`'s
@@ -22,15 +26,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::post;
+use http_body_util::BodyExt;
 use kafka_events::middleware::AuditLayer;
 use kafka_events::testing::EmbeddedKafka;
 use kafka_events::{KafkaProducer, SpoolConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tower::ServiceExt;
 
 pub const BODY: &str = r#"{"sku":"A-1029","quantity":3,"customer":{"id":"c-77","tier":"gold"},"shipping":{"street":"1 Main St","city":"Springfield","zip":"12345"},"notes":"leave at the door","password":"not-logged"}"#;
 
@@ -248,11 +255,80 @@ async fn compare(scenario: &Scenario, rounds: usize, length: Duration) -> Compar
 }
 
 #[allow(dead_code)] // `examples/benchmarks.rs` includes this file and calls `measure`.
-#[tokio::main]
-async fn main() {
+fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let null = std::env::args().any(|a| a == "--null");
-    measure(quick, null, true).await;
+    let (plain, audited) = if quick {
+        in_a_loop(3, 5_000)
+    } else {
+        in_a_loop(15, 20_000)
+    };
+    println!(
+        "without a network, one thread (a producer that drops every record): plain {plain:.2} µs, audited {audited:.2} µs per request: the layer {:.2} µs",
+        audited - plain
+    );
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(measure(quick, null, true));
+}
+
+/// `n` requests like the clients' through the `/orders` router, plain or behind `AuditLayer`
+/// with [`Null`], called in this task without a network: as `axum::serve` calls it (its state
+/// applied once), each request built with the client's address and its response body read.
+pub async fn requests_in_a_loop(audited: bool, n: usize) {
+    let mut app = Router::new().route("/orders", post(create_order));
+    if audited {
+        app = app.layer(AuditLayer::new(Null).service_name("bench"));
+    }
+    let app: Router = app.with_state(());
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    for _ in 0..n {
+        let mut request = axum::http::Request::post("/orders")
+            .header("host", "bench")
+            .header("content-type", "application/json")
+            .header("user-agent", "audit-overhead")
+            .header("content-length", BODY.len())
+            .body(Body::from(BODY))
+            .unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = app.clone().oneshot(request).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        std::hint::black_box(body);
+    }
+}
+
+/// The layer's cost where nothing runs between requests: `rounds` alternated rounds of
+/// [`requests_in_a_loop`], `n` requests plain and `n` audited (which goes first changes every
+/// round), on a thread and runtime of their own. Returns the median µs per request of each,
+/// (plain, audited).
+pub fn in_a_loop(rounds: usize, n: usize) -> (f64, f64) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            requests_in_a_loop(false, n / 10).await;
+            requests_in_a_loop(true, n / 10).await;
+            let (mut plain, mut audited) = (Vec::new(), Vec::new());
+            for round in 0..rounds {
+                for side in [round % 2 == 1, round % 2 == 0] {
+                    let started = Instant::now();
+                    requests_in_a_loop(side, n).await;
+                    let us = started.elapsed().as_secs_f64() * 1e6 / n as f64;
+                    if side { &mut audited } else { &mut plain }.push(us);
+                }
+            }
+            (median(plain), median(audited))
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+/// The middle value (of an even count, the upper of the two in the middle).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 /// Both endpoints, plain and audited (CPU only, then waiting 1 ms), and with `peer` the audited
