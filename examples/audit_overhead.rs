@@ -12,9 +12,9 @@
 //!                                                           # the layer's own cost
 //! ```
 //!
-//! First it times the same requests without a network, in one thread that does nothing else
-//! ([`in_a_loop`]): what the layer costs when its code and data stay in the caches from one
-//! request to the next, which the served endpoints' figures can be read against.
+//! Every run first times the same requests without a network, in one thread that does nothing
+//! else, the layer with a producer that drops every record ([`in_a_loop`]; `--quick`: fewer
+//! rounds): the layer's cost there, which the served endpoints' figures can be read against.
 //!
 //! The CPU-only endpoint is also served behind the peer teams use without this library:
 //! tower-http's `TraceLayer` with a JSON `tracing` subscriber writing each request (method,
@@ -254,33 +254,36 @@ async fn compare(scenario: &Scenario, rounds: usize, length: Duration) -> Compar
     comparison
 }
 
-#[allow(dead_code)] // `examples/benchmarks.rs` includes this file and calls `measure`.
+#[allow(dead_code)] // `examples/benchmarks.rs` includes this file for its measures.
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let null = std::env::args().any(|a| a == "--null");
-    let (plain, audited) = if quick {
-        in_a_loop(3, 5_000)
-    } else {
-        in_a_loop(15, 20_000)
-    };
+    let in_loop = in_a_loop(quick);
     println!(
-        "without a network, one thread (a producer that drops every record): plain {plain:.2} µs, audited {audited:.2} µs per request: the layer {:.2} µs",
-        audited - plain
+        "without a network, one thread, {} alternated rounds (a producer that drops every record): plain {:.2} µs, audited {:.2} µs per request: the layer {:.2} µs",
+        in_loop.rounds,
+        in_loop.plain_us,
+        in_loop.audited_us,
+        in_loop.layer_us()
     );
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(measure(quick, null, true));
 }
 
-/// `n` requests like the clients' through the `/orders` router, plain or behind `AuditLayer`
-/// with [`Null`], called in this task without a network: as `axum::serve` calls it (its state
-/// applied once), each request built with the client's address and its response body read.
-pub async fn requests_in_a_loop(audited: bool, n: usize) {
+/// The `/orders` router, plain or behind `AuditLayer` with [`Null`], as `axum::serve` calls it
+/// (its state applied once).
+pub fn orders(audited: bool) -> Router {
     let mut app = Router::new().route("/orders", post(create_order));
     if audited {
         app = app.layer(AuditLayer::new(Null).service_name("bench"));
     }
-    let app: Router = app.with_state(());
+    app.with_state(())
+}
+
+/// `n` requests like the clients' through `app`, called in this task without a network, each
+/// request built with the client's address and its response body read.
+pub async fn requests_in_a_loop(app: &Router, n: usize) {
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     for _ in 0..n {
         let mut request = axum::http::Request::post("/orders")
@@ -297,28 +300,49 @@ pub async fn requests_in_a_loop(audited: bool, n: usize) {
     }
 }
 
-/// The layer's cost where nothing runs between requests: `rounds` alternated rounds of
-/// [`requests_in_a_loop`], `n` requests plain and `n` audited (which goes first changes every
-/// round), on a thread and runtime of their own. Returns the median µs per request of each,
-/// (plain, audited).
-pub fn in_a_loop(rounds: usize, n: usize) -> (f64, f64) {
+/// What [`in_a_loop`] measured.
+pub struct Loop {
+    pub rounds: usize,
+    /// The median µs per request of each side.
+    pub plain_us: f64,
+    pub audited_us: f64,
+}
+
+impl Loop {
+    /// The layer's µs per request: the difference of the two medians.
+    pub fn layer_us(&self) -> f64 {
+        self.audited_us - self.plain_us
+    }
+}
+
+/// The layer's cost where nothing runs between requests: alternated rounds of
+/// [`requests_in_a_loop`], as many requests through [`orders`] plain as audited (which goes
+/// first changes every round), on a thread and runtime of their own.
+pub fn in_a_loop(quick: bool) -> Loop {
+    let (rounds, n) = if quick { (3, 5_000) } else { (15, 20_000) };
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
+        let (plain_app, audited_app) = (orders(false), orders(true));
         runtime.block_on(async {
-            requests_in_a_loop(false, n / 10).await;
-            requests_in_a_loop(true, n / 10).await;
+            requests_in_a_loop(&plain_app, n / 10).await;
+            requests_in_a_loop(&audited_app, n / 10).await;
             let (mut plain, mut audited) = (Vec::new(), Vec::new());
             for round in 0..rounds {
                 for side in [round % 2 == 1, round % 2 == 0] {
+                    let app = if side { &audited_app } else { &plain_app };
                     let started = Instant::now();
-                    requests_in_a_loop(side, n).await;
+                    requests_in_a_loop(app, n).await;
                     let us = started.elapsed().as_secs_f64() * 1e6 / n as f64;
                     if side { &mut audited } else { &mut plain }.push(us);
                 }
             }
-            (median(plain), median(audited))
+            Loop {
+                rounds,
+                plain_us: median(plain),
+                audited_us: median(audited),
+            }
         })
     })
     .join()

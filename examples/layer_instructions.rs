@@ -13,7 +13,7 @@
 //! done; done
 //! # per request: (count at 3000 - count at 1000) / 2000, audited minus plain
 //! ```
-#[allow(dead_code)] // Its loop; not its `main` or the served endpoints.
+#[allow(dead_code)] // Its router and loop; not its `main` or the served endpoints.
 #[path = "audit_overhead.rs"]
 mod audit_overhead;
 
@@ -26,5 +26,8 @@ fn main() {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap()
-        .block_on(audit_overhead::requests_in_a_loop(mode == "audited", n));
+        .block_on(audit_overhead::requests_in_a_loop(
+            &audit_overhead::orders(mode == "audited"),
+            n,
+        ));
 }

@@ -367,39 +367,62 @@ mod tests {
 
     use super::{AuditBody, Captured, poll_read_ahead};
 
-    /// A body of the given frames, in order.
-    struct Frames(VecDeque<Frame<Bytes>>);
+    /// A body of the given frames (and errors), in order.
+    struct Frames(VecDeque<Result<Frame<Bytes>, &'static str>>);
 
     impl Body for Frames {
         type Data = Bytes;
-        type Error = std::convert::Infallible;
+        type Error = &'static str;
 
         fn poll_frame(
             mut self: Pin<&mut Self>,
             _: &mut Context<'_>,
         ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-            Poll::Ready(self.0.pop_front().map(Ok))
+            Poll::Ready(self.0.pop_front())
         }
+    }
+
+    fn data(text: &'static str) -> Frame<Bytes> {
+        Frame::data(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// `body` read ahead with a cap of `limit` bytes.
+    fn read_ahead(frames: Frames, limit: usize) -> AuditBody<Frames> {
+        let mut body = AuditBody::new(Box::pin(frames));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let ready = poll_read_ahead(&mut body, &mut Captured::new(limit), &mut cx);
+        assert!(ready.is_ready());
+        body
+    }
+
+    /// The body's next frame (its data or trailers as text) or error.
+    fn next(body: &mut AuditBody<Frames>) -> Option<Result<String, &'static str>> {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let Poll::Ready(polled) = Pin::new(body).poll_frame(&mut cx) else {
+            panic!("pending")
+        };
+        polled.map(|frame| {
+            frame.map(|frame| match frame.into_data() {
+                Ok(data) => String::from_utf8(data.to_vec()).unwrap(),
+                Err(trailers) => format!("{trailers:?}"),
+            })
+        })
     }
 
     #[tokio::test]
     async fn frames_read_ahead_go_on_in_their_order_with_those_after_them() {
         let trailers = HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static("x/y"))]);
         let frames = || {
-            let data = |text: &'static str| Frame::data(Bytes::from_static(text.as_bytes()));
             Frames(VecDeque::from([
-                data("{\"a\":"),
-                data("1,"),
-                data("\"b\":2}"),
-                Frame::trailers(trailers.clone()),
+                Ok(data("{\"a\":")),
+                Ok(data("1,")),
+                Ok(data("\"b\":2}")),
+                Ok(Frame::trailers(trailers.clone())),
             ]))
         };
         // The cap decides how many are read ahead (and their bytes): one, two, or every frame.
         for (limit, ahead, bytes) in [(0, 1, 5), (6, 2, 7), (1024, 4, 13)] {
-            let mut body = AuditBody::new(Box::pin(frames()));
-            let mut captured = Captured::new(limit);
-            let mut cx = Context::from_waker(std::task::Waker::noop());
-            assert!(poll_read_ahead(&mut body, &mut captured, &mut cx).is_ready());
+            let body = read_ahead(frames(), limit);
             let read = body.first.iter().count() + body.read_ahead.len();
             assert_eq!(read, ahead, "limit {limit}");
             // The original body says nothing of its size: at least what was read ahead.
@@ -408,6 +431,33 @@ mod tests {
             assert_eq!(collected.trailers(), Some(&trailers), "limit {limit}");
             assert_eq!(collected.to_bytes(), r#"{"a":1,"b":2}"#, "limit {limit}");
         }
+    }
+
+    #[test]
+    fn an_error_read_ahead_comes_after_the_frames_before_it() {
+        let frames = Frames(VecDeque::from([
+            Ok(data("a")),
+            Ok(data("b")),
+            Err("broken"),
+        ]));
+        let mut body = read_ahead(frames, 1024);
+        for expected in [Some(Ok("a")), Some(Ok("b")), Some(Err("broken")), None] {
+            assert!(!body.is_end_stream() || expected.is_none());
+            assert_eq!(next(&mut body), expected.map(|e| e.map(str::to_owned)));
+        }
+    }
+
+    #[test]
+    fn a_body_read_whole_ends_after_its_one_frame() {
+        let mut body = read_ahead(Frames(VecDeque::from([Ok(data("x"))])), 1024);
+        // The original body has ended; its frame has not been handed on yet.
+        assert!(body.ended);
+        assert!(!body.is_end_stream());
+        assert_eq!(body.size_hint().lower(), 1);
+        assert_eq!(next(&mut body), Some(Ok("x".to_owned())));
+        assert!(body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(0));
+        assert_eq!(next(&mut body), None);
     }
 
     #[test]

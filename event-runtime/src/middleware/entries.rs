@@ -82,8 +82,8 @@ impl Started {
         let (identity, _, _) = self.details();
         let identity = identity.unwrap_or_default();
         let (ended, end) = (end.kind, self.ended_at(end));
-        let mut event = UsageEvent::new(&common.service, self.started_at, end);
-        event.metadata = Some(usage_metadata(&identity.subject, &common.service));
+        let metadata = usage_metadata(&identity.subject, &common.service);
+        let mut event = UsageEvent::made(&common.service, self.started_at, end, metadata, end);
         event.subject = identity.subject;
         event.tenant_id = identity.tenant_id;
         event.product_id = common.product_id;
@@ -97,7 +97,6 @@ impl Started {
         event.owner_id = self.owner_id.clone();
         event.message = self.message.clone();
         event.outcome = ended.status_and_outcome().1;
-        event.timestamp = end;
         event
     }
 }

@@ -104,8 +104,9 @@ pub struct UsageEvent {
     #[serde(serialize_with = "rfc3339::serialize")]
     #[event(write_json_with = "rfc3339::write_json")]
     pub start_timestamp: DateTime<Utc>,
-    /// When handling ended. The Go services misspell this field's wire name, and their
-    /// consumers read that name, so it is written as `end_timestmap`.
+    /// When handling ended; from the layers, `start_timestamp` plus the request's duration as
+    /// the monotonic clock measured it. The Go services misspell this field's wire name, and
+    /// their consumers read that name, so it is written as `end_timestmap`.
     #[serde(rename = "end_timestmap", serialize_with = "rfc3339::serialize")]
     #[event(write_json_with = "rfc3339::write_json")]
     pub end_timestamp: DateTime<Utc>,
@@ -160,6 +161,19 @@ impl UsageEvent {
     /// A usage record for `service` spanning `start..end`, with status `draft` and the
     /// middleware's metadata for an anonymous caller.
     pub fn new(service: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        UsageEvent::made(service, start, end, usage_metadata("", service), Utc::now())
+    }
+
+    /// [`UsageEvent::new`] with its `metadata` and its record's `timestamp` given: the layers
+    /// make a request's usage event with its caller's metadata and its end as the timestamp,
+    /// with nothing made (or the clock read) only to be replaced.
+    pub(crate) fn made(
+        service: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        metadata: Vec<BTreeMap<String, String>>,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
         UsageEvent {
             id: Uuid::new_v4(),
             tenant_id: None,
@@ -170,7 +184,7 @@ impl UsageEvent {
             end_timestamp: end,
             duration: 0.0,
             status: UsageStatus::Draft,
-            metadata: Some(usage_metadata("", service)),
+            metadata: Some(metadata),
             tags: None,
             created_at: None,
             created_by: String::new(),
@@ -180,7 +194,7 @@ impl UsageEvent {
             duration_ms: (end - start).num_milliseconds().max(0) as u64,
             message: None,
             outcome: RequestOutcome::Completed,
-            timestamp: Utc::now(),
+            timestamp,
             truncated: Vec::new(),
         }
     }
