@@ -14,7 +14,8 @@
 //!
 //! Every run first times the same requests without a network, in one thread that does nothing
 //! else, the layer with a producer that drops every record ([`in_a_loop`]; `--quick`: fewer
-//! rounds): the layer's cost there, which the served endpoints' figures can be read against.
+//! rounds of fewer requests): the layer's cost there, which the served endpoints' figures can
+//! be read against.
 //!
 //! The CPU-only endpoint is also served behind the peer teams use without this library:
 //! tower-http's `TraceLayer` with a JSON `tracing` subscriber writing each request (method,
@@ -254,14 +255,15 @@ async fn compare(scenario: &Scenario, rounds: usize, length: Duration) -> Compar
     comparison
 }
 
-#[allow(dead_code)] // `examples/benchmarks.rs` includes this file for its measures.
+#[allow(dead_code)] // `examples/benchmarks.rs` and `layer_instructions.rs` include this file.
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let null = std::env::args().any(|a| a == "--null");
     let in_loop = in_a_loop(quick);
     println!(
-        "without a network, one thread, {} alternated rounds (a producer that drops every record): plain {:.2} µs, audited {:.2} µs per request: the layer {:.2} µs",
+        "without a network, one thread, {} alternated rounds of {} requests per side (a producer that drops every record): plain {:.2} µs, audited {:.2} µs per request: the layer {:.2} µs",
         in_loop.rounds,
+        in_loop.requests,
         in_loop.plain_us,
         in_loop.audited_us,
         in_loop.layer_us()
@@ -303,6 +305,8 @@ pub async fn requests_in_a_loop(app: &Router, n: usize) {
 /// What [`in_a_loop`] measured.
 pub struct Loop {
     pub rounds: usize,
+    /// Per side and round.
+    pub requests: usize,
     /// The median µs per request of each side.
     pub plain_us: f64,
     pub audited_us: f64,
@@ -340,6 +344,7 @@ pub fn in_a_loop(quick: bool) -> Loop {
             }
             Loop {
                 rounds,
+                requests: n,
                 plain_us: median(plain),
                 audited_us: median(audited),
             }

@@ -511,6 +511,7 @@ async fn a_requests_usage_event_and_entry_agree_on_when_it_started_and_how_long_
     // One request after the other: the n-th entry and usage event are the n-th request's.
     for (entry, usage) in entries.iter().zip(&usage) {
         assert_eq!(usage.start_timestamp, entry.timestamp);
+        assert_eq!(usage.timestamp, usage.end_timestamp);
         // The end is the start plus the duration the entry records, to the nanosecond: the
         // wall clock is read once, at the start.
         let took = usage.end_timestamp - usage.start_timestamp;

@@ -147,7 +147,7 @@ pub struct UsageEvent {
     /// How the request ended: answered, its handler panicked, or it was cancelled.
     #[serde(default)]
     pub outcome: RequestOutcome,
-    /// When the event was made.
+    /// When the event was made; from the layers, the request's end (`end_timestamp`).
     #[serde(default = "Utc::now", serialize_with = "rfc3339::serialize")]
     #[event(write_json_with = "rfc3339::write_json")]
     pub timestamp: DateTime<Utc>,
