@@ -1616,7 +1616,11 @@ pub fn main() {
             ));
         }
         if !spool_scale::flat(&spool_rows) {
-            why.push(format!("**19** (the spool's peak RSS, {} MiB spooling / replaying at each size): spooling, the active segment of 8 MiB, one that was active when the spool's worker started an `fsync` (until that returns), those sealed that its unmapper thread has not unmapped yet, and up to 16 MiB of records waiting for a segment when segments fill faster than its spares thread makes them; replaying, the replayed records with librdkafka (replay keeps them to a quarter of its queue: 25 000 records or 16 MiB by default) and the segment being read. Which of these the peak held in each run is not measured.", spool_scale::rss_list(&spool_rows)));
+            why.push(format!(
+                "**19** (the spool's peak RSS, {} MiB spooling / replaying at each size). {}",
+                spool_scale::rss_list(&spool_rows),
+                spool_scale::rss_reason(&spool_rows)
+            ));
         }
     }
     if peer.ratio() < 1.0 {

@@ -84,14 +84,65 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// One phase, in a child process: prints `seconds records peak_kib`.
+/// What this process's memory is made of, in KiB (`/proc/self/status`): resident in all,
+/// anonymous (heap, stacks, records in memory), file-backed (mapped segments, code).
+#[derive(Clone, Copy, Default)]
+struct Resident {
+    all: u64,
+    anon: u64,
+    file: u64,
+}
+
+fn resident() -> Resident {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Resident {
+        all: field("VmRSS:"),
+        anon: field("RssAnon:"),
+        file: field("RssFile:"),
+    }
+}
+
+/// Samples [`resident`] every millisecond on a thread of its own and keeps the sample with the
+/// most resident: what the peak was made of (`VmHWM` only says how high it was).
+fn sample_peak() -> std::sync::Arc<std::sync::Mutex<Resident>> {
+    let peak = std::sync::Arc::new(std::sync::Mutex::new(resident()));
+    let kept = peak.clone();
+    std::thread::spawn(move || {
+        loop {
+            let now = resident();
+            let mut peak = kept.lock().unwrap();
+            if now.all > peak.all {
+                *peak = now;
+            }
+            drop(peak);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    peak
+}
+
+/// One phase, in a child process: prints `seconds records peak_kib anon_kib file_kib
+/// base_file_kib`: `VmHWM`, the anonymous and file-backed parts of the highest sampled RSS, and
+/// the file-backed part when the phase's producer was made (its code paged in).
 fn child(phase: &str, bootstrap: &str, dir: &Path, n: usize) {
+    let peak = sample_peak();
+    let mut base_file = 0;
+    let mut made = || base_file = resident().file;
     let runtime = runtime();
     let events = pool();
     let (seconds, records) = match phase {
         // The same emits with the broker up, until every one is acknowledged.
         "direct" => {
             let producer = KafkaProducer::new(&config(bootstrap, dir)).unwrap();
+            made();
             for event in &events[..10] {
                 event.emit_detached(&producer).unwrap();
             }
@@ -111,6 +162,7 @@ fn child(phase: &str, bootstrap: &str, dir: &Path, n: usize) {
         // Every broker down: the emits go to the spool, until every one is in it.
         "spool" => {
             let producer = KafkaProducer::new(&config(bootstrap, dir)).unwrap();
+            made();
             // librdkafka notices the outage when it tries to send.
             let mut warm = 0;
             while !producer.stats().brokers_down {
@@ -141,6 +193,7 @@ fn child(phase: &str, bootstrap: &str, dir: &Path, n: usize) {
             let started = Instant::now();
             let producer = KafkaProducer::new(&config(bootstrap, dir)).unwrap();
             let opened = started.elapsed().as_secs_f64();
+            made();
             let records = runtime
                 .block_on(producer.spool_recovery())
                 .expect("a spool")
@@ -158,6 +211,7 @@ fn child(phase: &str, bootstrap: &str, dir: &Path, n: usize) {
         "replay" => {
             let started = Instant::now();
             let producer = KafkaProducer::new(&config(bootstrap, dir)).unwrap();
+            made();
             let records = runtime
                 .block_on(producer.spool_recovery())
                 .expect("a spool")
@@ -170,14 +224,26 @@ fn child(phase: &str, bootstrap: &str, dir: &Path, n: usize) {
         }
         other => panic!("unknown phase {other}"),
     };
-    println!("{seconds} {records} {}", peak_rss_kib());
+    let peak = *peak.lock().unwrap();
+    println!(
+        "{seconds} {records} {} {} {} {base_file}",
+        peak_rss_kib(),
+        peak.anon,
+        peak.file
+    );
 }
 
-/// What a child printed: seconds, records, peak RSS in KiB.
+/// What a child printed: seconds, records, peak RSS in KiB, and what the highest sampled RSS
+/// was made of.
 struct Phase {
     seconds: f64,
     records: u64,
     peak_kib: u64,
+    /// Anonymous memory (heap: records waiting for a segment, librdkafka's queue).
+    anon_kib: u64,
+    /// File-backed memory above what it was once the producer was made: mapped spool segments
+    /// (and code paged in since).
+    mapped_kib: u64,
 }
 
 impl Phase {
@@ -200,10 +266,19 @@ fn run_child(phase: &str, bootstrap: &str, dir: &Path, n: usize) -> Phase {
         .filter_map(|v| v.parse().ok())
         .collect();
     match fields[..] {
-        [seconds, records, peak_kib] if out.status.success() => Phase {
+        [
+            seconds,
+            records,
+            peak_kib,
+            anon_kib,
+            file_kib,
+            base_file_kib,
+        ] if out.status.success() => Phase {
             seconds,
             records: records as u64,
             peak_kib: peak_kib as u64,
+            anon_kib: anon_kib as u64,
+            mapped_kib: (file_kib - base_file_kib).max(0.0) as u64,
         },
         _ => panic!("phase {phase} failed ({}): {text}", out.status),
     }
@@ -342,6 +417,42 @@ pub fn rss_list(rows: &[Row]) -> String {
         .join(", ")
 }
 
+/// What the peaks were made of at each size, measured (the highest RSS sampled every
+/// millisecond), and what each part holds: the measured reason where peak RSS is not flat.
+pub fn rss_reason(rows: &[Row]) -> String {
+    let part = |p: &Phase| {
+        format!(
+            "{:.1} MiB anonymous, {:.1} MiB mapped",
+            mib(p.anon_kib),
+            mib(p.mapped_kib)
+        )
+    };
+    let sizes = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{:.1} GB: spooling {}; replaying {}",
+                r.backlog_bytes as f64 / 1e9,
+                part(&r.spool),
+                part(&r.replay)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "What the peaks were made of, at the highest RSS sampled every millisecond: {sizes}. \
+         Mapped is file-backed memory above what the producer had once made: the spool's active \
+         segment of 8 MiB and any sealed one its unmapper thread has not unmapped yet (it runs \
+         on the same cores as the emitter, librdkafka and the kernel's write-back, which starts \
+         at about {:.1} GB of dirty pages here). Anonymous is the heap: while spooling, records \
+         waiting for a segment (up to 16 MiB, when segments fill faster than the spool's spares \
+         thread makes them); while replaying, the segment being read (read into memory, not \
+         mapped) and the replayed records with librdkafka (replay keeps them to a quarter of its \
+         queue: 25 000 records or 16 MiB by default).",
+        dirty_background_bytes() as f64 / 1e9
+    )
+}
+
 /// The section for BENCHMARKS.md; `command` is the one that ran it.
 pub fn markdown(rows: &[Row], command: &str) -> String {
     use std::fmt::Write as _;
@@ -410,22 +521,7 @@ pub fn markdown(rows: &[Row], command: &str) -> String {
         machine()
     )
     .unwrap();
-    if !flat(rows) {
-        writeln!(
-            w,
-            "\nWhere peak RSS is not flat: spooling, the peak holds the active segment, one that was \
-             active when the spool's worker started an `fsync` (until that returns), those sealed \
-             that the spool's unmapper thread has not unmapped yet, and up to 16 MiB of records \
-             waiting for a segment when segments fill faster than the spool's spares thread makes \
-             them (its allocator may keep that memory once the records are written); the kernel starts writing back dirty pages at about {:.1} GB \
-             here (`vm.dirty_background_bytes` or `vm.dirty_background_ratio` of the available \
-             memory). Replaying, the peak holds the replayed records with librdkafka (replay keeps \
-             them to a quarter of its queue: 25 000 records or 16 MiB by default) and the segment \
-             being read. Which of these the peak held is not measured by this program.",
-            dirty_background_bytes() as f64 / 1e9
-        )
-        .unwrap();
-    }
+    writeln!(w, "\n{}", rss_reason(rows)).unwrap();
     w
 }
 

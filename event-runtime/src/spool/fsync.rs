@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::config::FsyncPolicy;
 use super::faults::{self, Fsync};
 use super::map::MapFlusher;
-use super::state::{Inner, SegState, ToFlush};
+use super::state::{Inner, SegState, Segs, ToFlush};
 use super::store::{self, Index};
 use super::unmap::take_sealed;
 use crate::flow::lock;
@@ -72,17 +72,25 @@ impl Fsyncs {
         take_sealed(inner);
         // Sealed segments wait while a failed `fsync` is not due again.
         let waiting = !stopping && self.retry_at.is_some_and(|at| Instant::now() < at);
-        // The mappings in use when the round started are synced first, when an `fsync` is due
+        // The segments mapped when the round started are synced first, when an `fsync` is due
         // (if one is sealed meanwhile, the records it holds are still among those counted in
-        // `appended`), each let go as soon as its `msync` returns.
+        // `appended`): through their files, so that one sealed while the disk works is unmapped
+        // at once rather than staying in the process's memory until its `fsync` returns.
         let (active, sealed) = {
             let segs = lock(&inner.segs);
-            let active: Vec<(u64, MapFlusher)> = if due { segs.mapped.clone() } else { Vec::new() };
+            let active: Vec<(u64, ToFlush)> = if due {
+                segs.mapped
+                    .iter()
+                    .map(|(id, flusher)| (*id, through_file(&segs, *id, flusher)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             (active, segs.to_flush.len())
         };
         let mut failed = false;
-        for (id, flusher) in active {
-            if let Err(error) = faults::flush(inner, Fsync::Active, || flusher.flush()) {
+        for (id, segment) in active {
+            if let Err(error) = faults::flush(inner, Fsync::Active, || segment.flush()) {
                 // Written anew once sealed (see `suspect`).
                 self.suspect.insert(id);
                 self.failed(inner, &error);
@@ -106,10 +114,7 @@ impl Fsyncs {
             };
             let flushed = match (flush, self.suspect.contains(&id)) {
                 (false, _) => Ok(()),
-                (true, false) => faults::flush(inner, Fsync::Sealed, || match &sealed {
-                    ToFlush::Mapping(flusher) => flusher.flush(),
-                    ToFlush::File(file) => file.sync_data(),
-                }),
+                (true, false) => faults::flush(inner, Fsync::Sealed, || sealed.flush()),
                 (true, true) => faults::flush(inner, Fsync::Sealed, || rewrite(inner, id, &sealed)),
             };
             match flushed {
@@ -186,6 +191,26 @@ impl Fsyncs {
         self.retry_at = None;
         if std::mem::take(&mut self.failing) {
             tracing::warn!(dir = %inner.dir.display(), "spool: fsync succeeded again");
+        }
+    }
+}
+
+/// A mapped segment to sync: through its file when it is open (the file's `fsync` writes out
+/// what was written through the mapping too, the mapping being of the same file), through its
+/// mapping otherwise.
+fn through_file(segs: &Segs, id: u64, flusher: &MapFlusher) -> ToFlush {
+    match segs.map.get(&id).and_then(|seg| seg.file.clone()) {
+        Some(file) => ToFlush::File(file),
+        None => ToFlush::Mapping(flusher.clone()),
+    }
+}
+
+impl ToFlush {
+    /// Writes the segment's dirty pages out and waits for the disk.
+    fn flush(&self) -> std::io::Result<()> {
+        match self {
+            ToFlush::File(file) => file.sync_data(),
+            ToFlush::Mapping(flusher) => flusher.flush(),
         }
     }
 }

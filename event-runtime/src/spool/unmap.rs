@@ -6,9 +6,9 @@
 //! Unmapping is a system call (the page tables of 8 MiB go), so it runs on this thread of its
 //! own, never on an emitting thread (the writer an emitter holds is let go while the segment's
 //! flusher is still mapped, see `Inner::seal`); the worker takes them off too, so that the
-//! spool's last rounds need no other thread. A segment that was active when the worker started
-//! an `fsync` stays mapped until its `msync` returns, and one whose file was closed until it is
-//! flushed through its mapping.
+//! spool's last rounds need no other thread. The worker syncs segments through their files, so
+//! one sealed while its `fsync` runs leaves at once; only one whose file was closed stays mapped
+//! until it is flushed through its mapping.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

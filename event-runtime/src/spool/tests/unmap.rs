@@ -3,6 +3,7 @@
 use std::fs;
 use std::time::Duration;
 
+use super::super::faults::Fsync;
 use super::super::state::SegState;
 use super::super::store::segment_path;
 use super::super::{FsyncPolicy, Spool, SpoolConfig};
@@ -52,6 +53,53 @@ fn a_sealed_segment_leaves_memory_while_the_worker_is_busy() {
     assert!(gone, "{} is still mapped", path.display());
     drop(worker_busy);
     // Nothing is lost on the way: the worker syncs it and every record replays, in order.
+    assert!(
+        spool.sync(Duration::from_secs(10)),
+        "the fsync did not complete"
+    );
+    assert_eq!(replay_all(&spool), appended);
+}
+
+/// The segment appends go to when the worker starts an `fsync` is synced through its file, not
+/// its mapping: sealed while the disk works, it leaves memory at once rather than when that
+/// `fsync` returns (a burst fills segments far faster than a loaded disk syncs one).
+#[test]
+fn a_segment_sealed_while_its_fsync_runs_leaves_memory_before_that_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SpoolConfig {
+        fsync: FsyncPolicy::Always,
+        ..config(dir.path())
+    };
+    let spool = Spool::open(&config, 1 << 10).unwrap();
+    spool.recover(|| false);
+    spool.inner.faults.hold(Fsync::Active);
+    let mut appended = Vec::new();
+    let append_one = |appended: &mut Vec<_>| {
+        let i = appended.len();
+        let record = message("audit", format!("k{i}").as_bytes(), &[b'x'; 300], &[]);
+        append(&spool, &record);
+        appended.push(record);
+    };
+    append_one(&mut appended);
+    // The worker's `fsync` of the active segment has started, and waits as on a slow disk.
+    assert!(
+        spool.inner.faults.wait_held(Duration::from_secs(10)),
+        "no fsync of the active segment started"
+    );
+    let first = lock(&spool.inner.active).current.as_ref().unwrap().id;
+    // Appends go on until that segment is sealed.
+    while lock(&spool.inner.segs).map[&first].state != SegState::Sealed {
+        append_one(&mut appended);
+    }
+    let path = segment_path(dir.path(), first);
+    // The unmapper rings the worker's bell once it has unmapped it.
+    let gone = spool
+        .inner
+        .work
+        .wait_until(Duration::from_secs(10), || !mapped(&path));
+    assert!(gone, "{} stays mapped while its fsync runs", path.display());
+    spool.inner.faults.release();
+    // Nothing is lost on the way: every record is synced and replays, in order.
     assert!(
         spool.sync(Duration::from_secs(10)),
         "the fsync did not complete"
