@@ -86,7 +86,7 @@ pub fn peak_rss_kib() -> u64 {
 
 /// What this process's memory is made of, in KiB (`/proc/self/status`): resident in all,
 /// anonymous (heap, stacks, records in memory), file-backed (mapped segments, code).
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Resident {
     all: u64,
     anon: u64,
@@ -129,8 +129,8 @@ fn sample_peak() -> std::sync::Arc<std::sync::Mutex<Resident>> {
     peak
 }
 
-/// One phase, in a child process: prints `seconds records peak_kib anon_kib file_kib
-/// base_file_kib`: `VmHWM`, the anonymous and file-backed parts of the highest sampled RSS, and
+/// One phase, in a child process: prints `seconds records peak_kib sampled_kib anon_kib file_kib
+/// base_file_kib`: `VmHWM`, the highest sampled RSS and its anonymous and file-backed parts, and
 /// the file-backed part when the phase's producer was made (its code paged in).
 fn child(phase: &str, bootstrap: &str, dir: &Path, n: usize) {
     let peak = sample_peak();
@@ -226,8 +226,9 @@ fn child(phase: &str, bootstrap: &str, dir: &Path, n: usize) {
     };
     let peak = *peak.lock().unwrap();
     println!(
-        "{seconds} {records} {} {} {} {base_file}",
+        "{seconds} {records} {} {} {} {} {base_file}",
         peak_rss_kib(),
+        peak.all,
         peak.anon,
         peak.file
     );
@@ -239,7 +240,11 @@ struct Phase {
     seconds: f64,
     records: u64,
     peak_kib: u64,
-    /// Anonymous memory (heap: records waiting for a segment, librdkafka's queue).
+    /// The highest RSS sampled (every millisecond): the two parts below, and the code and data
+    /// the producer had once made.
+    sampled_kib: u64,
+    /// Anonymous memory, all of it (the heap: librdkafka's, the runtime's, the events emitted,
+    /// records waiting for a segment, librdkafka's queue).
     anon_kib: u64,
     /// File-backed memory above what it was once the producer was made: mapped spool segments
     /// (and code paged in since).
@@ -270,6 +275,7 @@ fn run_child(phase: &str, bootstrap: &str, dir: &Path, n: usize) -> Phase {
             seconds,
             records,
             peak_kib,
+            sampled_kib,
             anon_kib,
             file_kib,
             base_file_kib,
@@ -277,6 +283,7 @@ fn run_child(phase: &str, bootstrap: &str, dir: &Path, n: usize) -> Phase {
             seconds,
             records: records as u64,
             peak_kib: peak_kib as u64,
+            sampled_kib: sampled_kib as u64,
             anon_kib: anon_kib as u64,
             mapped_kib: (file_kib - base_file_kib).max(0.0) as u64,
         },
@@ -422,9 +429,11 @@ pub fn rss_list(rows: &[Row]) -> String {
 pub fn rss_reason(rows: &[Row]) -> String {
     let part = |p: &Phase| {
         format!(
-            "{:.1} MiB anonymous, {:.1} MiB mapped",
+            "{:.1} MiB: {:.1} anonymous, {:.1} mapped, {:.1} the rest",
+            mib(p.sampled_kib),
             mib(p.anon_kib),
-            mib(p.mapped_kib)
+            mib(p.mapped_kib),
+            mib(p.sampled_kib.saturating_sub(p.anon_kib + p.mapped_kib))
         )
     };
     let sizes = rows
@@ -442,9 +451,11 @@ pub fn rss_reason(rows: &[Row]) -> String {
     format!(
         "What the peaks were made of, at the highest RSS sampled every millisecond: {sizes}. \
          Mapped is file-backed memory above what the producer had once made: the spool's active \
-         segment of 8 MiB and any sealed one its unmapper thread has not unmapped yet (it runs \
-         on the same cores as the emitter, librdkafka and the kernel's write-back, which starts \
-         at about {:.1} GB of dirty pages here). Anonymous is the heap: while spooling, records \
+         segment of 8 MiB, any sealed one its unmapper thread has not unmapped yet (it runs on \
+         the same cores as the emitter, librdkafka and the kernel's write-back, which starts at \
+         about {:.1} GB of dirty pages here), and code paged in since; the rest is the file-backed memory the producer had once made (code, \
+         mostly). Anonymous is all of the \
+         heap (librdkafka's, the runtime's, the program's 4 096 events), and in it, while spooling, records \
          waiting for a segment (up to 16 MiB, when segments fill faster than the spool's spares \
          thread makes them); while replaying, the segment being read (read into memory, not \
          mapped) and the replayed records with librdkafka (replay keeps them to a quarter of its \

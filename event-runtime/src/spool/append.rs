@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use super::codec::{self, FILE_HEADER};
 use super::config::FsyncPolicy;
-use super::state::{Active, Blocked, Current, Inner, MAX_STAGED_BYTES, Position, Seg, SegState};
+use super::state::{
+    Active, Blocked, Current, Inner, MAX_STAGED_BYTES, Mapped, Position, Seg, SegState,
+};
 use crate::error::SpoolError;
 use crate::flow::lock;
 use crate::message::MessageRef;
@@ -184,10 +186,15 @@ pub(super) fn roll(inner: &Inner, active: &mut Active) {
     let in_flight = Arc::new(AtomicU32::new(0));
     {
         let mut segs = lock(&inner.segs);
-        let mut seg = Seg::new(Some(spare.file), SegState::Active);
+        let file = Arc::new(spare.file);
+        let mut seg = Seg::new(Some(file.clone()), SegState::Active);
         seg.in_flight = in_flight.clone();
         segs.map.insert(spare.id, seg);
-        segs.mapped.push((spare.id, spare.flusher));
+        segs.mapped.push(Mapped {
+            id: spare.id,
+            flusher: spare.flusher,
+            file,
+        });
     }
     active.current = Some(Current {
         id: spare.id,

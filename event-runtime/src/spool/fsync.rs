@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::config::FsyncPolicy;
 use super::faults::{self, Fsync};
-use super::map::MapFlusher;
-use super::state::{Inner, SegState, Segs, ToFlush};
+use super::state::{Inner, Mapped, SegState, ToFlush};
 use super::store::{self, Index};
 use super::unmap::take_sealed;
 use crate::flow::lock;
@@ -81,7 +80,7 @@ impl Fsyncs {
             let active: Vec<(u64, ToFlush)> = if due {
                 segs.mapped
                     .iter()
-                    .map(|(id, flusher)| (*id, through_file(&segs, *id, flusher)))
+                    .map(|m| (m.id, through_file(m)))
                     .collect()
             } else {
                 Vec::new()
@@ -195,13 +194,14 @@ impl Fsyncs {
     }
 }
 
-/// A mapped segment to sync: through its file when it is open (the file's `fsync` writes out
-/// what was written through the mapping too, the mapping being of the same file), through its
-/// mapping otherwise.
-fn through_file(segs: &Segs, id: u64, flusher: &MapFlusher) -> ToFlush {
-    match segs.map.get(&id).and_then(|seg| seg.file.clone()) {
-        Some(file) => ToFlush::File(file),
-        None => ToFlush::Mapping(flusher.clone()),
+/// A mapped segment to sync, without keeping its mapping: through the file it maps. On Linux
+/// `msync(MS_SYNC)` is that file's `fdatasync` over the mapped range (the same write-back, the
+/// same errors reported to the same open file); elsewhere, through the mapping.
+fn through_file(mapped: &Mapped) -> ToFlush {
+    if cfg!(target_os = "linux") {
+        ToFlush::File(mapped.file.clone())
+    } else {
+        ToFlush::Mapping(mapped.flusher.clone())
     }
 }
 
@@ -238,7 +238,7 @@ fn rewrite(inner: &Inner, id: u64, sealed: &ToFlush) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Seals segment `id` if appends go to it (an `fsync` of its mapping failed).
+/// Seals segment `id` if appends go to it (an `fsync` of it failed while it was active).
 fn seal_if_active(inner: &Inner, id: u64) {
     let _one = lock(&inner.preparing);
     let mut active = lock(&inner.active);

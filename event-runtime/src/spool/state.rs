@@ -157,17 +157,26 @@ pub(super) struct Current {
 pub(super) struct Segs {
     pub map: BTreeMap<u64, Seg>,
     pub next_id: u64,
-    /// Mappings to flush: the active segment's, and sealed ones not yet taken off (see
+    /// The segments mapped: the active one, and sealed ones not yet taken off (see
     /// [`unmap::take_sealed`]).
     ///
     /// [`unmap::take_sealed`]: super::unmap::take_sealed
-    pub mapped: Vec<(u64, MapFlusher)>,
+    pub mapped: Vec<Mapped>,
     /// Sealed segments taken off `mapped`, for the worker to flush and index, oldest first.
     pub to_flush: VecDeque<(u64, ToFlush)>,
 }
 
-/// A sealed segment to flush: through its file (already unmapped), or through its mapping when
-/// its file was closed meanwhile (the last handle unmaps it after).
+/// A segment's mapping, with the file it maps (which a segment's `file` may no longer be once
+/// the segment was written back to a recreated directory).
+pub(super) struct Mapped {
+    pub id: u64,
+    pub flusher: MapFlusher,
+    pub file: Arc<File>,
+}
+
+/// A segment to flush: through its file (a sealed one already unmapped, or a mapped one's own
+/// file), or through its mapping when its file was closed meanwhile (the last handle unmaps it
+/// after).
 pub(super) enum ToFlush {
     File(Arc<File>),
     Mapping(MapFlusher),
@@ -277,9 +286,9 @@ pub(super) struct Seg {
 }
 
 impl Seg {
-    pub fn new(file: Option<File>, state: SegState) -> Self {
+    pub fn new(file: Option<Arc<File>>, state: SegState) -> Self {
         Seg {
-            file: file.map(Arc::new),
+            file,
             state,
             records: 0,
             end: FILE_HEADER,

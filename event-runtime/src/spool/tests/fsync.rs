@@ -45,7 +45,7 @@ fn a_sealed_segment_whose_fsync_fails_is_not_counted_as_synced_and_is_retried() 
     assert_eq!(super::replay_all(&spool), messages(200));
 }
 
-/// An `fsync` of the active segment's mapping that fails: appends go on filling it while the
+/// An `fsync` of the active segment that fails: appends go on filling it while the
 /// disk fails, and once an `fsync` succeeds again it is sealed and written anew (not when it
 /// fills); no record is counted as on disk until then.
 #[test]

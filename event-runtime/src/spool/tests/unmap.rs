@@ -73,6 +73,7 @@ fn a_segment_sealed_while_its_fsync_runs_leaves_memory_before_that_returns() {
     let spool = Spool::open(&config, 1 << 10).unwrap();
     spool.recover(|| false);
     spool.inner.faults.hold(Fsync::Active);
+    let held = Released(&spool);
     let mut appended = Vec::new();
     let append_one = |appended: &mut Vec<_>| {
         let i = appended.len();
@@ -98,11 +99,20 @@ fn a_segment_sealed_while_its_fsync_runs_leaves_memory_before_that_returns() {
         .work
         .wait_until(Duration::from_secs(10), || !mapped(&path));
     assert!(gone, "{} stays mapped while its fsync runs", path.display());
-    spool.inner.faults.release();
+    drop(held);
     // Nothing is lost on the way: every record is synced and replays, in order.
     assert!(
         spool.sync(Duration::from_secs(10)),
         "the fsync did not complete"
     );
     assert_eq!(replay_all(&spool), appended);
+}
+
+/// Lets the held `fsync`s go when dropped, so that a failed assertion leaves no worker held.
+struct Released<'a>(&'a Spool);
+
+impl Drop for Released<'_> {
+    fn drop(&mut self) {
+        self.0.inner.faults.release();
+    }
 }
