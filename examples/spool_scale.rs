@@ -75,13 +75,20 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// This process's peak RSS (`VmHWM`), in KiB.
 pub fn peak_rss_kib() -> u64 {
+    status_kib(&["VmHWM:"])[0]
+}
+
+/// The `names` fields of `/proc/self/status` (read once), in KiB; 0 for one not there.
+fn status_kib<const N: usize>(names: &[&str; N]) -> [u64; N] {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    names.map(|name| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    })
 }
 
 /// What this process's memory is made of, in KiB (`/proc/self/status`): resident in all,
@@ -94,20 +101,8 @@ struct Resident {
 }
 
 fn resident() -> Resident {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    Resident {
-        all: field("VmRSS:"),
-        anon: field("RssAnon:"),
-        file: field("RssFile:"),
-    }
+    let [all, anon, file] = status_kib(&["VmRSS:", "RssAnon:", "RssFile:"]);
+    Resident { all, anon, file }
 }
 
 /// Samples [`resident`] every millisecond on a thread of its own and keeps the sample with the

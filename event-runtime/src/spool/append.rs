@@ -11,9 +11,7 @@ use std::time::Instant;
 
 use super::codec::{self, FILE_HEADER};
 use super::config::FsyncPolicy;
-use super::state::{
-    Active, Blocked, Current, Inner, MAX_STAGED_BYTES, Mapped, Position, Seg, SegState,
-};
+use super::state::{Active, Blocked, Current, Inner, MAX_STAGED_BYTES, Position, Seg, SegState};
 use crate::error::SpoolError;
 use crate::flow::lock;
 use crate::message::MessageRef;
@@ -186,15 +184,10 @@ pub(super) fn roll(inner: &Inner, active: &mut Active) {
     let in_flight = Arc::new(AtomicU32::new(0));
     {
         let mut segs = lock(&inner.segs);
-        let file = Arc::new(spare.file);
-        let mut seg = Seg::new(Some(file.clone()), SegState::Active);
+        let mut seg = Seg::new(Some(spare.file), SegState::Active);
         seg.in_flight = in_flight.clone();
         segs.map.insert(spare.id, seg);
-        segs.mapped.push(Mapped {
-            id: spare.id,
-            flusher: spare.flusher,
-            file,
-        });
+        segs.mapped.push((spare.id, spare.flusher));
     }
     active.current = Some(Current {
         id: spare.id,

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use super::config::FsyncPolicy;
 use super::faults::{self, Fsync};
-use super::state::{Inner, Mapped, SegState, ToFlush};
+use super::map::MapFlusher;
+use super::state::{Inner, SegState, ToFlush};
 use super::store::{self, Index};
 use super::unmap::take_sealed;
 use crate::flow::lock;
@@ -80,7 +81,7 @@ impl Fsyncs {
             let active: Vec<(u64, ToFlush)> = if due {
                 segs.mapped
                     .iter()
-                    .map(|m| (m.id, through_file(m)))
+                    .map(|(id, flusher)| (*id, through_file(flusher)))
                     .collect()
             } else {
                 Vec::new()
@@ -194,14 +195,13 @@ impl Fsyncs {
     }
 }
 
-/// A mapped segment to sync, without keeping its mapping: through the file it maps. On Linux
-/// `msync(MS_SYNC)` is that file's `fdatasync` over the mapped range (the same write-back, the
-/// same errors reported to the same open file); elsewhere, through the mapping.
-fn through_file(mapped: &Mapped) -> ToFlush {
+/// A mapped segment to sync, without keeping its mapping: through the file it maps (see
+/// [`MapFlusher::file`]) on Linux; elsewhere, through the mapping.
+fn through_file(flusher: &MapFlusher) -> ToFlush {
     if cfg!(target_os = "linux") {
-        ToFlush::File(mapped.file.clone())
+        ToFlush::File(flusher.file().clone())
     } else {
-        ToFlush::Mapping(mapped.flusher.clone())
+        ToFlush::Mapping(flusher.clone())
     }
 }
 

@@ -16,9 +16,10 @@ use std::sync::Arc;
 use memmap2::{MmapOptions, MmapRaw};
 
 /// Maps `len` bytes of `file` (which must already be that long) for writing.
-pub(super) fn map(file: &File, len: usize) -> io::Result<(MapWriter, MapFlusher)> {
-    let raw = Arc::new(MmapOptions::new().len(len).map_raw(file)?);
-    Ok((MapWriter { raw: raw.clone() }, MapFlusher { raw }))
+pub(super) fn map(file: &Arc<File>, len: usize) -> io::Result<(MapWriter, MapFlusher)> {
+    let raw = Arc::new(MmapOptions::new().len(len).map_raw(&**file)?);
+    let file = file.clone();
+    Ok((MapWriter { raw: raw.clone() }, MapFlusher { raw, file }))
 }
 
 /// The write side of a mapping. There is one per mapping.
@@ -47,11 +48,21 @@ impl MapWriter {
 #[derive(Clone)]
 pub(super) struct MapFlusher {
     raw: Arc<MmapRaw>,
+    /// The file mapped (which a segment's own `file` may no longer be once the segment was
+    /// written back to a recreated directory).
+    file: Arc<File>,
 }
 
 impl MapFlusher {
     /// Writes the mapping's dirty pages out and waits for the disk (`msync(MS_SYNC)`).
     pub fn flush(&self) -> io::Result<()> {
         self.raw.flush()
+    }
+
+    /// The file mapped: on Linux, `msync(MS_SYNC)` is its `fdatasync` over the mapped range
+    /// (the same write-back, the same errors reported to the same open file), which needs no
+    /// mapping kept.
+    pub fn file(&self) -> &Arc<File> {
+        &self.file
     }
 }

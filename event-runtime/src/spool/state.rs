@@ -161,21 +161,13 @@ pub(super) struct Segs {
     /// [`unmap::take_sealed`]).
     ///
     /// [`unmap::take_sealed`]: super::unmap::take_sealed
-    pub mapped: Vec<Mapped>,
+    pub mapped: Vec<(u64, MapFlusher)>,
     /// Sealed segments taken off `mapped`, for the worker to flush and index, oldest first.
     pub to_flush: VecDeque<(u64, ToFlush)>,
 }
 
-/// A segment's mapping, with the file it maps (which a segment's `file` may no longer be once
-/// the segment was written back to a recreated directory).
-pub(super) struct Mapped {
-    pub id: u64,
-    pub flusher: MapFlusher,
-    pub file: Arc<File>,
-}
-
-/// A segment to flush: through its file (a sealed one already unmapped, or a mapped one's own
-/// file), or through its mapping when its file was closed meanwhile (the last handle unmaps it
+/// A segment to flush: through its file (a sealed one already unmapped, or the file a mapping
+/// maps), or through its mapping when its file was closed meanwhile (the last handle unmaps it
 /// after).
 pub(super) enum ToFlush {
     File(Arc<File>),

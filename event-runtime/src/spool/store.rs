@@ -11,6 +11,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::codec;
@@ -123,7 +124,7 @@ pub(super) fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
 /// A new segment, allocated whole and mapped, ready to take records.
 pub(super) struct Prepared {
     pub id: u64,
-    pub file: File,
+    pub file: Arc<File>,
     pub writer: MapWriter,
     pub flusher: MapFlusher,
 }
@@ -137,7 +138,7 @@ pub(super) fn prepare(dir: &Path, id: u64, capacity: usize) -> io::Result<Prepar
     remove_if_there(&acks_path(dir, id))?;
     remove_if_there(&index_path(dir, id))?;
     let path = segment_path(dir, id);
-    let file = create_new(&path)?;
+    let file = Arc::new(create_new(&path)?);
     let made = allocate(&file, capacity as u64)
         .and_then(|()| file.write_all_at(&codec::file_header(), 0))
         .and_then(|()| map::map(&file, capacity));

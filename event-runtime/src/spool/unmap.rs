@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::state::{Inner, Mapped, SegState, Segs, ToFlush};
+use super::state::{Inner, SegState, Segs, ToFlush};
 use crate::flow::lock;
 
 /// How long the thread waits for a ring before it looks again on its own (a safety net: every
@@ -49,7 +49,7 @@ pub(super) fn take_sealed(inner: &Inner) -> bool {
             ..
         } = &mut *segs;
         let before = mapped.len();
-        mapped.retain(|Mapped { id, flusher, .. }| {
+        mapped.retain(|(id, flusher)| {
             let seg = map.get(id);
             if seg.is_some_and(|s| s.state == SegState::Active) {
                 return true;
